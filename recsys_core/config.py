@@ -1,0 +1,122 @@
+"""Frozen config dataclasses: ranges declared once, checked once, overridden from strings.
+
+A field's metadata may hold `min`, `max` (inclusive unless `min_open`/`max_open`),
+`choices` and `help`. `override(cfg, {"lr": "0.01"})` parses strings by the field's type,
+checks ranges, and returns a new config; unknown keys and bad values raise `ConfigError`
+listing the valid keys with their ranges.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import field
+
+from recsys_core.errors import ConfigError
+
+
+def param(default, *, help: str = "", min=None, max=None, min_open=False, max_open=False, choices=None):  # noqa: A002
+    meta = {"help": help, "min": min, "max": max, "min_open": min_open, "max_open": max_open, "choices": choices}
+    if isinstance(default, (list, tuple)):
+        return field(default=tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def describe_field(f: dataclasses.Field) -> str:
+    m = f.metadata
+    parts = [f"{f.name} ({_type_name(f)}, default {f.default!r})"]
+    if m.get("choices"):
+        parts.append("one of " + "/".join(map(str, m["choices"])))
+    lo, hi = m.get("min"), m.get("max")
+    if lo is not None or hi is not None:
+        left = "(" if m.get("min_open") else "["
+        right = ")" if m.get("max_open") else "]"
+        parts.append(f"in {left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}")
+    if m.get("help"):
+        parts.append(m["help"])
+    return ": ".join([parts[0], ", ".join(parts[1:])]) if len(parts) > 1 else parts[0]
+
+
+def describe(cfg_cls) -> str:
+    return "\n".join("  " + describe_field(f) for f in dataclasses.fields(cfg_cls))
+
+
+def _type_name(f) -> str:
+    t = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    return str(t).replace("typing.", "")
+
+
+def validate(cfg) -> None:
+    """Raise ConfigError when a value is outside its declared range or choices."""
+    for f in dataclasses.fields(cfg):
+        v, m = getattr(cfg, f.name), f.metadata
+        values = v if isinstance(v, tuple) else (v,)
+        for x in values:
+            if m.get("choices") is not None and x not in m["choices"]:
+                raise _bad(cfg, f, v)
+            if isinstance(x, (int, float)) and not isinstance(x, bool):
+                lo, hi = m.get("min"), m.get("max")
+                if lo is not None and (x < lo or (m.get("min_open") and x == lo)):
+                    raise _bad(cfg, f, v)
+                if hi is not None and (x > hi or (m.get("max_open") and x == hi)):
+                    raise _bad(cfg, f, v)
+
+
+def _bad(cfg, f, v) -> ConfigError:
+    return ConfigError(f"invalid value {v!r} for {f.name}: {describe_field(f)}\nvalid keys:\n{describe(type(cfg))}")
+
+
+def override(cfg, values: dict):
+    """A copy of `cfg` with `values` (strings or typed values) applied and validated."""
+    fields = {f.name: f for f in dataclasses.fields(cfg)}
+    hints = typing.get_type_hints(type(cfg))
+    changes = {}
+    for key, raw in values.items():
+        if key not in fields:
+            raise ConfigError(f"unknown key {key!r} for {type(cfg).__name__}\nvalid keys:\n{describe(type(cfg))}")
+        try:
+            changes[key] = _parse(raw, hints[key])
+        except (ValueError, TypeError, json.JSONDecodeError) as e:
+            raise ConfigError(f"cannot read {key}={raw!r}: {e}\nvalid keys:\n{describe(type(cfg))}") from e
+    new = dataclasses.replace(cfg, **changes)
+    validate(new)
+    return new
+
+
+def _parse(raw, hint):
+    origin = typing.get_origin(hint)
+    if not isinstance(raw, str):
+        return tuple(raw) if origin is tuple else raw
+    if hint is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("expected true or false")
+    if hint is int:
+        return int(raw)
+    if hint is float:
+        return float(raw)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        inner = args[0] if args else str
+        text = raw.strip().strip("[]()")
+        items = [p for p in text.replace("-", ",").split(",") if p.strip()] if text else []
+        return tuple(_parse(p.strip(), inner) for p in items)
+    return raw
+
+
+def to_dict(cfg) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(cfg).items()}
+
+
+def from_dict(cfg_cls, d: dict):
+    names = {f.name for f in dataclasses.fields(cfg_cls)}
+    return override(cfg_cls(), {k: v for k, v in d.items() if k in names})
+
+
+def config_hash(cfg) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True).encode()).hexdigest()[:12]

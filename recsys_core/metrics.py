@@ -1,0 +1,132 @@
+"""Ranking, rating and beyond-accuracy metrics, vectorised over users (numpy).
+
+Ranking metrics work on a `hits` matrix [n_users, K] (True where the item at that list
+position is relevant) and the number of relevant items per user. Sampled protocols
+(one positive among candidates) get their hits from the positive's rank.
+
+Ties: a tie is never resolved in the positive item's favour. The positive takes a uniformly
+random place (seeded) among the candidates scored the same as it, so a model that scores
+every item the same gets HR@10 of about 10/100 under `loo-*`, not 1.0 (and not 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def positive_rank(scores: np.ndarray, valid: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
+    """0-based rank of column 0 (the positive) among the valid columns of each row.
+
+    scores: [n_users, 1 + C]; valid: same shape, False for padded candidates.
+    """
+    pos = scores[:, :1]
+    others = scores[:, 1:]
+    ok = np.ones_like(others, dtype=bool) if valid is None else valid[:, 1:]
+    greater = ((others > pos) & ok).sum(1)
+    ties = ((others == pos) & ok).sum(1)
+    rng = np.random.default_rng(seed)
+    return greater + np.floor(rng.random(len(scores)) * (ties + 1)).astype(np.int64)
+
+
+def hits_from_rank(rank: np.ndarray, k: int) -> np.ndarray:
+    """[n_users, k] hits for one relevant item per user at 0-based `rank`."""
+    return np.arange(k)[None, :] == rank[:, None]
+
+
+def ranking_metrics(hits: np.ndarray, n_relevant: np.ndarray | int = 1) -> dict[str, float]:
+    """HR@K, NDCG@K, Recall@K, Precision@K, MRR@K and MAP@K from a hits matrix [U, K]."""
+    hits = hits.astype(bool)
+    n_users, k = hits.shape
+    n_rel = np.broadcast_to(np.asarray(n_relevant, dtype=np.float64), (n_users,))
+    n_rel_safe = np.maximum(n_rel, 1)
+    discounts = 1.0 / np.log2(np.arange(k) + 2.0)
+    dcg = (hits * discounts).sum(1)
+    ideal_len = np.minimum(n_rel, k).astype(np.int64)
+    idcg = np.concatenate([[0.0], np.cumsum(discounts)])[ideal_len]
+    n_hits = hits.sum(1)
+    first = np.where(hits.any(1), hits.argmax(1), -1)
+    precision_at = np.cumsum(hits, 1) / np.arange(1, k + 1)
+    return {
+        f"HR@{k}": float(hits.any(1).mean()),
+        f"NDCG@{k}": float(np.where(idcg > 0, dcg / np.maximum(idcg, 1e-12), 0).mean()),
+        f"Recall@{k}": float((n_hits / n_rel_safe).mean()),
+        f"Precision@{k}": float((n_hits / k).mean()),
+        f"MRR@{k}": float(np.divide(1.0, first + 1.0, out=np.zeros(n_users), where=first >= 0).mean()),
+        f"MAP@{k}": float(((precision_at * hits).sum(1) / np.maximum(np.minimum(n_rel, k), 1)).mean()),
+    }
+
+
+def auc(scores: np.ndarray, valid: np.ndarray | None = None) -> float:
+    """Share of sampled negatives the positive (column 0) outranks, ties counting half
+    (seed 004's pairwise test), averaged over users."""
+    pos, others = scores[:, :1], scores[:, 1:]
+    ok = np.ones_like(others, dtype=bool) if valid is None else valid[:, 1:]
+    wins = ((others < pos) & ok).sum(1) + 0.5 * ((others == pos) & ok).sum(1)
+    return float((wins / np.maximum(ok.sum(1), 1)).mean())
+
+
+def rmse(pred: np.ndarray, true: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((np.asarray(pred, np.float64) - true) ** 2)))
+
+
+def mae(pred: np.ndarray, true: np.ndarray) -> float:
+    return float(np.mean(np.abs(np.asarray(pred, np.float64) - true)))
+
+
+# ------------------------------------------------------------------ beyond accuracy (top-K lists)
+
+
+def coverage(topk: np.ndarray, n_items: int) -> float:
+    """Share of the catalogue that appears in at least one list."""
+    items = topk[topk >= 0]
+    return float(len(np.unique(items)) / n_items)
+
+
+def diversity(topk: np.ndarray, item_features: np.ndarray | None) -> float:
+    """Intra-list diversity: 1 - mean pairwise cosine of the items' genre vectors, averaged
+    over lists. NaN when there are no genres. Items without genres count as dissimilar."""
+    if item_features is None or item_features.shape[1] == 0 or topk.shape[1] < 2:
+        return float("nan")
+    f = item_features.astype(np.float64)
+    norms = np.linalg.norm(f, axis=1, keepdims=True)
+    unit = np.divide(f, norms, out=np.zeros_like(f), where=norms > 0)
+    v = unit[np.maximum(topk, 0)]  # [U, K, G]
+    sims = np.einsum("ukg,ulg->ukl", v, v)
+    k = topk.shape[1]
+    off = ~np.eye(k, dtype=bool)
+    mean_sim = sims[:, off].mean(1)
+    return float((1.0 - mean_sim).mean())
+
+
+def novelty(topk: np.ndarray, item_counts: np.ndarray, n_users: int) -> float:
+    """Mean self-information -log2(p(i)) of recommended items, p(i) = share of users who
+    interacted with i (an unseen item counts as one interaction)."""
+    p = np.maximum(item_counts[topk], 1) / max(n_users, 1)
+    return float(np.mean(-np.log2(p)))
+
+
+def mean_popularity(topk: np.ndarray, item_counts: np.ndarray) -> float:
+    """Mean number of train interactions of recommended items."""
+    return float(np.mean(item_counts[topk]))
+
+
+def gini(topk: np.ndarray, n_items: int) -> float:
+    """Gini coefficient of how often each catalogue item is recommended (0 = equal exposure,
+    1 = one item gets it all)."""
+    counts = np.sort(np.bincount(topk[topk >= 0].ravel(), minlength=n_items)).astype(np.float64)
+    if counts.sum() == 0:
+        return 0.0
+    n = len(counts)
+    index = np.arange(1, n + 1)
+    return float((2 * (index * counts).sum() / (n * counts.sum())) - (n + 1) / n)
+
+
+def beyond_accuracy(topk: np.ndarray, item_counts: np.ndarray, n_users: int, item_features) -> dict[str, float]:
+    n_items = len(item_counts)
+    return {
+        "coverage": coverage(topk, n_items),
+        "diversity": diversity(topk, item_features),
+        "novelty": novelty(topk, item_counts, n_users),
+        "mean_popularity": mean_popularity(topk, item_counts),
+        "gini": gini(topk, n_items),
+    }

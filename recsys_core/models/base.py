@@ -1,0 +1,105 @@
+"""The one interface every recommender shares (DESIGN.md, "Models").
+
+A subclass implements `fit` and `score`; `recommend` is written once, here: score, mask
+what the user has seen, top-k.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from recsys_core.splits import Interactions
+
+
+@dataclass
+class History:
+    """What a fit did: one row per epoch (a single row for closed-form models)."""
+
+    epochs: list[dict] = field(default_factory=list)  # epoch, train_loss, valid_loss, metrics..., seconds
+    best_epoch: int | None = None
+    status: str = "done"  # done | diverged | cancelled | failed
+    message: str = ""
+    device: str = "cpu"
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(e.get("seconds", 0.0) for e in self.epochs))
+
+    def to_dict(self) -> dict:
+        return {
+            "epochs": self.epochs,
+            "best_epoch": self.best_epoch,
+            "status": self.status,
+            "message": self.message,
+            "device": self.device,
+            "seconds": self.seconds,
+        }
+
+
+class Recommender(abc.ABC):
+    """Fit on train interactions, score users against items, recommend top-k.
+
+    Ids are contiguous ints in [0, n_users) / [0, n_items). Higher scores are better.
+    """
+
+    name: str = "model"
+    predicts_ratings: bool = False  # True: score() is on the rating scale (RMSE applies)
+
+    def __init__(self, n_users: int, n_items: int):
+        self.n_users, self.n_items = n_users, n_items
+        self.seen_: sp.csr_matrix | None = None  # train interactions, for exclude_seen
+
+    @abc.abstractmethod
+    def fit(self, train: Interactions, valid=None, callbacks=()) -> History:
+        """Learn from `train`; `valid` (when given) drives early stopping."""
+
+    @abc.abstractmethod
+    def score(self, users: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
+        """items None -> [len(users), n_items]; items [len(users), C] -> [len(users), C]."""
+
+    def remember_seen(self, train: Interactions) -> None:
+        self.seen_ = train.binary
+
+    @torch.no_grad()
+    def recommend(self, users, k: int = 10, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (items, scores) per user: [len(users), k] arrays (1-D for one int user).
+
+        Seen (train) items are excluded; users with fewer than k unseen items get -1 pads.
+        """
+        single = np.isscalar(users)
+        users = np.atleast_1d(np.asarray(users, dtype=np.int64))
+        if len(users) and (users.min() < 0 or users.max() >= self.n_users):
+            raise ValueError(f"user index out of range [0, {self.n_users})")
+        k = min(k, self.n_items)
+        items_out, scores_out = [], []
+        for start in range(0, len(users), 1024):
+            batch = users[start : start + 1024]
+            s = self.score(torch.as_tensor(batch)).float().cpu()
+            if exclude_seen and self.seen_ is not None:
+                rows = self.seen_[batch]
+                r, c = rows.nonzero()
+                s[torch.as_tensor(r), torch.as_tensor(c)] = -torch.inf
+            top = torch.topk(s, k, dim=1)
+            items = top.indices.numpy().astype(np.int64)
+            items[~torch.isfinite(top.values).numpy()] = -1
+            items_out.append(items)
+            scores_out.append(top.values.numpy())
+        items = np.concatenate(items_out) if items_out else np.zeros((0, k), np.int64)
+        scores = np.concatenate(scores_out) if scores_out else np.zeros((0, k), np.float32)
+        return (items[0], scores[0]) if single else (items, scores)
+
+    def item_embeddings(self) -> np.ndarray | None:
+        """[n_items, d] for PCA maps and neighbours; None when the model has none."""
+        return None
+
+    def user_embeddings(self) -> np.ndarray | None:
+        return None
+
+
+def closed_form_history(seconds: float, **metrics) -> History:
+    return History(epochs=[{"epoch": 1, "seconds": seconds, **metrics}], best_epoch=1)
