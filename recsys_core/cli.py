@@ -49,6 +49,113 @@ def cmd_data_info(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ evaluate / similar / recommend
+
+METRIC_ORDER = ["HR@{k}", "NDCG@{k}", "Recall@{k}", "MRR@{k}", "MAP@{k}", "Precision@{k}", "AUC", "RMSE", "MAE",
+                "coverage", "diversity", "novelty", "mean_popularity", "gini"]  # fmt: skip
+
+
+def parse_sets(pairs: list[str] | None) -> dict:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            from recsys_core.errors import ConfigError
+
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def metrics_table(rows: dict[str, dict], k: int) -> str:
+    """Protocols as rows, metrics as columns (sampled and full-ranking never share a row)."""
+    names = [m.format(k=k) for m in METRIC_ORDER]
+    present = [n for n in names if any(n in r for r in rows.values())]
+    width = max(len(p) for p in rows) if rows else 8
+    lines = [f"{'protocol':<{width}}  " + "  ".join(f"{n:>10}" for n in present)]
+    for proto, r in rows.items():
+        cells = [f"{r[n]:>10.4f}" if n in r else f"{'-':>10}" for n in present]
+        lines.append(f"{proto:<{width}}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def resolve_protocols(model: str, protocol: str) -> list[str]:
+    from recsys_core.runner import applicable_protocols
+
+    return applicable_protocols(model) if protocol == "all" else [protocol]
+
+
+def cmd_evaluate(args) -> int:
+    from recsys_core.data import load_dataset
+    from recsys_core.runner import fit_and_evaluate
+    from recsys_core.splits import describe
+
+    ds = load_dataset(args.dataset)
+    protocols = resolve_protocols(args.model, args.protocol)
+    res = fit_and_evaluate(args.model, ds, protocols, args.k, parse_sets(args.set))
+    if args.json:
+        out = [res.to_json(p, args.k) for p in protocols if p in res.metrics]
+        _print_json(out[0] if len(out) == 1 else out)
+        return 0
+    print(f"{args.model} on {ds.name} ({ds.n_users:,} users, {ds.n_items:,} movies)")
+    for p in protocols:
+        print(f"  {p}: {describe(p)}")
+    print(metrics_table(res.metrics, args.k))
+    print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in res.seconds.items()))
+    print("beyond-accuracy columns (coverage ...) are on the full-ranking top-K lists of the evaluated users")
+    return 0
+
+
+def cmd_similar(args) -> int:
+    from recsys_core.data import load_dataset
+    from recsys_core.lookup import find_movie
+    from recsys_core.splits import interactions
+    from recsys_core.zoo import make
+
+    ds = load_dataset(args.dataset)
+    item = find_movie(ds, args.movie)
+    model = make("genre", ds.n_users, ds.n_items, {"tfidf": str(args.tfidf)})
+    model.fit(interactions(ds))
+    items, sims = model.similar(item, args.k)
+    rows = []
+    for j, sim in zip(items, sims):
+        shared = [g for g, f in zip(ds.genres, model.shared_genres(item, j)) if f]
+        rows.append({"title": ds.title_of(j), "similarity": round(float(sim), 4), "shared_genres": shared,
+                     "ratings": int(ds.item_popularity[j])})  # fmt: skip
+    if args.json:
+        _print_json({"movie": ds.title_of(item), "genres": ds.items["genres"].iat[item].split("|"), "similar": rows})
+        return 0
+    print(f"{ds.title_of(item)}  [{ds.items['genres'].iat[item].replace('|', ', ')}]")
+    for r in rows:
+        print(f"  {r['similarity']:.3f}  {r['title']:<50} shared: {', '.join(r['shared_genres'])}")
+    return 0
+
+
+def cmd_recommend(args) -> int:
+    from recsys_core.data import load_dataset
+    from recsys_core.lookup import find_user
+    from recsys_core.splits import loo_split
+    from recsys_core.zoo import make
+
+    ds = load_dataset(args.dataset)
+    user = find_user(ds, args.user)
+    split = loo_split(ds)
+    model = make(args.model, ds.n_users, ds.n_items, parse_sets(args.set))
+    model.fit(split.train, valid=split)
+    items, scores = model.recommend(user, args.k)
+    test = int(split.test_items[user])
+    rows = [{"title": ds.title_of(i), "score": round(float(s), 4), "genres": ds.items["genres"].iat[i].split("|"),
+             "held_out": bool(i == test)} for i, s in zip(items, scores) if i >= 0]  # fmt: skip
+    if args.json:
+        _print_json({"model": args.model, "user": str(args.user), "trained_on": "loo train split", "items": rows})
+        return 0
+    print(f"top {args.k} for user {args.user} from {args.model} (trained on the leave-one-out train split)")
+    for r in rows:
+        mark = "  <- held-out test movie" if r["held_out"] else ""
+        print(f"  {r['score']:>8.4f}  {r['title']}{mark}")
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -65,6 +172,35 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataset_arg(i)
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_data_info)
+
+    from recsys_core.splits import PROTOCOLS
+    from recsys_core.zoo import ZOO
+
+    e = sub.add_parser("evaluate", help="fit a model and print its metrics under a protocol")
+    e.add_argument("model", choices=list(ZOO))
+    add_dataset_arg(e)
+    e.add_argument("--protocol", default="loo-uniform", choices=[*PROTOCOLS, "all"])
+    e.add_argument("--k", type=int, default=10)
+    e.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("similar", help="genre-similar movies")
+    s.add_argument("--movie", required=True, help='title, e.g. "Toy Story (1995)" (case and year optional)')
+    add_dataset_arg(s)
+    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--tfidf", action="store_true", help="weight rare genres more")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_similar)
+
+    r = sub.add_parser("recommend", help="top-k movies for a user")
+    r.add_argument("model", choices=list(ZOO))
+    r.add_argument("--user", required=True, help="original user id")
+    add_dataset_arg(r)
+    r.add_argument("--k", type=int, default=10)
+    r.add_argument("--set", action="append", metavar="KEY=VALUE")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_recommend)
     return p
 
 

@@ -84,11 +84,13 @@ class Recommender(abc.ABC):
                 rows = self.seen_[batch]
                 r, c = rows.nonzero()
                 s[torch.as_tensor(r), torch.as_tensor(c)] = -torch.inf
-            top = torch.topk(s, k, dim=1)
-            items = top.indices.numpy().astype(np.int64)
-            items[~torch.isfinite(top.values).numpy()] = -1
+            # a stable sort: equal scores keep item order, so a list never depends on the batch
+            values, indices = torch.sort(s, dim=1, descending=True, stable=True)
+            values, indices = values[:, :k], indices[:, :k]
+            items = indices.numpy().astype(np.int64)
+            items[~torch.isfinite(values).numpy()] = -1
             items_out.append(items)
-            scores_out.append(top.values.numpy())
+            scores_out.append(values.numpy())
         items = np.concatenate(items_out) if items_out else np.zeros((0, k), np.int64)
         scores = np.concatenate(scores_out) if scores_out else np.zeros((0, k), np.float32)
         return (items[0], scores[0]) if single else (items, scores)

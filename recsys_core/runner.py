@@ -1,0 +1,96 @@
+"""Fit a zoo model on a protocol's training data and evaluate it: the pipeline behind
+`evaluate`, `train`, `build` and the sweeps."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recsys_core import splits, zoo
+from recsys_core.config import to_dict
+from recsys_core.data import Dataset
+from recsys_core.errors import ConfigError
+from recsys_core.evaluation import evaluate, evaluate_ratings
+from recsys_core.models.base import History, Recommender
+
+
+@dataclass
+class Result:
+    model: str
+    dataset: str
+    fingerprint: str
+    config: dict
+    metrics: dict[str, dict]  # protocol -> metrics
+    seconds: dict[str, float]
+    history: History
+    recommender: Recommender | None = field(default=None, repr=False)
+
+    def to_json(self, protocol: str, k: int) -> dict:
+        return {
+            "model": self.model,
+            "dataset": self.dataset,
+            "protocol": protocol,
+            "protocol_description": splits.describe(protocol),
+            "k": k,
+            "metrics": self.metrics[protocol],
+            "seconds": self.seconds,
+        }
+
+
+def applicable_protocols(name: str) -> list[str]:
+    e = zoo.entry(name)
+    return [*splits.RANKING, *(splits.RATING if e.task == "rating" else ())]
+
+
+def fit_and_evaluate(
+    name: str,
+    ds: Dataset,
+    protocols: list[str] | tuple[str, ...] = ("loo-uniform",),
+    k: int = 10,
+    overrides: dict | None = None,
+    seed: int = 0,
+    callbacks=(),
+    cfg=None,
+) -> Result:
+    """Fit once per split family (leave-one-out / ratings) and evaluate every protocol."""
+    for p in protocols:
+        splits.check_protocol(p)
+        if p in splits.RATING and zoo.entry(name).task != "rating":
+            raise ConfigError(f"{name} does not predict ratings: use {', '.join(splits.RANKING)}")
+    cfg = cfg if cfg is not None else zoo.config_for(name, overrides)
+    metrics, seconds = {}, {}
+    history, model = History(), None
+    ranking = [p for p in protocols if p in splits.RANKING]
+    if ranking:
+        split = splits.loo_split(ds, seed=seed)
+        model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg)
+        t = time.perf_counter()
+        history = model.fit(split.train, valid=split, callbacks=callbacks)
+        seconds["fit"] = time.perf_counter() - t
+        t = time.perf_counter()
+        if history.status == "done":
+            for p in ranking:
+                metrics[p] = evaluate(model, split, p, k)
+        seconds["evaluate"] = time.perf_counter() - t
+    if "ratings" in protocols:
+        rs = splits.ratings_split(ds, seed=seed)
+        m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg)
+        t = time.perf_counter()
+        h = m.fit(rs.train, valid=rs.valid, callbacks=callbacks)
+        seconds["fit_ratings"] = time.perf_counter() - t
+        metrics["ratings"] = evaluate_ratings(m, rs.test) if h.status == "done" else {}
+        model, history = model or m, history if ranking else h
+    if "ratings-5fold" in protocols:
+        folds = []
+        t = time.perf_counter()
+        for rs in splits.ratings_folds(ds, 5, seed):
+            m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg)
+            if m.fit(rs.train, valid=rs.valid, callbacks=callbacks).status == "done":
+                folds.append(evaluate_ratings(m, rs.test))
+        seconds["fit_5fold"] = time.perf_counter() - t
+        if folds:
+            metrics["ratings-5fold"] = {key: float(np.mean([f[key] for f in folds])) for key in folds[0]}
+            metrics["ratings-5fold"].update({f"{key}_std": float(np.std([f[key] for f in folds])) for key in folds[0]})
+    return Result(name, ds.name, ds.fingerprint, to_dict(cfg), metrics, seconds, history, model)

@@ -1,0 +1,40 @@
+"""Small shared helpers for tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recsys_core.data.dataset import build_dataset
+
+
+def tiny_dataset(rows: list[tuple[int, int, float, int]], n_items: int, genres: list[str] | None = None):
+    """A Dataset from (user, item, rating, timestamp) rows with 1-based ids; every item listed."""
+    r = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"]).astype(
+        {"user_id": str, "item_id": str}
+    )
+    items = pd.DataFrame(
+        {
+            "item_id": [str(i + 1) for i in range(n_items)],
+            "title": [f"Item {i + 1} (2000)" for i in range(n_items)],
+            "year": 2000,
+            "genres": [(genres[i % len(genres)] if genres else "") for i in range(n_items)],
+        }
+    )
+    return build_dataset("tiny", r, items, None, sorted(set(genres or [])), drop_unrated=False)
+
+
+def constant_scores(n_users: int, n_items: int):
+    from recsys_core.models.base import Recommender
+
+    class Constant(Recommender):
+        def fit(self, train, valid=None, callbacks=()):
+            self.remember_seen(train)
+
+        def score(self, users, items=None):
+            import torch
+
+            shape = (len(users), n_items) if items is None else tuple(np.asarray(items).shape)
+            return torch.zeros(shape)
+
+    return Constant(n_users, n_items)

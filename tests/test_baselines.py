@@ -1,0 +1,96 @@
+"""The first models: the shared interface, and learning the planted structure."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from recsys_core import zoo
+from recsys_core.cli import main
+from recsys_core.data import synthetic
+from recsys_core.evaluation import evaluate
+from recsys_core.splits import loo_split
+
+DS = synthetic(users=300, items=200, seed=0)
+SPLIT = loo_split(DS, use_cache=False)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    out = {}
+    for name in ("popularity", "genre", "ease"):
+        m = zoo.make(name, DS.n_users, DS.n_items)
+        m.fit(SPLIT.train)
+        out[name] = m
+    return out
+
+
+@pytest.mark.parametrize("name", ["popularity", "genre", "ease"])
+def test_interface_shapes_and_seen_items_excluded(fitted, name):
+    m = fitted[name]
+    users = np.arange(20)
+    import torch
+
+    assert tuple(m.score(torch.as_tensor(users)).shape) == (20, DS.n_items)
+    cand = np.tile(np.arange(7), (20, 1))
+    assert tuple(m.score(torch.as_tensor(users), torch.as_tensor(cand)).shape) == (20, 7)
+    items, scores = m.recommend(users, k=10)
+    assert items.shape == (20, 10) and (np.diff(scores, axis=1) <= 1e-6).all()
+    seen = SPLIT.train.binary.toarray().astype(bool)
+    assert not seen[users[:, None], items].any()
+    one, _ = m.recommend(3, k=5)
+    np.testing.assert_array_equal(one, items[3, :5])
+
+
+def test_models_learn_planted_taste_better_than_popularity(fitted):
+    hr = {name: evaluate(m, SPLIT, "loo-uniform")["HR@10"] for name, m in fitted.items()}
+    assert hr["ease"] > hr["popularity"] + 0.1
+    assert hr["genre"] > hr["popularity"] + 0.05
+
+
+def test_genre_similar_and_shared_genres():
+    m = zoo.make("genre", DS.n_users, DS.n_items)
+    m.fit(SPLIT.train)
+    items, sims = m.similar(0, k=5)
+    assert 0 not in items and (np.diff(sims) <= 1e-6).all()
+    top = items[0]
+    assert m.shared_genres(0, top).any()
+
+
+def test_tfidf_changes_weights():
+    a = zoo.make("genre", DS.n_users, DS.n_items, {"tfidf": "true"})
+    a.fit(SPLIT.train)
+    b = zoo.make("genre", DS.n_users, DS.n_items)
+    b.fit(SPLIT.train)
+    assert not np.allclose(a.item_embeddings(), b.item_embeddings())
+
+
+def test_bad_config_lists_valid_keys():
+    from recsys_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="valid keys"):
+        zoo.config_for("ease", {"lambda": "3"})
+    with pytest.raises(ConfigError, match=r"lam"):
+        zoo.config_for("ease", {"lam": "-1"})
+
+
+def test_cli_evaluate_json_shape(capsys):
+    assert main(["evaluate", "ease", "--dataset", "synthetic:users=120,items=150,seed=1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"model", "dataset", "protocol", "k", "metrics", "seconds"}
+    assert {"HR@10", "NDCG@10", "Recall@10", "MRR@10", "AUC", "coverage", "diversity", "novelty"} <= set(out["metrics"])
+
+
+def test_cli_similar_and_recommend(capsys):
+    src = "synthetic:users=120,items=150,seed=1"
+    assert main(["similar", "--movie", "movie 1", "--dataset", src, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["movie"] == "Movie 1 (1950)" and len(out["similar"]) == 10
+    assert main(["recommend", "popularity", "--user", "5", "--dataset", src, "--json", "--k", "3"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["items"]) == 3
+    assert main(["recommend", "popularity", "--user", "99999", "--dataset", src]) == 2
+    assert "no user with id" in capsys.readouterr().err
+    assert main(["similar", "--movie", "Movei 1 (1950)", "--dataset", src]) == 2
+    assert "Closest" in capsys.readouterr().err
