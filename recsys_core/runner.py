@@ -39,6 +39,10 @@ class Result:
         }
 
 
+def _cancel(token) -> dict:
+    return {"cancel": token} if token is not None else {}
+
+
 def applicable_protocols(name: str) -> list[str]:
     e = zoo.entry(name)
     return [*splits.RANKING, *(splits.RATING if e.task == "rating" else ())]
@@ -53,6 +57,7 @@ def fit_and_evaluate(
     seed: int = 0,
     callbacks=(),
     cfg=None,
+    cancel=None,
 ) -> Result:
     """Fit once per split family (leave-one-out / ratings) and evaluate every protocol."""
     for p in protocols:
@@ -60,14 +65,15 @@ def fit_and_evaluate(
         if p in splits.RATING and zoo.entry(name).task != "rating":
             raise ConfigError(f"{name} does not predict ratings: use {', '.join(splits.RANKING)}")
     cfg = cfg if cfg is not None else zoo.config_for(name, overrides)
+    feats = ds.genre_matrix if ds.has_genres else None
     metrics, seconds = {}, {}
     history, model = History(), None
     ranking = [p for p in protocols if p in splits.RANKING]
     if ranking:
         split = splits.loo_split(ds, seed=seed)
-        model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg)
+        model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
         t = time.perf_counter()
-        history = model.fit(split.train, valid=split, callbacks=callbacks)
+        history = model.fit(split.train, valid=split, callbacks=callbacks, **_cancel(cancel))
         seconds["fit"] = time.perf_counter() - t
         t = time.perf_counter()
         if history.status == "done":
@@ -76,9 +82,9 @@ def fit_and_evaluate(
         seconds["evaluate"] = time.perf_counter() - t
     if "ratings" in protocols:
         rs = splits.ratings_split(ds, seed=seed)
-        m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg)
+        m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
         t = time.perf_counter()
-        h = m.fit(rs.train, valid=rs.valid, callbacks=callbacks)
+        h = m.fit(rs.train, valid=rs.valid, callbacks=callbacks, **_cancel(cancel))
         seconds["fit_ratings"] = time.perf_counter() - t
         metrics["ratings"] = evaluate_ratings(m, rs.test) if h.status == "done" else {}
         model, history = model or m, history if ranking else h
@@ -86,8 +92,8 @@ def fit_and_evaluate(
         folds = []
         t = time.perf_counter()
         for rs in splits.ratings_folds(ds, 5, seed):
-            m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg)
-            if m.fit(rs.train, valid=rs.valid, callbacks=callbacks).status == "done":
+            m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
+            if m.fit(rs.train, valid=rs.valid, callbacks=callbacks, **_cancel(cancel)).status == "done":
                 folds.append(evaluate_ratings(m, rs.test))
         seconds["fit_5fold"] = time.perf_counter() - t
         if folds:

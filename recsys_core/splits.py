@@ -120,6 +120,8 @@ class LooSplit:
     seed: int
     fingerprint: str
     meta: dict = field(default_factory=dict)
+    valid_rows: Interactions | None = None  # the held-out rows themselves (with ratings)
+    test_rows: Interactions | None = None
 
     @property
     def eval_users(self) -> np.ndarray:
@@ -156,7 +158,7 @@ def loo_split(ds: Dataset, seed: int = 0, n_negatives: int = N_NEGATIVES, use_ca
         if cached is not None:
             return cached
     full = interactions(ds)
-    in_train, valid_items, test_items = _leave_last_two(full)
+    in_train, valid_items, test_items, valid_rows, test_rows = _leave_last_two(full)
     eligible = test_items >= 0
     seen = full.binary
     rng = np.random.default_rng(seed)
@@ -171,16 +173,16 @@ def loo_split(ds: Dataset, seed: int = 0, n_negatives: int = N_NEGATIVES, use_ca
         negatives[kind] = (valid_neg, test_neg)
     split = LooSplit(
         full.subset(in_train), valid_items, test_items, negatives, seen,
-        int((~eligible).sum()), seed, ds.fingerprint, {"n_negatives": n_negatives},
+        int((~eligible).sum()), seed, ds.fingerprint, {"n_negatives": n_negatives}, valid_rows, test_rows,
     )  # fmt: skip
     if use_cache:
         _save_loo(path, split)
     return split
 
 
-def _leave_last_two(full: Interactions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(train row mask, valid item per user, test item per user); -1 for users with < 3
-    interactions, who stay in train. Rows are sorted by (user, timestamp)."""
+def _leave_last_two(full: Interactions):
+    """(train row mask, valid item per user, test item per user, valid rows, test rows);
+    -1 for users with < 3 interactions, who stay in train. Rows are sorted by (user, timestamp)."""
     counts = np.bincount(full.users, minlength=full.n_users)
     ends = np.cumsum(counts)
     eligible = counts >= 3
@@ -192,7 +194,11 @@ def _leave_last_two(full: Interactions) -> tuple[np.ndarray, np.ndarray, np.ndar
     valid_items = np.full(full.n_users, -1, dtype=np.int64)
     test_items[eligible] = full.items[test_pos]
     valid_items[eligible] = full.items[valid_pos]
-    return in_train, valid_items, test_items
+    valid_rows = np.zeros(len(full), dtype=bool)
+    valid_rows[valid_pos] = True
+    test_rows = np.zeros(len(full), dtype=bool)
+    test_rows[test_pos] = True
+    return in_train, valid_items, test_items, full.subset(valid_rows), full.subset(test_rows)
 
 
 def sample_unseen(
@@ -307,12 +313,12 @@ def _load_loo(path: Path, ds: Dataset, seed: int, n_negatives: int) -> LooSplit 
     except Exception:  # noqa: BLE001 - a corrupt cache is rebuilt
         return None
     full = interactions(ds)
-    in_train, valid_items, test_items = _leave_last_two(full)
+    in_train, valid_items, test_items, valid_rows, test_rows = _leave_last_two(full)
     if not (np.array_equal(valid_items, a["valid_items"]) and np.array_equal(test_items, a["test_items"])):
         return None
     if any(v.shape != (ds.n_users, n_negatives) for pair in negatives.values() for v in pair):
         return None
     return LooSplit(
         full.subset(in_train), valid_items, test_items, negatives, full.binary,
-        int((test_items < 0).sum()), seed, ds.fingerprint, {"n_negatives": n_negatives},
+        int((test_items < 0).sum()), seed, ds.fingerprint, {"n_negatives": n_negatives}, valid_rows, test_rows,
     )  # fmt: skip

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+
 from recsys_core.config import override
 from recsys_core.errors import ConfigError
 from recsys_core.models.base import Recommender
 from recsys_core.models.baselines import EASE, EASEConfig, Popularity, PopularityConfig
+from recsys_core.models.autoencoders import CDAE, AutoRec, AutoRecConfig, CDAEConfig
 from recsys_core.models.content import GenreConfig, GenreSimilarity
+from recsys_core.models.embnet import EmbeddingNet, EmbNetConfig
+from recsys_core.models.ncf import MF, NCF, MFConfig, NCFConfig
+from recsys_core.models.neural import NeuralRecommender
 
 
 @dataclass(frozen=True)
@@ -26,12 +32,24 @@ class Entry:
     summary: str
 
 
+# Tuned defaults (README, "Models": how they were chosen).
+MF_DEFAULT = MFConfig()
+NCF_DEFAULT = NCFConfig()
+AUTOREC_DEFAULT = AutoRecConfig()
+CDAE_DEFAULT = CDAEConfig()
+EMBNET_DEFAULT = EmbNetConfig()
+
 ZOO: dict[str, Entry] = {
     e.name: e
     for e in [
         Entry("popularity", Popularity, PopularityConfig(), "baseline", "ranking", "most popular unseen items"),
         Entry("genre", GenreSimilarity, GenreConfig(), "content", "ranking", "cosine of genre vectors (seed 002)"),
         Entry("ease", EASE, EASEConfig(), "baseline", "ranking", "closed-form item-item model (Steck 2019)"),
+        Entry("mf", MF, MF_DEFAULT, "factorisation", "ranking", "dot-product MF with biases (BCE or BPR)"),
+        Entry("ncf", NCF, NCF_DEFAULT, "neural", "ranking", "NeuMF: GMF + MLP tower (seeds 000, 002)"),
+        Entry("autorec", AutoRec, AUTOREC_DEFAULT, "autoencoder", "rating", "deep autoencoder, SELU (seed 001)"),
+        Entry("cdae", CDAE, CDAE_DEFAULT, "autoencoder", "ranking", "denoising autoencoder (seed 004)"),
+        Entry("embnet", EmbeddingNet, EMBNET_DEFAULT, "neural", "rating", "embedding regressor (seed 003)"),
     ]
 }
 
@@ -46,6 +64,15 @@ def config_for(name: str, overrides: dict | None = None):
     return override(entry(name).config, overrides or {})
 
 
-def make(name: str, n_users: int, n_items: int, overrides: dict | None = None, cfg=None) -> Recommender:
+def make(name: str, n_users: int, n_items: int, overrides: dict | None = None, cfg=None, item_features=None) -> Recommender:
+    """A fresh, unfitted model (neural weights initialised from the config's seed)."""
     e = entry(name)
-    return e.cls(n_users, n_items, cfg if cfg is not None else config_for(name, overrides))
+    cfg = cfg if cfg is not None else config_for(name, overrides)
+    if issubclass(e.cls, NeuralRecommender):
+        torch.manual_seed(cfg.seed)
+        return e.cls(n_users, n_items, cfg, item_features)
+    return e.cls(n_users, n_items, cfg)
+
+
+def is_neural(name: str) -> bool:
+    return issubclass(entry(name).cls, NeuralRecommender)

@@ -55,7 +55,7 @@ class Recommender(abc.ABC):
         self.seen_: sp.csr_matrix | None = None  # train interactions, for exclude_seen
 
     @abc.abstractmethod
-    def fit(self, train: Interactions, valid=None, callbacks=()) -> History:
+    def fit(self, train: Interactions, valid=None, callbacks=(), cancel=None) -> History:
         """Learn from `train`; `valid` (when given) drives early stopping."""
 
     @abc.abstractmethod

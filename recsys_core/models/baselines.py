@@ -32,7 +32,7 @@ class Popularity(Recommender):
         self.cfg = cfg
         self.counts_ = torch.zeros(n_items)
 
-    def fit(self, train: Interactions, valid=None, callbacks=()) -> History:
+    def fit(self, train: Interactions, valid=None, callbacks=(), cancel=None) -> History:
         t = time.perf_counter()
         self.remember_seen(train)
         self.counts_ = torch.as_tensor(train.item_counts, dtype=torch.float32)
@@ -61,7 +61,7 @@ class EASE(Recommender):
         self.B_ = torch.zeros(n_items, n_items)
         self.X_ = torch.zeros(n_users, n_items)
 
-    def fit(self, train: Interactions, valid=None, callbacks=()) -> History:
+    def fit(self, train: Interactions, valid=None, callbacks=(), cancel=None) -> History:
         t = time.perf_counter()
         self.remember_seen(train)
         X = torch.as_tensor(train.binary.toarray(), dtype=torch.float32)

@@ -39,7 +39,7 @@ class GenreSimilarity(Recommender):
         self.pop_ = torch.zeros(n_items)
         self.genres_: np.ndarray | None = None
 
-    def fit(self, train: Interactions, valid=None, callbacks=()) -> History:
+    def fit(self, train: Interactions, valid=None, callbacks=(), cancel=None) -> History:
         t = time.perf_counter()
         if train.item_features is None or train.item_features.shape[1] == 0:
             raise DataError("this dataset has no genres, so genre similarity is not available")

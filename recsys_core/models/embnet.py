@@ -1,0 +1,77 @@
+"""EmbeddingNet (seed 003, after fast.ai): a rating regressor.
+
+User and movie embeddings, concatenated, embedding dropout, hidden layers with their own
+dropouts (lists), and a sigmoid output rescaled to the rating range; MSE loss, Adam with
+weight decay, cosine annealing with warm restarts, early stopping. Its movie embeddings
+are what the embedding map's PCA reads ("seriousness" along the first component).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from recsys_core.config import param
+from recsys_core.models.neural import NeuralRecommender, TrainParams
+
+
+@dataclass(frozen=True)
+class EmbNetConfig(TrainParams):
+    dim: int = param(50, min=1, max=4096, help="embedding size (n_factors)")
+    embedding_dropout: float = param(0.02, min=0, max=1, max_open=True)
+    hidden: tuple[int, ...] = param((100,), min=1, max=8192, help="hidden layer sizes")
+    dropouts: tuple[float, ...] = param((0.2,), min=0, max=1, max_open=True, help="one per hidden layer (or fewer)")
+
+
+class EmbeddingNet(NeuralRecommender):
+    name = "embnet"
+    objective = "rating-mse"
+    predicts_ratings = True
+
+    def __init__(self, n_users, n_items, cfg: EmbNetConfig = EmbNetConfig(), item_features=None):
+        super().__init__(n_users, n_items, cfg, item_features)
+        self.user = nn.Embedding(n_users, cfg.dim)
+        self.item = nn.Embedding(n_items, cfg.dim)
+        self.drop = nn.Dropout(cfg.embedding_dropout)
+        layers, n_in = [], 2 * cfg.dim
+        for j, n_out in enumerate(cfg.hidden):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+            if j < len(cfg.dropouts) and cfg.dropouts[j] > 0:
+                layers.append(nn.Dropout(cfg.dropouts[j]))
+            n_in = n_out
+        self.hidden = nn.Sequential(*layers)
+        self.fc = nn.Linear(n_in, 1)
+        nn.init.uniform_(self.user.weight, -0.05, 0.05)
+        nn.init.uniform_(self.item.weight, -0.05, 0.05)
+        for m in self.hidden:
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.constant_(m.bias, 0.01)
+        self.rating_range = (1.0, 5.0)
+
+    def forward(self, users, items):  # [batch] -> [batch] ratings in the rating range
+        x = self.drop(torch.cat([self.user(users), self.item(items)], -1))  # [batch, 2*dim]
+        lo, hi = self.rating_range
+        return torch.sigmoid(self.fc(self.hidden(x)))[:, 0] * (hi - lo + 1) + lo - 0.5
+
+    @torch.no_grad()
+    def score(self, users, items=None):
+        users = torch.as_tensor(users, device=self.device)
+        if items is None:
+            items = torch.arange(self.n_items, device=self.device).expand(len(users), -1)
+        items = torch.as_tensor(items, device=self.device)
+        u = users[:, None].expand_as(items)
+        return self.forward(u.reshape(-1), items.reshape(-1)).view(items.shape)
+
+    @torch.no_grad()
+    def predict(self, users, items):
+        lo, hi = self.rating_range
+        return self.forward(torch.as_tensor(users, device=self.device), torch.as_tensor(items, device=self.device)).clamp(lo, hi)
+
+    def item_embeddings(self):
+        return self.item.weight.detach().cpu().numpy()
+
+    def user_embeddings(self):
+        return self.user.weight.detach().cpu().numpy()

@@ -1,0 +1,62 @@
+"""What every neural model shares: training parameters in its config, and `fit` delegating
+to the one training loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from recsys_core.config import param
+from recsys_core.models.base import History, Recommender
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("none", "cosine-restarts")
+SAMPLERS = ("uniform", "popularity", "inverse-popularity")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Training parameters every neural model's config carries (one flat config per run)."""
+
+    epochs: int = param(20, min=1, max=1000, help="upper bound; early stopping usually ends sooner")
+    batch_size: int = param(1024, min=1, max=1_000_000)
+    lr: float = param(1e-3, min=0, max=10, min_open=True, help="learning rate")
+    weight_decay: float = param(0.0, min=0, max=1)
+    optimizer: str = param("adam", choices=OPTIMIZERS)
+    momentum: float = param(0.9, min=0, max=1, max_open=True, help="SGD momentum")
+    schedule: str = param("none", choices=SCHEDULES, help="cosine annealing with warm restarts (seed 003)")
+    restart_epochs: int = param(2, min=1, max=100, help="epochs per cosine cycle")
+    patience: int = param(3, min=1, max=100, help="validation checks without improvement before stopping")
+    seed: int = param(0, min=0)
+    device: str = param("auto", choices=("auto", "cpu", "cuda", "mps"))
+
+
+class NeuralRecommender(Recommender, nn.Module):
+    """A Recommender that is an nn.Module trained by `recsys_core.train.fit`.
+
+    Subclasses set `objective` (a name in `recsys_core.objectives.OBJECTIVES`), build layers
+    in `__init__`, and implement `forward` (training path) and `score` (inference path).
+    """
+
+    objective = "pointwise"
+
+    def __init__(self, n_users: int, n_items: int, cfg, item_features: np.ndarray | None = None):
+        Recommender.__init__(self, n_users, n_items)
+        nn.Module.__init__(self)
+        self.cfg = cfg
+        features = item_features if item_features is not None else np.zeros((n_items, 0), np.float32)
+        self.register_buffer("item_features", torch.as_tensor(features, dtype=torch.float32), persistent=False)
+
+    def fit(self, train, valid=None, callbacks=(), cancel=None) -> History:
+        # The loop sits above models in the dependency order; import it when a fit runs.
+        from recsys_core.train import fit
+
+        self.remember_seen(train)
+        return fit(self, train, valid, self.cfg, callbacks, cancel)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device

@@ -1,0 +1,219 @@
+"""How batches are made and losses computed, one class per objective.
+
+Every objective keeps its training data on the model's device as tensors and makes batches
+by indexing a permutation: no per-sample Python and no DataLoader. The training loop only
+calls `setup`, `epoch_batches`, `loss` and `valid_loss`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from recsys_core.evaluation import candidate_scores
+from recsys_core.sampling import NegativeSampler
+from recsys_core.splits import Interactions, LooSplit
+
+
+class Objective:
+    def setup(self, model, train: Interactions, cfg, generator: torch.Generator) -> None:
+        self.model, self.cfg, self.gen = model, cfg, generator
+        self.device = model.device
+
+    def epoch_batches(self) -> list[tuple]:
+        """The batches of one epoch (tuples of device tensors), freshly shuffled."""
+        raise NotImplementedError
+
+    def loss(self, batch: tuple) -> torch.Tensor:
+        raise NotImplementedError
+
+    def valid_loss(self, valid) -> float | None:
+        return None
+
+    def _perm_slices(self, n: int) -> list[torch.Tensor]:
+        perm = torch.randperm(n, generator=self.gen, device="cpu").to(self.device)
+        return list(torch.split(perm, self.cfg.batch_size))
+
+
+# ------------------------------------------------------------------ implicit, pointwise / pairwise
+
+
+class Pointwise(Objective):
+    """BCE on positives and sampled negatives (NCF, MF). Options read from the config:
+    n_negatives, sampler, negatives_per_user (seed 000), user_dropout and diversity_weight
+    (NCF)."""
+
+    def setup(self, model, train, cfg, generator):
+        super().setup(model, train, cfg, generator)
+        self.users = torch.as_tensor(train.users, device=self.device)
+        self.items = torch.as_tensor(train.items, device=self.device)
+        self.sampler = NegativeSampler(train, cfg.sampler, device=self.device)
+        f = model.item_features
+        self.genre_unit = F.normalize(f, dim=1) if f.shape[1] else None
+
+    def _rows(self):
+        """(users, items, labels) of one epoch: positives plus freshly drawn negatives."""
+        cfg = self.cfg
+        if getattr(cfg, "negatives_per_user", 0) > 0:
+            nu, ni = self.sampler.per_user(cfg.negatives_per_user, self.gen)
+        else:
+            ni = self.sampler.sample(self.users, cfg.n_negatives, self.gen).reshape(-1)
+            nu = self.users.repeat_interleave(cfg.n_negatives)
+        users = torch.cat([self.users, nu])
+        items = torch.cat([self.items, ni])
+        labels = torch.cat([torch.ones(len(self.users), device=self.device), torch.zeros(len(ni), device=self.device)])
+        share = getattr(cfg, "user_dropout", 0.0)
+        if share > 0:  # seed 000: rows trained as the shared "new user"
+            drop = torch.rand(len(users), generator=self.gen).to(self.device) < share
+            users = torch.where(drop, torch.full_like(users, self.model.new_user), users)
+        return users, items, labels
+
+    def epoch_batches(self):
+        users, items, labels = self._rows()
+        return [(users[b], items[b], labels[b]) for b in self._perm_slices(len(users))]
+
+    def loss(self, batch):
+        users, items, labels = batch
+        logits = self.model(users, items)
+        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        weight = getattr(self.cfg, "diversity_weight", 0.0)
+        if weight > 0 and self.genre_unit is not None:
+            loss = loss + weight * self._diversity_penalty(logits, items)
+        return loss
+
+    def _diversity_penalty(self, logits, items, top: int = 10):
+        """Seed 002: genre similarity of the batch's top-scored items, weighted by their
+        predicted probabilities so the gradient pushes similar top items apart."""
+        k = min(top, len(items))
+        idx = torch.topk(logits, k).indices
+        p = torch.sigmoid(logits[idx])
+        g = self.genre_unit[items[idx]]
+        sim = g @ g.T
+        off = 1 - torch.eye(k, device=logits.device)
+        return (p[:, None] * p[None, :] * sim * off).sum() / max(k * (k - 1), 1)
+
+    def valid_loss(self, valid):
+        """Mean BCE over the validation candidates (held-out item = 1, 99 negatives = 0)."""
+        if not isinstance(valid, LooSplit):
+            return None
+        users, cand = valid.candidates("uniform", "valid")
+        scores = torch.as_tensor(candidate_scores(self.model, users, cand))
+        labels = torch.zeros_like(scores)
+        labels[:, 0] = 1
+        ok = torch.as_tensor(cand >= 0)
+        return float(F.binary_cross_entropy_with_logits(scores[ok], labels[ok]))
+
+
+class BPR(Pointwise):
+    """Pairwise: -log sigmoid(s(u, pos) - s(u, neg)), n_negatives pairs per positive."""
+
+    def epoch_batches(self):
+        n = self.cfg.n_negatives
+        neg = self.sampler.sample(self.users, n, self.gen).reshape(-1)
+        users = self.users.repeat_interleave(n)
+        pos = self.items.repeat_interleave(n)
+        return [(users[b], pos[b], neg[b]) for b in self._perm_slices(len(users))]
+
+    def loss(self, batch):
+        users, pos, neg = batch
+        return -F.logsigmoid(self.model(users, pos) - self.model(users, neg)).mean()
+
+
+# ------------------------------------------------------------------ user vectors
+
+
+def _dense(train: Interactions, device, values: str) -> torch.Tensor:
+    m = train.matrix if values == "ratings" else train.binary
+    return torch.as_tensor(m.toarray(), dtype=torch.float32, device=device)
+
+
+class MaskedMSE(Objective):
+    """AutoRec: rating vectors in, MSE only where a rating was observed; dense re-feeding
+    adds MSE(f(f(x)), f(x)) over every item (seed 001)."""
+
+    def setup(self, model, train, cfg, generator):
+        super().setup(model, train, cfg, generator)
+        x = _dense(train, self.device, "ratings")
+        model.mean = float(train.ratings.mean()) if len(train) else 3.5
+        model.rating_range = train.rating_range
+        model.inputs = x.T.contiguous() if cfg.item_based else x
+
+    def epoch_batches(self):
+        return [(b,) for b in self._perm_slices(len(self.model.inputs))]
+
+    def loss(self, batch):
+        x = self.model.inputs[batch[0]]
+        mask = x > 0
+        out = self.model(x)
+        loss = ((out - x)[mask] ** 2).mean()
+        if self.cfg.refeeding:
+            target = out.detach()
+            loss = loss + F.mse_loss(self.model(target), target)
+        return loss
+
+    def valid_loss(self, valid):
+        rows = valid.valid_rows if isinstance(valid, LooSplit) else valid
+        if rows is None or not len(rows):
+            return None
+        pred = self.model.predict(torch.as_tensor(rows.users), torch.as_tensor(rows.items)).cpu().numpy()
+        return float(np.mean((pred - rows.ratings) ** 2))
+
+
+class WeightedBCE(Objective):
+    """CDAE: corrupted binary user vectors, BCE with per-batch positive weights
+    p_l = batch size / number of batch users who have item l (seed 004)."""
+
+    def setup(self, model, train, cfg, generator):
+        super().setup(model, train, cfg, generator)
+        model.inputs = _dense(train, self.device, "binary")
+
+    def epoch_batches(self):
+        return [(b,) for b in self._perm_slices(len(self.model.inputs))]
+
+    def loss(self, batch):
+        users = batch[0]
+        x = self.model.inputs[users]
+        q = self.cfg.corruption
+        keep = (torch.rand(x.shape, generator=self.gen).to(x.device) >= q).float()
+        noisy = x * keep / (1 - q)
+        logits = self.model(users, noisy)
+        pos_weight = None
+        if self.cfg.pos_weight:
+            counts = x.sum(0)
+            pos_weight = torch.where(counts > 0, len(users) / counts.clamp(min=1), torch.ones_like(counts))
+        return F.binary_cross_entropy_with_logits(logits, x, pos_weight=pos_weight)
+
+    valid_loss = Pointwise.valid_loss
+
+
+# ------------------------------------------------------------------ explicit ratings
+
+
+class RatingMSE(Objective):
+    """EmbeddingNet: MSE of predicted ratings on (user, item, rating) rows."""
+
+    def setup(self, model, train, cfg, generator):
+        super().setup(model, train, cfg, generator)
+        self.users = torch.as_tensor(train.users, device=self.device)
+        self.items = torch.as_tensor(train.items, device=self.device)
+        self.ratings = torch.as_tensor(train.ratings, device=self.device)
+        model.rating_range = train.rating_range
+
+    def epoch_batches(self):
+        return [(self.users[b], self.items[b], self.ratings[b]) for b in self._perm_slices(len(self.users))]
+
+    def loss(self, batch):
+        users, items, ratings = batch
+        return F.mse_loss(self.model(users, items), ratings)
+
+    valid_loss = MaskedMSE.valid_loss
+
+
+OBJECTIVES = {
+    "pointwise": Pointwise,
+    "bpr": BPR,
+    "masked-mse": MaskedMSE,
+    "weighted-bce": WeightedBCE,
+    "rating-mse": RatingMSE,
+}

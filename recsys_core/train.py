@@ -1,0 +1,188 @@
+"""The one training loop: every neural model trains here.
+
+Device picked once (CUDA, then MPS, then CPU); everything seeded (same seed, same history
+on the CPU); the objective keeps the data on the device and batches by indexing; Adam or
+SGD with momentum, weight decay, cosine annealing with warm restarts; early stopping on a
+validation metric with the best weights restored; per-epoch history; callbacks for
+progress; a cancel token checked every few batches; status "diverged" when the loss stops
+being finite; GPU out-of-memory turned into a clear message.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+
+from recsys_core.evaluation import evaluate_sampled, predict_ratings
+from recsys_core.metrics import rmse
+from recsys_core.models.base import History
+from recsys_core.objectives import OBJECTIVES
+from recsys_core.splits import Interactions, LooSplit
+
+CHECK_EVERY = 8  # batches between cancel checks and progress callbacks
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    if requested != "auto":
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe_device(device: torch.device | str | None = None) -> str:
+    """'NVIDIA H100 80GB HBM3 (cuda)' or 'CPU: no GPU found (2 threads)'."""
+    device = pick_device() if device is None else torch.device(device)
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (cuda)"
+    if device.type == "mps":
+        return "Apple GPU (mps)"
+    return f"CPU: no GPU found ({torch.get_num_threads()} threads)"
+
+
+@dataclass
+class EarlyStopping:
+    """Lightning semantics: `patience` checks without an improvement of more than
+    `min_delta` in `mode` direction stop the run. A tie is not an improvement."""
+
+    mode: str = "max"
+    patience: int = 3
+    min_delta: float = 0.0
+    best: float | None = None
+    bad_checks: int = 0
+
+    def update(self, value: float) -> tuple[bool, bool]:
+        """(improved, should_stop) after one validation check."""
+        if self.best is None:
+            improved = math.isfinite(value)
+        elif self.mode == "max":
+            improved = value > self.best + self.min_delta
+        else:
+            improved = value < self.best - self.min_delta
+        if improved:
+            self.best, self.bad_checks = value, 0
+        else:
+            self.bad_checks += 1
+        return improved, self.bad_checks >= self.patience
+
+
+class Callback:
+    """Hooks the loop calls; override what you need. No return values."""
+
+    def on_train_begin(self, info: dict) -> None: ...
+
+    def on_batch_end(self, epoch: int, batch: int, n_batches: int, loss: float) -> None: ...
+
+    def on_epoch_end(self, row: dict) -> None: ...
+
+
+def validate(model, valid) -> dict:
+    """Validation metrics: NDCG/HR@10 on the leave-one-out validation candidates, or RMSE."""
+    if isinstance(valid, LooSplit):
+        m = evaluate_sampled(model, valid, "uniform", 10, stage="valid")
+        return {"HR@10": m["HR@10"], "NDCG@10": m["NDCG@10"]}
+    if isinstance(valid, Interactions) and len(valid):
+        return {"RMSE": rmse(predict_ratings(model, valid.users, valid.items), valid.ratings)}
+    return {}
+
+
+def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> History:
+    """Train `model` with its objective; returns the History (best weights restored)."""
+    device = pick_device(cfg.device)
+    history = History(device=describe_device(device))
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    try:
+        model.to(device)
+        objective = OBJECTIVES[model.objective]()
+        objective.setup(model, train, cfg, gen)
+        opt = _optimizer(model, cfg)
+        batches = objective.epoch_batches()
+        sched = None
+        if cfg.schedule == "cosine-restarts":
+            sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=cfg.restart_epochs * len(batches))
+        regression = isinstance(valid, Interactions)
+        stopper = EarlyStopping("min" if regression else "max", cfg.patience)
+        monitor = "RMSE" if regression else "NDCG@10"
+        best_state = None
+        for cb in callbacks:
+            cb.on_train_begin({"device": history.device, "epochs": cfg.epochs, "batches": len(batches)})
+        for epoch in range(1, cfg.epochs + 1):
+            t = time.perf_counter()
+            model.train()
+            total = torch.zeros((), device=device)
+            if epoch > 1:
+                batches = objective.epoch_batches()
+            for b, batch in enumerate(batches):
+                loss = objective.loss(batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                total += loss.detach()
+                if (b + 1) % CHECK_EVERY == 0 or b + 1 == len(batches):
+                    value = float(loss)
+                    if not math.isfinite(value):
+                        history.status = "diverged"
+                        history.message = (
+                            f"loss became {value} at epoch {epoch}, batch {b + 1} (lr {cfg.lr:g}): "
+                            "the learning rate is too high for this model"
+                        )
+                        break
+                    for cb in callbacks:
+                        cb.on_batch_end(epoch, b + 1, len(batches), value)
+                    if cancel is not None and cancel.is_set():
+                        history.status, history.message = "cancelled", f"cancelled during epoch {epoch}"
+                        break
+            if history.status != "done":
+                break
+            model.eval()
+            row = {"epoch": epoch, "train_loss": float(total) / max(len(batches), 1)}
+            if valid is not None:
+                vl = objective.valid_loss(valid)
+                if vl is not None:
+                    row["valid_loss"] = vl
+                row.update(validate(model, valid))
+            row["seconds"] = time.perf_counter() - t
+            row["lr"] = opt.param_groups[0]["lr"]
+            history.epochs.append(row)
+            for cb in callbacks:
+                cb.on_epoch_end(row)
+            if not math.isfinite(row["train_loss"]):
+                history.status = "diverged"
+                history.message = f"train loss became {row['train_loss']} in epoch {epoch} (lr {cfg.lr:g})"
+                break
+            if monitor in row:
+                improved, stop = stopper.update(row[monitor])
+                if improved:
+                    history.best_epoch = epoch
+                    best_state = copy.deepcopy(model.state_dict())
+                if stop:
+                    history.message = f"early stop after epoch {epoch}: no better {monitor} for {cfg.patience} epochs"
+                    break
+            else:
+                history.best_epoch = epoch
+        if best_state is not None and history.status == "done":
+            model.load_state_dict(best_state)
+    except torch.OutOfMemoryError as e:
+        history.status = "failed"
+        history.message = (
+            f"out of GPU memory on {history.device}: lower the batch size or the model size ({str(e).splitlines()[0]})"
+        )
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    model.eval()
+    return history
+
+
+def _optimizer(model, cfg) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
