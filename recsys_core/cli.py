@@ -156,6 +156,56 @@ def cmd_recommend(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    from recsys_core.data import load_dataset
+    from recsys_core.runner import fit_and_evaluate
+    from recsys_core.train import Callback
+
+    class Progress(Callback):
+        def __init__(self):
+            self.bar = None
+
+        def on_train_begin(self, info):
+            print(f"training {args.model} on {info['device']}", file=sys.stderr)
+            self.bar = tqdm(total=info["epochs"], unit="epoch", file=sys.stderr, disable=args.quiet)
+
+        def on_epoch_end(self, row):
+            shown = {k: f"{v:.4f}" for k, v in row.items() if k in ("train_loss", "valid_loss", "HR@10", "NDCG@10", "RMSE")}
+            self.bar.set_postfix(shown)
+            self.bar.update(1)
+
+    ds = load_dataset(args.dataset)
+    protocols = resolve_protocols(args.model, args.protocol)
+    progress = Progress()
+    res = fit_and_evaluate(args.model, ds, protocols, args.k, parse_sets(args.set), callbacks=[progress])
+    if progress.bar is not None:
+        progress.bar.close()
+    h = res.history
+    if args.json:
+        out = [dict(res.to_json(p, args.k), history=h.to_dict(), config=res.config) for p in protocols]
+        if not out or h.status != "done":
+            out = [{"model": args.model, "dataset": ds.name, "protocol": protocols[0], "k": args.k, "metrics": {},
+                    "seconds": res.seconds, "history": h.to_dict(), "config": res.config}]  # fmt: skip
+        _print_json(out[0] if len(out) == 1 else out)
+        return 0 if h.status == "done" else 1
+    if h.status != "done":
+        print(f"{h.status}: {h.message}", file=sys.stderr)
+        return 1
+    best = h.epochs[h.best_epoch - 1] if h.best_epoch else h.epochs[-1]
+    last = h.epochs[-1]
+    keys = [k for k in ("train_loss", "valid_loss", "HR@10", "NDCG@10", "RMSE") if k in last]
+    print(f"validation, best epoch {h.best_epoch}: " + ", ".join(f"{k} {best[k]:.4f}" for k in keys))
+    print(f"validation, last epoch {last['epoch']}: " + ", ".join(f"{k} {last[k]:.4f}" for k in keys))
+    if h.message:
+        print(h.message)
+    print("test (best-epoch weights):")
+    print(metrics_table(res.metrics, args.k))
+    print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in res.seconds.items()) + f" on {h.device}")
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -192,6 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tfidf", action="store_true", help="weight rare genres more")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_similar)
+
+    t = sub.add_parser("train", help="train a model with progress, print its test metrics")
+    t.add_argument("model", choices=list(ZOO))
+    add_dataset_arg(t)
+    t.add_argument("--protocol", default="loo-uniform", choices=[*PROTOCOLS, "all"])
+    t.add_argument("--k", type=int, default=10)
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    t.add_argument("--json", action="store_true")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("recommend", help="top-k movies for a user")
     r.add_argument("model", choices=list(ZOO))

@@ -128,7 +128,7 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
                     sched.step()
                 total += loss.detach()
                 if (b + 1) % CHECK_EVERY == 0 or b + 1 == len(batches):
-                    value = float(loss)
+                    value = float(loss.detach())
                     if not math.isfinite(value):
                         history.status = "diverged"
                         history.message = (

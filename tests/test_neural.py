@@ -1,0 +1,163 @@
+"""Neural models and the training loop on planted synthetic data (small, seeded, fast)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from recsys_core import zoo
+from recsys_core.cli import main
+from recsys_core.data import synthetic
+from recsys_core.errors import ConfigError
+from recsys_core.evaluation import evaluate
+from recsys_core.splits import loo_split, ratings_split
+from recsys_core.train import Callback, EarlyStopping, validate
+
+DS = synthetic(users=300, items=200, seed=0)
+SPLIT = loo_split(DS, use_cache=False)
+FEATS = DS.genre_matrix
+FAST = {
+    "mf": {"epochs": "8", "batch_size": "512", "lr": "0.01", "dim": "16"},
+    "ncf": {"epochs": "8", "batch_size": "512", "lr": "0.005", "mf_dim": "8", "layers": "32-16-8"},
+    "autorec": {"epochs": "25", "batch_size": "32", "lr": "0.003", "layers": "64"},
+    "cdae": {"epochs": "25", "batch_size": "32", "lr": "0.003", "hidden": "32"},
+    "embnet": {"epochs": "8", "batch_size": "256", "lr": "0.005", "dim": "16", "hidden": "32"},
+}
+
+
+def fitted(name: str, **extra):
+    m = zoo.make(name, DS.n_users, DS.n_items, {**FAST[name], **extra}, item_features=FEATS)
+    h = m.fit(SPLIT.train, valid=SPLIT)
+    return m, h
+
+
+@pytest.fixture(scope="module")
+def popularity_hr():
+    m = zoo.make("popularity", DS.n_users, DS.n_items)
+    m.fit(SPLIT.train)
+    return evaluate(m, SPLIT, "loo-uniform")["HR@10"]
+
+
+@pytest.mark.parametrize("name", ["mf", "ncf", "cdae", "autorec", "embnet"])
+def test_model_contract_and_learning(name, popularity_hr):
+    m, h = fitted(name)
+    assert h.status == "done" and h.epochs
+    users = torch.arange(12)
+    assert tuple(m.score(users).shape) == (12, DS.n_items)
+    cand = torch.as_tensor(np.tile(np.arange(9), (12, 1)))
+    assert tuple(m.score(users, cand).shape) == (12, 9)
+    items, _ = m.recommend(np.arange(12), k=10)
+    seen = SPLIT.train.binary.toarray().astype(bool)
+    assert not seen[np.arange(12)[:, None], items].any()
+    emb = m.item_embeddings()
+    assert emb is not None and emb.shape[0] == DS.n_items
+    if name in ("mf", "ncf", "cdae"):  # implicit rankers must clearly beat popularity
+        hr = evaluate(m, SPLIT, "loo-uniform")["HR@10"]
+        assert hr > popularity_hr + 0.1, (name, hr, popularity_hr)
+    # rating models learn the planted ratings: test_rating_models_on_the_ratings_protocol
+
+
+def test_train_loss_decreases_and_history_is_complete():
+    _, h = fitted("ncf")
+    losses = [e["train_loss"] for e in h.epochs]
+    assert losses[-1] < losses[0]
+    assert {"epoch", "train_loss", "valid_loss", "HR@10", "NDCG@10", "seconds"} <= set(h.epochs[0])
+
+
+def test_same_seed_same_history():
+    _, a = fitted("ncf", epochs="3")
+    _, b = fitted("ncf", epochs="3")
+    assert [e["train_loss"] for e in a.epochs] == [e["train_loss"] for e in b.epochs]
+    _, c = fitted("ncf", epochs="3", seed="1")
+    assert [e["train_loss"] for e in a.epochs] != [e["train_loss"] for e in c.epochs]
+
+
+def test_early_stopping_unit():
+    es = EarlyStopping("max", patience=2)
+    assert es.update(0.5) == (True, False)
+    assert es.update(0.5) == (False, False)  # a tie is not an improvement
+    assert es.update(0.4) == (False, True)
+    es = EarlyStopping("min", patience=1)
+    assert es.update(1.0) == (True, False) and es.update(0.9) == (True, False) and es.update(0.95) == (False, True)
+
+
+def test_early_stopping_restores_best_epoch():
+    m, h = fitted("ncf", epochs="30", lr="0.05", patience="2")  # a high lr overfits fast
+    assert h.best_epoch is not None and h.best_epoch < len(h.epochs)
+    best = h.epochs[h.best_epoch - 1]["NDCG@10"]
+    assert validate(m, SPLIT)["NDCG@10"] == pytest.approx(best)
+
+
+def test_cancel_stops_the_run():
+    stop = threading.Event()
+
+    class CancelSoon(Callback):
+        def on_batch_end(self, epoch, batch, n_batches, loss):
+            stop.set()
+
+    m = zoo.make("ncf", DS.n_users, DS.n_items, FAST["ncf"], item_features=FEATS)
+    h = m.fit(SPLIT.train, valid=SPLIT, callbacks=[CancelSoon()], cancel=stop)
+    assert h.status == "cancelled" and not h.epochs
+
+
+def test_divergence_is_a_status_not_a_crash():
+    m = zoo.make("mf", DS.n_users, DS.n_items, {**FAST["mf"], "lr": "10", "optimizer": "sgd", "momentum": "0.99"})
+    h = m.fit(SPLIT.train, valid=SPLIT)
+    assert h.status == "diverged" and "learning rate" in h.message
+    m = zoo.make("ncf", DS.n_users, DS.n_items, {**FAST["ncf"], "lr": "1", "epochs": "2"}, item_features=FEATS)
+    assert m.fit(SPLIT.train, valid=SPLIT).status in ("done", "diverged")  # seed 000's lr 1: never a crash
+
+
+def test_cold_start_new_user_embedding_is_learned():
+    m, h = fitted("ncf", user_dropout="0.2", genre_features="true")
+    s = m.score_new_user().cpu().numpy()
+    assert np.isfinite(s).all() and s.std() > 0
+    pop = SPLIT.train.item_counts
+    assert np.corrcoef(s, pop)[0, 1] > 0.3  # with no history, popular items come first
+
+
+def test_rating_models_on_the_ratings_protocol():
+    rs = ratings_split(DS)
+    for name in ("embnet", "autorec"):
+        m = zoo.make(name, DS.n_users, DS.n_items, FAST[name])
+        h = m.fit(rs.train, valid=rs.valid)
+        assert "RMSE" in h.epochs[-1]
+        from recsys_core.evaluation import evaluate_ratings
+
+        r = evaluate_ratings(m, rs.test)
+        global_mean = float(np.sqrt(np.mean((rs.test.ratings - rs.train.ratings.mean()) ** 2)))
+        assert r["RMSE"] < global_mean, (name, r, global_mean)
+
+
+def test_autorec_variants_build_and_train():
+    for extra in ({"tied": "true"}, {"refeeding": "true"}, {"layers": "32-16-16", "dropout": "0.2"}, {"item_based": "true"}):
+        m, h = fitted("autorec", epochs="2", **extra)
+        assert h.status == "done"
+
+
+def test_neumf_pretraining_from_gmf_and_mlp():
+    m, h = fitted("ncf", pretrain="true", epochs="2")
+    assert h.status == "done"
+
+
+def test_config_validation_messages():
+    for bad in ({"lr": "-1"}, {"dropout": "1"}, {"mf_dim": "0"}, {"sampler": "magic"}):
+        with pytest.raises(ConfigError, match="valid keys"):
+            zoo.config_for("ncf", bad)
+    with pytest.raises(ConfigError, match="unknown key"):
+        zoo.config_for("ncf", {"learning_rate": "0.1"})
+
+
+def test_cli_train_json(capsys):
+    src = "synthetic:users=120,items=150,seed=1"
+    args = ["train", "mf", "--dataset", src, "--json", "--quiet", "--set", "epochs=2", "--set", "dim=8"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"model", "dataset", "protocol", "k", "metrics", "seconds", "history", "config"} <= set(out)
+    assert out["config"]["epochs"] == 2 and len(out["history"]["epochs"]) <= 2
+    assert main(["train", "ncf", "--dataset", src, "--set", "dropout=1.5"]) == 2
+    assert "valid keys" in capsys.readouterr().err
