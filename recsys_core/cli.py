@@ -206,6 +206,90 @@ def cmd_train(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ build / sweep
+
+
+def cmd_build(args) -> int:
+    import time
+
+    from recsys_core.build import build
+    from recsys_core.data import load_dataset
+    from recsys_core.store import Store
+
+    t = time.perf_counter()
+    ds = load_dataset(args.dataset, fetch_missing=args.dataset in ("ml-100k", "ml-1m"))
+    store = Store()
+
+    def progress(j, n, name, out):
+        state = "cached" if out.cached else out.run["status"]
+        secs = "" if out.cached else f" in {out.run['seconds'] or 0:.1f}s"
+        print(f"[{j}/{n}] {name:<11} {state}{secs}", file=sys.stderr, flush=True)
+
+    models = args.models.split(",") if args.models else None
+    rows = build(ds, models, store, progress, with_sweeps=args.with_sweeps)
+    if args.json:
+        _print_json(rows)
+        return 0
+    by_protocol: dict[str, dict] = {}
+    for r in rows:
+        by_protocol.setdefault(r["protocol"], {})[r["model"]] = r
+    for proto, models_ in by_protocol.items():
+        print(f"\n{proto}")
+        print(metrics_table(models_, 10).replace("protocol", "model   ", 1))
+    print(f"\nbuilt {ds.name} in {time.perf_counter() - t:.1f}s; store: {store.path}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from recsys_core.data import load_dataset
+    from recsys_core.store import Store
+    from recsys_core.sweeps import PoolExecutor, all_sweeps, get_sweep, report, run_sweep, user_sweeps_dir
+
+    if args.list or not (args.name or args.all):
+        for s in all_sweeps().values():
+            print(f"{s.name:<18} {s.model:<8} {len(s.points)} points  {s.description or s.source}")
+        print(f"(user sweeps: *.toml / *.json in {user_sweeps_dir()})")
+        return 0
+    ds = load_dataset(args.dataset, fetch_missing=args.dataset in ("ml-100k", "ml-1m"))
+    store = Store()
+    if args.name == "report":
+        if not args.target:
+            raise_config("sweep report needs a sweep name")
+        sweep = get_sweep(args.target)
+        print_report(sweep, report(sweep, ds, store))
+        return 0
+    sweeps = list(all_sweeps().values()) if args.all else [get_sweep(args.name)]
+    executor = PoolExecutor(args.workers) if args.workers > 1 else None
+    for sweep in sweeps:
+        print(f"sweep {sweep.name} ({sweep.model}, {len(sweep.points)} points, {sweep.protocol})", file=sys.stderr)
+
+        def progress(j, n, label, out):
+            state = "cached" if out.cached else out.run["status"]
+            print(f"  [{j}/{n}] {sweep.param} = {label}: {state}", file=sys.stderr, flush=True)
+
+        run_sweep(sweep, ds, store, executor, src=args.dataset, progress=progress)
+        print_report(sweep, report(sweep, ds, store))
+    return 0
+
+
+def raise_config(msg: str):
+    from recsys_core.errors import ConfigError
+
+    raise ConfigError(msg)
+
+
+def print_report(sweep, rows) -> None:
+    print(f"\n{sweep.name}: {sweep.description}")
+    cols = [c for c in ("value", "train_loss", "valid_loss", "HR@10", "NDCG@10", "RMSE", "epochs", "status") if any(c in r for r in rows)]
+    print("  ".join(f"{c:>12}" for c in cols))
+    for r in rows:
+        cells = []
+        for c in cols:
+            v = r.get(c)
+            cells.append(f"{v:>12.4f}" if isinstance(v, float) else f"{'-' if v is None else v!s:>12}")
+        print("  ".join(cells) + ("   <- best" if r.get("best") else ""))
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -252,6 +336,22 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--json", action="store_true")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+
+    b = sub.add_parser("build", help="train, evaluate and cache the shipped models")
+    add_dataset_arg(b)
+    b.add_argument("--models", help="comma-separated subset (default: all shipped)")
+    b.add_argument("--with-sweeps", action="store_true", help="also run every shipped sweep")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_build)
+
+    w = sub.add_parser("sweep", help="run hyperparameter sweeps (resumable); `sweep report NAME` prints its table")
+    w.add_argument("name", nargs="?", help="a sweep name, a .toml/.json file, or 'report'")
+    w.add_argument("target", nargs="?", help="with 'report': the sweep name")
+    w.add_argument("--all", action="store_true")
+    w.add_argument("--list", action="store_true")
+    w.add_argument("--workers", type=int, default=1, help="process pool size (default: run in this process)")
+    add_dataset_arg(w)
+    w.set_defaults(func=cmd_sweep)
 
     r = sub.add_parser("recommend", help="top-k movies for a user")
     r.add_argument("model", choices=list(ZOO))

@@ -1,0 +1,322 @@
+"""The run store: one SQLite database (WAL) plus artifact files. Persistence only: it
+knows no model class.
+
+- `runs`: one row per training run (sweep, dataset, model, config, status, device, timings,
+  final metrics, error); `epochs`: per-epoch metrics of each run. Schema versioned, with
+  explicit migrations.
+- Artifacts per cache key (dataset fingerprint + model + config hash + schema version) in
+  `runs/<key>/`: arrays as .npz (allow_pickle=False), weights as a state_dict (loaded with
+  `weights_only=True`). Every file is written to a temp file and renamed, and its SHA-256
+  goes into `manifest.json`; a file that is missing, truncated or altered fails the check
+  on load and is rebuilt, never shown half.
+- `lock(key)`: an exclusive file lock, so two processes asking for the same run do not
+  both train it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import json
+import os
+import socket
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from recsys_core.paths import artifacts_dir
+
+SCHEMA_VERSION = 1
+STATUSES = ("queued", "running", "done", "diverged", "failed", "cancelled", "interrupted")
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL,
+            sweep TEXT,
+            label TEXT,
+            dataset TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            model TEXT NOT NULL,
+            config TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            status TEXT NOT NULL,
+            device TEXT,
+            host TEXT,
+            pid INTEGER,
+            started REAL,
+            finished REAL,
+            seconds REAL,
+            metrics TEXT,
+            error TEXT,
+            best_epoch INTEGER,
+            created REAL NOT NULL
+        )""",
+        "CREATE INDEX runs_key ON runs(key)",
+        "CREATE INDEX runs_sweep ON runs(sweep, fingerprint)",
+        """CREATE TABLE epochs (
+            run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            epoch INTEGER NOT NULL,
+            train_loss REAL,
+            valid_loss REAL,
+            metrics TEXT,
+            seconds REAL,
+            PRIMARY KEY (run, epoch)
+        )""",
+    ],
+}
+
+
+def cache_key(fingerprint: str, model: str, config_hash: str) -> str:
+    return f"{fingerprint}-{model}-{config_hash}-s{SCHEMA_VERSION}"
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else artifacts_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.path = self.root / "runs.sqlite"
+        self._migrate()
+
+    # ---------------------------------------------------------------- database
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA foreign_keys=ON")
+        con.execute("PRAGMA busy_timeout=30000")
+        return con
+
+    @contextlib.contextmanager
+    def _db(self):
+        con = self._connect()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _migrate(self) -> None:
+        with self.lock("schema"), self._db() as con:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            for v in sorted(MIGRATIONS):
+                if v > version:
+                    con.execute("BEGIN")
+                    for stmt in MIGRATIONS[v]:
+                        con.execute(stmt)
+                    con.execute(f"PRAGMA user_version={v}")
+                    con.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        with self._db() as con:
+            return con.execute("PRAGMA user_version").fetchone()[0]
+
+    def create_run(self, *, key, dataset, fingerprint, model, config: dict, config_hash, sweep=None, label=None,
+                   status="queued") -> int:  # fmt: skip
+        with self._db() as con:
+            cur = con.execute(
+                "INSERT INTO runs (key, sweep, label, dataset, fingerprint, model, config, config_hash, status, created)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (key, sweep, label, dataset, fingerprint, model, json.dumps(config, sort_keys=True), config_hash,
+                 status, time.time()),
+            )  # fmt: skip
+            return int(cur.lastrowid)
+
+    def start_run(self, run_id: int, device: str = "") -> None:
+        with self._db() as con:
+            con.execute(
+                "UPDATE runs SET status='running', device=?, host=?, pid=?, started=? WHERE id=?",
+                (device, socket.gethostname(), os.getpid(), time.time(), run_id),
+            )
+
+    def add_epoch(self, run_id: int, row: dict) -> None:
+        extra = {k: v for k, v in row.items() if k not in ("epoch", "train_loss", "valid_loss", "seconds")}
+        with self._db() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO epochs (run, epoch, train_loss, valid_loss, metrics, seconds) VALUES (?,?,?,?,?,?)",
+                (run_id, row["epoch"], row.get("train_loss"), row.get("valid_loss"), json.dumps(extra), row.get("seconds")),
+            )  # fmt: skip
+
+    def finish_run(self, run_id: int, status: str, metrics: dict | None = None, error: str = "",
+                   best_epoch: int | None = None, device: str | None = None) -> None:  # fmt: skip
+        assert status in STATUSES, status
+        now = time.time()
+        with self._db() as con:
+            con.execute(
+                "UPDATE runs SET status=?, metrics=?, error=?, best_epoch=?, finished=?,"
+                " seconds=? - COALESCE(started, created), device=COALESCE(?, device) WHERE id=?",
+                (status, json.dumps(metrics or {}), error, best_epoch, now, now, device, run_id),
+            )
+
+    def set_status(self, run_id: int, status: str, error: str = "") -> None:
+        with self._db() as con:
+            con.execute("UPDATE runs SET status=?, error=? WHERE id=?", (status, error, run_id))
+
+    def run(self, run_id: int) -> dict | None:
+        with self._db() as con:
+            r = con.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        return _row(r) if r else None
+
+    def runs(self, *, fingerprint=None, model=None, sweep=None, status=None, key=None) -> list[dict]:
+        clauses, args = [], []
+        for col, val in (("fingerprint", fingerprint), ("model", model), ("sweep", sweep), ("status", status), ("key", key)):
+            if val is not None:
+                clauses.append(f"{col}=?")
+                args.append(val)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._db() as con:
+            rows = con.execute(f"SELECT * FROM runs{where} ORDER BY id", args).fetchall()
+        return [_row(r) for r in rows]
+
+    def epochs(self, run_id: int) -> list[dict]:
+        with self._db() as con:
+            rows = con.execute("SELECT * FROM epochs WHERE run=? ORDER BY epoch", (run_id,)).fetchall()
+        out = []
+        for r in rows:
+            d = {"epoch": r["epoch"], "train_loss": r["train_loss"], "valid_loss": r["valid_loss"], "seconds": r["seconds"]}
+            d.update(json.loads(r["metrics"] or "{}"))
+            out.append(d)
+        return out
+
+    def latest_done(self, key: str, sweep: str | None = None) -> dict | None:
+        """The newest finished run (done or diverged) for a cache key."""
+        runs = [r for r in self.runs(key=key) if r["status"] in ("done", "diverged") and (sweep is None or r["sweep"] == sweep)]
+        return runs[-1] if runs else None
+
+    def mark_interrupted(self, sweep: str | None = None) -> int:
+        """Runs left 'running' or 'queued' by a process that is gone become 'interrupted'
+        (a killed sweep, a restarted server), so they are redone, not shown running forever."""
+        n = 0
+        host = socket.gethostname()
+        for r in self.runs(sweep=sweep):
+            if r["status"] not in ("running", "queued"):
+                continue
+            owner_alive = r["host"] == host and r["pid"] and _alive(r["pid"]) and r["pid"] != os.getpid()
+            if owner_alive:
+                continue
+            self.set_status(r["id"], "interrupted", "the process running it stopped (killed or restarted)")
+            n += 1
+        return n
+
+    # ---------------------------------------------------------------- artifacts
+
+    def artifact_dir(self, key: str) -> Path:
+        return self.root / "runs" / key
+
+    def _write(self, key: str, name: str, data: bytes) -> None:
+        folder = self.artifact_dir(key)
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, folder / name)
+        self._update_manifest(key, {name: hashlib.sha256(data).hexdigest()})
+
+    def _update_manifest(self, key: str, entries: dict) -> None:
+        path = self.artifact_dir(key) / "manifest.json"
+        with self.lock(f"manifest-{key}"):
+            manifest = self._manifest(key)
+            manifest.update(entries)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                json.dump(manifest, f)
+            os.replace(tmp, path)
+
+    def _manifest(self, key: str) -> dict:
+        try:
+            return json.loads((self.artifact_dir(key) / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _read(self, key: str, name: str) -> bytes | None:
+        """The file's bytes when present and matching its recorded SHA-256, else None."""
+        expected = self._manifest(key).get(name)
+        try:
+            data = (self.artifact_dir(key) / name).read_bytes()
+        except OSError:
+            return None
+        if expected is None or hashlib.sha256(data).hexdigest() != expected:
+            return None
+        return data
+
+    def save_arrays(self, key: str, name: str, **arrays) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+        self._write(key, f"{name}.npz", buf.getvalue())
+
+    def load_arrays(self, key: str, name: str) -> dict | None:
+        data = self._read(key, f"{name}.npz")
+        if data is None:
+            return None
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except Exception:  # noqa: BLE001 - unreadable means rebuild
+            return None
+
+    def save_json(self, key: str, name: str, obj) -> None:
+        self._write(key, f"{name}.json", json.dumps(obj, default=float).encode())
+
+    def load_json(self, key: str, name: str):
+        data = self._read(key, f"{name}.json")
+        return None if data is None else json.loads(data)
+
+    def save_weights(self, key: str, checkpoint: dict) -> None:
+        """A plain dict {"state_dict", "config", "model", ...}: never a pickled module."""
+        import torch
+
+        buf = io.BytesIO()
+        torch.save(checkpoint, buf)
+        self._write(key, "weights.pt", buf.getvalue())
+
+    def load_weights(self, key: str, map_location="cpu") -> dict | None:
+        import torch
+
+        data = self._read(key, "weights.pt")
+        if data is None:
+            return None
+        try:
+            return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+        except Exception:  # noqa: BLE001
+            return None
+
+    def has_artifacts(self, key: str, names: list[str]) -> bool:
+        return all(self._read(key, n) is not None for n in names)
+
+    # ---------------------------------------------------------------- locks
+
+    @contextlib.contextmanager
+    def lock(self, name: str):
+        """Exclusive inter-process lock (flock on a file under locks/)."""
+        folder = self.root / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f"{name}.lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _row(r: sqlite3.Row) -> dict:
+    d = dict(r)
+    d["config"] = json.loads(d["config"]) if d.get("config") else {}
+    d["metrics"] = json.loads(d["metrics"]) if d.get("metrics") else {}
+    return d
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

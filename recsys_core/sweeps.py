@@ -1,0 +1,234 @@
+"""Sweeps: named grids over one model's config; each point is a run in the store.
+
+The shipped sweeps are the seeds' experiments (seed 000's learning rate / embedding /
+dropout tables for NCF, seed 001's AutoRec width, dropout and variants, seed 004's CDAE
+hidden size). Users add their own as a TOML or JSON file:
+
+    name = "ncf-negatives"          # required
+    model = "ncf"                   # required, a zoo model
+    param = "n_negatives"           # what the points vary (a label for tables)
+    protocol = "loo-uniform"        # optional (default: loo-uniform, or ratings for rating models)
+    [base]                          # optional overrides shared by every point
+    epochs = 8
+    values = [1, 4, 8]              # either values of `param` ...
+    # points = [{label = "a", set = {n_negatives = 1}}, ...]   # ... or explicit points
+
+Resumable: a point whose run is done is skipped; runs left 'running' by a killed process
+are marked 'interrupted' and redone. Executors: in-process (default) or a process pool;
+the runner only calls `executor.map`, so another executor can be added later.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from recsys_core import zoo
+from recsys_core.config import override
+from recsys_core.data import Dataset, load_dataset
+from recsys_core.errors import ConfigError, RecsysError
+from recsys_core.store import Store
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    model: str
+    param: str
+    points: tuple[tuple[str, dict], ...]  # (label, overrides)
+    base: dict = field(default_factory=dict)
+    protocol: str = "loo-uniform"
+    source: str = "shipped"
+    description: str = ""
+
+    def configs(self) -> list[tuple[str, object]]:
+        base = override(zoo.entry(self.model).config, self.base)
+        return [(label, override(base, ov)) for label, ov in self.points]
+
+
+# Seed 000's architecture: embeddings -> linear + ReLU -> dropout -> linear -> sigmoid, an
+# item genre embedding, inverse-popularity negatives. Short, early-stopped runs.
+_NCF000 = {"variant": "mlp", "genre_features": True, "sampler": "inverse-popularity", "epochs": 8, "patience": 2,
+           "batch_size": 4096, "lr": 0.01, "dropout": 0.5}  # fmt: skip
+_AUTOREC = {"epochs": 25, "patience": 3}
+_CDAE = {"epochs": 40, "patience": 3}
+
+
+def _emb(e: int) -> dict:
+    return {"layers": (2 * e, 32)}
+
+
+SHIPPED: dict[str, Sweep] = {
+    s.name: s
+    for s in [
+        Sweep("ncf-lr", "ncf", "learning rate", tuple((str(v), {"lr": v, **_emb(3)}) for v in (1, 0.1, 0.01, 0.001)),
+              _NCF000, description="seed 000: learning rate at embedding 3, dropout 0.5"),
+        Sweep("ncf-emb", "ncf", "embedding size", tuple((str(e), _emb(e)) for e in (3, 10, 50, 100)),
+              _NCF000, description="seed 000: embedding size at lr 0.01, dropout 0.5"),
+        Sweep("ncf-dropout", "ncf", "dropout", tuple((str(d), {"dropout": d, **_emb(50)}) for d in (0.1, 0.3, 0.5, 0.7, 0.9)),
+              _NCF000, description="seed 000: dropout at lr 0.01, embedding 50"),
+        Sweep("autorec-width", "autorec", "layers",
+              (("128", {"layers": (128,)}), ("256", {"layers": (256,)}), ("512", {"layers": (512,)}),
+               ("128-256-256", {"layers": (128, 256, 256)})),
+              _AUTOREC, "ratings", description="seed 001: 1-layer 128/256/512 vs 3-layer 128-256-256"),
+        Sweep("autorec-dropout", "autorec", "encoder dropout",
+              tuple((str(d), {"dropout": d, "layers": (128, 256, 256)}) for d in (0.2, 0.4, 0.6, 0.8)),
+              _AUTOREC, "ratings", description="seed 001: dropout on the encoder, 3-layer"),
+        Sweep("autorec-variants", "autorec", "variant",
+              (("plain", {}), ("tied weights", {"tied": True}), ("dense re-feeding", {"refeeding": True})),
+              _AUTOREC, "ratings", description="seed 001: tied decoder weights and dense re-feeding"),
+        Sweep("cdae-hidden", "cdae", "hidden units", tuple((str(h), {"hidden": h}) for h in (25, 50, 100, 200)),
+              _CDAE, description="seed 004: hidden layer size"),
+    ]
+}  # fmt: skip
+
+
+def user_sweeps_dir() -> Path:
+    from recsys_core.paths import artifacts_dir
+
+    return Path(os.environ.get("RECSYS_SWEEPS", artifacts_dir() / "sweeps"))
+
+
+def load_sweep_file(path: str | os.PathLike) -> Sweep:
+    """A user sweep from TOML or JSON; bad files raise ConfigError naming the file and problem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+        spec = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: cannot read sweep file: {e}") from e
+    for key in ("name", "model"):
+        if key not in spec:
+            raise ConfigError(f"{path}: missing '{key}'")
+    if spec["model"] not in zoo.ZOO:
+        raise ConfigError(f"{path}: unknown model {spec['model']!r} (choose one of {', '.join(zoo.ZOO)})")
+    if "points" in spec:
+        points = tuple((str(p.get("label", i)), dict(p.get("set", {}))) for i, p in enumerate(spec["points"]))
+    elif "values" in spec and "param" in spec:
+        points = tuple((str(v), {spec["param"]: v}) for v in spec["values"])
+    else:
+        raise ConfigError(f"{path}: give either 'param' with 'values', or 'points'")
+    if not points:
+        raise ConfigError(f"{path}: the sweep has no points")
+    default_protocol = "ratings" if zoo.entry(spec["model"]).task == "rating" else "loo-uniform"
+    sweep = Sweep(spec["name"], spec["model"], spec.get("param", "point"), points, dict(spec.get("base", {})),
+                  spec.get("protocol", default_protocol), str(path), spec.get("description", ""))  # fmt: skip
+    try:
+        sweep.configs()  # validates every point now, not halfway through a run
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from e
+    return sweep
+
+
+def all_sweeps() -> dict[str, Sweep]:
+    out = dict(SHIPPED)
+    folder = user_sweeps_dir()
+    if folder.exists():
+        for p in sorted([*folder.glob("*.toml"), *folder.glob("*.json")]):
+            try:
+                s = load_sweep_file(p)
+                out[s.name] = s
+            except RecsysError:
+                continue  # a bad user file is reported by `sweep --list`, not fatal here
+    return out
+
+
+def get_sweep(name_or_path: str) -> Sweep:
+    if Path(name_or_path).suffix in (".toml", ".json") and Path(name_or_path).exists():
+        return load_sweep_file(name_or_path)
+    sweeps = all_sweeps()
+    if name_or_path not in sweeps:
+        raise ConfigError(f"unknown sweep {name_or_path!r}: choose one of {', '.join(sweeps)}")
+    return sweeps[name_or_path]
+
+
+# ------------------------------------------------------------------ running
+
+
+class SequentialExecutor:
+    def map(self, fn, tasks):
+        return [fn(t) for t in tasks]
+
+
+class PoolExecutor:
+    """A process pool: each point runs in its own worker process."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+
+    def map(self, fn, tasks):
+        with cf.ProcessPoolExecutor(max_workers=self.workers) as pool:
+            return list(pool.map(fn, tasks))
+
+
+def _run_point(task) -> int:
+    """One sweep point (top-level so a process pool can pickle it)."""
+    from recsys_core.build import ensure_run
+
+    sweep, label, src, store_root = task
+    ds = load_dataset(src)
+    store = Store(store_root)
+    cfg = dict(sweep.configs())[label]
+    out = ensure_run(store, ds, sweep.model, cfg, [sweep.protocol], sweep=sweep.name, label=label, artifacts=False)
+    return out.run["id"]
+
+
+def run_sweep(sweep: Sweep, ds: Dataset, store: Store, executor=None, src: str | None = None, progress=None) -> list[dict]:
+    """Run every point not yet done; returns the sweep's runs (one per point)."""
+    store.mark_interrupted(sweep.name)
+    executor = executor or SequentialExecutor()
+    tasks = [(sweep, label, src or ds.name, str(store.root)) for label, _ in sweep.points]
+    if isinstance(executor, SequentialExecutor):
+        from recsys_core.build import ensure_run
+
+        ids = []
+        for j, (label, cfg) in enumerate(sweep.configs()):
+            out = ensure_run(store, ds, sweep.model, cfg, [sweep.protocol], sweep=sweep.name, label=label, artifacts=False)
+            ids.append(out.run["id"])
+            if progress:
+                progress(j + 1, len(sweep.points), label, out)
+    else:
+        ids = executor.map(_run_point, tasks)
+    return [store.run(i) for i in ids]
+
+
+def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
+    """Seed 000's table: value, train loss, validation loss, metric, epochs, status; best marked.
+
+    Each row is the point's latest run; losses are at the best epoch (the restored weights)."""
+    from recsys_core.build import run_key
+
+    rows = []
+    metric = "RMSE" if sweep.protocol.startswith("ratings") else "HR@10"
+    for label, cfg in sweep.configs():
+        key = run_key(ds, sweep.model, cfg, [sweep.protocol])
+        runs = [r for r in store.runs(key=key)]
+        if not runs:
+            rows.append({"value": label, "status": "not run"})
+            continue
+        run = runs[-1]
+        epochs = store.epochs(run["id"])
+        best = epochs[run["best_epoch"] - 1] if run["best_epoch"] and len(epochs) >= run["best_epoch"] else (epochs[-1] if epochs else {})
+        test = run["metrics"].get(sweep.protocol, {})
+        row = {
+            "value": label,
+            "train_loss": best.get("train_loss"),
+            "valid_loss": best.get("valid_loss"),
+            metric: test.get(metric),
+            "epochs": len(epochs),
+            "best_epoch": run["best_epoch"],
+            "status": run["status"],
+            "run": run["id"],
+        }
+        if metric == "HR@10":
+            row["NDCG@10"] = test.get("NDCG@10")
+        rows.append(row)
+    scored = [r for r in rows if r.get(metric) is not None and r["status"] == "done"]
+    if scored:
+        best_row = (min if metric == "RMSE" else max)(scored, key=lambda r: r[metric])
+        best_row["best"] = True
+    return rows
