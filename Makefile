@@ -26,6 +26,7 @@ data: $(RUNTIME)
 	$(PY) -m recsys_core data fetch $(DATASET)
 
 build: data
+	$(PY) -m recsys_core build --dataset $(DATASET)
 
 run: build
 	$(BIN)/streamlit run app.py

@@ -123,8 +123,16 @@ def naive_vs_vectorised(ds) -> None:
     print(
         table(
             [
-                {"NeuMF, 1 epoch": "vectorised (ours)", "seconds": f"{ours:.2f}", "HR@10 after 1 epoch": f"{ours_hr:.3f}"},
-                {"NeuMF, 1 epoch": "naive per-sample DataLoader", "seconds": f"{naive_s:.2f}", "HR@10 after 1 epoch": f"{naive_hr:.3f}"},
+                {
+                    "NeuMF, 1 epoch": "vectorised (ours)",
+                    "seconds": f"{ours:.2f}",
+                    "HR@10 after 1 epoch": f"{ours_hr:.3f}",
+                },
+                {
+                    "NeuMF, 1 epoch": "naive per-sample DataLoader",
+                    "seconds": f"{naive_s:.2f}",
+                    "HR@10 after 1 epoch": f"{naive_hr:.3f}",
+                },
             ]
         )
     )

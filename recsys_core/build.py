@@ -44,7 +44,9 @@ def build_protocols(name: str) -> list[str]:
 
 
 def run_key(ds: Dataset, name: str, cfg, protocols) -> str:
-    return cache_key(ds.fingerprint, name, config_hash(cfg) + "-" + "+".join(sorted(protocols)).replace("loo-", ""))[:120]
+    return cache_key(ds.fingerprint, name, config_hash(cfg) + "-" + "+".join(sorted(protocols)).replace("loo-", ""))[
+        :120
+    ]
 
 
 @dataclass
@@ -82,16 +84,17 @@ def ensure_run(store: Store, ds: Dataset, name: str, cfg=None, protocols=None, *
         h = res.history
         metrics = dict(res.metrics, seconds=res.seconds)
         if h.status == "done" and artifacts and res.recommender is not None:
-            save_artifacts(store, key, res.recommender, ds)
+            save_artifacts(store, key, res.recommender, ds, res.lists)
         store.finish_run(run_id, h.status, metrics, h.message if h.status != "done" else "", h.best_epoch, h.device)
         return Outcome(store.run(run_id), False)
 
 
-def save_artifacts(store: Store, key: str, model, ds: Dataset) -> None:
+def save_artifacts(store: Store, key: str, model, ds: Dataset, lists=None) -> None:
     from sklearn.decomposition import PCA
 
-    users = np.arange(ds.n_users)
-    items, scores = model.recommend(users, k=min(TOPK, ds.n_items))
+    if lists is None:
+        lists = model.recommend(np.arange(ds.n_users), k=min(TOPK, ds.n_items))
+    items, scores = lists
     for side, emb in (("item", model.item_embeddings()), ("user", model.user_embeddings())):
         if emb is None or emb.ndim != 2 or emb.shape[1] < 2:
             continue

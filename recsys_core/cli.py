@@ -172,7 +172,9 @@ def cmd_train(args) -> int:
             self.bar = tqdm(total=info["epochs"], unit="epoch", file=sys.stderr, disable=args.quiet)
 
         def on_epoch_end(self, row):
-            shown = {k: f"{v:.4f}" for k, v in row.items() if k in ("train_loss", "valid_loss", "HR@10", "NDCG@10", "RMSE")}
+            shown = {
+                k: f"{v:.4f}" for k, v in row.items() if k in ("train_loss", "valid_loss", "HR@10", "NDCG@10", "RMSE")
+            }
             self.bar.set_postfix(shown)
             self.bar.update(1)
 
@@ -263,9 +265,9 @@ def cmd_sweep(args) -> int:
     for sweep in sweeps:
         print(f"sweep {sweep.name} ({sweep.model}, {len(sweep.points)} points, {sweep.protocol})", file=sys.stderr)
 
-        def progress(j, n, label, out):
+        def progress(j, n, label, out, param=sweep.param):
             state = "cached" if out.cached else out.run["status"]
-            print(f"  [{j}/{n}] {sweep.param} = {label}: {state}", file=sys.stderr, flush=True)
+            print(f"  [{j}/{n}] {param} = {label}: {state}", file=sys.stderr, flush=True)
 
         run_sweep(sweep, ds, store, executor, src=args.dataset, progress=progress)
         print_report(sweep, report(sweep, ds, store))
@@ -280,7 +282,11 @@ def raise_config(msg: str):
 
 def print_report(sweep, rows) -> None:
     print(f"\n{sweep.name}: {sweep.description}")
-    cols = [c for c in ("value", "train_loss", "valid_loss", "HR@10", "NDCG@10", "RMSE", "epochs", "status") if any(c in r for r in rows)]
+    cols = [
+        c
+        for c in ("value", "train_loss", "valid_loss", "HR@10", "NDCG@10", "RMSE", "epochs", "status")
+        if any(c in r for r in rows)
+    ]
     print("  ".join(f"{c:>12}" for c in cols))
     for r in rows:
         cells = []

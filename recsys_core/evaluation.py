@@ -43,33 +43,6 @@ def evaluate_sampled(model: Recommender, split: LooSplit, kind: str, k: int = 10
     return out
 
 
-@torch.no_grad()
-def evaluate_full(model: Recommender, split: LooSplit, k: int = 10, stage: str = "test") -> dict:
-    """The held-out item ranked against every item the user has not interacted with."""
-    users = split.eval_users
-    target = (split.test_items if stage == "test" else split.valid_items)[users]
-    ranks = np.empty(len(users), dtype=np.int64)
-    for s in range(0, len(users), BATCH):
-        u = users[s : s + BATCH]
-        t = target[s : s + BATCH]
-        scores = model.score(torch.as_tensor(u)).float().cpu().numpy()
-        rows = np.arange(len(u))
-        pos = scores[rows, t].copy()
-        seen = split.seen[u]
-        r, c = seen.nonzero()
-        scores[r, c] = -np.inf  # every item the user interacted with, the target included
-        full = np.concatenate([pos[:, None], scores], axis=1)
-        ranks[s : s + BATCH] = M.positive_rank(full, np.isfinite(full), seed=split.seed + s)
-    return M.ranking_metrics(M.hits_from_rank(ranks, k))
-
-
-def beyond_accuracy(model: Recommender, split: LooSplit, k: int = 10) -> dict:
-    users = split.eval_users
-    topk, _ = model.recommend(users, k=k, exclude_seen=True)
-    train = split.train
-    return M.beyond_accuracy(topk, train.item_counts, train.n_users, train.item_features)
-
-
 def evaluate_ratings(model: Recommender, test: Interactions) -> dict:
     """RMSE and MAE of predicted ratings on `test` (models with predicts_ratings)."""
     pred = predict_ratings(model, test.users, test.items)
@@ -89,9 +62,64 @@ def predict_ratings(model: Recommender, users: np.ndarray, items: np.ndarray) ->
 
 def evaluate(model: Recommender, split: LooSplit, protocol: str, k: int = 10) -> dict:
     """All figures of a ranking protocol: accuracy on its candidates + beyond accuracy."""
-    if protocol == "full":
-        out = evaluate_full(model, split, k)
-    else:
-        out = evaluate_sampled(model, split, protocol.removeprefix("loo-"), k)
-    out.update(beyond_accuracy(model, split, k))
-    return out
+    return evaluate_many(model, split, [protocol], k)[0][protocol]
+
+
+@torch.no_grad()
+def evaluate_many(model: Recommender, split: LooSplit, protocols, k: int = 10, list_k: int = 50):
+    """Every ranking protocol from one full scoring pass over the evaluated users.
+
+    Returns (metrics per protocol, top-`list_k` items and scores for every user, train items
+    excluded). Sampled candidates are read from the full scores, so a model is scored
+    once however many protocols are asked for."""
+    users_all = np.arange(split.train.n_users)
+    n_items = split.train.n_items
+    list_k = min(list_k, n_items)
+    test = split.test_items
+    top_items = np.full((len(users_all), list_k), -1, dtype=np.int64)
+    top_scores = np.full((len(users_all), list_k), -np.inf, dtype=np.float32)
+    kinds = [p.removeprefix("loo-") for p in protocols if p.startswith("loo-")]
+    cand_scores = {kind: [] for kind in kinds}
+    full_ranks = []
+    train_seen = split.train.binary
+    for s in range(0, len(users_all), BATCH):
+        u = users_all[s : s + BATCH]
+        scores = model.score(torch.as_tensor(u)).float().cpu().numpy()
+        ev = test[u] >= 0
+        for kind in kinds:
+            cand = split.negatives[kind][1][u[ev]]
+            cand = np.concatenate([test[u[ev]][:, None], cand], axis=1)
+            got = np.take_along_axis(scores[ev], np.maximum(cand, 0), axis=1)
+            got[cand < 0] = -np.inf
+            cand_scores[kind].append(got)
+        if "full" in protocols and ev.any():
+            sub = scores[ev]
+            t = test[u[ev]]
+            pos = sub[np.arange(len(t)), t].copy()
+            r, c = split.seen[u[ev]].nonzero()
+            sub[r, c] = -np.inf
+            full = np.concatenate([pos[:, None], sub], axis=1)
+            full_ranks.append(M.positive_rank(full, np.isfinite(full), seed=split.seed + s))
+        r, c = train_seen[u].nonzero()
+        scores[r, c] = -np.inf
+        t_scores = torch.as_tensor(scores)
+        values, indices = torch.sort(t_scores, dim=1, descending=True, stable=True)
+        top_items[s : s + BATCH] = np.where(np.isfinite(values[:, :list_k].numpy()), indices[:, :list_k].numpy(), -1)
+        top_scores[s : s + BATCH] = values[:, :list_k].numpy()
+    out = {}
+    ev_users = split.eval_users
+    lists = top_items[ev_users, :k]
+    beyond = M.beyond_accuracy(
+        np.maximum(lists, 0), split.train.item_counts, split.train.n_users, split.train.item_features
+    )
+    for p in protocols:
+        if p == "full":
+            ranks = np.concatenate(full_ranks) if full_ranks else np.zeros(0, np.int64)
+            out[p] = M.ranking_metrics(M.hits_from_rank(ranks, k))
+        else:
+            sc = np.concatenate(cand_scores[p.removeprefix("loo-")])
+            valid = np.isfinite(sc)
+            out[p] = M.ranking_metrics(M.hits_from_rank(M.positive_rank(sc, valid, seed=split.seed), k))
+            out[p]["AUC"] = M.auc(sc, valid)
+        out[p].update(beyond)
+    return out, top_items, top_scores

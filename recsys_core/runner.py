@@ -12,7 +12,7 @@ from recsys_core import splits, zoo
 from recsys_core.config import to_dict
 from recsys_core.data import Dataset
 from recsys_core.errors import ConfigError
-from recsys_core.evaluation import evaluate, evaluate_ratings
+from recsys_core.evaluation import evaluate_many, evaluate_ratings
 from recsys_core.models.base import History, Recommender
 
 
@@ -26,6 +26,7 @@ class Result:
     seconds: dict[str, float]
     history: History
     recommender: Recommender | None = field(default=None, repr=False)
+    lists: tuple | None = field(default=None, repr=False)  # top-50 (items, scores) for every user
 
     def to_json(self, protocol: str, k: int) -> dict:
         return {
@@ -67,7 +68,7 @@ def fit_and_evaluate(
     cfg = cfg if cfg is not None else zoo.config_for(name, overrides)
     feats = ds.genre_matrix if ds.has_genres else None
     metrics, seconds = {}, {}
-    history, model = History(), None
+    history, model, lists = History(), None, None
     ranking = [p for p in protocols if p in splits.RANKING]
     if ranking:
         split = splits.loo_split(ds, seed=seed)
@@ -77,8 +78,9 @@ def fit_and_evaluate(
         seconds["fit"] = time.perf_counter() - t
         t = time.perf_counter()
         if history.status == "done":
-            for p in ranking:
-                metrics[p] = evaluate(model, split, p, k)
+            found, topk, topk_scores = evaluate_many(model, split, ranking, k)
+            metrics.update(found)
+            lists = (topk, topk_scores)
         seconds["evaluate"] = time.perf_counter() - t
     if "ratings" in protocols:
         rs = splits.ratings_split(ds, seed=seed)
@@ -99,4 +101,4 @@ def fit_and_evaluate(
         if folds:
             metrics["ratings-5fold"] = {key: float(np.mean([f[key] for f in folds])) for key in folds[0]}
             metrics["ratings-5fold"].update({f"{key}_std": float(np.std([f[key] for f in folds])) for key in folds[0]})
-    return Result(name, ds.name, ds.fingerprint, to_dict(cfg), metrics, seconds, history, model)
+    return Result(name, ds.name, ds.fingerprint, to_dict(cfg), metrics, seconds, history, model, lists)

@@ -164,7 +164,13 @@ class Store:
 
     def runs(self, *, fingerprint=None, model=None, sweep=None, status=None, key=None) -> list[dict]:
         clauses, args = [], []
-        for col, val in (("fingerprint", fingerprint), ("model", model), ("sweep", sweep), ("status", status), ("key", key)):
+        for col, val in (
+            ("fingerprint", fingerprint),
+            ("model", model),
+            ("sweep", sweep),
+            ("status", status),
+            ("key", key),
+        ):
             if val is not None:
                 clauses.append(f"{col}=?")
                 args.append(val)
@@ -178,14 +184,23 @@ class Store:
             rows = con.execute("SELECT * FROM epochs WHERE run=? ORDER BY epoch", (run_id,)).fetchall()
         out = []
         for r in rows:
-            d = {"epoch": r["epoch"], "train_loss": r["train_loss"], "valid_loss": r["valid_loss"], "seconds": r["seconds"]}
+            d = {
+                "epoch": r["epoch"],
+                "train_loss": r["train_loss"],
+                "valid_loss": r["valid_loss"],
+                "seconds": r["seconds"],
+            }
             d.update(json.loads(r["metrics"] or "{}"))
             out.append(d)
         return out
 
     def latest_done(self, key: str, sweep: str | None = None) -> dict | None:
         """The newest finished run (done or diverged) for a cache key."""
-        runs = [r for r in self.runs(key=key) if r["status"] in ("done", "diverged") and (sweep is None or r["sweep"] == sweep)]
+        runs = [
+            r
+            for r in self.runs(key=key)
+            if r["status"] in ("done", "diverged") and (sweep is None or r["sweep"] == sweep)
+        ]
         return runs[-1] if runs else None
 
     def mark_interrupted(self, sweep: str | None = None) -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
+import multiprocessing as mp
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -161,7 +162,7 @@ class PoolExecutor:
         self.workers = workers
 
     def map(self, fn, tasks):
-        with cf.ProcessPoolExecutor(max_workers=self.workers) as pool:
+        with cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn")) as pool:
             return list(pool.map(fn, tasks))
 
 
@@ -177,7 +178,9 @@ def _run_point(task) -> int:
     return out.run["id"]
 
 
-def run_sweep(sweep: Sweep, ds: Dataset, store: Store, executor=None, src: str | None = None, progress=None) -> list[dict]:
+def run_sweep(
+    sweep: Sweep, ds: Dataset, store: Store, executor=None, src: str | None = None, progress=None
+) -> list[dict]:
     """Run every point not yet done; returns the sweep's runs (one per point)."""
     store.mark_interrupted(sweep.name)
     executor = executor or SequentialExecutor()
@@ -187,7 +190,9 @@ def run_sweep(sweep: Sweep, ds: Dataset, store: Store, executor=None, src: str |
 
         ids = []
         for j, (label, cfg) in enumerate(sweep.configs()):
-            out = ensure_run(store, ds, sweep.model, cfg, [sweep.protocol], sweep=sweep.name, label=label, artifacts=False)
+            out = ensure_run(
+                store, ds, sweep.model, cfg, [sweep.protocol], sweep=sweep.name, label=label, artifacts=False
+            )
             ids.append(out.run["id"])
             if progress:
                 progress(j + 1, len(sweep.points), label, out)
@@ -212,7 +217,11 @@ def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
             continue
         run = runs[-1]
         epochs = store.epochs(run["id"])
-        best = epochs[run["best_epoch"] - 1] if run["best_epoch"] and len(epochs) >= run["best_epoch"] else (epochs[-1] if epochs else {})
+        best = (
+            epochs[run["best_epoch"] - 1]
+            if run["best_epoch"] and len(epochs) >= run["best_epoch"]
+            else (epochs[-1] if epochs else {})
+        )
         test = run["metrics"].get(sweep.protocol, {})
         row = {
             "value": label,

@@ -64,3 +64,223 @@ def ratings_over_time(ds: Dataset) -> pd.DataFrame:
     month = pd.to_datetime(ds.ratings["timestamp"], unit="s").dt.to_period("M").dt.to_timestamp()
     counts = month.value_counts().sort_index()
     return pd.DataFrame({"month": counts.index, "ratings": counts.to_numpy()})
+
+
+# ------------------------------------------------------------------ views over the run store
+# The pages read the store's cached results through these functions; nothing here trains.
+
+
+def leaderboard_frame(store, ds: Dataset) -> pd.DataFrame:
+    """One row per (model, protocol) of the shipped models, best first within a protocol."""
+    from recsys_core.build import leaderboard
+
+    rows = leaderboard(store, ds)
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows)
+    df["built"] = pd.to_datetime(df["built"], unit="s").dt.strftime("%Y-%m-%d %H:%M")
+    return df
+
+
+def _shipped_key(store, ds: Dataset, model: str) -> str | None:
+    from recsys_core.build import shipped_runs
+
+    run = shipped_runs(store, ds).get(model)
+    return run["key"] if run else None
+
+
+def models_with(store, ds: Dataset, artifact: str) -> list[str]:
+    """Shipped models whose cached artifact `artifact` (e.g. 'item_embeddings') is intact."""
+    from recsys_core.build import shipped_runs
+
+    return [m for m, r in shipped_runs(store, ds).items() if store.load_arrays(r["key"], artifact) is not None]
+
+
+def genre_neighbours(ds: Dataset, item: int, n: int = 10) -> pd.DataFrame:
+    """Top-n genre-similar movies with cosine similarity and the genres they share."""
+    g = ds.genre_matrix
+    norms = np.linalg.norm(g, axis=1)
+    unit = np.divide(g, norms[:, None], out=np.zeros_like(g), where=norms[:, None] > 0)
+    sims = unit @ unit[item]
+    pop = ds.item_popularity
+    order = np.lexsort((-pop, -sims))  # most similar, then most rated
+    order = order[order != item][:n]
+    shared = [[ds.genres[j] for j in np.flatnonzero(g[item] * g[i])] for i in order]
+    return pd.DataFrame(
+        {
+            "title": ds.items["title"].to_numpy()[order],
+            "similarity": np.round(sims[order], 3),
+            "shared genres": [", ".join(s) for s in shared],
+            "all genres": ds.items["genres"].to_numpy()[order],
+            "year": ds.items["year"].to_numpy()[order],
+            "ratings": pop[order],
+            "movie_id": ds.items["item_id"].to_numpy()[order],
+        }
+    )
+
+
+def embedding_neighbours(store, ds: Dataset, model: str, item: int, n: int = 10, side: str = "item") -> pd.DataFrame:
+    """Nearest items (or users) by cosine in a model's learned embedding space."""
+    key = _shipped_key(store, ds, model)
+    arrays = store.load_arrays(key, f"{side}_embeddings") if key else None
+    if arrays is None:
+        return pd.DataFrame()
+    v = arrays["vectors"].astype(np.float64)
+    unit = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    sims = unit @ unit[item]
+    sims[item] = -np.inf
+    order = np.argsort(-sims, kind="stable")[:n]
+    if side == "user":
+        return pd.DataFrame({"user": ds.users["user_id"].to_numpy()[order], "cosine": np.round(sims[order], 3)})
+    return pd.DataFrame(
+        {
+            "title": ds.items["title"].to_numpy()[order],
+            "cosine": np.round(sims[order], 3),
+            "genres": ds.items["genres"].to_numpy()[order],
+            "ratings": ds.item_popularity[order],
+        }
+    )
+
+
+def user_profile(ds: Dataset, user: int) -> dict:
+    r = ds.ratings[ds.ratings["user"] == user]
+    g = ds.genre_matrix[r["item"].to_numpy()].sum(0) if ds.has_genres else np.zeros(0)
+    fav = [ds.genres[j] for j in np.argsort(-g)[:3] if g[j] > 0]
+    out = {
+        "ratings": len(r),
+        "mean rating": round(float(r["rating"].mean()), 2) if len(r) else None,
+        "favourite genres": fav,
+    }
+    for col in ds.demographics:
+        out[col] = ds.users[col].iat[user]
+    return out
+
+
+def user_history(ds: Dataset, user: int, n: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(highest rated, most recent) movies of a user."""
+    r = ds.ratings[ds.ratings["user"] == user].copy()
+    r["title"] = ds.items["title"].to_numpy()[r["item"].to_numpy()]
+    r["genres"] = ds.items["genres"].to_numpy()[r["item"].to_numpy()]
+    r["date"] = pd.to_datetime(r["timestamp"], unit="s").dt.strftime("%Y-%m-%d")
+    cols = ["title", "rating", "genres", "date"]
+    top = r.sort_values(["rating", "timestamp"], ascending=[False, False])[cols].head(n)
+    recent = r.sort_values("timestamp", ascending=False)[cols].head(n)
+    return top.reset_index(drop=True), recent.reset_index(drop=True)
+
+
+def top_list(store, ds: Dataset, model: str, user: int, test_item: int, k: int = 10) -> pd.DataFrame:
+    """A model's cached top-k for a user (train items excluded), marking the held-out movie."""
+    key = _shipped_key(store, ds, model)
+    arrays = store.load_arrays(key, "topk") if key else None
+    if arrays is None:
+        return pd.DataFrame()
+    items = arrays["items"][user][:k]
+    scores = arrays["scores"][user][:k]
+    keep = items >= 0
+    items, scores = items[keep], scores[keep]
+    return pd.DataFrame(
+        {
+            "rank": np.arange(1, len(items) + 1),
+            "title": ds.items["title"].to_numpy()[items],
+            "score": np.round(scores.astype(float), 4),
+            "genres": ds.items["genres"].to_numpy()[items],
+            "held-out test movie": items == test_item,
+            "item": items,
+        }
+    )
+
+
+def cold_start_list(store, ds: Dataset, model: str = "ncf", k: int = 10) -> pd.DataFrame:
+    key = _shipped_key(store, ds, model)
+    arrays = store.load_arrays(key, "cold_start") if key else None
+    if arrays is None:
+        return pd.DataFrame()
+    s = arrays["scores"]
+    order = np.argsort(-s, kind="stable")[:k]
+    return pd.DataFrame(
+        {
+            "rank": np.arange(1, len(order) + 1),
+            "title": ds.items["title"].to_numpy()[order],
+            "score": np.round(s[order].astype(float), 4),
+            "genres": ds.items["genres"].to_numpy()[order],
+            "ratings": ds.item_popularity[order],
+        }
+    )
+
+
+def genre_mix(ds: Dataset, items: np.ndarray) -> pd.Series:
+    """Share of each genre among the given movies (multi-genre movies count in each)."""
+    if not ds.has_genres or len(items) == 0:
+        return pd.Series(dtype=float)
+    counts = ds.genre_matrix[np.asarray(items, dtype=int)].sum(0)
+    return pd.Series(counts / max(counts.sum(), 1), index=ds.genres)
+
+
+def embedding_map(store, ds: Dataset, model: str, side: str = "item") -> tuple[pd.DataFrame, np.ndarray] | None:
+    """PCA coordinates with metadata for the scatter, and the explained variance ratios."""
+    key = _shipped_key(store, ds, model)
+    arrays = store.load_arrays(key, f"{side}_embeddings") if key else None
+    if arrays is None:
+        return None
+    pca = arrays["pca"]
+    df = pd.DataFrame({f"PC{j + 1}": pca[:, j] for j in range(pca.shape[1])})
+    if side == "item":
+        df["title"] = ds.items["title"].to_numpy()
+        df["primary genre"] = _primary_genre(ds)
+        df["ratings"] = ds.item_popularity
+        df["id"] = np.arange(ds.n_items)
+    else:
+        df["title"] = "user " + ds.users["user_id"].astype(str).to_numpy()
+        df["primary genre"] = _favourite_genre(ds)
+        df["ratings"] = ds.user_activity
+        df["id"] = np.arange(ds.n_users)
+    return df, arrays["explained"]
+
+
+def _primary_genre(ds: Dataset) -> np.ndarray:
+    """The first listed genre of each movie ('(none)' when it has none)."""
+    return ds.items["genres"].map(lambda s: s.split("|")[0] if s else "(none)").to_numpy()
+
+
+def _favourite_genre(ds: Dataset) -> np.ndarray:
+    if not ds.has_genres:
+        return np.full(ds.n_users, "(none)")
+    m = np.zeros((ds.n_users, len(ds.genres)))
+    np.add.at(m, ds.ratings["user"].to_numpy(), ds.genre_matrix[ds.ratings["item"].to_numpy()])
+    return np.array(ds.genres)[m.argmax(1)]
+
+
+def component_ends(df: pd.DataFrame, component: str, n: int = 8) -> tuple[list[str], list[str]]:
+    """Titles at the negative and positive ends of a principal component."""
+    order = df.sort_values(component)
+    return order["title"].head(n).tolist(), order["title"].tail(n)[::-1].tolist()
+
+
+def projector_tsv(store, ds: Dataset, model: str) -> tuple[str, str] | None:
+    """(vectors.tsv, metadata.tsv) in the TensorBoard projector format."""
+    key = _shipped_key(store, ds, model)
+    arrays = store.load_arrays(key, "item_embeddings") if key else None
+    if arrays is None:
+        return None
+    vectors = "\n".join("\t".join(f"{x:.6g}" for x in row) for row in arrays["vectors"])
+    meta = pd.DataFrame({"title": ds.items["title"], "genres": ds.items["genres"], "ratings": ds.item_popularity})
+    return vectors + "\n", meta.to_csv(sep="\t", index=False)
+
+
+def sweep_curves(store, ds: Dataset, sweep) -> pd.DataFrame:
+    """Per-epoch rows of every point of a sweep (its latest run), long format."""
+    from recsys_core.build import run_key
+
+    frames = []
+    for label, cfg in sweep.configs():
+        runs = store.runs(key=run_key(ds, sweep.model, cfg, [sweep.protocol]))
+        if not runs:
+            continue
+        run = runs[-1]
+        ep = pd.DataFrame(store.epochs(run["id"]))
+        if ep.empty:
+            continue
+        ep["value"] = label
+        ep["status"] = run["status"]
+        frames.append(ep)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

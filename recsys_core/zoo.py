@@ -13,9 +13,9 @@ import torch
 
 from recsys_core.config import override
 from recsys_core.errors import ConfigError
+from recsys_core.models.autoencoders import CDAE, AutoRec, AutoRecConfig, CDAEConfig
 from recsys_core.models.base import Recommender
 from recsys_core.models.baselines import EASE, EASEConfig, Popularity, PopularityConfig
-from recsys_core.models.autoencoders import CDAE, AutoRec, AutoRecConfig, CDAEConfig
 from recsys_core.models.content import GenreConfig, GenreSimilarity
 from recsys_core.models.embnet import EmbeddingNet, EmbNetConfig
 from recsys_core.models.ncf import MF, NCF, MFConfig, NCFConfig
@@ -64,7 +64,9 @@ def config_for(name: str, overrides: dict | None = None):
     return override(entry(name).config, overrides or {})
 
 
-def make(name: str, n_users: int, n_items: int, overrides: dict | None = None, cfg=None, item_features=None) -> Recommender:
+def make(
+    name: str, n_users: int, n_items: int, overrides: dict | None = None, cfg=None, item_features=None
+) -> Recommender:
     """A fresh, unfitted model (neural weights initialised from the config's seed)."""
     e = entry(name)
     cfg = cfg if cfg is not None else config_for(name, overrides)

@@ -134,7 +134,12 @@ def test_rating_models_on_the_ratings_protocol():
 
 
 def test_autorec_variants_build_and_train():
-    for extra in ({"tied": "true"}, {"refeeding": "true"}, {"layers": "32-16-16", "dropout": "0.2"}, {"item_based": "true"}):
+    for extra in (
+        {"tied": "true"},
+        {"refeeding": "true"},
+        {"layers": "32-16-16", "dropout": "0.2"},
+        {"item_based": "true"},
+    ):
         m, h = fitted("autorec", epochs="2", **extra)
         assert h.status == "done"
 

@@ -68,7 +68,9 @@ class EmbeddingNet(NeuralRecommender):
     @torch.no_grad()
     def predict(self, users, items):
         lo, hi = self.rating_range
-        return self.forward(torch.as_tensor(users, device=self.device), torch.as_tensor(items, device=self.device)).clamp(lo, hi)
+        return self.forward(
+            torch.as_tensor(users, device=self.device), torch.as_tensor(items, device=self.device)
+        ).clamp(lo, hi)
 
     def item_embeddings(self):
         return self.item.weight.detach().cpu().numpy()

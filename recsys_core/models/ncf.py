@@ -196,4 +196,3 @@ class NCF(NeuralRecommender):
                     return h
             self.load_pretrained(gmf.cpu(), mlp.cpu())
         return super().fit(train, valid, callbacks, cancel)
-

@@ -1,0 +1,164 @@
+"""Run store, artifacts, build idempotence, locks, sweeps and their resume."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import sqlite3
+
+import numpy as np
+import pytest
+import torch
+
+from recsys_core import zoo
+from recsys_core.build import build, ensure_run, run_key, shipped_runs
+from recsys_core.data import synthetic
+from recsys_core.errors import ConfigError
+from recsys_core.store import SCHEMA_VERSION, Store
+from recsys_core.sweeps import Sweep, load_sweep_file, report, run_sweep
+
+SRC = "synthetic:users=120,items=100,seed=4"
+DS = synthetic(users=120, items=100, seed=4)
+QUICK = {"ncf": {"epochs": 2, "batch_size": 512, "mf_dim": 4, "layers": (8, 4)}}
+
+
+def test_store_roundtrip_and_schema(tmp_path):
+    s = Store(tmp_path)
+    assert s.schema_version() == SCHEMA_VERSION
+    with sqlite3.connect(s.path) as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    rid = s.create_run(
+        key="k", dataset="d", fingerprint="f", model="ncf", config={"lr": 0.1}, config_hash="h", sweep="sw"
+    )
+    s.start_run(rid, "cpu")
+    s.add_epoch(rid, {"epoch": 1, "train_loss": 0.5, "valid_loss": 0.6, "HR@10": 0.3, "seconds": 1.0})
+    s.finish_run(rid, "done", {"loo-uniform": {"HR@10": 0.4}}, best_epoch=1)
+    r = s.run(rid)
+    assert r["status"] == "done" and r["config"] == {"lr": 0.1} and r["metrics"]["loo-uniform"]["HR@10"] == 0.4
+    assert s.epochs(rid) == [{"epoch": 1, "train_loss": 0.5, "valid_loss": 0.6, "seconds": 1.0, "HR@10": 0.3}]
+    assert Store(tmp_path).latest_done("k")["id"] == rid  # reopened: migrations are idempotent
+
+
+def test_artifacts_roundtrip_and_corruption_detected(tmp_path):
+    s = Store(tmp_path)
+    s.save_arrays("key", "topk", items=np.arange(6).reshape(2, 3))
+    np.testing.assert_array_equal(s.load_arrays("key", "topk")["items"], np.arange(6).reshape(2, 3))
+    path = s.artifact_dir("key") / "topk.npz"
+    path.write_bytes(path.read_bytes()[:-10])  # truncated
+    assert s.load_arrays("key", "topk") is None
+    s.save_weights("key", {"state_dict": {"w": torch.ones(2)}, "config": {"lr": 1.0}, "model": "mf"})
+    assert torch.equal(s.load_weights("key")["state_dict"]["w"], torch.ones(2))
+    (s.artifact_dir("key") / "weights.pt").write_bytes(b"not a checkpoint")
+    assert s.load_weights("key") is None
+
+
+def test_interrupted_write_leaves_old_state(tmp_path, monkeypatch):
+    s = Store(tmp_path)
+    s.save_arrays("key", "topk", items=np.array([1, 2, 3]))
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        s.save_arrays("key", "topk", items=np.array([9, 9, 9]))
+    monkeypatch.undo()
+    np.testing.assert_array_equal(s.load_arrays("key", "topk")["items"], [1, 2, 3])
+
+
+def test_build_is_idempotent_and_rebuilds_corrupt_artifacts(tmp_path):
+    s = Store(tmp_path)
+    rows = build(DS, ["popularity", "ease"], s)
+    assert {r["model"] for r in rows} == {"popularity", "ease"}
+    assert {r["protocol"] for r in rows} == {"loo-uniform", "loo-popularity", "full"}
+    n_runs = len(s.runs())
+    build(DS, ["popularity", "ease"], s)
+    assert len(s.runs()) == n_runs  # everything cached
+    key = shipped_runs(s, DS)["ease"]["key"]
+    (s.artifact_dir(key) / "topk.npz").write_bytes(b"garbage")
+    build(DS, ["ease"], s)
+    assert len(s.runs()) == n_runs + 1 and s.load_arrays(key, "topk") is not None
+
+
+def test_build_neural_saves_weights_embeddings_and_cold_start(tmp_path):
+    s = Store(tmp_path)
+    cfg = zoo.config_for("ncf", QUICK["ncf"])
+    out = ensure_run(s, DS, "ncf", cfg)
+    key = out.run["key"]
+    assert out.run["status"] == "done" and len(s.epochs(out.run["id"])) == 2
+    ck = s.load_weights(key)
+    assert ck["model"] == "ncf" and ck["config"]["mf_dim"] == 4
+    emb = s.load_arrays(key, "item_embeddings")
+    assert emb["vectors"].shape[0] == DS.n_items and emb["pca"].shape[1] == 3
+    assert s.load_arrays(key, "cold_start")["scores"].shape == (DS.n_items,)
+    top = s.load_arrays(key, "topk")["items"]
+    assert top.shape[0] == DS.n_users
+
+
+def _train_same(root):
+    s = Store(root)
+    out = ensure_run(s, DS, "ncf", zoo.config_for("ncf", QUICK["ncf"]))
+    return out.cached
+
+
+def test_two_processes_do_not_both_train(tmp_path):
+    ctx = mp.get_context("spawn")  # fork after torch has started its threads can deadlock
+    with ctx.Pool(2) as pool:
+        cached = pool.map(_train_same, [str(tmp_path), str(tmp_path)])
+    assert sorted(cached) == [False, True]
+    assert len(Store(tmp_path).runs()) == 1
+
+
+def _sweep():
+    return Sweep("t-emb", "ncf", "mf_dim", (("2", {"mf_dim": 2}), ("4", {"mf_dim": 4}), ("6", {"mf_dim": 6})),
+                 {"epochs": 1, "batch_size": 512, "layers": (8, 4)})  # fmt: skip
+
+
+def test_sweep_resume_after_a_kill(tmp_path):
+    s = Store(tmp_path)
+    sw = _sweep()
+    # simulate a killed process: point "2" done, point "4" left running by a dead pid
+    cfgs = dict(sw.configs())
+    ensure_run(s, DS, "ncf", cfgs["2"], ["loo-uniform"], sweep=sw.name, label="2", artifacts=False)
+    key4 = run_key(DS, "ncf", cfgs["4"], ["loo-uniform"])
+    rid = s.create_run(
+        key=key4,
+        dataset=DS.name,
+        fingerprint=DS.fingerprint,
+        model="ncf",
+        config={},
+        config_hash="x",
+        sweep=sw.name,
+        label="4",
+    )
+    s.start_run(rid, "cpu")
+    with sqlite3.connect(s.path) as con:
+        con.execute("UPDATE runs SET pid=999999 WHERE id=?", (rid,))
+    runs = run_sweep(sw, DS, s)
+    assert [r["label"] for r in runs] == ["2", "4", "6"] and all(r["status"] == "done" for r in runs)
+    assert s.run(rid)["status"] == "interrupted"
+    done = [r for r in s.runs(sweep=sw.name) if r["status"] == "done"]
+    assert len(done) == 3  # nothing duplicated: point 2 was not retrained
+    rows = report(sw, DS, s)
+    assert sum(bool(r.get("best")) for r in rows) == 1 and all(r["status"] == "done" for r in rows)
+
+
+def test_custom_sweep_file_and_bad_files(tmp_path):
+    good = tmp_path / "neg.toml"
+    good.write_text('name = "ncf-neg"\nmodel = "ncf"\nparam = "n_negatives"\nvalues = [1, 2]\n[base]\nepochs = 1\n')
+    sw = load_sweep_file(good)
+    assert [label for label, _ in sw.points] == ["1", "2"] and sw.protocol == "loo-uniform"
+    js = tmp_path / "a.json"
+    js.write_text('{"name": "ar", "model": "autorec", "points": [{"label": "tied", "set": {"tied": true}}]}')
+    assert load_sweep_file(js).protocol == "ratings"
+    for text, msg in [
+        ('model = "ncf"\nvalues=[1]\nparam="lr"', "missing 'name'"),
+        ('name = "x"\nmodel = "nope"\nparam="lr"\nvalues=[1]', "unknown model"),
+        ('name = "x"\nmodel = "ncf"', "either 'param'"),
+        ('name = "x"\nmodel = "ncf"\nparam = "lr"\nvalues = [-1]', "invalid value"),
+        ("name = [", "cannot read"),
+    ]:
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=msg):
+            load_sweep_file(bad)
