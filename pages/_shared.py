@@ -53,3 +53,82 @@ def current_dataset() -> Dataset | None:
     except RecsysError as e:
         st.error(f"Could not load {src}: {e}")
         return None
+
+
+@st.cache_resource
+def job_manager():
+    """One job manager per server, shared by every browser session."""
+    from recsys_core.jobs import JobManager
+
+    return JobManager()
+
+
+@st.cache_resource
+def store():
+    from recsys_core.store import Store
+
+    return Store()
+
+
+@st.cache_resource(show_spinner="Preparing the evaluation split ...")
+def cached_split(src: str):
+    from recsys_core.splits import loo_split
+
+    return loo_split(cached_dataset(src))
+
+
+def build_job(ds_src: str):
+    """Start (or find) the background build of the shipped models for a dataset."""
+    label = f"build {ds_src}"
+    jobs = job_manager()
+    job = jobs.find(label)
+    if job is not None and job.active:
+        return job
+
+    def work(job):
+        from recsys_core.build import build
+        from recsys_core.zoo import ZOO
+
+        ds = load_dataset(ds_src)
+        job.report(done=0, total=len(ZOO), current="starting")
+
+        def progress(j, n, name, out):
+            job.report(done=j, total=n, current=name)
+
+        build(ds, store=store(), progress=progress)
+
+    return jobs.submit(label, work)
+
+
+def fmt_protocol(p: str) -> str:
+    from recsys_core.splits import describe
+
+    return f"**{p}**: {describe(p)}"
+
+
+def no_artifacts(ds_src: str, what: str) -> None:
+    """Say what is missing and offer the build (a background job)."""
+    st.info(f"No cached {what} for this dataset yet. Build the shipped models (about a minute on ml-100k).")
+    if st.button("Build the models now", key=f"build_{what}"):
+        build_job(ds_src)
+        st.rerun()
+    job = job_manager().find(f"build {ds_src}")
+    if job is not None:
+        show_build_progress(job)
+
+
+def show_build_progress(job) -> None:
+    @st.fragment(run_every=1.0 if job.active else None)
+    def _progress():
+        p = job.progress
+        if job.active:
+            done, total = p.get("done", 0), max(p.get("total", 1), 1)
+            st.progress(done / total, text=f"Building: {done}/{total} models done, now {p.get('current', '...')}")
+        elif job.status == "failed":
+            st.error(f"The build failed: {job.error}")
+        else:
+            st.success("Build finished.")
+            if st.button("Show the results", key=f"refresh_{job.id}"):
+                st.rerun()
+
+    _progress()

@@ -1,15 +1,17 @@
-"""Home: what the data is, at a glance."""
+"""Home: the data at a glance, the device, the leaderboard of the shipped models."""
 
 import plotly.express as px
 import streamlit as st
 
-from pages._shared import current_dataset
+from pages._shared import build_job, current_dataset, job_manager, show_build_progress, store
 from recsys_core import views
+from recsys_core.splits import describe
 
 ds = current_dataset()
 st.title("Recsys Explorer")
 if ds is None:
     st.stop()
+src = st.session_state["dataset"]
 
 info = ds.info()
 st.caption(
@@ -25,6 +27,53 @@ c[4].metric("Genres", len(ds.genres) if ds.has_genres else "none")
 for note in ds.notes:
     st.caption(f"ℹ️ {note}")
 
+# ------------------------------------------------------------------ leaderboard
+st.subheader("Leaderboard of the shipped models")
+board = views.leaderboard_frame(store(), ds)
+job = job_manager().find(f"build {src}")
+if board.empty:
+    st.info("No model is built for this dataset yet: building them runs in the background (about a minute on ml-100k).")
+    if job is None or not job.active:
+        job = build_job(src)
+    show_build_progress(job)
+else:
+    if job is not None and job.active:
+        show_build_progress(job)
+    protocols = [p for p in ("loo-uniform", "loo-popularity", "full", "ratings") if p in set(board["protocol"])]
+    tabs = st.tabs(protocols)
+    for tab, p in zip(tabs, protocols):
+        with tab:
+            st.caption(describe(p) + (". Figures on the test set, best-epoch weights." if p != "ratings" else "."))
+            sub = board[board["protocol"] == p]
+            if p == "ratings":
+                cols = ["model", "RMSE", "MAE", "train_seconds"]
+                sub = sub.sort_values("RMSE")
+            else:
+                cols = ["model", "HR@10", "NDCG@10", "Recall@10", "MRR@10", "AUC", "coverage", "diversity", "novelty",
+                        "train_seconds"]  # fmt: skip
+                cols = [c for c in cols if c in sub]
+                sub = sub.sort_values("NDCG@10", ascending=False)
+            st.dataframe(
+                sub[cols].set_index("model"),
+                width="stretch",
+                column_config={
+                    "train_seconds": st.column_config.NumberColumn("train s", format="%.1f"),
+                    **{c: st.column_config.NumberColumn(c, format="%.3f") for c in cols[1:-1]},
+                },
+            )
+    st.caption(
+        "Coverage, diversity (1 − mean genre cosine within a list) and novelty (mean −log₂ popularity) are computed"
+        " on the full-ranking top-10 lists of the evaluated users, whatever the protocol. Click a column to sort."
+    )
+    with st.expander("What is cached"):
+        st.dataframe(board[["model", "status", "built"]].drop_duplicates("model").set_index("model"), width="stretch")
+
+from recsys_core.train import describe_device  # noqa: E402
+
+st.caption(f"Training device: {describe_device()}")
+
+# ------------------------------------------------------------------ dataset charts
+st.subheader("The data")
 left, right = st.columns(2)
 with left:
     hist = views.rating_histogram(ds)

@@ -1,0 +1,68 @@
+"""Embedding map: PCA of a model's learned item (or user) vectors."""
+
+import plotly.express as px
+import streamlit as st
+
+from pages._shared import current_dataset, no_artifacts, store
+from recsys_core import views
+
+st.title("Embedding map")
+ds = current_dataset()
+if ds is None:
+    st.stop()
+src = st.session_state["dataset"]
+models = [
+    m
+    for m in ("ncf", "mf", "embnet", "cdae", "autorec", "genre")
+    if m in views.models_with(store(), ds, "item_embeddings")
+]
+if not models:
+    no_artifacts(src, "embeddings")
+    st.stop()
+c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
+model = c1.selectbox("Model", models, key="map_model")
+side = c2.radio("Points", ["item", "user"], horizontal=True, key="map_side", format_func=lambda s: s + "s")
+dims = c3.radio("Dimensions", [2, 3], horizontal=True, key="map_dims")
+found = views.embedding_map(store(), ds, model, side)
+if found is None:
+    st.info(f"{model} has no {side} embeddings.")
+    st.stop()
+df, explained = found
+colour_options = ["primary genre", *(ds.genres if side == "item" else [])]
+colour = c4.selectbox("Colour by", colour_options, key="map_colour")
+if colour != "primary genre":
+    j = ds.genres.index(colour)
+    df[colour] = ["yes" if f else "no" for f in ds.genre_matrix[:, j]]
+st.caption(
+    "Explained variance: " + ", ".join(f"PC{j + 1} {v:.1%}" for j, v in enumerate(explained))
+    + f" · {len(df):,} {side}s, sized by number of ratings · select a point (box or click) to list its neighbours"
+)  # fmt: skip
+kw = dict(color=colour, size="ratings", hover_name="title", custom_data=["id"], size_max=18, opacity=0.7, height=620)
+if dims == 3 and "PC3" in df:
+    fig = px.scatter_3d(df, x="PC1", y="PC2", z="PC3", **kw)
+    event = st.plotly_chart(fig, key="map3d")
+else:
+    fig = px.scatter(df, x="PC1", y="PC2", render_mode="webgl" if len(df) > 1000 else "auto", **kw)
+    fig.update_layout(legend={"itemsizing": "constant"})
+    event = st.plotly_chart(fig, key="map2d", on_select="rerun", selection_mode=("points", "box", "lasso"))
+
+points = (event or {}).get("selection", {}).get("points", []) if dims == 2 else []
+if points:
+    # map back through custom_data (the id), never the point index: colour splits the traces
+    picked = int(points[0]["customdata"][0])
+    st.subheader(f"Nearest to {df['title'].iat[picked]} in {model} space")
+    st.dataframe(views.embedding_neighbours(store(), ds, model, picked, 10, side), hide_index=True, width="stretch")
+
+if side == "item":
+    st.subheader("What the components mean")
+    st.caption("The movies at both ends of each component (seed 003 read PC1 as 'seriousness').")
+    for comp in ("PC1", "PC2"):
+        neg, pos = views.component_ends(df, comp)
+        a, b = st.columns(2)
+        a.markdown(f"**{comp} −**\n\n" + "\n".join(f"- {t}" for t in neg))
+        b.markdown(f"**{comp} +**\n\n" + "\n".join(f"- {t}" for t in pos))
+    tsv = views.projector_tsv(store(), ds, model)
+    if tsv:
+        a, b = st.columns(2)
+        a.download_button("Vectors (TensorBoard projector TSV)", tsv[0], f"{model}-vectors.tsv", key="tsv_vec")
+        b.download_button("Metadata (TSV)", tsv[1], f"{model}-metadata.tsv", key="tsv_meta")

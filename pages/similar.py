@@ -1,0 +1,63 @@
+"""Similar movies: content (genres) beside collaborative (learned embeddings)."""
+
+import streamlit as st
+
+from pages._shared import current_dataset, no_artifacts, store
+from recsys_core import views
+
+st.title("Similar movies")
+ds = current_dataset()
+if ds is None:
+    st.stop()
+src = st.session_state["dataset"]
+titles = ds.items["title"].tolist()
+order = sorted(range(ds.n_items), key=lambda i: -int(ds.item_popularity[i]))
+default = order[0]
+c1, c2 = st.columns([3, 1])
+item = c1.selectbox(
+    "Movie (type to search)", order, index=0, format_func=lambda i: titles[i], key="movie",
+    help="Listed by number of ratings; typing filters the titles.",
+)  # fmt: skip
+n = c2.slider("How many", 5, 30, 10, key="n_similar")
+st.caption(f"**{titles[item]}** · genres: {ds.items['genres'].iat[item].replace('|', ', ') or 'none'}"
+           f" · {int(ds.item_popularity[item]):,} ratings")  # fmt: skip
+
+left, right = st.columns(2)
+with left:
+    st.subheader("By genre")
+    if not ds.has_genres:
+        st.info("This dataset has no genres.")
+    else:
+        sim = views.genre_neighbours(ds, item, n)
+        st.caption("Cosine similarity of genre vectors; ties go to the more rated movie. Shared genres are the 'why'.")
+        st.dataframe(
+            sim.drop(columns=["movie_id"]),
+            width="stretch",
+            hide_index=True,
+            column_config={
+                "similarity": st.column_config.ProgressColumn(
+                    "similarity", min_value=0.0, max_value=1.0, format="%.2f"
+                ),
+                "year": st.column_config.NumberColumn("year", format="%d"),
+            },
+        )
+        st.download_button("Download as CSV", sim.to_csv(index=False), f"similar-{ds.items['item_id'].iat[item]}.csv",
+                           "text/csv", key="csv_genre")  # fmt: skip
+with right:
+    st.subheader("By learned embedding")
+    models = views.models_with(store(), ds, "item_embeddings")
+    models = [m for m in ("ncf", "cdae", "autorec", "mf", "embnet") if m in models]
+    if not models:
+        no_artifacts(src, "embeddings")
+    else:
+        model = st.selectbox("Embedding space", models, key="emb_model",
+                             help="Item vectors the model learned from who watched what (collaborative).")  # fmt: skip
+        near = views.embedding_neighbours(store(), ds, model, item, n)
+        st.caption(
+            f"Cosine similarity of {model} item vectors: movies watched by the same people, whatever their genre."
+        )
+        st.dataframe(near, width="stretch", hide_index=True,
+                     column_config={"cosine": st.column_config.NumberColumn("cosine", format="%.3f")})  # fmt: skip
+        st.download_button(
+            "Download as CSV", near.to_csv(index=False), f"similar-{model}.csv", "text/csv", key="csv_emb"
+        )

@@ -1,0 +1,96 @@
+"""Compare users: two models' top-10 lists side by side for one user."""
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from pages._shared import cached_split, current_dataset, no_artifacts, store
+from recsys_core import views
+from recsys_core.build import shipped_runs
+
+st.title("Compare users")
+ds = current_dataset()
+if ds is None:
+    st.stop()
+src = st.session_state["dataset"]
+runs = shipped_runs(store(), ds)
+ranked = [m for m in runs if views.models_with(store(), ds, "topk").count(m)]
+if not ranked:
+    no_artifacts(src, "top-10 lists")
+    st.stop()
+split = cached_split(src)
+
+ids = ds.users["user_id"].tolist()
+c1, c2, c3 = st.columns([2, 1, 1])
+NEW = -1
+user = c1.selectbox("User", [NEW, *range(ds.n_users)], index=1,
+                    format_func=lambda u: "New user (no history: cold start)" if u == NEW else f"user {ids[u]}",
+                    key="user")  # fmt: skip
+defaults = [m for m in ("ncf", "cdae", "autorec") if m in ranked] + ranked
+model_a = c2.selectbox("Model A", ranked, index=ranked.index(defaults[0]), key="model_a")
+model_b = c3.selectbox(
+    "Model B", ranked, index=ranked.index(defaults[1] if len(defaults) > 1 else defaults[0]), key="model_b"
+)
+
+if user == NEW:
+    cold = views.cold_start_list(store(), ds, "ncf")
+    st.subheader("Cold start: what NCF recommends to a user with no history")
+    if cold.empty:
+        st.info("The NCF model is not built yet.")
+    else:
+        st.caption("NCF trains a shared 'new user' embedding by mapping a share of training rows to it (seed 000).")
+        st.dataframe(cold, hide_index=True, width="stretch")
+    st.stop()
+
+profile = views.user_profile(ds, user)
+cols = st.columns(2 + len(ds.demographics))
+cols[0].metric("Ratings", profile["ratings"])
+cols[1].metric("Mean rating", profile["mean rating"])
+for col, key in zip(cols[2:], ds.demographics):
+    col.metric(key.capitalize(), str(profile[key]))
+st.caption("Favourite genres: " + (", ".join(profile["favourite genres"]) or "none"))
+
+test_item = int(split.test_items[user])
+top, recent = views.user_history(ds, user)
+with st.expander("History: highest rated and most recent movies", expanded=False):
+    h1, h2 = st.columns(2)
+    h1.dataframe(top, hide_index=True, width="stretch")
+    h2.dataframe(recent, hide_index=True, width="stretch")
+if test_item >= 0:
+    st.caption(f"Held-out test movie (the user's latest, hidden from training): **{ds.title_of(test_item)}**."
+               " Lists are full-ranking top-10s with the user's training movies excluded.")  # fmt: skip
+
+lists = {m: views.top_list(store(), ds, m, user, test_item) for m in (model_a, model_b)}
+both = set(lists[model_a]["item"]) & set(lists[model_b]["item"])
+union = set(lists[model_a]["item"]) | set(lists[model_b]["item"])
+st.metric(
+    "Overlap (Jaccard)", f"{len(both) / max(len(union), 1):.2f}", help="shared movies / all movies in the two lists"
+)
+left, right = st.columns(2)
+for col, m in ((left, model_a), (right, model_b)):
+    with col:
+        df = lists[m]
+        hit = bool(df["held-out test movie"].any())
+        st.subheader(m)
+        st.caption(("✅ hits the held-out movie" if hit else "✗ misses the held-out movie") + " · ★ = in both lists")
+        shown = df.assign(title=[("★ " if i in both else "") + t for i, t in zip(df["item"], df["title"])])
+        st.dataframe(shown.drop(columns=["item"]), hide_index=True, width="stretch",
+                     column_config={"score": st.column_config.NumberColumn("score", format="%.3f")})  # fmt: skip
+
+if ds.has_genres:
+    hist_items = ds.ratings.loc[ds.ratings["user"] == user, "item"].to_numpy()
+    mix = pd.DataFrame({"history": views.genre_mix(ds, hist_items),
+                        model_a: views.genre_mix(ds, lists[model_a]["item"].to_numpy()),
+                        model_b + " " if model_b == model_a else model_b: views.genre_mix(ds, lists[model_b]["item"].to_numpy())})  # fmt: skip
+    long = mix.reset_index(names="genre").melt("genre", var_name="list", value_name="share")
+    long = long[long["share"] > 0]
+    fig = px.bar(
+        long,
+        x="share",
+        y="list",
+        color="genre",
+        orientation="h",
+        title="Genre mix: each list against the user's history",
+    )
+    fig.update_layout(xaxis_tickformat=".0%", height=300, legend={"orientation": "h", "y": -0.3})
+    st.plotly_chart(fig, key="genre_mix")
