@@ -82,13 +82,13 @@ if ds.has_genres:
     mix = pd.DataFrame({"history": views.genre_mix(ds, hist_items),
                         model_a: views.genre_mix(ds, lists[model_a]["item"].to_numpy()),
                         model_b + " " if model_b == model_a else model_b: views.genre_mix(ds, lists[model_b]["item"].to_numpy())})  # fmt: skip
-    long = mix.reset_index(names="genre").melt("genre", var_name="list", value_name="share")
+    long = mix.rename_axis("movie genre").reset_index().melt("movie genre", var_name="list", value_name="share")
     long = long[long["share"] > 0]
     fig = px.bar(
         long,
         x="share",
         y="list",
-        color="genre",
+        color="movie genre",
         orientation="h",
         title="Genre mix: each list against the user's history",
     )
