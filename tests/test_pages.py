@@ -117,4 +117,4 @@ def test_embedding_and_sweeps_pages_render(built_store, monkeypatch):
 def test_pages_without_artifacts_say_what_to_do(monkeypatch):
     at = run_app("similar")
     assert not at.exception
-    assert any("Build the models now" == b.label for b in at.button)
+    assert any(b.label == "Build the models now" for b in at.button)
