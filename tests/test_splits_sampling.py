@@ -18,7 +18,6 @@ def test_loo_holds_out_latest_and_second_latest():
     rows = [(1, 1, 5, 10), (1, 2, 4, 30), (1, 3, 3, 20), (1, 4, 2, 40), (2, 1, 5, 5), (2, 2, 5, 6), (3, 3, 1, 1)]
     ds = tiny_dataset(rows, n_items=6)
     s = loo_split(ds, n_negatives=2, use_cache=False)
-    assert s.test_items.tolist() == [3, 1, -1] or s.test_items[0] == 3
     assert s.test_items[0] == 3 and s.valid_items[0] == 1  # item 4 (ts 40) test, item 2 (ts 30) valid
     assert s.test_items[1] == -1 and s.test_items[2] == -1  # fewer than 3 interactions: train only
     assert s.train_only_users == 2

@@ -58,12 +58,7 @@ class EmbeddingNet(NeuralRecommender):
 
     @torch.no_grad()
     def score(self, users, items=None):
-        users = torch.as_tensor(users, device=self.device)
-        if items is None:
-            items = torch.arange(self.n_items, device=self.device).expand(len(users), -1)
-        items = torch.as_tensor(items, device=self.device)
-        u = users[:, None].expand_as(items)
-        return self.forward(u.reshape(-1), items.reshape(-1)).view(items.shape)
+        return self.score_pairs(users, items)
 
     @torch.no_grad()
     def predict(self, users, items):

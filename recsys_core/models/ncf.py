@@ -143,12 +143,7 @@ class NCF(NeuralRecommender):
 
     @torch.no_grad()
     def score(self, users, items=None):
-        users = torch.as_tensor(users, device=self.device)
-        if items is None:
-            items = torch.arange(self.n_items, device=self.device).expand(len(users), -1)
-        items = torch.as_tensor(items, device=self.device)
-        u = users[:, None].expand_as(items)
-        return self.forward(u.reshape(-1), items.reshape(-1)).view(items.shape)
+        return self.score_pairs(users, items)
 
     @torch.no_grad()
     def score_new_user(self) -> torch.Tensor:

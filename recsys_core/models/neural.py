@@ -57,6 +57,17 @@ class NeuralRecommender(Recommender, nn.Module):
         self.remember_seen(train)
         return fit(self, train, valid, self.cfg, callbacks, cancel)
 
+    @torch.no_grad()
+    def score_pairs(self, users, items=None) -> torch.Tensor:
+        """Scores by `forward(user, item)` on every (user, candidate) pair: for models whose
+        score is not a dot product (NCF's tower, EmbeddingNet)."""
+        users = torch.as_tensor(users, device=self.device)
+        if items is None:
+            items = torch.arange(self.n_items, device=self.device).expand(len(users), -1)
+        items = torch.as_tensor(items, device=self.device)
+        u = users[:, None].expand_as(items)
+        return self.forward(u.reshape(-1), items.reshape(-1)).view(items.shape)
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
