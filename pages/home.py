@@ -6,6 +6,7 @@ import streamlit as st
 from pages._shared import build_job, current_dataset, job_manager, show_build_progress, store
 from recsys_core import views
 from recsys_core.splits import describe
+from recsys_core.train import describe_device
 
 ds = current_dataset()
 st.title("Recsys Explorer")
@@ -67,8 +68,6 @@ else:
     )
     with st.expander("What is cached"):
         st.dataframe(board[["model", "status", "built"]].drop_duplicates("model").set_index("model"), width="stretch")
-
-from recsys_core.train import describe_device  # noqa: E402
 
 st.caption(f"Training device: {describe_device()}")
 

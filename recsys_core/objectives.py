@@ -7,6 +7,8 @@ calls `setup`, `epoch_batches`, `loss` and `valid_loss`.
 
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 import torch
 from torch.nn import functional as F
@@ -16,17 +18,18 @@ from recsys_core.sampling import NegativeSampler
 from recsys_core.splits import Interactions, LooSplit
 
 
-class Objective:
+class Objective(abc.ABC):
     def setup(self, model, train: Interactions, cfg, generator: torch.Generator) -> None:
         self.model, self.cfg, self.gen = model, cfg, generator
         self.device = model.device
 
+    @abc.abstractmethod
     def epoch_batches(self) -> list[tuple]:
         """The batches of one epoch (tuples of device tensors), freshly shuffled."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def loss(self, batch: tuple) -> torch.Tensor:
-        raise NotImplementedError
+        """The mean loss of one batch."""
 
     def valid_loss(self, valid) -> float | None:
         return None

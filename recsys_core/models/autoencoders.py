@@ -55,7 +55,8 @@ class AutoRec(NeuralRecommender):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
         self.register_buffer("inputs", torch.zeros(0), persistent=False)  # [rows, n_in], set by the objective
-        self.mean = 3.5
+        self.mean = 3.5  # train mean rating, set by the objective
+        self.rating_range = (1.0, 5.0)  # set from the train data by the objective
 
     def encode(self, x):  # [batch, n_in] -> [batch, code]
         for layer in self.enc:
@@ -96,7 +97,7 @@ class AutoRec(NeuralRecommender):
         users, items = torch.as_tensor(users, device=self.device), torch.as_tensor(items, device=self.device)
         if self.cfg.item_based:
             rec = self.reconstruct()
-            return rec[users, items].clamp(1, 5)
+            return rec[users, items].clamp(*self.rating_range)
         out = torch.empty(len(users), device=self.device)
         for s in range(0, len(users), 4096):  # rows of distinct users, one forward each chunk
             u, i = users[s : s + 4096], items[s : s + 4096]
@@ -104,8 +105,6 @@ class AutoRec(NeuralRecommender):
             out[s : s + 4096] = self.forward(self.inputs[uniq])[inv, i]
         lo, hi = self.rating_range
         return out.clamp(lo, hi)
-
-    rating_range = (1.0, 5.0)
 
     def item_embeddings(self):
         w = self.enc[0].weight.detach()  # [code, n_in]
