@@ -2,16 +2,17 @@
 
 import streamlit as st
 
-from pages._shared import sidebar
+from app_pages._shared import sidebar
 
 st.set_page_config(page_title="Recsys Explorer", page_icon=":material/movie:", layout="wide")
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/similar.py", title="Similar movies", icon=":material/movie:"),
-    st.Page("pages/users.py", title="Compare users", icon=":material/group:"),
-    st.Page("pages/embeddings.py", title="Embedding map", icon=":material/scatter_plot:"),
-    st.Page("pages/sweeps.py", title="Sweeps", icon=":material/monitoring:"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/similar.py", title="Similar movies", icon=":material/movie:"),
+    st.Page("app_pages/users.py", title="Compare users", icon=":material/group:"),
+    st.Page("app_pages/embeddings.py", title="Embedding map", icon=":material/scatter_plot:"),
+    st.Page("app_pages/sweeps.py", title="Sweeps", icon=":material/monitoring:"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
 ]
 nav = st.navigation(pages)
 sidebar()

@@ -56,14 +56,15 @@ class Outcome:
 
 
 def ensure_run(store: Store, ds: Dataset, name: str, cfg=None, protocols=None, *, sweep=None, label=None,
-               artifacts=True, callbacks=(), cancel=None, run_id: int | None = None) -> Outcome:  # fmt: skip
+               artifacts=True, callbacks=(), cancel=None, run_id: int | None = None, reuse=True) -> Outcome:  # fmt: skip
     """The finished run for (dataset, model, config, protocols): from the store when cached
-    and intact, else trained now (under a lock, so two processes never train it twice)."""
+    and intact, else trained now (under a lock, so two processes never train it twice).
+    `reuse=False` always trains (a run asked for from the Train page)."""
     cfg = cfg if cfg is not None else zoo.config_for(name)
     protocols = list(protocols or build_protocols(name))
     key = run_key(ds, name, cfg, protocols)
     with store.lock(key):
-        done = store.latest_done(key)
+        done = store.latest_done(key) if reuse else None
         if done and (done["status"] == "diverged" or not artifacts or store.has_artifacts(key, REQUIRED)):
             if run_id is not None:  # a queued job found its result already there
                 store.finish_run(run_id, done["status"], done["metrics"], done["error"] or "", done["best_epoch"])
@@ -111,14 +112,24 @@ def save_artifacts(store: Store, key: str, model, ds: Dataset, lists=None) -> No
     store.save_arrays(key, "topk", items=items.astype(np.int32), scores=scores.astype(np.float32))
 
 
-def build(ds: Dataset, models=None, store: Store | None = None, progress=None, with_sweeps=False) -> list[dict]:
-    """Make sure every shipped model (or `models`) is trained, evaluated and cached."""
+def missing_models(store: Store, ds: Dataset) -> list[str]:
+    """Shipped models with no finished run on this dataset yet."""
+    done = shipped_runs(store, ds)
+    return [name for name in zoo.ZOO if name not in done]
+
+
+def build(ds: Dataset, models=None, store: Store | None = None, progress=None, with_sweeps=False,
+          cancel=None) -> list[dict]:  # fmt: skip
+    """Make sure every shipped model (or `models`) is trained, evaluated and cached.
+    `cancel` (an Event) stops it between models and inside a training."""
     store = store or Store()
     store.mark_interrupted()
     names = list(models or zoo.ZOO)
     outcomes = []
     for j, name in enumerate(names):
-        out = ensure_run(store, ds, name)
+        if cancel is not None and cancel.is_set():
+            break
+        out = ensure_run(store, ds, name, cancel=cancel)
         outcomes.append(out)
         if progress:
             progress(j + 1, len(names), name, out)

@@ -1,8 +1,15 @@
-"""Background jobs for the app: a queue served by one worker thread per manager.
+"""Background jobs for the app: one queue and one worker thread per device.
 
-A job is a function of (progress, cancel) that the worker runs; the page polls the job's
-progress (a thread-safe dict copy) and never runs the work in its script thread. Jobs run
-one at a time in submission order; queued jobs show their position. No streamlit here.
+A job is a function of the Job itself: the worker runs it, the function reports progress
+with `job.report(...)` (a thread-safe dict, read by any browser session) and checks
+`job.cancel`. Jobs on one device run one at a time in submission order; queued jobs know
+their position. The page polls; the work never runs in a page's script thread, and no
+`st.*` call happens here (no streamlit import at all).
+
+Training jobs (`submit_training`) are also runs in the store: created 'queued' at submit,
+then running / done / diverged / failed / cancelled with the error message, so their state
+outlives the server. A manager built over a store first marks the runs a dead server left
+queued or running as 'interrupted' (`resubmit` queues one again).
 """
 
 from __future__ import annotations
@@ -15,16 +22,27 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from recsys_core.train import Callback
+
+MY_RUNS = "my-runs"  # the store's sweep name for runs started from the Train page
+FINAL = ("done", "failed", "diverged", "cancelled", "interrupted")
+
 
 @dataclass
 class Job:
     id: int
     label: str
     fn: Callable = field(repr=False)
-    status: str = "queued"  # queued | running | done | failed | cancelled
+    device: str = "cpu"
+    kind: str = "task"  # task | build | sweep | train
+    run_id: int | None = None  # the store's run, for training jobs
+    meta: dict = field(default_factory=dict)
+    status: str = "queued"  # queued | running | done | failed | diverged | cancelled
     error: str = ""
     created: float = field(default_factory=time.time)
+    started: float | None = None
     finished: float | None = None
+    result: object = field(default=None, repr=False)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _progress: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -44,28 +62,35 @@ class Job:
 
 
 class JobManager:
-    def __init__(self):
-        self._queue: queue.Queue[Job] = queue.Queue()
+    """Shared by every browser session of one server (the app keeps it in st.cache_resource)."""
+
+    def __init__(self, store=None):
+        self.store = store
+        self.recovered = store.mark_interrupted() if store is not None else 0
         self._jobs: dict[int, Job] = {}
+        self._queues: dict[str, queue.Queue[Job]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._worker = threading.Thread(target=self._serve, name="recsys-jobs", daemon=True)
-        self._worker.start()
 
-    def submit(self, label: str, fn: Callable) -> Job:
-        """Queue `fn(job)`; it may call job.report(...) and must check job.cancel."""
+    def submit(self, label: str, fn: Callable, *, device: str | None = None, kind: str = "task",
+               run_id: int | None = None, meta: dict | None = None) -> Job:  # fmt: skip
+        """Queue `fn(job)` on `device` (default: the device training would pick)."""
+        device = device or default_device()
         with self._lock:
-            job = Job(next(self._ids), label, fn)
+            job = Job(next(self._ids), label, fn, device, kind, run_id, dict(meta or {}))
             self._jobs[job.id] = job
-        self._queue.put(job)
+            if device not in self._queues:
+                self._queues[device] = queue.Queue()
+                threading.Thread(target=self._serve, args=(device,), name=f"recsys-jobs-{device}", daemon=True).start()
+            self._queues[device].put(job)
         return job
 
-    def get(self, job_id: int) -> Job | None:
-        return self._jobs.get(job_id)
+    def get(self, job_id: int | None) -> Job | None:
+        return self._jobs.get(job_id) if job_id is not None else None
 
-    def jobs(self) -> list[Job]:
+    def jobs(self, kind: str | None = None) -> list[Job]:
         with self._lock:
-            return list(self._jobs.values())
+            return [j for j in self._jobs.values() if kind is None or j.kind == kind]
 
     def find(self, label: str) -> Job | None:
         """The newest job with this label (a page finds its job again after a reload)."""
@@ -73,34 +98,145 @@ class JobManager:
         return hits[-1] if hits else None
 
     def position(self, job: Job) -> int:
-        """0 when running, else 1 + the number of queued jobs ahead of it."""
+        """0 when running, else 1 + the number of jobs ahead of it on its device."""
         if job.status == "running":
             return 0
-        ahead = [j for j in self.jobs() if j.active and j.id < job.id]
+        ahead = [j for j in self.jobs() if j.active and j.device == job.device and j.id < job.id]
         return len(ahead) + (0 if any(j.status == "running" for j in ahead) else 1)
 
     def cancel(self, job_id: int) -> None:
         job = self._jobs.get(job_id)
-        if job is not None:
-            job.cancel.set()
+        if job is None:
+            return
+        job.cancel.set()
+        with self._lock:  # the worker takes the same lock before starting a job
             if job.status == "queued":
-                job.status, job.finished = "cancelled", time.time()
+                job.status, job.finished, job.error = "cancelled", time.time(), "cancelled before it started"
+                if job.run_id is not None and self.store is not None:
+                    self.store.finish_run(job.run_id, "cancelled", error=job.error)
 
     def wait(self, job: Job, timeout: float = 60.0) -> Job:
         end = time.time() + timeout
         while job.active and time.time() < end:
-            time.sleep(0.05)
+            time.sleep(0.02)
         return job
 
-    def _serve(self) -> None:
+    def _serve(self, device: str) -> None:
+        q = self._queues[device]
         while True:
-            job = self._queue.get()
-            if job.status != "queued":
-                continue
-            job.status = "running"
+            job = q.get()
+            with self._lock:
+                if job.status != "queued":
+                    continue
+                job.status, job.started = "running", time.time()
             try:
-                job.fn(job)
-                job.status = "cancelled" if job.cancel.is_set() else "done"
+                job.result = job.fn(job)
+                status, error = "cancelled" if job.cancel.is_set() else "done", ""
+                if isinstance(job.result, dict) and job.result.get("status") in FINAL:
+                    status, error = job.result["status"], job.result.get("error") or ""
+                job.error, job.status = error, status
             except Exception as e:  # noqa: BLE001 - kept on the job, shown by the page
-                job.status, job.error = "failed", f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
+                job.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
+                job.status = "failed"
+                if job.run_id is not None and self.store is not None:
+                    self.store.finish_run(job.run_id, "failed", error=job.error)
             job.finished = time.time()
+
+
+def default_device() -> str:
+    from recsys_core.train import pick_device
+
+    return pick_device().type
+
+
+# ------------------------------------------------------------------ training jobs
+
+
+class JobProgress(Callback):
+    """Feeds a job's progress from the training loop: epoch, batch, live history."""
+
+    def __init__(self, job: Job):
+        self.job, self.rows = job, []
+
+    def on_train_begin(self, info):
+        self.job.report(phase="training", device=info["device"], epochs=info["epochs"], n_batches=info["batches"])
+
+    def on_batch_end(self, epoch, batch, n_batches, loss):
+        self.job.report(epoch=epoch, batch=batch, n_batches=n_batches, loss=loss)
+
+    def on_epoch_end(self, row):
+        self.rows.append(dict(row))
+        self.job.report(history=list(self.rows), first_epoch_at=self.job.progress.get("first_epoch_at", time.time()))
+
+
+def changed(model: str, overrides: dict) -> dict:
+    """The overrides that differ from the zoo default (a run's short label)."""
+    from recsys_core import zoo
+    from recsys_core.config import to_dict
+
+    default, cfg = to_dict(zoo.config_for(model)), to_dict(zoo.config_for(model, overrides))
+    return {k: v for k, v in cfg.items() if default.get(k) != v}
+
+
+def describe_changes(model: str, overrides: dict) -> str:
+    import dataclasses
+
+    from recsys_core.models.neural import TrainParams
+
+    training = {f.name for f in dataclasses.fields(TrainParams)}
+    diff = changed(model, overrides)
+    if not diff:
+        return "defaults"
+    diff = dict(sorted(diff.items(), key=lambda kv: kv[0] in training))  # the model's settings first
+    fmt = {list: lambda v: "-".join(map(str, v)), float: lambda v: f"{v:g}"}
+    return ", ".join(f"{k}={fmt.get(type(v), str)(v)}" for k, v in diff.items())
+
+
+def submit_training(manager: JobManager, store, src: str, model: str, overrides: dict | None = None,
+                    protocol: str = "loo-uniform", label: str | None = None) -> Job:  # fmt: skip
+    """Validate the config now (ConfigError before anything is queued), record a 'queued'
+    run under "my runs", and queue its training on the device it will use."""
+    from recsys_core import splits, zoo
+    from recsys_core.build import run_key
+    from recsys_core.config import config_hash, to_dict
+    from recsys_core.data import load_dataset
+    from recsys_core.errors import ConfigError
+    from recsys_core.train import pick_device
+
+    overrides = dict(overrides or {})
+    cfg = zoo.config_for(model, overrides)
+    if not zoo.is_neural(model):
+        raise ConfigError(f"{model} has nothing to train with sliders: choose one of the neural models")
+    splits.check_protocol(protocol)
+    if protocol in splits.RATING and zoo.entry(model).task != "rating":
+        raise ConfigError(f"{model} does not predict ratings: use a ranking protocol")
+    ds = load_dataset(src)
+    label = label or describe_changes(model, overrides)
+    meta = {"src": src, "protocols": [protocol], "overrides": to_dict(zoo.config_for(model, overrides))}
+    run_id = store.create_run(key=run_key(ds, model, cfg, [protocol]), dataset=ds.name, fingerprint=ds.fingerprint,
+                              model=model, config=to_dict(cfg), config_hash=config_hash(cfg), sweep=MY_RUNS,
+                              label=label, meta=meta)  # fmt: skip
+
+    def work(job: Job) -> dict:
+        from recsys_core.build import ensure_run
+
+        job.report(phase="preparing the split")
+        out = ensure_run(store, load_dataset(src), model, cfg, [protocol], sweep=MY_RUNS, label=label,
+                         artifacts=False, callbacks=[JobProgress(job)], cancel=job.cancel, run_id=run_id,
+                         reuse=False)  # fmt: skip
+        return out.run
+
+    meta = {"model": model, "src": src, "protocol": protocol, "config": to_dict(cfg)}
+    return manager.submit(f"train {model} {label} on {src}", work, device=pick_device(cfg.device).type,
+                          kind="train", run_id=run_id, meta=meta)  # fmt: skip
+
+
+def resubmit(manager: JobManager, store, run_id: int) -> Job:
+    """Queue a stored run again (an interrupted, failed or cancelled one) with its config."""
+    from recsys_core.errors import ConfigError
+
+    run = store.run(run_id)
+    if run is None or not run["meta"].get("src"):
+        raise ConfigError(f"run {run_id} cannot be resubmitted: it does not record its dataset and protocol")
+    m = run["meta"]
+    return submit_training(manager, store, m["src"], run["model"], m["overrides"], m["protocols"][0], run["label"])

@@ -31,7 +31,7 @@ import numpy as np
 
 from recsys_core.paths import artifacts_dir
 
-SCHEMA_VERSION = 1
+ARTIFACT_VERSION = 1  # part of every cache key: bump when the artifact layout changes
 STATUSES = ("queued", "running", "done", "diverged", "failed", "cancelled", "interrupted")
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -69,11 +69,16 @@ MIGRATIONS: dict[int, list[str]] = {
             PRIMARY KEY (run, epoch)
         )""",
     ],
+    # who owns a queued/running run: "host:pid:process start", so a server restart (even one
+    # that gets the same pid back) is told apart from a live owner
+    # meta: what is needed to resubmit a run (dataset source, protocols, the overrides given)
+    2: ["ALTER TABLE runs ADD COLUMN owner TEXT", "ALTER TABLE runs ADD COLUMN meta TEXT"],
 }
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 def cache_key(fingerprint: str, model: str, config_hash: str) -> str:
-    return f"{fingerprint}-{model}-{config_hash}-s{SCHEMA_VERSION}"
+    return f"{fingerprint}-{model}-{config_hash}-s{ARTIFACT_VERSION}"
 
 
 class Store:
@@ -117,21 +122,21 @@ class Store:
             return con.execute("PRAGMA user_version").fetchone()[0]
 
     def create_run(self, *, key, dataset, fingerprint, model, config: dict, config_hash, sweep=None, label=None,
-                   status="queued") -> int:  # fmt: skip
+                   status="queued", meta: dict | None = None) -> int:  # fmt: skip
         with self._db() as con:
             cur = con.execute(
-                "INSERT INTO runs (key, sweep, label, dataset, fingerprint, model, config, config_hash, status, created)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (key, sweep, label, dataset, fingerprint, model, config, config_hash, status, created,"
+                " host, pid, owner, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, sweep, label, dataset, fingerprint, model, json.dumps(config, sort_keys=True), config_hash,
-                 status, time.time()),
+                 status, time.time(), socket.gethostname(), os.getpid(), owner_token(), json.dumps(meta or {})),
             )  # fmt: skip
             return int(cur.lastrowid)
 
     def start_run(self, run_id: int, device: str = "") -> None:
         with self._db() as con:
             con.execute(
-                "UPDATE runs SET status='running', device=?, host=?, pid=?, started=? WHERE id=?",
-                (device, socket.gethostname(), os.getpid(), time.time(), run_id),
+                "UPDATE runs SET status='running', device=?, host=?, pid=?, owner=?, started=? WHERE id=?",
+                (device, socket.gethostname(), os.getpid(), owner_token(), time.time(), run_id),
             )
 
     def add_epoch(self, run_id: int, row: dict) -> None:
@@ -207,12 +212,8 @@ class Store:
         """Runs left 'running' or 'queued' by a process that is gone become 'interrupted'
         (a killed sweep, a restarted server), so they are redone, not shown running forever."""
         n = 0
-        host = socket.gethostname()
         for r in self.runs(sweep=sweep):
-            if r["status"] not in ("running", "queued"):
-                continue
-            owner_alive = r["host"] == host and r["pid"] and _alive(r["pid"]) and r["pid"] != os.getpid()
-            if owner_alive:
+            if r["status"] not in ("running", "queued") or _owner_alive(r):
                 continue
             self.set_status(r["id"], "interrupted", "the process running it stopped (killed or restarted)")
             n += 1
@@ -324,7 +325,30 @@ def _row(r: sqlite3.Row) -> dict:
     d = dict(r)
     d["config"] = json.loads(d["config"]) if d.get("config") else {}
     d["metrics"] = json.loads(d["metrics"]) if d.get("metrics") else {}
+    d["meta"] = json.loads(d["meta"]) if d.get("meta") else {}
     return d
+
+
+def _start_ticks(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), '' where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_token(pid: int | None = None) -> str:
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid)}"
+
+
+def _owner_alive(r: dict) -> bool:
+    """Is the process that queued or runs this run still the same live process?"""
+    if r.get("owner"):
+        host, pid, _ = r["owner"].rsplit(":", 2)
+        return host == socket.gethostname() and _alive(int(pid)) and owner_token(int(pid)) == r["owner"]
+    return bool(r["host"] == socket.gethostname() and r["pid"] and _alive(r["pid"]))
 
 
 def _alive(pid: int) -> bool:

@@ -201,21 +201,26 @@ def run_sweep(
     return [store.run(i) for i in ids]
 
 
+def sweep_point_run(store, ds: Dataset, sweep, cfg) -> dict | None:
+    """The latest run of one sweep point: one the sweep made, else any run of that config."""
+    from recsys_core.build import run_key
+
+    runs = store.runs(key=run_key(ds, sweep.model, cfg, [sweep.protocol]))
+    own = [r for r in runs if r["sweep"] == sweep.name]
+    return (own or runs or [None])[-1]
+
+
 def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
     """Seed 000's table: value, train loss, validation loss, metric, epochs, status; best marked.
 
     Each row is the point's latest run; losses are at the best epoch (the restored weights)."""
-    from recsys_core.build import run_key
-
     rows = []
     metric = "RMSE" if sweep.protocol.startswith("ratings") else "HR@10"
     for label, cfg in sweep.configs():
-        key = run_key(ds, sweep.model, cfg, [sweep.protocol])
-        runs = [r for r in store.runs(key=key)]
-        if not runs:
+        run = sweep_point_run(store, ds, sweep, cfg)
+        if run is None:
             rows.append({"value": label, "status": "not run"})
             continue
-        run = runs[-1]
         epochs = store.epochs(run["id"])
         best = (
             epochs[run["best_epoch"] - 1]

@@ -89,6 +89,13 @@ def _shipped_key(store, ds: Dataset, model: str) -> str | None:
     return run["key"] if run else None
 
 
+def shipped_run_id(store, ds: Dataset, model: str) -> int | None:
+    from recsys_core.build import shipped_runs
+
+    run = shipped_runs(store, ds).get(model)
+    return run["id"] if run else None
+
+
 def models_with(store, ds: Dataset, artifact: str) -> list[str]:
     """Shipped models whose cached artifact `artifact` (e.g. 'item_embeddings') is intact."""
     from recsys_core.build import shipped_runs
@@ -269,14 +276,13 @@ def projector_tsv(store, ds: Dataset, model: str) -> tuple[str, str] | None:
 
 def sweep_curves(store, ds: Dataset, sweep) -> pd.DataFrame:
     """Per-epoch rows of every point of a sweep (its latest run), long format."""
-    from recsys_core.build import run_key
+    from recsys_core.sweeps import sweep_point_run
 
     frames = []
     for label, cfg in sweep.configs():
-        runs = store.runs(key=run_key(ds, sweep.model, cfg, [sweep.protocol]))
-        if not runs:
+        run = sweep_point_run(store, ds, sweep, cfg)
+        if run is None:
             continue
-        run = runs[-1]
         ep = pd.DataFrame(store.epochs(run["id"]))
         if ep.empty:
             continue
@@ -284,3 +290,107 @@ def sweep_curves(store, ds: Dataset, sweep) -> pd.DataFrame:
         ep["status"] = run["status"]
         frames.append(ep)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+# ------------------------------------------------------------------ runs from the Train page
+
+
+def run_metric(run: dict, protocol: str | None = None) -> tuple[str, float | None]:
+    """(name, value) of a run's headline test figure: NDCG@10 for ranking, RMSE for ratings."""
+    metrics = {k: v for k, v in run["metrics"].items() if isinstance(v, dict)}
+    protocol = protocol or next(iter(metrics), None)
+    m = metrics.get(protocol, {})
+    return ("RMSE", m.get("RMSE")) if "RMSE" in m else ("NDCG@10", m.get("NDCG@10"))
+
+
+def my_runs_frame(store, ds: Dataset) -> pd.DataFrame:
+    """The runs started from the Train page on this dataset, newest first."""
+    from recsys_core.jobs import MY_RUNS
+
+    rows = []
+    for r in reversed(store.runs(sweep=MY_RUNS, fingerprint=ds.fingerprint)):
+        protocol = (r["meta"].get("protocols") or ["?"])[0]
+        m = r["metrics"].get(protocol, {}) if isinstance(r["metrics"].get(protocol), dict) else {}
+        epochs = store.epochs(r["id"])
+        rows.append(
+            {
+                "run": r["id"],
+                "model": r["model"],
+                "changes": r["label"],
+                "protocol": protocol,
+                "status": r["status"],
+                "HR@10": m.get("HR@10"),
+                "NDCG@10": m.get("NDCG@10"),
+                "RMSE": m.get("RMSE"),
+                "epochs": len(epochs),
+                "best_epoch": r["best_epoch"],
+                "s/epoch": float(np.mean([e["seconds"] for e in epochs])) if epochs else None,
+                "device": r["device"],
+                "started": pd.to_datetime(r["created"], unit="s"),
+                "message": r["error"] or "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run_curves(store, run_ids: list[int], names: dict[int, str] | None = None) -> pd.DataFrame:
+    """Per-epoch rows of several runs, long format, `run` naming each line."""
+    frames = []
+    for rid in run_ids:
+        ep = pd.DataFrame(store.epochs(rid))
+        if not ep.empty:
+            ep["run"] = (names or {}).get(rid, f"run {rid}")
+            frames.append(ep)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def closest_sweep(model: str, overrides: dict, sweeps: dict):
+    """The sweep to draw a run beside: of the same model, varying a parameter the run changed
+    (else the model's first sweep); None when the model has no sweep."""
+    from recsys_core.jobs import changed
+
+    mine = [s for s in sweeps.values() if s.model == model]
+    if not mine:
+        return None
+    diff = set(changed(model, overrides))
+    for s in mine:
+        varied = {k for _, ov in s.points for k in ov}
+        if varied & diff:
+            return s
+    return mine[0]
+
+
+def model_runs_frame(store, ds: Dataset, model: str) -> pd.DataFrame:
+    """Every finished run of a model on this dataset (shipped, sweeps, my runs): the numeric
+    config values that vary between them, and the validation metric at the best and at the
+    last epoch, plus the test figure. The parallel-coordinates view of the Sweeps page."""
+    rows = []
+    for r in store.runs(model=model, fingerprint=ds.fingerprint):
+        if r["status"] not in ("done", "diverged"):
+            continue
+        epochs = store.epochs(r["id"])
+        if not epochs:
+            continue
+        monitor = "RMSE" if "RMSE" in epochs[-1] else "NDCG@10"
+        best = epochs[r["best_epoch"] - 1] if r["best_epoch"] and r["best_epoch"] <= len(epochs) else epochs[-1]
+        name, test = run_metric(r)
+        row = {"run": r["id"], "source": r["sweep"] or "shipped", "status": r["status"]}
+        for k, v in r["config"].items():
+            if isinstance(v, bool) or k in ("seed",):
+                continue
+            if isinstance(v, (int, float)):
+                row[k] = float(v)
+            elif isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v):
+                row[f"{k} (first)"] = float(v[0])
+                row[f"{k} (depth)"] = float(len(v))
+        row[f"best-epoch valid {monitor}"] = best.get(monitor)
+        row[f"last-epoch valid {monitor}"] = epochs[-1].get(monitor)
+        row["epochs run"] = float(len(epochs))
+        row[f"test {name}"] = test
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    fixed = [c for c in df.columns[3:] if c.split(" ")[0] not in ("best-epoch", "last-epoch", "test", "epochs")
+             and df[c].nunique(dropna=False) <= 1]  # fmt: skip
+    return df.drop(columns=fixed)

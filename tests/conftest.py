@@ -17,6 +17,9 @@ def isolated_folders(tmp_path_factory, monkeypatch):
     arts = tmp_path_factory.mktemp("artifacts")
     monkeypatch.setenv("RECSYS_DATA", str(data))
     monkeypatch.setenv("RECSYS_ARTIFACTS", str(arts))
+    # the app fetches and builds by itself where nothing is there; tests ask for it explicitly
+    monkeypatch.setenv("RECSYS_AUTO_FETCH", "0")
+    monkeypatch.setenv("RECSYS_AUTO_BUILD", "0")
     yield
 
 

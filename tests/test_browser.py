@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]  # fmt: skip
-PAGES = ["", "similar", "users", "embeddings", "sweeps"]
+PAGES = ["", "similar", "users", "embeddings", "sweeps", "train"]
 SYN = "synthetic:users=80,items=60,seed=1"
 
 
@@ -86,4 +86,30 @@ def test_every_page_renders_without_error(server):
         page.wait_for_timeout(2500)
         assert page.locator('[data-testid="stException"]').count() == 0
         assert "Movie 2" in page.inner_text("body")
+        browser.close()
+
+
+def test_train_page_runs_a_two_epoch_training(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{server}/train")
+        page.wait_for_selector("text=This run will use", timeout=30_000)
+        page.get_by_role("radio", name="mf", exact=True).click()
+        page.wait_for_selector("text=dot-product MF", timeout=30_000)
+        epochs = page.get_by_role("slider", name="Epochs (at most)")
+        epochs.focus()
+        epochs.press("Home")
+        epochs.press("ArrowRight")
+        page.wait_for_selector("text=patience 3 ≥ epochs 2", timeout=15_000)  # the server has the new value
+        page.get_by_role("button", name="Train", exact=True).click()
+        page.wait_for_selector("text=Finished in", timeout=90_000)
+        body = page.inner_text("body")
+        assert "epochs=2" in body  # the run is labelled with what differs from the defaults
+        assert "this run" in body and "shipped defaults" in body
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.wait_for_timeout(2500)  # let the figures table and the curves draw
+        page.screenshot(path=str(ROOT / "screenshots" / "train-finished.png"), full_page=True)
         browser.close()

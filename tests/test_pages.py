@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -30,9 +32,13 @@ def clear_streamlit_caches(monkeypatch):
     monkeypatch.setenv("RECSYS_DATASETS", SYN)
     st.cache_data.clear()
     st.cache_resource.clear()
+    main = sys.modules["__main__"]
     yield
     st.cache_data.clear()
     st.cache_resource.clear()
+    # AppTest leaves the page script as __main__; a later spawn-based process pool would
+    # re-run that script in its workers (they die and are respawned forever): put it back.
+    sys.modules["__main__"] = main
 
 
 def run_app(page: str | None = None, store_root=None, monkeypatch=None) -> AppTest:
@@ -41,7 +47,7 @@ def run_app(page: str | None = None, store_root=None, monkeypatch=None) -> AppTe
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
     if page:
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"app_pages/{page}.py")
         at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -118,3 +124,122 @@ def test_pages_without_artifacts_say_what_to_do(monkeypatch):
     at = run_app("similar")
     assert not at.exception
     assert any(b.label == "Build the models now" for b in at.button)
+
+
+def run_page(page: str, store_root, monkeypatch) -> AppTest:
+    """One page on its own (the sidebar's dataset set in the session), so widget reruns keep it."""
+    monkeypatch.setenv("RECSYS_ARTIFACTS", str(store_root))
+    at = AppTest.from_file(str(ROOT / "app_pages" / f"{page}.py"), default_timeout=60)
+    at.session_state["dataset"] = SYN
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _wait_for_run(root, timeout=60):
+    import time
+
+    from recsys_core.jobs import MY_RUNS
+    from recsys_core.store import Store
+
+    end = time.time() + timeout
+    while time.time() < end:
+        runs = Store(root).runs(sweep=MY_RUNS)
+        if runs and runs[-1]["status"] not in ("queued", "running"):
+            return runs[-1]
+        time.sleep(0.1)
+    raise AssertionError("the training job did not finish")
+
+
+def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_store, monkeypatch, tmp_path):
+    import shutil
+
+    from recsys_core import zoo
+
+    root = tmp_path / "store"
+    shutil.copytree(built_store, root)
+    at = run_page("train", root, monkeypatch)
+    assert at.segmented_control(key="train_model").value == "ncf"
+    assert at.select_slider(key="ncf:lr").value == zoo.config_for("ncf").lr  # starts at the shipped default
+    assert any("This run will use" in m.value and "CPU" in m.value for m in at.markdown)
+    at.segmented_control(key="train_model").set_value("mf").run()
+    at.select_slider(key="mf:dim").set_value(16)
+    at.slider(key="mf:epochs").set_value(2)
+    at.select_slider(key="mf:lr").set_value(0.01)
+    at.selectbox(key="mf:loss").set_value("bpr")
+    at.run()
+    at.button(key="train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run = _wait_for_run(root)
+    assert run["status"] == "done" and run["model"] == "mf"
+    assert (run["config"]["dim"], run["config"]["epochs"], run["config"]["lr"], run["config"]["loss"]) == (
+        16, 2, 0.01, "bpr")  # fmt: skip
+    assert run["label"] == "dim=16, loss=bpr, epochs=2, lr=0.01"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Finished in" in s.value for s in at.success)
+    figures = at.dataframe[0].value
+    assert figures.loc["this run", "HR@10"] == pytest.approx(run["metrics"]["loo-uniform"]["HR@10"])
+    shipped = views_leaderboard(root)
+    assert figures.loc["shipped defaults", "HR@10"] == pytest.approx(shipped)
+
+
+def views_leaderboard(root):
+    from recsys_core import views
+    from recsys_core.store import Store
+
+    b = views.leaderboard_frame(Store(root), load_dataset(SYN))
+    return b[(b["model"] == "mf") & (b["protocol"] == "loo-uniform")]["HR@10"].iloc[0]
+
+
+def test_train_page_rejects_invalid_settings_and_explains(built_store, monkeypatch):
+    at = run_page("train", built_store, monkeypatch)
+    at.slider(key="ncf:epochs").set_value(2).run()
+    assert any("early stopping cannot end the run" in c.value for c in at.caption)
+    at.selectbox(key="ncf:opt").set_value("sgd").run()
+    assert at.slider(key="ncf:momentum").value == 0.9  # momentum shows with SGD only
+    at.selectbox(key="ncf:variant").set_value("gmf").run()
+    assert at.toggle(key="ncf:pretrain").disabled  # pre-training needs NeuMF
+
+
+def test_sweeps_page_lists_my_runs_and_parallel_coordinates(built_store, monkeypatch, tmp_path):
+    import shutil
+
+    from recsys_core.jobs import JobManager, submit_training
+    from recsys_core.store import Store
+
+    root = tmp_path / "store"
+    shutil.copytree(built_store, root)
+    store = Store(root)
+    jobs = JobManager(store)
+    job = submit_training(jobs, store, SYN, "mf", {"epochs": 2, "dim": 8})
+    jobs.wait(job, 60)
+    at = run_page("sweeps", root, monkeypatch)
+    mine = at.dataframe[-1].value
+    assert mine["run"].tolist() == [job.run_id] and mine["changes"].iloc[0] == "dim=8, epochs=2"
+    assert mine["status"].iloc[0] == "done"
+    at.selectbox(key="pc_model").set_value("mf").run()
+    runs = at.dataframe[0].value  # the table under the parallel coordinates: shipped mf + my run
+    assert sorted(runs["source"]) == ["my-runs", "shipped"] and "dim" in runs
+    assert "best-epoch valid NDCG@10" in runs and "last-epoch valid NDCG@10" in runs
+
+
+def test_switching_to_a_dataset_builds_what_is_missing_with_progress(monkeypatch):
+    """With auto-build on, picking a dataset with nothing built starts the build in the
+    background; its progress shows in the sidebar and the leaderboard fills in."""
+    import time
+
+    from recsys_core import zoo
+
+    monkeypatch.setattr(zoo, "ZOO", {n: zoo.ZOO[n] for n in ("popularity", "genre", "ease")})  # cheap ones
+    monkeypatch.setenv("RECSYS_AUTO_BUILD", "1")
+    at = run_app()
+    assert any("Shipped models for" in c.value and "0/3 built" in c.value for c in at.sidebar.caption)
+    end = time.time() + 60
+    while time.time() < end:
+        at.run()
+        if at.dataframe and "ease" in at.dataframe[0].value.index:
+            break
+        time.sleep(0.2)
+    assert set(at.dataframe[0].value.index) == {"popularity", "genre", "ease"}
+    assert not any("Shipped models for" in c.value for c in at.sidebar.caption)  # all built: nothing to say

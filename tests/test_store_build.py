@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import socket
 import sqlite3
 
 import numpy as np
@@ -133,7 +134,7 @@ def test_sweep_resume_after_a_kill(tmp_path):
     )
     s.start_run(rid, "cpu")
     with sqlite3.connect(s.path) as con:
-        con.execute("UPDATE runs SET pid=999999 WHERE id=?", (rid,))
+        con.execute("UPDATE runs SET pid=999999, owner=? WHERE id=?", (f"{socket.gethostname()}:999999:1", rid))
     runs = run_sweep(sw, DS, s)
     assert [r["label"] for r in runs] == ["2", "4", "6"] and all(r["status"] == "done" for r in runs)
     assert s.run(rid)["status"] == "interrupted"
@@ -162,3 +163,30 @@ def test_custom_sweep_file_and_bad_files(tmp_path):
         bad.write_text(text)
         with pytest.raises(ConfigError, match=msg):
             load_sweep_file(bad)
+
+
+def test_migration_from_schema_1_keeps_runs(tmp_path):
+    from recsys_core.store import MIGRATIONS
+
+    with sqlite3.connect(tmp_path / "runs.sqlite") as con:
+        for stmt in MIGRATIONS[1]:
+            con.execute(stmt)
+        con.execute(
+            "INSERT INTO runs (key, dataset, fingerprint, model, config, config_hash, status, created)"
+            " VALUES ('k', 'd', 'f', 'mf', '{}', 'h', 'done', 1.0)"
+        )
+        con.execute("PRAGMA user_version=1")
+    s = Store(tmp_path)
+    assert s.schema_version() == SCHEMA_VERSION == 2
+    assert s.latest_done("k")["model"] == "mf" and s.latest_done("k")["meta"] == {}
+
+
+def test_a_reused_pid_is_not_a_live_owner(tmp_path):
+    """A restarted server can get the dead one's pid back: the process start time tells them apart."""
+    s = Store(tmp_path)
+    rid = s.create_run(key="k", dataset="d", fingerprint="f", model="mf", config={}, config_hash="h")
+    mine = s.create_run(key="k", dataset="d", fingerprint="f", model="mf", config={}, config_hash="h")
+    with sqlite3.connect(s.path) as con:
+        con.execute("UPDATE runs SET owner=? WHERE id=?", (f"{socket.gethostname()}:{os.getpid()}:1", rid))
+    assert s.mark_interrupted() == 1
+    assert s.run(rid)["status"] == "interrupted" and s.run(mine)["status"] == "queued"

@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from pages._shared import cached_split, current_dataset, no_artifacts, store
+from app_pages._shared import cached_split, current_dataset, no_artifacts, store
 from recsys_core import views
 from recsys_core.build import shipped_runs
 

@@ -3,7 +3,7 @@
 import plotly.express as px
 import streamlit as st
 
-from pages._shared import build_job, current_dataset, job_manager, show_build_progress, store
+from app_pages._shared import auto_build, build_job, current_dataset, job_manager, show_build_progress, store
 from recsys_core import views
 from recsys_core.splits import describe
 from recsys_core.train import describe_device
@@ -34,9 +34,12 @@ board = views.leaderboard_frame(store(), ds)
 job = job_manager().find(f"build {src}")
 if board.empty:
     st.info("No model is built for this dataset yet: building them runs in the background (about a minute on ml-100k).")
-    if job is None or not job.active:
+    if (job is None and auto_build()) or (
+        (job is None or not job.active) and st.button("Build the models now", key="build_home")
+    ):
         job = build_job(src)
-    show_build_progress(job)
+    if job is not None:
+        show_build_progress(job)
 else:
     if job is not None and job.active:
         show_build_progress(job)

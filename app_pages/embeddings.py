@@ -3,7 +3,7 @@
 import plotly.express as px
 import streamlit as st
 
-from pages._shared import current_dataset, no_artifacts, store
+from app_pages._shared import current_dataset, no_artifacts, store
 from recsys_core import views
 
 st.title("Embedding map")

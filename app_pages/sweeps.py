@@ -1,0 +1,138 @@
+"""Sweeps: loss curves per epoch, one line per value, and seed 000's table; every run of a
+model in parallel coordinates; and the runs started from the Train page ("my runs")."""
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from app_pages._shared import current_dataset, job_manager, page_link, store
+from recsys_core import views, zoo
+from recsys_core.errors import RecsysError
+from recsys_core.jobs import resubmit
+from recsys_core.sweeps import all_sweeps, report, run_sweep
+
+st.title("Sweeps")
+ds = current_dataset()
+if ds is None:
+    st.stop()
+src = st.session_state["dataset"]
+sweeps = all_sweeps()
+tab_sweep, tab_all, tab_mine = st.tabs(["Sweep curves", "All runs of a model", "My runs"])
+
+# ------------------------------------------------------------------ one sweep
+with tab_sweep:
+    c1, c2, c3 = st.columns([2, 2, 1])
+    name = c1.selectbox("Sweep", list(sweeps), key="sweep", format_func=lambda n: f"{n} ({sweeps[n].model})")
+    sweep = sweeps[name]
+    st.caption(f"{sweep.description or sweep.source} · protocol **{sweep.protocol}** · one run per {sweep.param} value")
+    curves = views.sweep_curves(store(), ds, sweep)
+    rows = report(sweep, ds, store())
+    label = f"sweep {name} {src}"
+    job = job_manager().find(label)
+
+    can_run = any(r["status"] == "not run" for r in rows) and (job is None or not job.active)
+    if can_run and st.button(f"Run this sweep ({len(sweep.points)} points, background)", key="run_sweep"):
+
+        def work(job, sweep=sweep):
+            from recsys_core.data import load_dataset
+
+            def progress(j, n, point, out):
+                job.report(done=j, total=n, current=point)
+
+            job.report(done=0, total=len(sweep.points), current="starting")
+            run_sweep(sweep, load_dataset(src), store(), progress=progress)
+
+        job = job_manager().submit(label, work, kind="sweep")
+    if job is not None and job.active:
+
+        @st.fragment(run_every=1.0)
+        def _progress():
+            p = job.progress
+            if job.status == "queued":
+                st.info(f"Queued behind {job_manager().position(job) - 1} job(s) on {job.device}.")
+            elif job.active:
+                text = f"Running {name}: point {p.get('current')}"
+                st.progress(p.get("done", 0) / max(p.get("total", 1), 1), text=text)
+            else:
+                st.rerun()
+
+        _progress()
+
+    if curves.empty:
+        st.info("This sweep has not run on this dataset yet.")
+    else:
+        metrics = [m for m in ("loss", "HR@10", "NDCG@10", "RMSE") if m == "loss" or m in curves]
+        m1, m2 = c2.selectbox("Metric", metrics, key="sweep_metric"), c3.toggle("Log scale", key="log_y")
+        if m1 == "loss":
+            long = curves.melt(["epoch", "value", "status"], ["train_loss", "valid_loss"], var_name="split",
+                               value_name="loss")  # fmt: skip
+            long["split"] = long["split"].str.replace("_loss", "")
+            fig = px.line(long, x="epoch", y="loss", color="value", line_dash="split", markers=True, log_y=m2,
+                          title=f"Train (solid) and validation (dashed) loss per epoch, by {sweep.param}")  # fmt: skip
+        else:
+            fig = px.line(curves, x="epoch", y=m1, color="value", markers=True, log_y=m2,
+                          title=f"Validation {m1} per epoch, by {sweep.param}")  # fmt: skip
+        st.plotly_chart(fig, key="curves")
+
+        table = pd.DataFrame(rows)
+        table.insert(0, "", ["★ best" if r.get("best") else "" for r in rows])
+        table = table.drop(columns=[c for c in ("best", "run") if c in table])
+        st.subheader("Final figures (seed 000's table)")
+        st.caption(
+            "Losses at the best epoch (the weights kept); test metric under the sweep's protocol. "
+            "Diverged runs are shown, not hidden."
+        )
+        st.dataframe(table.rename(columns={"value": sweep.param}), hide_index=True, width="stretch")
+
+# ------------------------------------------------------------------ every run of a model
+with tab_all:
+    neural = [m for m in zoo.ZOO if zoo.is_neural(m)]
+    model = st.selectbox("Model", neural, index=neural.index(sweep.model), key="pc_model")
+    runs = views.model_runs_frame(store(), ds, model)
+    if runs.empty:
+        st.info(f"No finished {model} run on this dataset yet: run a sweep or a training first.")
+    else:
+        dims = [c for c in runs.columns if c not in ("run", "source", "status")]
+        color = next(c for c in dims if c.startswith("test "))
+        st.caption(
+            f"{len(runs)} finished {model} runs (shipped, sweeps, my runs), one line each. Axes: the settings "
+            "that differ between runs, the validation metric at the best epoch (the weights kept) and at the last "
+            f"epoch, and the test figure ({color[5:]}; colour). Drag along an axis to filter."
+        )
+        fig = px.parallel_coordinates(runs, dimensions=dims, color=color, color_continuous_scale="Viridis",
+                                      labels={d: d.replace("valid ", "valid<br>") for d in dims})  # fmt: skip
+        fig.update_layout(margin={"l": 60, "r": 60, "t": 60, "b": 30})
+        st.plotly_chart(fig, key="parallel")
+        st.dataframe(runs, hide_index=True, width="stretch")
+
+# ------------------------------------------------------------------ my runs
+with tab_mine:
+    mine = views.my_runs_frame(store(), ds)
+    if mine.empty:
+        st.info("No runs from the Train page on this dataset yet.")
+        page_link("app_pages/train.py", "Train a model with your own settings", ":material/model_training:")
+    else:
+        st.caption("Runs started from the Train page, newest first. Test figures under each run's protocol.")
+        st.dataframe(mine, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(format="%.4f")
+                                    for c in ("HR@10", "NDCG@10", "RMSE", "s/epoch")})  # fmt: skip
+        names = {r.run: f"run {r.run}: {r.model} {r.changes} ({r.status})" for r in mine.itertuples()}
+        pick = st.multiselect("Runs to plot", list(names), default=list(names)[:3], format_func=names.get,
+                              key="my_runs_pick")  # fmt: skip
+        if pick:
+            curves = views.run_curves(store(), pick, names)
+            ys = [c for c in ("NDCG@10", "HR@10", "RMSE", "train_loss", "valid_loss") if c in curves]
+            if ys:
+                y = st.segmented_control("Curve", ys, default=ys[0], key="my_runs_curve") or ys[0]
+                st.plotly_chart(px.line(curves, x="epoch", y=y, color="run", markers=True,
+                                        title=f"{y} per epoch"), key="my_runs_curves")  # fmt: skip
+        again = mine[mine["status"].isin(["interrupted", "failed", "cancelled"])]
+        if not again.empty:
+            rid = st.selectbox("Resubmit a run that did not finish", again["run"], format_func=names.get, key="again")
+            if st.button("Resubmit", key="resubmit"):
+                try:
+                    job = resubmit(job_manager(), store(), int(rid))
+                    st.session_state["train_job"] = job.id
+                    st.success(f"Queued again as run {job.run_id}; follow it on the Train page.")
+                except RecsysError as e:
+                    st.error(str(e))

@@ -1,0 +1,146 @@
+"""The job manager without Streamlit: queue order, progress, cancel, failure, divergence,
+training jobs recorded in the store, and recovery of runs a dead server left behind."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from recsys_core.errors import ConfigError
+from recsys_core.jobs import MY_RUNS, JobManager, resubmit, submit_training
+from recsys_core.store import Store
+
+SRC = "synthetic:users=80,items=60,seed=2"
+TINY = {"epochs": 2, "batch_size": 256, "mf_dim": 4, "layers": (8, 4)}
+
+
+def test_jobs_run_in_order_one_at_a_time_per_device():
+    jobs = JobManager()
+    gate, seen = threading.Event(), []
+
+    def work(tag):
+        def fn(job):
+            seen.append((tag, "start"))
+            if tag == "a":
+                gate.wait(5)
+            job.report(tag=tag)
+            seen.append((tag, "end"))
+            return tag
+
+        return fn
+
+    a, b, c = (jobs.submit(t, work(t), device="cpu") for t in "abc")
+    other = jobs.submit("gpu", work("g"), device="fake-gpu")  # another device is not behind them
+    jobs.wait(other, 5)
+    assert other.status == "done"
+    time.sleep(0.05)
+    assert a.status == "running" and [jobs.position(j) for j in (a, b, c)] == [0, 1, 2]
+    gate.set()
+    for j in (a, b, c):
+        jobs.wait(j, 5)
+    assert [j.status for j in (a, b, c)] == ["done"] * 3 and c.progress == {"tag": "c"} and c.result == "c"
+    assert [s for s in seen if s[0] != "g"] == [(t, e) for t in "abc" for e in ("start", "end")]
+
+
+def test_failure_and_cancel_of_a_queued_job():
+    jobs = JobManager()
+    gate = threading.Event()
+    blocker = jobs.submit("block", lambda job: gate.wait(5), device="cpu")
+    boom = jobs.submit("boom", lambda job: 1 / 0, device="cpu")
+    never = jobs.submit("never", lambda job: pytest.fail("a cancelled job ran"), device="cpu")
+    jobs.cancel(never.id)
+    assert never.status == "cancelled" and not never.active
+    gate.set()
+    jobs.wait(boom, 5)
+    assert boom.status == "failed" and "ZeroDivisionError" in boom.error
+    assert jobs.wait(blocker).status == "done" and jobs.find("boom") is boom
+
+
+def test_training_job_records_its_run_and_live_progress(tmp_path):
+    store = Store(tmp_path)
+    jobs = JobManager(store)
+    job = submit_training(jobs, store, SRC, "ncf", TINY)
+    run = store.run(job.run_id)
+    assert run["status"] in ("queued", "running") and run["sweep"] == MY_RUNS
+    assert run["meta"]["src"] == SRC and run["meta"]["protocols"] == ["loo-uniform"]
+    jobs.wait(job, 60)
+    assert job.status == "done", job.error
+    run = store.run(job.run_id)
+    assert run["status"] == "done" and 0 <= run["metrics"]["loo-uniform"]["HR@10"] <= 1
+    p = job.progress
+    assert [r["epoch"] for r in p["history"]] == [1, 2] and p["epoch"] == 2 and p["batch"] == p["n_batches"]
+    assert [e["epoch"] for e in store.epochs(job.run_id)] == [1, 2]
+    assert "mf_dim=4" in run["label"] and "epochs=2" in run["label"]
+
+
+def test_two_sessions_submitting_at_once_both_complete_in_order(tmp_path):
+    store = Store(tmp_path)
+    jobs = JobManager(store)
+    out, barrier = {}, threading.Barrier(2)
+
+    def session(name, dim):
+        barrier.wait()
+        out[name] = submit_training(jobs, store, SRC, "mf", {"epochs": 1, "dim": dim, "batch_size": 512})
+
+    threads = [threading.Thread(target=session, args=(n, d)) for n, d in (("s1", 4), ("s2", 8))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    first, second = sorted(out.values(), key=lambda j: j.id)
+    jobs.wait(first, 60), jobs.wait(second, 60)
+    assert first.status == second.status == "done"
+    assert first.finished <= second.started  # one at a time, in submission order
+    assert len([r for r in store.runs(sweep=MY_RUNS) if r["status"] == "done"]) == 2
+
+
+def test_cancel_a_running_training_within_a_second(tmp_path):
+    store = Store(tmp_path)
+    jobs = JobManager(store)
+    job = submit_training(jobs, store, SRC, "ncf", {**TINY, "epochs": 500, "patience": 100, "batch_size": 16})
+    deadline = time.time() + 30
+    while not job.progress.get("batch") and time.time() < deadline:
+        time.sleep(0.01)
+    t = time.perf_counter()
+    jobs.cancel(job.id)
+    jobs.wait(job, 10)
+    assert job.status == "cancelled" and time.perf_counter() - t < 1.0
+    assert store.run(job.run_id)["status"] == "cancelled"
+
+
+def test_divergence_and_bad_config(tmp_path):
+    store = Store(tmp_path)
+    jobs = JobManager(store)
+    job = submit_training(jobs, store, SRC, "autorec", {"epochs": 2, "lr": 10, "optimizer": "sgd",
+                                                        "momentum": 0.99, "layers": (16,)}, "ratings")  # fmt: skip
+    jobs.wait(job, 60)
+    assert job.status == "diverged" and "learning rate" in job.error
+    assert store.run(job.run_id)["status"] == "diverged"
+    n = len(store.runs())
+    for bad in ({"lr": -1}, {"dropout": 1.0}, {"nope": 1}):
+        with pytest.raises(ConfigError):
+            submit_training(jobs, store, SRC, "ncf", bad)
+    with pytest.raises(ConfigError, match="does not predict ratings"):
+        submit_training(jobs, store, SRC, "ncf", {}, "ratings")
+    assert len(store.runs()) == n  # nothing queued for a rejected config
+
+
+def test_runs_of_a_dead_server_become_interrupted_and_can_be_resubmitted(tmp_path):
+    store = Store(tmp_path)
+    first = JobManager(store)
+    gate = threading.Event()
+    first.submit("block", lambda job: gate.wait(10), device="cpu")
+    job = submit_training(first, store, SRC, "ncf", TINY)  # queued behind the blocker
+    with sqlite3.connect(store.path) as con:  # ... when the server dies
+        con.execute("UPDATE runs SET owner=? WHERE id=?", (f"{socket.gethostname()}:999999:1", job.run_id))
+    restarted = JobManager(store)
+    assert restarted.recovered == 1 and store.run(job.run_id)["status"] == "interrupted"
+    again = resubmit(restarted, store, job.run_id)
+    restarted.wait(again, 60)
+    assert again.status == "done" and store.run(again.run_id)["config"] == store.run(job.run_id)["config"]
+    first.cancel(job.id)  # (the "dead" manager is still alive in this test: stop it cleanly)
+    gate.set()
