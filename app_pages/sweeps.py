@@ -1,8 +1,10 @@
 """Sweeps: loss curves per epoch, one line per value, and seed 000's table; every run of a
 model in parallel coordinates; and the runs started from the Train page ("my runs")."""
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
+import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages._shared import current_dataset, job_manager, page_link, store
@@ -10,6 +12,21 @@ from recsys_core import views, zoo
 from recsys_core.errors import RecsysError
 from recsys_core.jobs import resubmit
 from recsys_core.sweeps import all_sweeps, report, run_sweep
+
+
+def parcoords_axis(values, name: str) -> dict:
+    """One parallel-coordinates axis: categories as ticks, rates on a log scale."""
+    label = name.replace("valid ", "valid<br>").replace("best-epoch", "best epoch").replace("last-epoch", "last epoch")
+    if not pd.api.types.is_numeric_dtype(values):
+        cats = sorted(values.astype(str).unique())
+        return {"label": label, "values": [cats.index(v) for v in values.astype(str)],
+                "tickvals": list(range(len(cats))), "ticktext": cats}  # fmt: skip
+    if name in ("lr", "weight_decay") and (values > 0).all():
+        ticks = sorted(values.unique())
+        return {"label": f"{name} (log)", "values": np.log10(values).tolist(), "tickvals": np.log10(ticks).tolist(),
+                "ticktext": [f"{t:g}" for t in ticks]}  # fmt: skip
+    return {"label": label, "values": values.tolist()}
+
 
 st.title("Sweeps")
 ds = current_dataset()
@@ -92,16 +109,17 @@ with tab_all:
     if runs.empty:
         st.info(f"No finished {model} run on this dataset yet: run a sweep or a training first.")
     else:
-        dims = [c for c in runs.columns if c not in ("run", "source", "status")]
-        color = next(c for c in dims if c.startswith("test "))
+        names = [c for c in runs.columns if c not in ("run", "source", "status")]
+        color = next(c for c in names if c.startswith("test "))
         st.caption(
             f"{len(runs)} finished {model} runs (shipped, sweeps, my runs), one line each. Axes: the settings "
             "that differ between runs, the validation metric at the best epoch (the weights kept) and at the last "
             f"epoch, and the test figure ({color[5:]}; colour). Drag along an axis to filter."
         )
-        fig = px.parallel_coordinates(runs, dimensions=dims, color=color, color_continuous_scale="Viridis",
-                                      labels={d: d.replace("valid ", "valid<br>") for d in dims})  # fmt: skip
-        fig.update_layout(margin={"l": 60, "r": 60, "t": 60, "b": 30})
+        fig = go.Figure(go.Parcoords(dimensions=[parcoords_axis(runs[c], c) for c in names],
+                                     line={"color": runs[color].tolist(), "colorscale": "Viridis", "showscale": True,
+                                           "colorbar": {"title": color}}))  # fmt: skip
+        fig.update_layout(margin={"l": 60, "r": 60, "t": 80, "b": 30}, height=480)
         st.plotly_chart(fig, key="parallel")
         st.dataframe(runs, hide_index=True, width="stretch")
 
@@ -124,8 +142,9 @@ with tab_mine:
             ys = [c for c in ("NDCG@10", "HR@10", "RMSE", "train_loss", "valid_loss") if c in curves]
             if ys:
                 y = st.segmented_control("Curve", ys, default=ys[0], key="my_runs_curve") or ys[0]
-                st.plotly_chart(px.line(curves, x="epoch", y=y, color="run", markers=True,
-                                        title=f"{y} per epoch"), key="my_runs_curves")  # fmt: skip
+                title = f"{y.replace('_', ' ')} per epoch" if "loss" in y else f"validation {y} per epoch"
+                st.plotly_chart(px.line(curves, x="epoch", y=y, color="run", markers=True, title=title),
+                                key="my_runs_curves")  # fmt: skip
         again = mine[mine["status"].isin(["interrupted", "failed", "cancelled"])]
         if not again.empty:
             rid = st.selectbox("Resubmit a run that did not finish", again["run"], format_func=names.get, key="again")

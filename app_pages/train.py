@@ -57,6 +57,7 @@ with left:
         "Evaluated under", protocols, key=f"{model}:protocol", help="the protocol of the validation and test figures"
     )
     st.caption(describe(protocol))
+    actions = st.container()  # Train / Reset, filled in below once the settings are read
 
     def k(name):
         return f"{model}:{name}"
@@ -139,30 +140,31 @@ with left:
         ov["schedule"] = st.selectbox("LR schedule", ["none", "cosine-restarts"], key=k("sched"),
                                       help="cosine annealing with warm restarts (seed 003)")  # fmt: skip
 
-    problems = []
-    if ov["patience"] >= ov["epochs"]:
-        problems.append(f"patience {ov['patience']} ≥ epochs {ov['epochs']}: early stopping cannot end the run")
-    if ov["batch_size"] > ds.n_ratings:
-        problems.append(f"batch size {ov['batch_size']:,} is larger than the {ds.n_ratings:,} ratings: one batch")
-    for p in problems:
-        st.caption(f":material/info: {p}")
-    error = None
-    try:
-        zoo.config_for(model, ov)
-    except RecsysError as e:
-        error = str(e).splitlines()[0]
-        st.error(f"This combination is not valid: {error}")
-    c1, c2 = st.columns(2)
-    if c1.button("Train", type="primary", disabled=error is not None, icon=":material/play_arrow:", key="train"):
+    with actions:
+        problems = []
+        if ov["patience"] >= ov["epochs"]:
+            problems.append(f"patience {ov['patience']} ≥ epochs {ov['epochs']}: early stopping cannot end the run")
+        if ov["batch_size"] > ds.n_ratings:
+            problems.append(f"batch size {ov['batch_size']:,} is larger than the {ds.n_ratings:,} ratings: one batch")
+        for p in problems:
+            st.caption(f":material/info: {p}")
+        error = None
         try:
-            job = submit_training(jobs, store(), src, model, ov, protocol)
-            st.session_state["train_job"] = job.id
+            zoo.config_for(model, ov)
         except RecsysError as e:
-            st.error(str(e))
-    if c2.button("Reset to defaults", key="reset"):
-        for key in [key for key in st.session_state if str(key).startswith(f"{model}:")]:
-            del st.session_state[key]
-        st.rerun()
+            error = str(e).splitlines()[0]
+            st.error(f"This combination is not valid: {error}")
+        c1, c2 = st.columns(2)
+        if c1.button("Train", type="primary", disabled=error is not None, icon=":material/play_arrow:", key="train"):
+            try:
+                job = submit_training(jobs, store(), src, model, ov, protocol)
+                st.session_state["train_job"] = job.id
+            except RecsysError as e:
+                st.error(str(e))
+        if c2.button("Reset to defaults", key="reset"):
+            for key in [key for key in st.session_state if str(key).startswith(f"{model}:")]:
+                del st.session_state[key]
+            st.rerun()
 
 
 def _job():

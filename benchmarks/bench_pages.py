@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 from _common import table
 
@@ -41,7 +42,7 @@ def main() -> None:
     if len(shipped_runs(Store(), ds)) < 8:
         raise SystemExit(f"the store has not every shipped model for {a.dataset}: run `make build` first")
 
-    at = AppTest.from_file("app.py", default_timeout=120)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
     at.session_state["dataset"] = a.dataset
     rows = []
     cold = {}

@@ -69,7 +69,7 @@ def browser_timing(src: str, model: str) -> dict | None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, RECSYS_ARTIFACTS=tempfile.mkdtemp(prefix="bench-train-ui-"))
+    env = dict(os.environ, RECSYS_ARTIFACTS=tempfile.mkdtemp(prefix="bench-train-ui-"), RECSYS_AUTO_BUILD="0")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -376,9 +376,11 @@ def model_runs_frame(store, ds: Dataset, model: str) -> pd.DataFrame:
         name, test = run_metric(r)
         row = {"run": r["id"], "source": r["sweep"] or "shipped", "status": r["status"]}
         for k, v in r["config"].items():
-            if isinstance(v, bool) or k in ("seed",):
+            if k in ("seed", "device"):
                 continue
-            if isinstance(v, (int, float)):
+            if isinstance(v, (bool, str)):
+                row[k] = str(v).lower()
+            elif isinstance(v, (int, float)):
                 row[k] = float(v)
             elif isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v):
                 row[f"{k} (first)"] = float(v[0])
