@@ -96,8 +96,9 @@ with tab_sweep:
         table = table.drop(columns=[c for c in ("best", "run") if c in table])
         st.subheader("Final figures (seed 000's table)")
         st.caption(
-            "Losses at the best epoch (the weights kept); test metric under the sweep's protocol. "
-            "Diverged runs are shown, not hidden."
+            "Losses and the validation metric at the best epoch (the weights kept); ★ marks the best value on "
+            "validation, never on test. Test figures under the sweep's protocol; diversity = 1 − mean genre cosine "
+            "in the top-10 lists. Diverged runs are shown, not hidden."
         )
         st.dataframe(table.rename(columns={"value": sweep.param}), hide_index=True, width="stretch")
 

@@ -284,15 +284,27 @@ def print_report(sweep, rows) -> None:
     print(f"\n{sweep.name}: {sweep.description}")
     cols = [
         c
-        for c in ("value", "train_loss", "valid_loss", "HR@10", "NDCG@10", "RMSE", "epochs", "status")
+        for c in (
+            "value",
+            "train_loss",
+            "valid_loss",
+            "valid NDCG@10",
+            "valid RMSE",
+            "HR@10",
+            "NDCG@10",
+            "diversity",
+            "RMSE",
+            "epochs",
+            "status",
+        )  # fmt: skip
         if any(c in r for r in rows)
     ]
-    print("  ".join(f"{c:>12}" for c in cols))
+    print("  ".join(f"{c:>13}" for c in cols))
     for r in rows:
         cells = []
         for c in cols:
             v = r.get(c)
-            cells.append(f"{v:>12.4f}" if isinstance(v, float) else f"{'-' if v is None else v!s:>12}")
+            cells.append(f"{v:>13.4f}" if isinstance(v, float) else f"{'-' if v is None else v!s:>13}")
         print("  ".join(cells) + ("   <- best" if r.get("best") else ""))
 
 

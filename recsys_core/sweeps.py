@@ -2,7 +2,7 @@
 
 The shipped sweeps are the seeds' experiments (seed 000's learning rate / embedding /
 dropout tables for NCF, seed 001's AutoRec width, dropout and variants, seed 004's CDAE
-hidden size). Users add their own as a TOML or JSON file:
+hidden size, seed 002's diversity regulariser). Users add their own as a TOML or JSON file:
 
     name = "ncf-negatives"          # required
     model = "ncf"                   # required, a zoo model
@@ -82,6 +82,9 @@ SHIPPED: dict[str, Sweep] = {
         Sweep("autorec-variants", "autorec", "variant",
               (("plain", {}), ("tied weights", {"tied": True}), ("dense re-feeding", {"refeeding": True})),
               _AUTOREC, "ratings", description="seed 001: tied decoder weights and dense re-feeding"),
+        Sweep("ncf-diversity", "ncf", "diversity weight",
+              tuple((str(w), {"diversity_weight": w}) for w in (0.0, 0.1, 0.5, 2.0)), {"epochs": 12},
+              description="seed 002: genre-diversity regulariser on the shipped NeuMF (HR@10 vs diversity)"),
         Sweep("cdae-hidden", "cdae", "hidden units", tuple((str(h), {"hidden": h}) for h in (25, 50, 100, 200)),
               _CDAE, description="seed 004: hidden layer size"),
     ]
@@ -216,6 +219,7 @@ def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
     Each row is the point's latest run; losses are at the best epoch (the restored weights)."""
     rows = []
     metric = "RMSE" if sweep.protocol.startswith("ratings") else "HR@10"
+    monitor = "RMSE" if metric == "RMSE" else "NDCG@10"  # what early stopping watches
     for label, cfg in sweep.configs():
         run = sweep_point_run(store, ds, sweep, cfg)
         if run is None:
@@ -232,6 +236,7 @@ def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
             "value": label,
             "train_loss": best.get("train_loss"),
             "valid_loss": best.get("valid_loss"),
+            f"valid {monitor}": best.get(monitor),
             metric: test.get(metric),
             "epochs": len(epochs),
             "best_epoch": run["best_epoch"],
@@ -240,9 +245,11 @@ def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
         }
         if metric == "HR@10":
             row["NDCG@10"] = test.get("NDCG@10")
+            row["diversity"] = test.get("diversity")  # 1 - mean genre cosine in the top-10 lists
         rows.append(row)
-    scored = [r for r in rows if r.get(metric) is not None and r["status"] == "done"]
+    # the best value is picked on validation (the best epoch's metric), never on test
+    scored = [r for r in rows if r.get(f"valid {monitor}") is not None and r["status"] == "done"]
     if scored:
-        best_row = (min if metric == "RMSE" else max)(scored, key=lambda r: r[metric])
+        best_row = (min if monitor == "RMSE" else max)(scored, key=lambda r: r[f"valid {monitor}"])
         best_row["best"] = True
     return rows

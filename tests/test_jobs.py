@@ -120,6 +120,9 @@ def test_divergence_and_bad_config(tmp_path):
     jobs.wait(job, 60)
     assert job.status == "diverged" and "learning rate" in job.error
     assert store.run(job.run_id)["status"] == "diverged"
+    job = submit_training(jobs, store, SRC, "ncf", {"lr": 1, "epochs": 3})  # seed 000's lr 1 on NeuMF
+    jobs.wait(job, 60)
+    assert job.status == "diverged" and "untrained" in job.error and store.run(job.run_id)["error"] == job.error
     n = len(store.runs())
     for bad in ({"lr": -1}, {"dropout": 1.0}, {"nope": 1}):
         with pytest.raises(ConfigError):
