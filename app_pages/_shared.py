@@ -164,6 +164,23 @@ def build_job(ds_src: str):
     return jobs.submit(label, work, kind="build")
 
 
+def index_from_url(ds: Dataset, param: str, what: str) -> int | None:
+    """A deep link: `?user=<original user id>` or `?movie=<movie id or title>` picks the user or
+    movie when the page opens; an unknown one is said, and the default shown instead."""
+    from recsys_core.lookup import find_movie, find_user
+
+    raw = st.query_params.get(param)
+    if raw is None:
+        return None
+    try:
+        if param == "user":
+            return find_user(ds, raw)
+        return find_movie(ds, raw if not raw.isdigit() else f"id:{raw}")
+    except RecsysError as e:
+        st.warning(f"{e}. Showing the default {what} instead.")
+        return None
+
+
 def page_link(page: str, label: str, icon: str | None = None) -> None:
     """st.page_link, or the label as text when the page runs outside st.navigation (a test)."""
     from streamlit.errors import StreamlitAPIException

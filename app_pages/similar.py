@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_pages._shared import current_dataset, no_artifacts, store
+from app_pages._shared import current_dataset, index_from_url, no_artifacts, store
 from recsys_core import views
 
 st.title("Similar movies")
@@ -14,10 +14,12 @@ titles = ds.items["title"].tolist()
 order = sorted(range(ds.n_items), key=lambda i: -int(ds.item_popularity[i]))
 default = order[0]
 c1, c2 = st.columns([3, 1])
+linked = index_from_url(ds, "movie", "movie")
 item = c1.selectbox(
-    "Movie (type to search)", order, index=0, format_func=lambda i: titles[i], key="movie",
+    "Movie (type to search)", order, index=0 if linked is None else order.index(linked), format_func=lambda i: titles[i], key="movie",
     help="Listed by number of ratings; typing filters the titles.",
 )  # fmt: skip
+st.query_params["movie"] = ds.items["item_id"].iat[item]  # the address bar links to this movie
 n = c2.slider("How many", 5, 30, 10, key="n_similar")
 st.caption(f"**{titles[item]}** · genres: {ds.items['genres'].iat[item].replace('|', ', ') or 'none'}"
            f" · {int(ds.item_popularity[item]):,} ratings")  # fmt: skip

@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import cached_split, current_dataset, no_artifacts, store
+from app_pages._shared import cached_split, current_dataset, index_from_url, no_artifacts, store
 from recsys_core import views
 from recsys_core.build import shipped_runs
 
@@ -23,9 +23,14 @@ split = cached_split(src)
 ids = ds.users["user_id"].tolist()
 c1, c2, c3 = st.columns([2, 1, 1])
 NEW = -1
-user = c1.selectbox("User", [NEW, *range(ds.n_users)], index=1,
+linked = index_from_url(ds, "user", "user")
+user = c1.selectbox("User", [NEW, *range(ds.n_users)], index=1 if linked is None else linked + 1,
                     format_func=lambda u: "New user (no history: cold start)" if u == NEW else f"user {ids[u]}",
                     key="user")  # fmt: skip
+if user != NEW:
+    st.query_params["user"] = ids[user]  # the address bar links to this user
+elif "user" in st.query_params:
+    del st.query_params["user"]
 defaults = [m for m in ("ncf", "cdae", "autorec") if m in ranked] + ranked
 model_a = c2.selectbox("Model A", ranked, index=ranked.index(defaults[0]), key="model_a")
 model_b = c3.selectbox(

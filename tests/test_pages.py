@@ -243,3 +243,23 @@ def test_switching_to_a_dataset_builds_what_is_missing_with_progress(monkeypatch
         time.sleep(0.2)
     assert set(at.dataframe[0].value.index) == {"popularity", "genre", "ease"}
     assert not any("Shipped models for" in c.value for c in at.sidebar.caption)  # all built: nothing to say
+
+
+def test_deep_links_pick_the_user_or_movie_and_unknown_ids_are_said(built_store, monkeypatch):
+    monkeypatch.setenv("RECSYS_ARTIFACTS", str(built_store))
+    ds = load_dataset(SYN)
+    for params, key, expected in [({"user": ds.users["user_id"].iat[7]}, "user", 7),
+                                  ({"movie": ds.items["item_id"].iat[5]}, "movie", 5)]:  # fmt: skip
+        page = "users" if key == "user" else "similar"
+        at = AppTest.from_file(str(ROOT / "app_pages" / f"{page}.py"), default_timeout=60)
+        at.session_state["dataset"] = SYN
+        at.query_params.update(params)
+        at.run()
+        assert not at.exception and not at.warning
+        assert at.selectbox(key=key).value == expected
+    at = AppTest.from_file(str(ROOT / "app_pages" / "users.py"), default_timeout=60)
+    at.session_state["dataset"] = SYN
+    at.query_params["user"] = "no-such-user"
+    at.run()
+    assert not at.exception
+    assert "no user with id 'no-such-user'" in at.warning[0].value and at.selectbox(key="user").value == 0
