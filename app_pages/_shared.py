@@ -118,6 +118,16 @@ def current_dataset() -> Dataset | None:
         return None
 
 
+def page_start(title: str) -> tuple[Dataset, str]:
+    """Every page's opening: its title, then the picked dataset and its source (or a stop,
+    with what to do, when there is none)."""
+    st.title(title)
+    ds = current_dataset()
+    if ds is None:
+        st.stop()
+    return ds, st.session_state["dataset"]
+
+
 @st.cache_resource
 def job_manager():
     """One job manager per server, shared by every browser session. Built over the store, so

@@ -3,14 +3,10 @@
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import current_dataset, no_artifacts, store
+from app_pages._shared import no_artifacts, page_start, store
 from recsys_core import views
 
-st.title("Embedding map")
-ds = current_dataset()
-if ds is None:
-    st.stop()
-src = st.session_state["dataset"]
+ds, src = page_start("Embedding map")
 models = [
     m
     for m in ("ncf", "mf", "embnet", "cdae", "autorec", "genre")

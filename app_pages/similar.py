@@ -2,14 +2,10 @@
 
 import streamlit as st
 
-from app_pages._shared import current_dataset, index_from_url, no_artifacts, store
+from app_pages._shared import index_from_url, no_artifacts, page_start, store
 from recsys_core import views
 
-st.title("Similar movies")
-ds = current_dataset()
-if ds is None:
-    st.stop()
-src = st.session_state["dataset"]
+ds, src = page_start("Similar movies")
 titles = ds.items["title"].tolist()
 order = sorted(range(ds.n_items), key=lambda i: -int(ds.item_popularity[i]))
 default = order[0]

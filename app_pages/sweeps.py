@@ -7,7 +7,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import current_dataset, job_manager, page_link, store
+from app_pages._shared import job_manager, page_link, page_start, store
 from recsys_core import views, zoo
 from recsys_core.errors import RecsysError
 from recsys_core.jobs import resubmit
@@ -28,11 +28,7 @@ def parcoords_axis(values, name: str) -> dict:
     return {"label": label, "values": values.tolist()}
 
 
-st.title("Sweeps")
-ds = current_dataset()
-if ds is None:
-    st.stop()
-src = st.session_state["dataset"]
+ds, src = page_start("Sweeps")
 sweeps = all_sweeps()
 tab_sweep, tab_all, tab_mine = st.tabs(["Sweep curves", "All runs of a model", "My runs"])
 

@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import current_dataset, job_manager, page_link, store
+from app_pages._shared import job_manager, page_link, page_start, store
 from recsys_core import views, zoo
 from recsys_core.errors import RecsysError
 from recsys_core.jobs import submit_training
@@ -21,11 +21,7 @@ SIZES = [2, 3, 4, 8, 10, 16, 25, 32, 50, 64, 100, 128, 200, 256, 512, 1024]
 AUTOREC_LAYERS = ["128", "256", "512", "128-256-256", "500-500-1000"]
 EMBNET_HIDDEN = ["100", "100-50", "200-100", "500-250", "1000-500-250"]
 
-st.title("Train")
-ds = current_dataset()
-if ds is None:
-    st.stop()
-src = st.session_state["dataset"]
+ds, src = page_start("Train")
 jobs = job_manager()
 st.caption(
     "Rerun a small training with your own hyperparameters. It runs in the background (the rest of the app stays "

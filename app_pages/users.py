@@ -4,15 +4,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import cached_split, current_dataset, index_from_url, no_artifacts, store
+from app_pages._shared import cached_split, index_from_url, no_artifacts, page_start, store
 from recsys_core import views
 from recsys_core.build import shipped_runs
 
-st.title("Compare users")
-ds = current_dataset()
-if ds is None:
-    st.stop()
-src = st.session_state["dataset"]
+ds, src = page_start("Compare users")
 runs = shipped_runs(store(), ds)
 ranked = [m for m in runs if views.models_with(store(), ds, "topk").count(m)]
 if not ranked:
