@@ -21,8 +21,8 @@ from recsys_core.runner import fit_and_evaluate
 GRIDS = {
     "ncf": {"dropout": [0.0, 0.2], "diversity_weight": [0.0, 0.1], "n_negatives": [4, 8]},
     "mf": {"dim": [128, 64], "weight_decay": [1e-6, 1e-5], "n_negatives": [4, 8]},
-    "cdae": {"hidden": [200, 400], "corruption": [0.2, 0.5]},
-    "autorec": {"item_based": [False, True], "layers": [(128,), (500,)], "dropout": [0.2, 0.6]},
+    "cdae": {"hidden": [400, 200], "corruption": [0.2, 0.5]},
+    "autorec": {"item_based": [True, False], "layers": [(128, 128), (128,)], "dropout": [0.8, 0.2]},
     "embnet": {"dim": [50, 100], "hidden": [(100,), (200, 100)], "embedding_dropout": [0.02, 0.2]},
 }
 
