@@ -244,9 +244,11 @@ def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
             "status": run["status"],
             "run": run["id"],
         }
-        if metric == "HR@10":
-            row["NDCG@10"] = test.get("NDCG@10")
-            row["diversity"] = test.get("diversity")  # 1 - mean genre cosine in the top-10 lists
+        if metric == "HR@10":  # beside HR@10: NDCG@10 and diversity (1 - mean genre cosine in the top-10)
+            extra = {"NDCG@10": test.get("NDCG@10"), "diversity": test.get("diversity")}
+            keys = list(row)
+            at = keys.index(metric) + 1
+            row = {k: ({**row, **extra})[k] for k in [*keys[:at], *extra, *keys[at:]]}
         rows.append(row)
     # the best value is picked on validation (the best epoch's metric), never on test
     scored = [r for r in rows if r.get(f"valid {monitor}") is not None and r["status"] == "done"]
