@@ -213,8 +213,11 @@ with right:
             epochs, epoch = p.get("epochs") or 1, p.get("epoch") or 0
             nb, batch = p.get("n_batches") or 1, p.get("batch") or 0
             frac = min(max((epoch - 1 + batch / nb) / epochs, 0.0), 1.0) if epoch else 0.0
+            phase = p.get("phase", "starting")
             text = (f"Epoch {epoch}/{epochs} · batch {batch}/{nb} · loss {p['loss']:.4f}" if epoch and "loss" in p
-                    else p.get("phase", "starting") + " ...")  # fmt: skip
+                    else phase + " ...")  # fmt: skip
+            if phase.startswith("pre-training"):
+                text = f"{phase.capitalize()} (NeuMF's initialisation) · {text}"
             st.progress(frac, text=text)
             hist = p.get("history") or []
             if hist:

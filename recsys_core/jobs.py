@@ -159,7 +159,8 @@ class JobProgress(Callback):
         self.job, self.rows = job, []
 
     def on_train_begin(self, info):
-        self.job.report(phase="training", device=info["device"], epochs=info["epochs"], n_batches=info["batches"])
+        self.job.report(phase=info.get("phase", "training"), device=info["device"], epochs=info["epochs"],
+                        n_batches=info["batches"])  # fmt: skip
 
     def on_batch_end(self, epoch, batch, n_batches, loss):
         self.job.report(epoch=epoch, batch=batch, n_batches=n_batches, loss=loss)

@@ -185,9 +185,27 @@ class NCF(NeuralRecommender):
                       self.item_features.cpu().numpy())  # fmt: skip
             mlp = NCF(self.n_users, self.n_items, replace(self.cfg, variant="mlp", pretrain=False),
                       self.item_features.cpu().numpy())  # fmt: skip
-            for sub in (gmf, mlp):
-                h = sub.fit(train, valid, callbacks, cancel)
+            for name, sub in (("GMF", gmf), ("MLP", mlp)):
+                h = sub.fit(train, valid, [_Pretraining(cb, name) for cb in callbacks], cancel)
                 if h.status != "done":
+                    h.message = f"pre-training {name}: {h.message}"
                     return h
             self.load_pretrained(gmf.cpu(), mlp.cpu())
         return super().fit(train, valid, callbacks, cancel)
+
+
+class _Pretraining:
+    """Forwards a pre-training phase's progress to a callback, marked with the phase; its
+    epochs are not the run's history (that is NeuMF's own, after the pre-training)."""
+
+    def __init__(self, inner, phase: str):
+        self.inner, self.phase = inner, phase
+
+    def on_train_begin(self, info: dict) -> None:
+        self.inner.on_train_begin({**info, "phase": f"pre-training {self.phase}"})
+
+    def on_batch_end(self, epoch: int, batch: int, n_batches: int, loss: float) -> None:
+        self.inner.on_batch_end(epoch, batch, n_batches, loss)
+
+    def on_epoch_end(self, row: dict) -> None:
+        pass
