@@ -173,17 +173,19 @@ def _job():
     return job
 
 
-def _curves(history: list[dict], metric: str) -> None:
-    h = pd.DataFrame(history)
+def _curves(history: list[dict], pretrain: list[dict], metric: str) -> None:
+    """Live loss and validation curves; NeuMF's pre-training phases (GMF, MLP) as their own lines."""
+    h = pd.DataFrame([*pretrain, *({**r, "phase": "run"} for r in history)])
     if h.empty:
         return
-    loss = h.melt("epoch", [c for c in ("train_loss", "valid_loss") if c in h], var_name="split", value_name="loss")
+    loss = h.melt(["epoch", "phase"], [c for c in ("train_loss", "valid_loss") if c in h], var_name="split",
+                  value_name="loss")  # fmt: skip
     loss["split"] = loss["split"].str.replace("_loss", "")
     a, b = st.columns(2)
-    a.plotly_chart(px.line(loss, x="epoch", y="loss", color="split", markers=True, height=300,
+    a.plotly_chart(px.line(loss, x="epoch", y="loss", color="split", line_dash="phase", markers=True, height=300,
                            title="Loss per epoch"), key="live_loss")  # fmt: skip
     if metric in h:
-        b.plotly_chart(px.line(h, x="epoch", y=metric, markers=True, height=300,
+        b.plotly_chart(px.line(h, x="epoch", y=metric, color="phase", markers=True, height=300,
                                title=f"Validation {metric} per epoch"), key="live_metric")  # fmt: skip
 
 
@@ -219,15 +221,16 @@ with right:
             if phase.startswith("pre-training"):
                 text = f"{phase.capitalize()} (NeuMF's initialisation) · {text}"
             st.progress(frac, text=text)
-            hist = p.get("history") or []
-            if hist:
-                last = hist[-1]
+            hist, pre = p.get("history") or [], p.get("pretrain") or []
+            if hist or pre:
+                last_rows = hist or pre
+                last = last_rows[-1]
                 c = st.columns(4)
-                c[0].metric("Epochs done", len(hist))
+                c[0].metric("Epochs done" if hist else "Pre-training epochs", len(last_rows))
                 c[1].metric("Train loss", f"{last['train_loss']:.4f}")
                 c[2].metric(f"Valid {metric}", f"{last.get(metric, float('nan')):.4f}")
-                c[3].metric("Seconds / epoch", f"{sum(r['seconds'] for r in hist) / len(hist):.2f}")
-            _curves(hist, metric)
+                c[3].metric("Seconds / epoch", f"{sum(r['seconds'] for r in last_rows) / len(last_rows):.2f}")
+            _curves(hist, pre, metric)
         else:
             st.rerun()  # finished: redraw the page without polling
         if job.active and st.button("Cancel", icon=":material/stop:", key=f"cancel_{job.id}"):

@@ -156,7 +156,7 @@ class JobProgress(Callback):
     """Feeds a job's progress from the training loop: epoch, batch, live history."""
 
     def __init__(self, job: Job):
-        self.job, self.rows = job, []
+        self.job, self.rows, self.pre = job, [], []
 
     def on_train_begin(self, info):
         self.job.report(phase=info.get("phase", "training"), device=info["device"], epochs=info["epochs"],
@@ -168,6 +168,10 @@ class JobProgress(Callback):
     def on_epoch_end(self, row):
         self.rows.append(dict(row))
         self.job.report(history=list(self.rows), first_epoch_at=self.job.progress.get("first_epoch_at", time.time()))
+
+    def on_pretrain_epoch_end(self, phase, row):
+        self.pre.append({**row, "phase": phase})
+        self.job.report(pretrain=list(self.pre), first_epoch_at=self.job.progress.get("first_epoch_at", time.time()))
 
 
 def changed(model: str, overrides: dict) -> dict:

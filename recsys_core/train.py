@@ -88,6 +88,9 @@ class Callback:
 
     def on_epoch_end(self, row: dict) -> None: ...
 
+    def on_pretrain_epoch_end(self, phase: str, row: dict) -> None:
+        """An epoch of a pre-training phase (NeuMF's GMF and MLP): not the run's history."""
+
 
 def validate(model, valid) -> dict:
     """Validation metrics: NDCG/HR@10 on the leave-one-out validation candidates, or RMSE."""

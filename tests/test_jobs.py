@@ -73,7 +73,8 @@ def test_training_job_records_its_run_and_live_progress(tmp_path):
     assert run["status"] == "done" and 0 <= run["metrics"]["loo-uniform"]["HR@10"] <= 1
     p = job.progress
     assert [r["epoch"] for r in p["history"]] == [1, 2] and p["epoch"] == 2 and p["batch"] == p["n_batches"]
-    assert [e["epoch"] for e in store.epochs(job.run_id)] == [1, 2]
+    assert [e["epoch"] for e in store.epochs(job.run_id)] == [1, 2]  # NeuMF's own, not its pre-training
+    assert [(r["phase"], r["epoch"]) for r in p["pretrain"]] == [("GMF", 1), ("GMF", 2), ("MLP", 1), ("MLP", 2)]
     assert "mf_dim=4" in run["label"] and "epochs=2" in run["label"]
 
 

@@ -196,7 +196,7 @@ class NCF(NeuralRecommender):
 
 class _Pretraining:
     """Forwards a pre-training phase's progress to a callback, marked with the phase; its
-    epochs are not the run's history (that is NeuMF's own, after the pre-training)."""
+    epochs go to `on_pretrain_epoch_end`, not into the run's history (NeuMF's own)."""
 
     def __init__(self, inner, phase: str):
         self.inner, self.phase = inner, phase
@@ -208,4 +208,6 @@ class _Pretraining:
         self.inner.on_batch_end(epoch, batch, n_batches, loss)
 
     def on_epoch_end(self, row: dict) -> None:
-        pass
+        hook = getattr(self.inner, "on_pretrain_epoch_end", None)
+        if hook is not None:
+            hook(self.phase, row)
