@@ -42,8 +42,9 @@ def server(tmp_path_factory):
     arts = tmp_path_factory.mktemp("browser-artifacts")
     build(load_dataset(SYN), ["popularity", "genre", "ease", "mf"], Store(arts))
     port = _free_port()
+    # (this module-scoped server starts before the per-test fixture that turns auto-build off)
     env = dict(os.environ, RECSYS_ARTIFACTS=str(arts), RECSYS_DATA=str(tmp_path_factory.mktemp("bdata")),
-               RECSYS_DATASETS=SYN)  # fmt: skip
+               RECSYS_DATASETS=SYN, RECSYS_AUTO_BUILD="0", RECSYS_AUTO_FETCH="0")  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
