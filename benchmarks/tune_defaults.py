@@ -44,18 +44,45 @@ POINTS = {
         {"hidden": 400, "corruption": 0.5, "patience": 3},
         {"hidden": 400, "lr": 0.002, "patience": 3},
         {"corruption": 0.1},
+        {"corruption": 0.3},
         {"lr": 0.0005},
+        {"lr": 0.0015},
+        {"hidden": 1000},
+        {"batch_size": 16},
+        {"patience": 8},
+        {"pos_weight": True},
     ],
     "autorec": [
         {},
-        *grid(item_based=[True, False], layers=[(128,), (500,)], dropout=[0.2, 0.6]),
-        *({"item_based": True, "layers": (128,), "dropout": d} for d in (0.8, 0.9)),
-        {"layers": (64,), "dropout": 0.8},
-        {"layers": (128, 256, 256)},
-        {"layers": (256, 256)},
-        {"dropout": 0.7},
+        *grid(item_based=[True, False], layers=[(128,), (500,)], dropout=[0.2, 0.6], lr=[0.001]),
+        *({"item_based": True, "layers": (128,), "dropout": d, "lr": 0.001} for d in (0.8, 0.9)),
+        *(
+            {"lr": 0.001, **p}
+            for p in (
+                {},
+                {"layers": (64, 64)},
+                {"layers": (128, 256, 256)},
+                {"layers": (256, 256)},
+                {"dropout": 0.7},
+                {"dropout": 0.85},
+                {"schedule": "cosine-restarts"},
+                {"batch_size": 64},
+                {"weight_decay": 0.0},
+            )
+        ),
+        {"weight_decay": 0.0},
+        {"lr": 0.0003, "weight_decay": 0.0},
+        {"dropout": 0.85},
     ],
-    "embnet": grid(dim=[50, 100], hidden=[(100,), (200, 100)], embedding_dropout=[0.02, 0.2]),
+    "embnet": [
+        *grid(dim=[50, 100], hidden=[(100,), (200, 100)], embedding_dropout=[0.02, 0.2]),
+        *({"weight_decay": w} for w in (1e-4, 3e-4)),
+        {"weight_decay": 1e-4, "embedding_dropout": 0.2},
+        {"weight_decay": 1e-4, "schedule": "cosine-restarts"},
+        {"schedule": "cosine-restarts"},
+        {"lr": 0.001},
+        {"dropouts": (0.5,)},
+    ],
 }
 BUDGET_S = {"ncf": 10.0}
 

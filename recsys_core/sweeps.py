@@ -56,7 +56,15 @@ class Sweep:
 _NCF000 = {"variant": "mlp", "genre_features": True, "sampler": "inverse-popularity", "epochs": 8, "patience": 2,
            "batch_size": 4096, "lr": 0.01, "dropout": 0.5, "schedule": "none"}  # fmt: skip
 # seed 001's user-based AutoRec (one user's rating vector in), whatever the shipped default
-_AUTOREC = {"epochs": 25, "patience": 3, "item_based": False, "layers": (128,), "dropout": 0.2}
+_AUTOREC = {
+    "epochs": 25,
+    "patience": 3,
+    "item_based": False,
+    "layers": (128,),
+    "dropout": 0.2,
+    "lr": 0.001,
+    "weight_decay": 0.0,
+}
 _CDAE = {"epochs": 40, "patience": 3}
 
 

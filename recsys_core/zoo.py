@@ -37,7 +37,8 @@ MF_DEFAULT = MFConfig(dim=128, batch_size=2048, lr=0.003, weight_decay=1e-6)
 NCF_DEFAULT = NCFConfig(mf_dim=32, layers=(64, 32, 16, 8), batch_size=4096, lr=0.005, pretrain=True,
                         schedule="cosine-restarts")  # fmt: skip
 # NeuMF, AutoRec and CDAE re-tuned on validation only (benchmarks/tune_defaults.py; README "Models")
-AUTOREC_DEFAULT = AutoRecConfig(layers=(128, 128), dropout=0.8, item_based=True, batch_size=32, lr=0.001, epochs=60)
+AUTOREC_DEFAULT = AutoRecConfig(layers=(128, 128), dropout=0.8, item_based=True, batch_size=32, lr=0.0005,
+                                weight_decay=1e-5, epochs=60)  # fmt: skip
 CDAE_DEFAULT = CDAEConfig(hidden=600, batch_size=32, lr=0.001, epochs=100, patience=5, pos_weight=False)
 EMBNET_DEFAULT = EmbNetConfig(batch_size=1024, lr=0.003, weight_decay=1e-5, epochs=30)
 
