@@ -36,6 +36,13 @@ POINTS = {
         {"schedule": "none"},
         {"n_negatives": 8},
         {"schedule": "none", "batch_size": 1024, "lr": 0.002},
+        *({"mf_dim": d} for d in (16, 64)),
+        *({"lr": lr} for lr in (0.003, 0.01)),
+        {"batch_size": 8192, "lr": 0.01},
+        *({"restart_epochs": r} for r in (1, 4)),
+        {"genre_features": True},
+        {"dropout": 0.1},
+        {"user_dropout": 0.05},
     ],
     "mf": grid(dim=[128, 64], weight_decay=[1e-6, 1e-5], n_negatives=[4, 8]),
     "cdae": [
