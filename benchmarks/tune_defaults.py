@@ -61,8 +61,8 @@ POINTS = {
     ],
     "autorec": [
         {},
-        *grid(item_based=[True, False], layers=[(128,), (500,)], dropout=[0.2, 0.6], lr=[0.001]),
-        *({"item_based": True, "layers": (128,), "dropout": d, "lr": 0.001} for d in (0.8, 0.9)),
+        *grid(item_based=[True, False], layers=[(128,), (500,)], dropout=[0.2, 0.6], lr=[0.001], weight_decay=[0.0]),
+        *({"item_based": True, "layers": (128,), "dropout": d, "lr": 0.001, "weight_decay": 0.0} for d in (0.8, 0.9)),
         *(
             {"lr": 0.001, **p}
             for p in (
