@@ -64,7 +64,7 @@ POINTS = {
         *grid(item_based=[True, False], layers=[(128,), (500,)], dropout=[0.2, 0.6], lr=[0.001], weight_decay=[0.0]),
         *({"item_based": True, "layers": (128,), "dropout": d, "lr": 0.001, "weight_decay": 0.0} for d in (0.8, 0.9)),
         *(
-            {"lr": 0.001, **p}
+            {"lr": 0.001, "weight_decay": 0.0, **p}
             for p in (
                 {},
                 {"layers": (64, 64)},
@@ -74,12 +74,12 @@ POINTS = {
                 {"dropout": 0.85},
                 {"schedule": "cosine-restarts"},
                 {"batch_size": 64},
-                {"weight_decay": 0.0},
+                {"weight_decay": 1e-5},
             )
         ),
         {"weight_decay": 0.0},
         {"lr": 0.0003, "weight_decay": 0.0},
-        {"dropout": 0.85},
+        {"dropout": 0.85, "weight_decay": 0.0},
     ],
     "embnet": [
         *grid(dim=[50, 100], hidden=[(100,), (200, 100)], embedding_dropout=[0.02, 0.2]),
