@@ -277,11 +277,12 @@ with right:
         if not sc.empty:
             sc["run"] = f"{sweep.name} = " + sc["value"].astype(str)
             lines.append(sc)
-    curves = pd.concat([f for f in lines if not f.empty], ignore_index=True)
+    frames = [f for f in lines if not f.empty]  # a run cancelled in its first epoch has none
+    curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not curves.empty:
         what = st.segmented_control("Curve", ["valid " + metric, "train loss", "valid loss"],
-                                    default="valid " + metric, key="result_curve")  # fmt: skip
-        y = {"train loss": "train_loss", "valid loss": "valid_loss"}.get(what or "", metric)
+                                    default="valid " + metric, key="result_curve") or "valid " + metric  # fmt: skip
+        y = {"train loss": "train_loss", "valid loss": "valid_loss"}.get(what, metric)
         if y in curves:
             title = f"{what} per epoch: this run (bold) beside " + (
                 f"sweep **{sweep.name}** ({sweep.description})"

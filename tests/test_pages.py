@@ -263,3 +263,24 @@ def test_deep_links_pick_the_user_or_movie_and_unknown_ids_are_said(built_store,
     at.run()
     assert not at.exception
     assert "no user with id 'no-such-user'" in at.warning[0].value and at.selectbox(key="user").value == 0
+
+
+def test_train_page_cancel_shows_the_cancelled_run(built_store, monkeypatch, tmp_path):
+    import shutil
+
+    root = tmp_path / "store"
+    shutil.copytree(built_store, root)
+    at = run_page("train", root, monkeypatch)
+    at.segmented_control(key="train_model").set_value("mf").run()
+    at.slider(key="mf:epochs").set_value(100)
+    at.select_slider(key="mf:batch").set_value(16)
+    at.run()
+    at.button(key="train").click().run()
+    cancel = [b for b in at.button if str(b.key).startswith("cancel_")]
+    assert cancel, "a running job offers Cancel"
+    cancel[0].click().run()
+    run = _wait_for_run(root)
+    assert run["status"] == "cancelled"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(i.value.startswith("Cancelled") for i in at.info)
