@@ -101,7 +101,9 @@ with tab_sweep:
 # ------------------------------------------------------------------ every run of a model
 with tab_all:
     neural = [m for m in zoo.ZOO if zoo.is_neural(m)]
-    model = st.selectbox("Model", neural, index=neural.index(sweep.model), key="pc_model")
+    model = st.selectbox(
+        "Model", neural, index=neural.index(sweep.model) if sweep.model in neural else 0, key="pc_model"
+    )
     runs = views.model_runs_frame(store(), ds, model)
     if runs.empty:
         st.info(f"No finished {model} run on this dataset yet: run a sweep or a training first.")

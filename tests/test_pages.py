@@ -284,3 +284,14 @@ def test_train_page_cancel_shows_the_cancelled_run(built_store, monkeypatch, tmp
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(i.value.startswith("Cancelled") for i in at.info)
+
+
+def test_sweeps_page_with_a_user_sweep_of_a_closed_form_model(built_store, monkeypatch, tmp_path):
+    folder = tmp_path / "sweeps"
+    folder.mkdir()
+    (folder / "ease.toml").write_text('name = "ease-lam"\nmodel = "ease"\nparam = "lam"\nvalues = [10.0, 500.0]\n')
+    monkeypatch.setenv("RECSYS_SWEEPS", str(folder))
+    at = run_page("sweeps", built_store, monkeypatch)
+    at.selectbox(key="sweep").set_value("ease-lam").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.button(key="run_sweep")  # not run yet: offered as a background job
