@@ -269,9 +269,9 @@ with right:
                      column_config={c: st.column_config.NumberColumn(format="%.4f") for c in cols})  # fmt: skip
     sweep = views.closest_sweep(run["model"], run["meta"].get("overrides", {}), all_sweeps())
     lines = [views.run_curves(store(), [run["id"]], {run["id"]: "this run"})]
-    if not shipped.empty:
-        ship = views.shipped_run_id(store(), ds, run["model"])
-        lines.append(views.run_curves(store(), [ship], {ship: "shipped defaults"}))
+    ship = views.shipped_run(store(), ds, run["model"])
+    if ship is not None:
+        lines.append(views.run_curves(store(), [ship["id"]], {ship["id"]: "shipped defaults"}))
     if sweep is not None and sweep.protocol == protocol:
         sc = views.sweep_curves(store(), ds, sweep)
         if not sc.empty:

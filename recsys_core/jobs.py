@@ -167,11 +167,11 @@ class JobProgress(Callback):
 
     def on_epoch_end(self, row):
         self.rows.append(dict(row))
-        self.job.report(history=list(self.rows), first_epoch_at=self.job.progress.get("first_epoch_at", time.time()))
+        self.job.report(history=list(self.rows))
 
     def on_pretrain_epoch_end(self, phase, row):
         self.pre.append({**row, "phase": phase})
-        self.job.report(pretrain=list(self.pre), first_epoch_at=self.job.progress.get("first_epoch_at", time.time()))
+        self.job.report(pretrain=list(self.pre))
 
 
 def changed(model: str, overrides: dict) -> dict:
@@ -217,10 +217,10 @@ def submit_training(manager: JobManager, store, src: str, model: str, overrides:
         raise ConfigError(f"{model} does not predict ratings: use a ranking protocol")
     ds = load_dataset(src)
     label = label or describe_changes(model, overrides)
-    meta = {"src": src, "protocols": [protocol], "overrides": to_dict(zoo.config_for(model, overrides))}
+    resubmittable = {"src": src, "protocols": [protocol], "overrides": to_dict(cfg)}
     run_id = store.create_run(key=run_key(ds, model, cfg, [protocol]), dataset=ds.name, fingerprint=ds.fingerprint,
                               model=model, config=to_dict(cfg), config_hash=config_hash(cfg), sweep=MY_RUNS,
-                              label=label, meta=meta)  # fmt: skip
+                              label=label, meta=resubmittable)  # fmt: skip
 
     def work(job: Job) -> dict:
         from recsys_core.build import ensure_run
@@ -231,9 +231,8 @@ def submit_training(manager: JobManager, store, src: str, model: str, overrides:
                          reuse=False)  # fmt: skip
         return out.run
 
-    meta = {"model": model, "src": src, "protocol": protocol, "config": to_dict(cfg), "label": label}
-    return manager.submit(f"train {model} {label} on {src}", work, device=pick_device(cfg.device).type,
-                          kind="train", run_id=run_id, meta=meta)  # fmt: skip
+    return manager.submit(f"train {model} {label} on {src}", work, device=pick_device(cfg.device).type, kind="train",
+                          run_id=run_id, meta={"model": model, "src": src, "protocol": protocol, "label": label})  # fmt: skip
 
 
 def resubmit(manager: JobManager, store, run_id: int) -> Job:

@@ -241,23 +241,22 @@ def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
             else (epochs[-1] if epochs else {})
         )
         test = run["metrics"].get(sweep.protocol, {})
-        row = {
-            "value": label,
-            "train_loss": best.get("train_loss"),
-            "valid_loss": best.get("valid_loss"),
-            f"valid {monitor}": best.get(monitor),
-            metric: test.get(metric),
-            "epochs": len(epochs),
-            "best_epoch": run["best_epoch"],
-            "status": run["status"],
-            "run": run["id"],
-        }
-        if metric == "HR@10":  # beside HR@10: NDCG@10 and diversity (1 - mean genre cosine in the top-10)
-            extra = {"NDCG@10": test.get("NDCG@10"), "diversity": test.get("diversity")}
-            keys = list(row)
-            at = keys.index(metric) + 1
-            row = {k: ({**row, **extra})[k] for k in [*keys[:at], *extra, *keys[at:]]}
-        rows.append(row)
+        # beside HR@10: NDCG@10 and diversity (1 - mean genre cosine in the top-10 lists)
+        ranking = {"NDCG@10": test.get("NDCG@10"), "diversity": test.get("diversity")} if metric == "HR@10" else {}
+        rows.append(
+            {
+                "value": label,
+                "train_loss": best.get("train_loss"),
+                "valid_loss": best.get("valid_loss"),
+                f"valid {monitor}": best.get(monitor),
+                metric: test.get(metric),
+                **ranking,
+                "epochs": len(epochs),
+                "best_epoch": run["best_epoch"],
+                "status": run["status"],
+                "run": run["id"],
+            }
+        )
     # the best value is picked on validation (the best epoch's metric), never on test
     scored = [r for r in rows if r.get(f"valid {monitor}") is not None and r["status"] == "done"]
     if scored:

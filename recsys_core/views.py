@@ -82,18 +82,16 @@ def leaderboard_frame(store, ds: Dataset) -> pd.DataFrame:
     return df
 
 
+def shipped_run(store, ds: Dataset, model: str) -> dict | None:
+    """The finished run of a shipped model with its default config, if built."""
+    from recsys_core.build import shipped_runs
+
+    return shipped_runs(store, ds).get(model)
+
+
 def _shipped_key(store, ds: Dataset, model: str) -> str | None:
-    from recsys_core.build import shipped_runs
-
-    run = shipped_runs(store, ds).get(model)
+    run = shipped_run(store, ds, model)
     return run["key"] if run else None
-
-
-def shipped_run_id(store, ds: Dataset, model: str) -> int | None:
-    from recsys_core.build import shipped_runs
-
-    run = shipped_runs(store, ds).get(model)
-    return run["id"] if run else None
 
 
 def models_with(store, ds: Dataset, artifact: str) -> list[str]:
