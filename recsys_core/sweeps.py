@@ -54,7 +54,7 @@ class Sweep:
 # Seed 000's architecture: embeddings -> linear + ReLU -> dropout -> linear -> sigmoid, an
 # item genre embedding, inverse-popularity negatives. Short, early-stopped runs.
 _NCF000 = {"variant": "mlp", "genre_features": True, "sampler": "inverse-popularity", "epochs": 8, "patience": 2,
-           "batch_size": 4096, "lr": 0.01, "dropout": 0.5, "schedule": "none"}  # fmt: skip
+           "batch_size": 4096, "lr": 0.01, "dropout": 0.5, "schedule": "none", "pretrain": False}  # fmt: skip
 # seed 001's user-based AutoRec (one user's rating vector in), whatever the shipped default
 _AUTOREC = {
     "epochs": 25,
