@@ -160,9 +160,9 @@ def build_dataset(
     item = i_index.get_indexer(ratings["item_id"].astype(str)).astype(np.int32)
     ts = ratings["timestamp"].to_numpy(dtype=np.int64)
     # Equal timestamps (common: ml-100k users rated in bursts) are ordered by a fixed hash of
-    # (user, item), not by file order: the file order of such ties is sorted by item id, and
-    # leave-one-out would then always hold out the highest id (popularity HR@10 0.32 instead
-    # of 0.40 on ml-100k). See README, "Protocol sensitivity".
+    # (user, item), not by file order, so the leave-one-out split does not depend on how a
+    # file was written (a copy sorted by movie id would move popularity's HR@10 from 0.39 to
+    # 0.32 on ml-100k). See README, "Protocol sensitivity" and benchmarks/bench_tie_order.py.
     tie = _mix(user.astype(np.uint64) * np.uint64(len(i_index)) + item.astype(np.uint64))
     order = np.lexsort((tie, ts, user))
     user, item, ts = user[order], item[order], ts[order]
