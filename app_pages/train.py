@@ -18,6 +18,7 @@ LRS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0]
 BATCHES = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
 DECAYS = [0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
 SIZES = [2, 3, 4, 8, 10, 16, 25, 32, 50, 64, 100, 128, 200, 256, 512, 1024]
+HALF_LIVES = [0.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0]
 AUTOREC_LAYERS = ["128", "256", "512", "128-256-256", "500-500-1000"]
 EMBNET_HIDDEN = ["100", "100-50", "200-100", "500-250", "1000-500-250"]
 
@@ -109,6 +110,12 @@ with left:
             ov["hidden"] = st.select_slider("Hidden units", _opts(SIZES, cfg.hidden), cfg.hidden, key=k("hidden"))
             ov["corruption"] = st.slider("Input corruption", 0.0, 0.9, cfg.corruption, 0.05, key=k("corrupt"))
             ov["pos_weight"] = st.toggle("Rare-item positive weights", cfg.pos_weight, key=k("posw"))
+        if model in ("ncf", "mf", "cdae"):
+            ov["recency_half_life"] = st.select_slider(
+                "Recency half-life", _opts(HALF_LIVES, cfg.recency_half_life), cfg.recency_half_life,
+                format_func=lambda v: "off" if v == 0 else f"{v:g}", key=k("recency"),
+                help="a user's interaction weighs half as much after this many later interactions of theirs",
+            )  # fmt: skip
         if model == "embnet":
             ov["dim"] = st.select_slider("Embedding size", _opts(SIZES, cfg.dim), cfg.dim, key=k("dim"))
             ov["embedding_dropout"] = st.slider("Embedding dropout", 0.0, 0.5, cfg.embedding_dropout, 0.01,

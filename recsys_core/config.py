@@ -23,6 +23,14 @@ def param(default, *, help: str = "", min=None, max=None, min_open=False, max_op
     return field(default=default, metadata=meta)
 
 
+def recency_param():
+    """The `recency_half_life` option models share: a user's interactions weigh less the
+    more of their interactions came after them (leave-one-out by time asks for the next)."""
+    return param(
+        0.0, min=0, max=10_000, help="halve an interaction's weight every N later interactions of its user (0 = off)"
+    )
+
+
 def describe_field(f: dataclasses.Field) -> str:
     m = f.metadata
     parts = [f"{f.name} ({_type_name(f)}, default {f.default!r})"]

@@ -42,21 +42,32 @@ class Objective(abc.ABC):
 # ------------------------------------------------------------------ implicit, pointwise / pairwise
 
 
+def _recency(train: Interactions, cfg, device) -> torch.Tensor | None:
+    """Per-row recency weights scaled to mean 1 (the loss keeps its scale), or None when off."""
+    half_life = getattr(cfg, "recency_half_life", 0.0)
+    if half_life <= 0 or not len(train):
+        return None
+    w = torch.as_tensor(train.recency_weights(half_life), device=device)
+    return w / w.mean()
+
+
 class Pointwise(Objective):
     """BCE on positives and sampled negatives (NCF, MF). Options read from the config:
     n_negatives, sampler, negatives_per_user (seed 000), user_dropout and diversity_weight
-    (NCF)."""
+    (NCF), recency_half_life (positives weighted by recency; negatives weigh 1)."""
 
     def setup(self, model, train, cfg, generator):
         super().setup(model, train, cfg, generator)
         self.users = torch.as_tensor(train.users, device=self.device)
         self.items = torch.as_tensor(train.items, device=self.device)
+        self.pos_weights = _recency(train, cfg, self.device)
         self.sampler = NegativeSampler(train, cfg.sampler, device=self.device)
         f = model.item_features
         self.genre_unit = F.normalize(f, dim=1) if f.shape[1] else None
 
     def _rows(self):
-        """(users, items, labels) of one epoch: positives plus freshly drawn negatives."""
+        """(users, items, labels, weights) of one epoch: positives plus freshly drawn
+        negatives; weights None when every row weighs the same."""
         cfg = self.cfg
         if getattr(cfg, "negatives_per_user", 0) > 0:
             nu, ni = self.sampler.per_user(cfg.negatives_per_user, self.gen)
@@ -66,20 +77,26 @@ class Pointwise(Objective):
         users = torch.cat([self.users, nu])
         items = torch.cat([self.items, ni])
         labels = torch.cat([torch.ones(len(self.users), device=self.device), torch.zeros(len(ni), device=self.device)])
+        weights = None
+        if self.pos_weights is not None:
+            weights = torch.cat([self.pos_weights, torch.ones(len(ni), device=self.device)])
         share = getattr(cfg, "user_dropout", 0.0)
         if share > 0:  # seed 000: rows trained as the shared "new user"
             drop = torch.rand(len(users), generator=self.gen).to(self.device) < share
             users = torch.where(drop, torch.full_like(users, self.model.new_user), users)
-        return users, items, labels
+        return users, items, labels, weights
 
     def epoch_batches(self):
-        users, items, labels = self._rows()
-        return [(users[b], items[b], labels[b]) for b in self._perm_slices(len(users))]
+        users, items, labels, weights = self._rows()
+        return [
+            (users[b], items[b], labels[b], None if weights is None else weights[b])
+            for b in self._perm_slices(len(users))
+        ]
 
     def loss(self, batch):
-        users, items, labels = batch
+        users, items, labels, weights = batch
         logits = self.model(users, items)
-        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        loss = F.binary_cross_entropy_with_logits(logits, labels, weight=weights)
         weight = getattr(self.cfg, "diversity_weight", 0.0)
         if weight > 0 and self.genre_unit is not None:
             loss = loss + weight * self._diversity_penalty(logits, items)
@@ -109,18 +126,21 @@ class Pointwise(Objective):
 
 
 class BPR(Pointwise):
-    """Pairwise: -log sigmoid(s(u, pos) - s(u, neg)), n_negatives pairs per positive."""
+    """Pairwise: -log sigmoid(s(u, pos) - s(u, neg)), n_negatives pairs per positive (a
+    pair weighs its positive's recency weight)."""
 
     def epoch_batches(self):
         n = self.cfg.n_negatives
         neg = self.sampler.sample(self.users, n, self.gen).reshape(-1)
         users = self.users.repeat_interleave(n)
         pos = self.items.repeat_interleave(n)
-        return [(users[b], pos[b], neg[b]) for b in self._perm_slices(len(users))]
+        w = None if self.pos_weights is None else self.pos_weights.repeat_interleave(n)
+        return [(users[b], pos[b], neg[b], None if w is None else w[b]) for b in self._perm_slices(len(users))]
 
     def loss(self, batch):
-        users, pos, neg = batch
-        return -F.logsigmoid(self.model(users, pos) - self.model(users, neg)).mean()
+        users, pos, neg, weights = batch
+        pair = -F.logsigmoid(self.model(users, pos) - self.model(users, neg))
+        return pair.mean() if weights is None else (pair * weights).mean()
 
 
 # ------------------------------------------------------------------ user vectors
@@ -165,27 +185,36 @@ class MaskedMSE(Objective):
 
 class WeightedBCE(Objective):
     """CDAE: corrupted binary user vectors, BCE with per-batch positive weights
-    p_l = batch size / number of batch users who have item l (seed 004)."""
+    p_l = batch size / number of batch users who have item l (seed 004). With
+    recency_half_life the input holds recency weights (also when scoring) and each observed
+    item's loss is weighted by its recency (scaled to mean 1); the target stays binary."""
 
     def setup(self, model, train, cfg, generator):
         super().setup(model, train, cfg, generator)
-        model.inputs = _dense(train, self.device, "binary")
+        self.targets = _dense(train, self.device, "binary")
+        model.inputs = self.targets
+        self.recency = cfg.recency_half_life > 0 and len(train) > 0
+        if self.recency:
+            w = train.weighted_matrix(cfg.recency_half_life)
+            model.inputs = torch.as_tensor(w.toarray(), dtype=torch.float32, device=self.device)
+            self.mean_weight = float(w.data.mean())
 
     def epoch_batches(self):
         return [(b,) for b in self._perm_slices(len(self.model.inputs))]
 
     def loss(self, batch):
         users = batch[0]
-        x = self.model.inputs[users]
+        x, y = self.model.inputs[users], self.targets[users]
         q = self.cfg.corruption
         keep = (torch.rand(x.shape, generator=self.gen).to(x.device) >= q).float()
         noisy = x * keep / (1 - q)
         logits = self.model(users, noisy)
         pos_weight = None
         if self.cfg.pos_weight:
-            counts = x.sum(0)
+            counts = y.sum(0)
             pos_weight = torch.where(counts > 0, len(users) / counts.clamp(min=1), torch.ones_like(counts))
-        return F.binary_cross_entropy_with_logits(logits, x, pos_weight=pos_weight)
+        weight = torch.where(y > 0, x / self.mean_weight, torch.ones_like(x)) if self.recency else None
+        return F.binary_cross_entropy_with_logits(logits, y, weight=weight, pos_weight=pos_weight)
 
     valid_loss = Pointwise.valid_loss
 

@@ -90,6 +90,28 @@ class Interactions:
     def user_counts(self) -> np.ndarray:
         return np.bincount(self.users, minlength=self.n_users)
 
+    @cached_property
+    def recency_rank(self) -> np.ndarray:
+        """Per row: how many of the same user's rows are later in time (0 = the latest).
+        Equal timestamps keep row order (the dataset's tie rule)."""
+        order = np.lexsort((np.arange(len(self)), self.timestamps, self.users))
+        ends = np.cumsum(np.bincount(self.users, minlength=self.n_users))
+        rank = np.empty(len(self), dtype=np.int64)
+        rank[order] = ends[self.users[order]] - 1 - np.arange(len(self))
+        return rank
+
+    def recency_weights(self, half_life: float) -> np.ndarray:
+        """float32 weight per row, halved every `half_life` later interactions of the same
+        user (1 for the latest); all ones when half_life is 0 (off)."""
+        if half_life <= 0:
+            return np.ones(len(self), dtype=np.float32)
+        return np.exp2(-self.recency_rank / half_life).astype(np.float32)
+
+    def weighted_matrix(self, half_life: float) -> sp.csr_matrix:
+        """Users x items CSR of recency weights (the binary matrix when half_life is 0)."""
+        w = self.recency_weights(half_life)
+        return sp.csr_matrix((w, (self.users, self.items)), shape=(self.n_users, self.n_items))
+
     def subset(self, mask: np.ndarray) -> Interactions:
         return Interactions(
             self.users[mask], self.items[mask], self.ratings[mask], self.timestamps[mask],

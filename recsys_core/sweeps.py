@@ -54,7 +54,8 @@ class Sweep:
 # Seed 000's architecture: embeddings -> linear + ReLU -> dropout -> linear -> sigmoid, an
 # item genre embedding, inverse-popularity negatives. Short, early-stopped runs.
 _NCF000 = {"variant": "mlp", "genre_features": True, "sampler": "inverse-popularity", "epochs": 8, "patience": 2,
-           "batch_size": 4096, "lr": 0.01, "dropout": 0.5, "schedule": "none", "pretrain": False}  # fmt: skip
+           "batch_size": 4096, "lr": 0.01, "dropout": 0.5, "schedule": "none", "pretrain": False,
+           "recency_half_life": 0.0}  # fmt: skip
 # seed 001's user-based AutoRec (one user's rating vector in), whatever the shipped default
 _AUTOREC = {
     "epochs": 25,
@@ -65,7 +66,7 @@ _AUTOREC = {
     "lr": 0.001,
     "weight_decay": 0.0,
 }
-_CDAE = {"epochs": 40, "patience": 3}
+_CDAE = {"epochs": 40, "patience": 3, "recency_half_life": 0.0}  # seed 004's CDAE: no recency weights
 
 
 def _emb(e: int) -> dict:

@@ -33,13 +33,16 @@ class Entry:
 
 
 # Tuned defaults (README, "Models": how they were chosen).
-MF_DEFAULT = MFConfig(dim=128, batch_size=2048, lr=0.003, weight_decay=1e-6)
+# NeuMF, MF, AutoRec, CDAE and EASE re-tuned on validation only (benchmarks/tune_defaults.py;
+# README "Models"); recency_half_life: recent interactions weigh more (leave-one-out by time)
+MF_DEFAULT = MFConfig(dim=128, batch_size=2048, lr=0.003, weight_decay=1e-6, recency_half_life=10)
 NCF_DEFAULT = NCFConfig(mf_dim=32, layers=(64, 32, 16, 8), batch_size=4096, lr=0.005, pretrain=True,
-                        schedule="cosine-restarts")  # fmt: skip
-# NeuMF, AutoRec and CDAE re-tuned on validation only (benchmarks/tune_defaults.py; README "Models")
+                        schedule="cosine-restarts", recency_half_life=10)  # fmt: skip
+EASE_DEFAULT = EASEConfig(recency_half_life=20)
 AUTOREC_DEFAULT = AutoRecConfig(layers=(128, 128), dropout=0.8, item_based=True, batch_size=32, lr=0.0005,
                                 weight_decay=1e-5, epochs=60)  # fmt: skip
-CDAE_DEFAULT = CDAEConfig(hidden=600, batch_size=32, lr=0.001, epochs=100, patience=5, pos_weight=False)
+CDAE_DEFAULT = CDAEConfig(hidden=600, batch_size=32, lr=0.001, epochs=100, patience=5, pos_weight=False,
+                          recency_half_life=5)  # fmt: skip
 EMBNET_DEFAULT = EmbNetConfig(batch_size=1024, lr=0.003, weight_decay=1e-5, epochs=30)
 
 ZOO: dict[str, Entry] = {
@@ -47,7 +50,7 @@ ZOO: dict[str, Entry] = {
     for e in [
         Entry("popularity", Popularity, PopularityConfig(), "baseline", "ranking", "most popular unseen items"),
         Entry("genre", GenreSimilarity, GenreConfig(), "content", "ranking", "cosine of genre vectors (seed 002)"),
-        Entry("ease", EASE, EASEConfig(), "baseline", "ranking", "closed-form item-item model (Steck 2019)"),
+        Entry("ease", EASE, EASE_DEFAULT, "baseline", "ranking", "closed-form item-item model (Steck 2019)"),
         Entry("mf", MF, MF_DEFAULT, "factorisation", "ranking", "dot-product MF with biases (BCE or BPR)"),
         Entry("ncf", NCF, NCF_DEFAULT, "neural", "ranking", "NeuMF: GMF + MLP tower (seeds 000, 002)"),
         Entry("autorec", AutoRec, AUTOREC_DEFAULT, "autoencoder", "rating", "deep autoencoder, SELU (seed 001)"),

@@ -10,7 +10,8 @@ re-feeding. It predicts ratings (RMSE) and ranks items by predicted rating. With
 CDAE (seed 004; Wu et al. 2016, "Collaborative Denoising Auto-Encoders for Top-N
 Recommender Systems"): a corrupted binary user vector plus a user node -> one tanh hidden
 layer -> sigmoid outputs, BCE with per-item positive weights computed per batch (rare items
-weigh more).
+weigh more). With `recency_half_life` the input vector holds recency weights instead of
+ones and the loss on a user's items weighs recent ones more.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from recsys_core.config import param
+from recsys_core.config import param, recency_param
 from recsys_core.models.neural import NeuralRecommender, TrainParams
 
 
@@ -127,6 +128,7 @@ class CDAEConfig(TrainParams):
     hidden: int = param(50, min=1, max=8192, help="hidden units (tanh)")
     corruption: float = param(0.2, min=0, max=1, max_open=True, help="share of input ones dropped")
     pos_weight: bool = param(True, help="per-batch positive weights: batch size / item count (seed 004)")
+    recency_half_life: float = recency_param()
 
 
 class CDAE(NeuralRecommender):

@@ -2,7 +2,8 @@
 
 EASE: H. Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019. A
 closed-form item-item linear model: B = I - P diag(1 / diag(P)), P = (X^T X + lambda I)^-1,
-with a zero diagonal; scores are X_u B.
+with a zero diagonal; scores are X_u B. With `recency_half_life` the user's row X_u weighs
+recent interactions more (B itself is learnt from the binary matrix).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from recsys_core.config import param
+from recsys_core.config import param, recency_param
 from recsys_core.models.base import History, Recommender, closed_form_history
 from recsys_core.splits import Interactions
 
@@ -48,6 +49,7 @@ class Popularity(Recommender):
 @dataclass(frozen=True)
 class EASEConfig:
     lam: float = param(250.0, min=0, min_open=True, help="L2 regularisation of the item-item weights")
+    recency_half_life: float = recency_param()
 
 
 class EASE(Recommender):
@@ -70,6 +72,8 @@ class EASE(Recommender):
         P = torch.linalg.inv(G)
         B = -P / P.diagonal()[None, :]
         B.fill_diagonal_(0.0)
+        if self.cfg.recency_half_life > 0:
+            X = torch.as_tensor(train.weighted_matrix(self.cfg.recency_half_life).toarray(), dtype=torch.float32)
         self.B_, self.X_ = B.float(), X
         return closed_form_history(time.perf_counter() - t)
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from recsys_core.config import param
+from recsys_core.config import param, recency_param
 from recsys_core.models.neural import SAMPLERS, NeuralRecommender, TrainParams
 
 
@@ -26,6 +26,7 @@ class PointwiseParams(TrainParams):
     n_negatives: int = param(4, min=1, max=100, help="sampled negatives per positive")
     sampler: str = param("uniform", choices=SAMPLERS, help="how training negatives are drawn")
     negatives_per_user: float = param(0.0, min=0, max=100, help="seed 000: ratio x user history (0 = per positive)")
+    recency_half_life: float = recency_param()
 
 
 @dataclass(frozen=True)
