@@ -39,6 +39,11 @@ def _opts(options, default):
     return sorted(set(options) | {default})
 
 
+def _pick(label, options, default, **kw):
+    """A selectbox that starts at the shipped default (not at the first option)."""
+    return st.selectbox(label, options, index=list(options).index(default), **kw)
+
+
 def _fmt_lr(v):
     return f"{v:g}"
 
@@ -64,8 +69,8 @@ with left:
     with a:
         st.markdown("**Model**")
         if model in ("ncf",):
-            ov["variant"] = st.selectbox("Variant", ["neumf", "gmf", "mlp"], key=k("variant"),
-                                         help="NeuMF = GMF and the MLP tower, concatenated (seed 002)")  # fmt: skip
+            ov["variant"] = _pick("Variant", ["neumf", "gmf", "mlp"], cfg.variant, key=k("variant"),
+                                  help="NeuMF = GMF and the MLP tower, concatenated (seed 002)")  # fmt: skip
             if ov["variant"] != "mlp":
                 ov["mf_dim"] = st.select_slider("GMF embedding", _opts(SIZES, cfg.mf_dim), cfg.mf_dim, key=k("mf_dim"))
             if ov["variant"] != "gmf":
@@ -91,12 +96,12 @@ with left:
                 ov["pretrain"] = False
         if model == "mf":
             ov["dim"] = st.select_slider("Embedding size", _opts(SIZES, cfg.dim), cfg.dim, key=k("dim"))
-            ov["loss"] = st.selectbox("Loss", ["bce", "bpr"], key=k("loss"),
-                                      help="pointwise BCE on sampled negatives, or pairwise BPR")  # fmt: skip
+            ov["loss"] = _pick("Loss", ["bce", "bpr"], cfg.loss, key=k("loss"),
+                               help="pointwise BCE on sampled negatives, or pairwise BPR")  # fmt: skip
         if model in ("ncf", "mf"):
             ov["n_negatives"] = st.slider("Negatives per positive", 1, 20, cfg.n_negatives, key=k("neg"))
-            ov["sampler"] = st.selectbox("Negative sampler", ["uniform", "popularity", "inverse-popularity"],
-                                         key=k("sampler"))  # fmt: skip
+            ov["sampler"] = _pick("Negative sampler", ["uniform", "popularity", "inverse-popularity"], cfg.sampler,
+                                  key=k("sampler"))  # fmt: skip
         if model == "autorec":
             default = "-".join(map(str, cfg.layers))
             shape = st.selectbox("Encoder layers", _opts(AUTOREC_LAYERS, default), key=k("layers"),
@@ -137,11 +142,11 @@ with left:
                                             key=k("batch"))  # fmt: skip
         ov["weight_decay"] = st.select_slider("Weight decay", _opts(DECAYS, cfg.weight_decay), cfg.weight_decay,
                                               format_func=_fmt_lr, key=k("wd"))  # fmt: skip
-        ov["optimizer"] = st.selectbox("Optimizer", ["adam", "sgd"], key=k("opt"))
+        ov["optimizer"] = _pick("Optimizer", ["adam", "sgd"], cfg.optimizer, key=k("opt"))
         if ov["optimizer"] == "sgd":
             ov["momentum"] = st.slider("Momentum", 0.0, 0.99, cfg.momentum, 0.01, key=k("momentum"))
-        ov["schedule"] = st.selectbox("LR schedule", ["none", "cosine-restarts"], key=k("sched"),
-                                      help="cosine annealing with warm restarts (seed 003)")  # fmt: skip
+        ov["schedule"] = _pick("LR schedule", ["none", "cosine-restarts"], cfg.schedule, key=k("sched"),
+                               help="cosine annealing with warm restarts (seed 003)")  # fmt: skip
 
     with actions:
         problems = []

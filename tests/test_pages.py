@@ -160,7 +160,12 @@ def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_
     shutil.copytree(built_store, root)
     at = run_page("train", root, monkeypatch)
     assert at.segmented_control(key="train_model").value == "ncf"
-    assert at.select_slider(key="ncf:lr").value == zoo.config_for("ncf").lr  # starts at the shipped default
+    ncf = zoo.config_for("ncf")
+    assert at.select_slider(key="ncf:lr").value == ncf.lr  # every picker starts at the shipped default
+    assert at.selectbox(key="ncf:sched").value == ncf.schedule
+    assert at.selectbox(key="ncf:variant").value == ncf.variant
+    assert at.toggle(key="ncf:pretrain").value == ncf.pretrain
+    assert at.select_slider(key="ncf:recency").value == ncf.recency_half_life
     assert any("This run will use" in m.value and "CPU" in m.value for m in at.markdown)
     at.segmented_control(key="train_model").set_value("mf").run()
     at.select_slider(key="mf:dim").set_value(16)
