@@ -115,6 +115,19 @@ def test_divergence_is_a_status_not_a_crash():
     assert m.fit(SPLIT.train, valid=SPLIT).status in ("done", "diverged")  # seed 000's lr 1: never a crash
 
 
+def test_gpu_out_of_memory_is_a_clear_failure(monkeypatch):
+    from recsys_core.objectives import Pointwise
+
+    def oom(self, batch):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(Pointwise, "loss", oom)
+    m = zoo.make("mf", DS.n_users, DS.n_items, FAST["mf"])
+    h = m.fit(SPLIT.train, valid=SPLIT)
+    assert h.status == "failed" and not h.epochs
+    assert "out of GPU memory" in h.message and "lower the batch size" in h.message and "20.00 GiB" in h.message
+
+
 def test_cold_start_new_user_embedding_is_learned():
     m, h = fitted("ncf", user_dropout="0.2", genre_features="true")
     s = m.score_new_user().cpu().numpy()
