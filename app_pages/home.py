@@ -57,6 +57,12 @@ else:
                         "train_seconds"]  # fmt: skip
                 cols = [c for c in cols if c in sub]
                 sub = sub.sort_values("NDCG@10", ascending=False)
+                if "HR@10" in sub and len(sub):
+                    se, n = views.hr_standard_error(ds, float(sub["HR@10"].max()))
+                    st.caption(
+                        f"{n:,} evaluated users: HR@10 has a standard error of about {se:.3f}, so gaps under"
+                        f" {2 * se:.2f} between two models are within noise on this split."
+                    )
             st.dataframe(
                 sub[cols].set_index("model"),
                 width="stretch",

@@ -82,6 +82,13 @@ def leaderboard_frame(store, ds: Dataset) -> pd.DataFrame:
     return df
 
 
+def hr_standard_error(ds: Dataset, hr: float) -> tuple[float, int]:
+    """(standard error of a leave-one-out HR@k of `hr`, number of evaluated users): one
+    held-out item per user with at least 3 interactions, a binomial proportion."""
+    n = int((ds.user_activity >= 3).sum())
+    return (float(np.sqrt(hr * (1 - hr) / n)) if n else float("nan")), n
+
+
 def shipped_run(store, ds: Dataset, model: str) -> dict | None:
     """The finished run of a shipped model with its default config, if built."""
     from recsys_core.build import shipped_runs

@@ -82,6 +82,10 @@ def test_home_leaderboard_shows_store_values(built_store, monkeypatch):
     assert set(board.index) == set(BUILT)
     assert board.loc["ease", "HR@10"] == pytest.approx(runs["ease"]["metrics"]["loo-uniform"]["HR@10"])
     assert board.index[0] == board["NDCG@10"].idxmax()  # sorted best first
+    ds = load_dataset(SYN)
+    n = int((ds.user_activity >= 3).sum())
+    se = (board["HR@10"].max() * (1 - board["HR@10"].max()) / n) ** 0.5
+    assert any(f"{n:,} evaluated users" in c.value and f"{se:.3f}" in c.value for c in at.caption)
 
 
 def test_similar_page_lists_genre_neighbours(built_store, monkeypatch):

@@ -121,3 +121,12 @@ def test_per_user_counts_follow_history():
     got = np.bincount(users.numpy(), minlength=ds.n_users)
     np.testing.assert_array_equal(got, np.round(2.0 * tr.user_counts))
     assert not tr.binary.toarray()[users.numpy(), items.numpy()].any()
+
+
+def test_hr_standard_error_counts_the_evaluated_users():
+    from recsys_core.views import hr_standard_error
+
+    rows = [(u, i, 4, i) for u in (1, 2, 3, 4) for i in (1, 2, 3)] + [(5, 1, 4, 1), (5, 2, 4, 2)]
+    se, n = hr_standard_error(tiny_dataset(rows, n_items=4), 0.5)
+    assert n == 4  # user 5 has 2 ratings: train only
+    assert se == pytest.approx(0.25)  # sqrt(0.5 * 0.5 / 4)
