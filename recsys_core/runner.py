@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -95,7 +95,12 @@ def fit_and_evaluate(
         t = time.perf_counter()
         for rs in splits.ratings_folds(ds, 5, seed):
             m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
-            if m.fit(rs.train, valid=rs.valid, callbacks=callbacks, **_cancel(cancel)).status == "done":
+            h = m.fit(rs.train, valid=rs.valid, callbacks=callbacks, **_cancel(cancel))
+            if h.status == "done" and zoo.is_neural(name) and h.best_epoch:
+                # refit on all of the fold's training ratings for the epochs the inner tenth picked
+                m = zoo.make(name, ds.n_users, ds.n_items, cfg=replace(cfg, epochs=h.best_epoch), item_features=feats)
+                h = m.fit(rs.train.concat(rs.valid), callbacks=callbacks, **_cancel(cancel))
+            if h.status == "done":
                 folds.append(evaluate_ratings(m, rs.test))
         seconds["fit_5fold"] = time.perf_counter() - t
         if folds:

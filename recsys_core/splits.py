@@ -8,7 +8,9 @@ Protocols (DESIGN.md, "Evaluation"):
   proportion to item popularity (seed 004's "random" and "popularity" tests).
 - `full`: the same split, ranked against every item the user has not interacted with.
 - `ratings`: seeded random 80/10/10 of the explicit ratings (RMSE/MAE);
-  `ratings-5fold`: 5-fold cross-validation, comparable with Surprise's published figures.
+  `ratings-5fold`: 5-fold cross-validation, comparable with Surprise's published figures:
+  a tenth of each fold's training ratings picks the number of epochs, then the model is
+  refit on all of the fold's training ratings (4/5 of the data, as Surprise trains).
 
 Splits are deterministic for (dataset fingerprint, protocol, seed) and cached as .npz under
 the artifacts folder.
@@ -34,7 +36,7 @@ PROTOCOLS = {
     "loo-popularity": "leave-one-out by time; test item vs 99 popularity-sampled unseen items",
     "full": "leave-one-out by time; test item vs every item the user has not interacted with",
     "ratings": "random 80/10/10 split of the explicit ratings",
-    "ratings-5fold": "5-fold cross-validation of the explicit ratings (mean over folds)",
+    "ratings-5fold": "5-fold cross-validation of the explicit ratings (mean over folds; trained on 4/5 as Surprise)",
 }
 RANKING = ("loo-uniform", "loo-popularity", "full")
 RATING = ("ratings", "ratings-5fold")
@@ -111,6 +113,14 @@ class Interactions:
         """Users x items CSR of recency weights (the binary matrix when half_life is 0)."""
         w = self.recency_weights(half_life)
         return sp.csr_matrix((w, (self.users, self.items)), shape=(self.n_users, self.n_items))
+
+    def concat(self, other: Interactions) -> Interactions:
+        """These rows followed by `other`'s (same user and item ranges)."""
+        return Interactions(
+            *(np.concatenate([a, b]) for a, b in ((self.users, other.users), (self.items, other.items),
+                                                  (self.ratings, other.ratings), (self.timestamps, other.timestamps))),
+            self.n_users, self.n_items, self.item_features, self.rating_range,
+        )  # fmt: skip
 
     def subset(self, mask: np.ndarray) -> Interactions:
         return Interactions(
@@ -289,7 +299,8 @@ def ratings_split(ds: Dataset, seed: int = 0) -> RatingSplit:
 
 def ratings_folds(ds: Dataset, k: int = 5, seed: int = 0) -> list[RatingSplit]:
     """k-fold cross-validation (like Surprise): fold f tests on 1/k of the ratings; a tenth
-    of the remaining ratings is held out for validation (early stopping)."""
+    of the remaining ratings is held out for validation (early stopping picks the epochs;
+    `runner.fit_and_evaluate` then refits on train + valid)."""
     full = interactions(ds)
     rng = np.random.default_rng(seed)
     fold = rng.permutation(len(full)) % k

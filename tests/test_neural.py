@@ -149,6 +149,30 @@ def test_rating_models_on_the_ratings_protocol():
         assert r["RMSE"] < global_mean, (name, r, global_mean)
 
 
+def test_five_fold_refits_each_fold_on_all_its_training_ratings():
+    from recsys_core.runner import fit_and_evaluate
+    from recsys_core.splits import ratings_folds
+
+    seen = []
+
+    class Record(Callback):
+        def on_train_begin(self, info):
+            seen.append(info)
+
+        def on_epoch_end(self, row):
+            seen[-1].setdefault("rows", []).append(row)
+
+    res = fit_and_evaluate("embnet", DS, ["ratings-5fold"], overrides=FAST["embnet"], callbacks=[Record()])
+    assert len(seen) == 10  # per fold: early-stopped on the inner tenth, then refit
+    for fold, (first, refit) in zip(ratings_folds(DS, 5), zip(seen[::2], seen[1::2])):
+        best = max(range(len(first["rows"])), key=lambda j: -first["rows"][j]["RMSE"]) + 1
+        assert refit["epochs"] == best and len(refit["rows"]) == best  # the epochs validation picked
+        assert "RMSE" not in refit["rows"][-1]  # no validation rows left to look at
+        n = len(fold.train) + len(fold.valid)
+        assert refit["batches"] == -(-n // int(FAST["embnet"]["batch_size"]))  # trained on train + valid
+    assert 0.3 < res.metrics["ratings-5fold"]["RMSE"] < 1.5
+
+
 def test_autorec_variants_build_and_train():
     for extra in (
         {"tied": "true"},
