@@ -41,6 +41,7 @@ PROTOCOLS = {
 RANKING = ("loo-uniform", "loo-popularity", "full")
 RATING = ("ratings", "ratings-5fold")
 N_NEGATIVES = 99
+MIN_LOO_HISTORY = 3  # interactions a user needs to be evaluated (train, validation, test)
 SPLIT_VERSION = 1
 
 
@@ -217,7 +218,7 @@ def _leave_last_two(full: Interactions):
     -1 for users with < 3 interactions, who stay in train. Rows are sorted by (user, timestamp)."""
     counts = np.bincount(full.users, minlength=full.n_users)
     ends = np.cumsum(counts)
-    eligible = counts >= 3
+    eligible = counts >= MIN_LOO_HISTORY
     test_pos, valid_pos = ends[eligible] - 1, ends[eligible] - 2
     in_train = np.ones(len(full), dtype=bool)
     in_train[test_pos] = False

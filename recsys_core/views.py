@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_core.data import Dataset
+from recsys_core.splits import MIN_LOO_HISTORY
 
 
 def rating_histogram(ds: Dataset) -> pd.DataFrame:
@@ -85,7 +86,7 @@ def leaderboard_frame(store, ds: Dataset) -> pd.DataFrame:
 def hr_standard_error(ds: Dataset, hr: float) -> tuple[float, int]:
     """(standard error of a leave-one-out HR@k of `hr`, number of evaluated users): one
     held-out item per user with at least 3 interactions, a binomial proportion."""
-    n = int((ds.user_activity >= 3).sum())
+    n = int((ds.user_activity >= MIN_LOO_HISTORY).sum())
     return (float(np.sqrt(hr * (1 - hr) / n)) if n else float("nan")), n
 
 
