@@ -19,6 +19,7 @@ BATCHES = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384]
 DECAYS = [0.0, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2]
 SIZES = [2, 3, 4, 8, 10, 16, 25, 32, 50, 64, 100, 128, 200, 256, 512, 1024]
 HALF_LIVES = [0.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+AVERAGE_HALF_LIVES = [0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0]
 AUTOREC_LAYERS = ["128", "256", "512", "128-256-256", "500-500-1000"]
 EMBNET_HIDDEN = ["100", "100-50", "200-100", "500-250", "1000-500-250"]
 
@@ -147,6 +148,11 @@ with left:
             ov["momentum"] = st.slider("Momentum", 0.0, 0.99, cfg.momentum, 0.01, key=k("momentum"))
         ov["schedule"] = _pick("LR schedule", ["none", "cosine-restarts"], cfg.schedule, key=k("sched"),
                                help="cosine annealing with warm restarts (seed 003)")  # fmt: skip
+        ov["average_half_life"] = st.select_slider(
+            "Weight averaging (half-life, epochs)", _opts(AVERAGE_HALF_LIVES, cfg.average_half_life),
+            cfg.average_half_life, format_func=lambda v: "off" if v == 0 else f"{v:g}", key=k("average"),
+            help="validate and keep a moving average of the weights instead of the last step's",
+        )  # fmt: skip
 
     with actions:
         problems = []

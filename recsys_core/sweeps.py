@@ -65,6 +65,7 @@ _AUTOREC = {
     "dropout": 0.2,
     "lr": 0.001,
     "weight_decay": 0.0,
+    "average_half_life": 0.0,
 }
 _CDAE = {"epochs": 40, "patience": 3, "recency_half_life": 0.0}  # seed 004's CDAE: no recency weights
 

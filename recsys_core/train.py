@@ -2,14 +2,16 @@
 
 Device picked once (CUDA, then MPS, then CPU); everything seeded (same seed, same history
 on the CPU); the objective keeps the data on the device and batches by indexing; Adam or
-SGD with momentum, weight decay, cosine annealing with warm restarts; early stopping on a
-validation metric with the best weights restored; per-epoch history; callbacks for
-progress; a cancel token checked every few batches; status "diverged" when the loss stops
-being finite; GPU out-of-memory turned into a clear message.
+SGD with momentum, weight decay, cosine annealing with warm restarts; an optional moving
+average of the weights; early stopping on a validation metric with the best weights
+restored; per-epoch history; callbacks for progress; a cancel token checked every few
+batches; status "diverged" when the loss stops being finite; GPU out-of-memory turned into
+a clear message.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -121,6 +123,7 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
         stopper = EarlyStopping("min" if regression else "max", cfg.patience)
         monitor = "RMSE" if regression else "NDCG@10"
         best_state = None
+        average = WeightAverage(model, cfg.average_half_life, len(batches)) if cfg.average_half_life > 0 else None
         for cb in callbacks:
             cb.on_train_begin({"device": history.device, "epochs": cfg.epochs, "batches": len(batches)})
         first_loss = None
@@ -135,6 +138,8 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                if average is not None:
+                    average.update()
                 if sched is not None:
                     sched.step()
                 total += loss.detach()
@@ -159,10 +164,11 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
             model.eval()
             row = {"epoch": epoch, "train_loss": float(total) / max(len(batches), 1)}
             if valid is not None:
-                vl = objective.valid_loss(valid)
-                if vl is not None:
-                    row["valid_loss"] = vl
-                row.update(validate(model, valid))
+                with average.applied() if average is not None else contextlib.nullcontext():
+                    vl = objective.valid_loss(valid)
+                    if vl is not None:
+                        row["valid_loss"] = vl
+                    row.update(validate(model, valid))
             row["seconds"] = time.perf_counter() - t
             row["lr"] = opt.param_groups[0]["lr"]
             history.epochs.append(row)
@@ -179,7 +185,8 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
                 improved, stop = stopper.update(row[monitor])
                 if improved:
                     history.best_epoch = epoch
-                    best_state = copy.deepcopy(model.state_dict())
+                    with average.applied() if average is not None else contextlib.nullcontext():
+                        best_state = copy.deepcopy(model.state_dict())
                 if stop:
                     history.message = f"early stop after epoch {epoch}: no better {monitor} for {cfg.patience} epochs"
                     break
@@ -187,6 +194,8 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
                 history.best_epoch = epoch
         if best_state is not None and history.status == "done":
             model.load_state_dict(best_state)
+        elif average is not None and history.status == "done":
+            average.copy_to_model()
     except torch.OutOfMemoryError as e:
         history.status = "failed"
         history.message = (
@@ -196,6 +205,41 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
             torch.cuda.empty_cache()
     model.eval()
     return history
+
+
+class WeightAverage:
+    """An exponential moving average of a model's parameters, updated after every step
+    (Polyak-Ruppert averaging with a forgetting factor). Its half-life is given in epochs, so
+    the same setting means the same window whatever the batch size. The average is what
+    validation sees, what early stopping keeps, and what the fit returns."""
+
+    def __init__(self, model, half_life_epochs: float, batches_per_epoch: int):
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.shadow = [p.detach().clone() for p in self.params]
+        self.weight = 1 - 0.5 ** (1 / (half_life_epochs * max(batches_per_epoch, 1)))
+
+    @torch.no_grad()
+    def update(self) -> None:
+        for s, p in zip(self.shadow, self.params):
+            s.lerp_(p.detach(), self.weight)
+
+    @torch.no_grad()
+    def copy_to_model(self) -> None:
+        for p, s in zip(self.params, self.shadow):
+            p.copy_(s)
+
+    @contextlib.contextmanager
+    def applied(self):
+        """The model holds the averaged weights inside the block, its own after."""
+        with torch.no_grad():
+            own = [p.detach().clone() for p in self.params]
+            self.copy_to_model()
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for p, o in zip(self.params, own):
+                    p.copy_(o)
 
 
 def _optimizer(model, cfg) -> torch.optim.Optimizer:

@@ -15,7 +15,7 @@ from recsys_core.data import synthetic
 from recsys_core.errors import ConfigError
 from recsys_core.evaluation import evaluate
 from recsys_core.splits import loo_split, ratings_split
-from recsys_core.train import Callback, EarlyStopping, validate
+from recsys_core.train import Callback, EarlyStopping, WeightAverage, validate
 
 DS = synthetic(users=300, items=200, seed=0)
 SPLIT = loo_split(DS, use_cache=False)
@@ -90,6 +90,41 @@ def test_early_stopping_restores_best_epoch():
     assert h.best_epoch is not None and h.best_epoch < len(h.epochs)
     best = h.epochs[h.best_epoch - 1]["NDCG@10"]
     assert validate(m, SPLIT)["NDCG@10"] == pytest.approx(best)
+
+
+def test_weight_average_unit():
+    lin = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(lin.weight)
+    avg = WeightAverage(lin, half_life_epochs=1, batches_per_epoch=4)
+    with torch.no_grad():
+        lin.weight.fill_(1.0)
+    for _ in range(4):  # one epoch at the new weight: the average moves half-way
+        avg.update()
+    assert avg.shadow[0].item() == pytest.approx(0.5)
+    with avg.applied():
+        assert lin.weight.item() == pytest.approx(0.5)
+    assert lin.weight.item() == 1.0  # the model's own weights are back after the block
+
+
+def test_weight_average_is_what_validation_saw_and_what_the_fit_returns():
+    rs = ratings_split(DS)
+    light = {"embedding_dropout": "0.02", "weight_decay": "1e-5"}  # not the shipped regularisation
+    runs = {}
+    for half_life in ("0", "1"):  # lr 0.1: the plain steps bounce around the optimum
+        extra = {**light, "epochs": "10", "patience": "10", "lr": "0.1", "average_half_life": half_life}
+        m = zoo.make("embnet", DS.n_users, DS.n_items, {**FAST["embnet"], **extra})
+        h = m.fit(rs.train, valid=rs.valid)
+        best = h.epochs[h.best_epoch - 1]["RMSE"]
+        assert validate(m, rs.valid)["RMSE"] == pytest.approx(best)  # the kept weights are the validated ones
+        runs[half_life] = min(e["RMSE"] for e in h.epochs)
+    assert runs["1"] < runs["0"] - 0.01, runs  # the average of the bouncing steps generalises better
+    ends = {}
+    for half_life in ("0", "1"):  # no validation set (the 5-fold refit): the fit ends on the average
+        extra = {**light, "epochs": "10", "lr": "0.1", "average_half_life": half_life}
+        m = zoo.make("embnet", DS.n_users, DS.n_items, {**FAST["embnet"], **extra})
+        m.fit(rs.train)
+        ends[half_life] = validate(m, rs.valid)["RMSE"]
+    assert ends["1"] < ends["0"] - 0.02, ends
 
 
 def test_cancel_stops_the_run():

@@ -30,6 +30,9 @@ class TrainParams:
     schedule: str = param("none", choices=SCHEDULES, help="cosine annealing with warm restarts (seed 003)")
     restart_epochs: int = param(2, min=1, max=100, help="epochs per cosine cycle")
     patience: int = param(3, min=1, max=100, help="validation checks without improvement before stopping")
+    average_half_life: float = param(
+        0.0, min=0, max=100, help="validate and keep a moving average of the weights, half-life in epochs (0 = off)"
+    )
     seed: int = param(0, min=0)
     device: str = param("auto", choices=("auto", "cpu", "cuda", "mps"))
 
