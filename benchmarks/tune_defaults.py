@@ -3,6 +3,7 @@ validation metric at the best epoch (NDCG@10 on the leave-one-out validation ite
 validation RMSE), never on test. Test figures are printed beside, for the README only.
 
     python benchmarks/tune_defaults.py [--dataset ml-100k] [--models ncf cdae ...]
+    python benchmarks/tune_defaults.py --folds [--models autorec embnet]   # 5-fold, inner validation
 """
 
 from __future__ import annotations
@@ -29,6 +30,18 @@ def grid(**values) -> list[dict]:
 # recency option existed, so their points pin it off (NO_RECENCY).
 NO_RECENCY = {"recency_half_life": 0.0}
 OLD_NCF = {"pretrain": False, "schedule": "none", **NO_RECENCY}
+
+
+# The AutoRec and embnet defaults before the fourth pass (the first rounds' points are
+# relative to them).
+OLD_AUTOREC = {"dropout": 0.8, "epochs": 60, "patience": 3, "average_half_life": 0.0}
+OLD_EMBNET = {
+    "dim": 50, "embedding_dropout": 0.02, "weight_decay": 1e-5, "epochs": 30, "patience": 3, "average_half_life": 0.0,
+}  # fmt: skip
+
+
+def on(base: dict, points: list[dict]) -> list[dict]:
+    return [{**base, **p} for p in points]
 
 
 def recency(*half_lives, **extra) -> list[dict]:
@@ -92,38 +105,117 @@ POINTS = {
         ),
     ],
     "autorec": [
-        {},
-        *grid(item_based=[True, False], layers=[(128,), (500,)], dropout=[0.2, 0.6], lr=[0.001], weight_decay=[0.0]),
-        *({"item_based": True, "layers": (128,), "dropout": d, "lr": 0.001, "weight_decay": 0.0} for d in (0.8, 0.9)),
-        *(
-            {"lr": 0.001, "weight_decay": 0.0, **p}
-            for p in (
-                {},
-                {"layers": (64, 64)},
-                {"layers": (128, 256, 256)},
-                {"layers": (256, 256)},
-                {"dropout": 0.7},
-                {"dropout": 0.85},
-                {"schedule": "cosine-restarts"},
-                {"batch_size": 64},
-                {"weight_decay": 1e-5},
-            )
+        OLD_AUTOREC,
+        *on(
+            OLD_AUTOREC,
+            [
+                *grid(
+                    item_based=[True, False],
+                    layers=[(128,), (500,)],
+                    dropout=[0.2, 0.6],
+                    lr=[0.001],
+                    weight_decay=[0.0],
+                ),
+                *(
+                    {"item_based": True, "layers": (128,), "dropout": d, "lr": 0.001, "weight_decay": 0.0}
+                    for d in (0.8, 0.9)
+                ),
+                *(
+                    {"lr": 0.001, "weight_decay": 0.0, **p}
+                    for p in (
+                        {},
+                        {"layers": (64, 64)},
+                        {"layers": (128, 256, 256)},
+                        {"layers": (256, 256)},
+                        {"dropout": 0.7},
+                        {"dropout": 0.85},
+                        {"schedule": "cosine-restarts"},
+                        {"batch_size": 64},
+                        {"weight_decay": 1e-5},
+                    )
+                ),
+                {"weight_decay": 0.0},
+                {"lr": 0.0003, "weight_decay": 0.0},
+                {"dropout": 0.85, "weight_decay": 0.0},
+            ],
         ),
-        {"weight_decay": 0.0},
-        {"lr": 0.0003, "weight_decay": 0.0},
-        {"dropout": 0.85, "weight_decay": 0.0},
     ],
-    "embnet": [
-        *grid(dim=[50, 100], hidden=[(100,), (200, 100)], embedding_dropout=[0.02, 0.2]),
-        *({"weight_decay": w} for w in (1e-4, 3e-4)),
-        {"weight_decay": 1e-4, "embedding_dropout": 0.2},
-        {"weight_decay": 1e-4, "schedule": "cosine-restarts"},
-        {"schedule": "cosine-restarts"},
-        {"lr": 0.001},
-        {"dropouts": (0.5,)},
-    ],
+    "embnet": on(
+        OLD_EMBNET,
+        [
+            *grid(dim=[50, 100], hidden=[(100,), (200, 100)], embedding_dropout=[0.02, 0.2]),
+            *({"weight_decay": w} for w in (1e-4, 3e-4)),
+            {"weight_decay": 1e-4, "embedding_dropout": 0.2},
+            {"weight_decay": 1e-4, "schedule": "cosine-restarts"},
+            {"schedule": "cosine-restarts"},
+            {"lr": 0.001},
+            {"dropouts": (0.5,)},
+        ],
+    ),
 }
 BUDGET_S = {"ncf": 10.0}
+
+# Fourth pass (`--folds`): the rating models on the protocol of their target, 5-fold, each
+# point judged by the folds' inner validation RMSE at the epochs it picked (mean of 5).
+# Patience, the encoder dropout, and the moving average of the weights (`average_half_life`).
+FOLD_POINTS = {
+    "autorec": [
+        {},
+        OLD_AUTOREC,
+        *({**OLD_AUTOREC, "patience": p} for p in (6, 10)),
+        {**OLD_AUTOREC, "patience": 15, "epochs": 100},
+        *({"average_half_life": 0.0, "dropout": d} for d in (0.75, 0.8, 0.85, 0.9)),
+        *({"average_half_life": 0.0, **p} for p in ({"lr": 0.001}, {"weight_decay": 3e-5})),
+        {"average_half_life": 0.0, "dropout": 0.85, "layers": (256, 256)},
+        {"average_half_life": 0.0, "schedule": "cosine-restarts", "restart_epochs": 4, "lr": 0.001},
+        *({"average_half_life": h} for h in (1.0, 3.0, 6.0)),
+        {"average_half_life": 20.0, "epochs": 150},
+        {"average_half_life": 2.0, "dropout": 0.8},
+    ],
+    "embnet": [
+        {},
+        *on(
+            OLD_EMBNET,
+            [
+                {},
+                {"patience": 10},
+                *({"patience": 10, "average_half_life": h} for h in (1.0, 3.0, 6.0)),
+                *(
+                    {"patience": 10, "average_half_life": 3.0, **p}
+                    for p in (
+                        {"embedding_dropout": 0.2},
+                        {"dropouts": (0.5,)},
+                        {"lr": 0.001},
+                        {"weight_decay": 5e-5},
+                        *grid(weight_decay=[5e-5, 1e-4], embedding_dropout=[0.2]),
+                        {"weight_decay": 1e-4, "embedding_dropout": 0.2, "dropouts": (0.5,)},
+                        {"weight_decay": 5e-5, "dim": 100},
+                        {"weight_decay": 2e-4, "embedding_dropout": 0.3},
+                        {"weight_decay": 2e-4, "embedding_dropout": 0.3, "dim": 100},
+                        {"weight_decay": 4e-4, "embedding_dropout": 0.4},
+                        {"weight_decay": 1e-3, "embedding_dropout": 0.3},
+                        *grid(weight_decay=[4e-4, 1e-3, 2e-3], embedding_dropout=[0.4], epochs=[80]),
+                        {"weight_decay": 1e-3, "embedding_dropout": 0.5, "dropouts": (0.4,), "epochs": 80},
+                    )
+                ),
+                {
+                    "patience": 10,
+                    "average_half_life": 6.0,
+                    "weight_decay": 1e-3,
+                    "embedding_dropout": 0.4,
+                    "epochs": 80,
+                },
+                {
+                    "patience": 10,
+                    "schedule": "cosine-restarts",
+                    "batch_size": 2000,
+                    "lr": 0.001,
+                    "epochs": 100,
+                },  # seed 003
+            ],
+        ),
+    ],
+}
 
 
 def best_epoch_metric(history, monitor: str):
@@ -137,24 +229,27 @@ def best_epoch_metric(history, monitor: str):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="ml-100k")
-    ap.add_argument("--models", nargs="*", default=list(POINTS))
+    ap.add_argument("--models", nargs="*", default=None)
+    ap.add_argument("--folds", action="store_true", help="the rating models over 5 folds (FOLD_POINTS)")
     a = ap.parse_args()
     ds = load_dataset(a.dataset)
-    for model in a.models:
+    points = FOLD_POINTS if a.folds else POINTS
+    for model in a.models or list(points):
         rating = zoo.entry(model).task == "rating"
         protocol, monitor = ("ratings", "RMSE") if rating else ("loo-uniform", "NDCG@10")
+        protocol = "ratings-5fold" if a.folds else protocol
         rows = []
-        for ov in POINTS[model]:
+        for ov in points[model]:
             res = fit_and_evaluate(model, ds, [protocol], overrides=ov)
             test = res.metrics.get(protocol, {})
-            valid = best_epoch_metric(res.history, monitor)
+            valid = test.get("valid_RMSE") if a.folds else best_epoch_metric(res.history, monitor)
             if valid is None and not rating and res.recommender is not None:  # closed form: no epochs
                 valid = validate(res.recommender, loo_split(ds)).get(monitor)
             rows.append(
                 {
                     "overrides of the default": ", ".join(f"{k}={v}" for k, v in ov.items()) or "(the default)",
                     f"valid {monitor}": valid,
-                    "epochs": len(res.history.epochs),
+                    "epochs": len(res.history.epochs) if not a.folds else "",
                     "test HR@10" if not rating else "test RMSE": test.get("RMSE" if rating else "HR@10"),
                     "test NDCG@10" if not rating else "test MAE": test.get("MAE" if rating else "NDCG@10"),
                     "s": round(sum(v for k, v in res.seconds.items() if k.startswith("fit")), 1),

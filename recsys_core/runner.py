@@ -91,12 +91,13 @@ def fit_and_evaluate(
         metrics["ratings"] = evaluate_ratings(m, rs.test) if h.status == "done" else {}
         model, history = model or m, history if ranking else h
     if "ratings-5fold" in protocols:
-        folds = []
+        folds, inner = [], []
         t = time.perf_counter()
         for rs in splits.ratings_folds(ds, 5, seed):
             m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
             h = m.fit(rs.train, valid=rs.valid, callbacks=callbacks, **_cancel(cancel))
             if h.status == "done" and zoo.is_neural(name) and h.best_epoch:
+                inner.append(h.epochs[h.best_epoch - 1]["RMSE"])
                 # refit on all of the fold's training ratings for the epochs the inner tenth picked
                 m = zoo.make(name, ds.n_users, ds.n_items, cfg=replace(cfg, epochs=h.best_epoch), item_features=feats)
                 h = m.fit(rs.train.concat(rs.valid), callbacks=callbacks, **_cancel(cancel))
@@ -106,4 +107,6 @@ def fit_and_evaluate(
         if folds:
             metrics["ratings-5fold"] = {key: float(np.mean([f[key] for f in folds])) for key in folds[0]}
             metrics["ratings-5fold"].update({f"{key}_std": float(np.std([f[key] for f in folds])) for key in folds[0]})
+            if inner:  # what picked each fold's epochs (and what tuning may look at): never the test folds
+                metrics["ratings-5fold"]["valid_RMSE"] = float(np.mean(inner))
     return Result(name, ds.name, ds.fingerprint, to_dict(cfg), metrics, seconds, history, model, lists)

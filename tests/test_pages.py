@@ -171,6 +171,10 @@ def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_
     assert at.toggle(key="ncf:pretrain").value == ncf.pretrain
     assert at.select_slider(key="ncf:recency").value == ncf.recency_half_life
     assert any("This run will use" in m.value and "CPU" in m.value for m in at.markdown)
+    at.segmented_control(key="train_model").set_value("autorec").run()
+    autorec = zoo.config_for("autorec")
+    assert at.select_slider(key="autorec:average").value == autorec.average_half_life > 0
+    assert at.slider(key="autorec:dropout").value == autorec.dropout
     at.segmented_control(key="train_model").set_value("mf").run()
     at.select_slider(key="mf:dim").set_value(16)
     at.slider(key="mf:epochs").set_value(2)
