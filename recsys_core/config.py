@@ -31,9 +31,10 @@ def recency_param():
     )
 
 
-def describe_field(f: dataclasses.Field) -> str:
+def describe_field(f: dataclasses.Field, default=dataclasses.MISSING) -> str:
     m = f.metadata
-    parts = [f"{f.name} ({_type_name(f)}, default {f.default!r})"]
+    default = f.default if default is dataclasses.MISSING else default
+    parts = [f"{f.name} ({_type_name(f)}, default {default!r})"]
     if m.get("choices"):
         parts.append("one of " + "/".join(map(str, m["choices"])))
     lo, hi = m.get("min"), m.get("max")
@@ -46,8 +47,12 @@ def describe_field(f: dataclasses.Field) -> str:
     return ": ".join([parts[0], ", ".join(parts[1:])]) if len(parts) > 1 else parts[0]
 
 
-def describe(cfg_cls) -> str:
-    return "\n".join("  " + describe_field(f) for f in dataclasses.fields(cfg_cls))
+def describe(cfg) -> str:
+    """One line per key: type, default, range, help. Given a config instance (a model's
+    shipped default), its values are the defaults shown; given the class, the class's."""
+    if isinstance(cfg, type):
+        return "\n".join("  " + describe_field(f) for f in dataclasses.fields(cfg))
+    return "\n".join("  " + describe_field(f, getattr(cfg, f.name)) for f in dataclasses.fields(cfg))
 
 
 def _type_name(f) -> str:
@@ -55,24 +60,27 @@ def _type_name(f) -> str:
     return str(t).replace("typing.", "")
 
 
-def validate(cfg) -> None:
-    """Raise ConfigError when a value is outside its declared range or choices."""
+def validate(cfg, base=None) -> None:
+    """Raise ConfigError when a value is outside its declared range or choices (the message
+    lists the keys with `base`'s values as their defaults, where given)."""
+    shown = base if base is not None else type(cfg)
     for f in dataclasses.fields(cfg):
         v, m = getattr(cfg, f.name), f.metadata
         values = v if isinstance(v, tuple) else (v,)
         for x in values:
             if m.get("choices") is not None and x not in m["choices"]:
-                raise _bad(cfg, f, v)
+                raise _bad(shown, f, v)
             if isinstance(x, (int, float)) and not isinstance(x, bool):
                 lo, hi = m.get("min"), m.get("max")
                 if lo is not None and (x < lo or (m.get("min_open") and x == lo)):
-                    raise _bad(cfg, f, v)
+                    raise _bad(shown, f, v)
                 if hi is not None and (x > hi or (m.get("max_open") and x == hi)):
-                    raise _bad(cfg, f, v)
+                    raise _bad(shown, f, v)
 
 
-def _bad(cfg, f, v) -> ConfigError:
-    return ConfigError(f"invalid value {v!r} for {f.name}: {describe_field(f)}\nvalid keys:\n{describe(type(cfg))}")
+def _bad(base, f, v) -> ConfigError:
+    default = dataclasses.MISSING if isinstance(base, type) else getattr(base, f.name)
+    return ConfigError(f"invalid value {v!r} for {f.name}: {describe_field(f, default)}\nvalid keys:\n{describe(base)}")
 
 
 def override(cfg, values: dict):
@@ -82,13 +90,13 @@ def override(cfg, values: dict):
     changes = {}
     for key, raw in values.items():
         if key not in fields:
-            raise ConfigError(f"unknown key {key!r} for {type(cfg).__name__}\nvalid keys:\n{describe(type(cfg))}")
+            raise ConfigError(f"unknown key {key!r} for {type(cfg).__name__}\nvalid keys:\n{describe(cfg)}")
         try:
             changes[key] = _parse(raw, hints[key])
         except (ValueError, TypeError, json.JSONDecodeError) as e:
-            raise ConfigError(f"cannot read {key}={raw!r}: {e}\nvalid keys:\n{describe(type(cfg))}") from e
+            raise ConfigError(f"cannot read {key}={raw!r}: {e}\nvalid keys:\n{describe(cfg)}") from e
     new = dataclasses.replace(cfg, **changes)
-    validate(new)
+    validate(new, base=cfg)
     return new
 
 

@@ -42,13 +42,13 @@ EASE_DEFAULT = EASEConfig(recency_half_life=20)
 # AutoRec's dropout, patience and weight averaging: the fourth pass, picked on the 5 folds'
 # inner validation (benchmarks/tune_defaults.py --folds)
 AUTOREC_DEFAULT = AutoRecConfig(layers=(128, 128), dropout=0.85, item_based=True, batch_size=32, lr=0.0005,
-                                weight_decay=1e-5, epochs=100, patience=10, average_half_life=10)  # fmt: skip
+                                weight_decay=1e-5, epochs=100, patience=10, average_half_life=10.0)  # fmt: skip
 CDAE_DEFAULT = CDAEConfig(hidden=600, batch_size=32, lr=0.001, epochs=100, patience=5, pos_weight=False,
                           recency_half_life=5)  # fmt: skip
 # embnet's regularisation (embedding dropout, weight decay, size) and weight averaging: the
 # same fourth pass
 EMBNET_DEFAULT = EmbNetConfig(dim=100, embedding_dropout=0.4, batch_size=1024, lr=0.003, weight_decay=1e-3,
-                              epochs=80, patience=10, average_half_life=3)  # fmt: skip
+                              epochs=80, patience=10, average_half_life=3.0)  # fmt: skip
 
 ZOO: dict[str, Entry] = {
     e.name: e

@@ -14,6 +14,7 @@ from recsys_core.cli import main
 from recsys_core.data import synthetic
 from recsys_core.errors import ConfigError
 from recsys_core.evaluation import evaluate
+from recsys_core.models.embnet import EmbNetConfig
 from recsys_core.splits import loo_split, ratings_split
 from recsys_core.train import Callback, EarlyStopping, WeightAverage, validate
 
@@ -230,6 +231,12 @@ def test_config_validation_messages():
             zoo.config_for("ncf", bad)
     with pytest.raises(ConfigError, match="unknown key"):
         zoo.config_for("ncf", {"learning_rate": "0.1"})
+    with pytest.raises(ConfigError) as e:  # the listed defaults are the shipped ones, not the class's
+        zoo.config_for("embnet", {"embedding_dropout": "1.5"})
+    shipped = zoo.config_for("embnet")
+    assert f"embedding_dropout (float, default {shipped.embedding_dropout!r})" in str(e.value)
+    assert f"  epochs (int, default {shipped.epochs!r})" in str(e.value)
+    assert shipped.epochs != EmbNetConfig().epochs
 
 
 def test_cli_train_json(capsys):
