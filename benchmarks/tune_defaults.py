@@ -198,13 +198,13 @@ FOLD_POINTS = {
                         {"weight_decay": 1e-3, "embedding_dropout": 0.5, "dropouts": (0.4,), "epochs": 80},
                     )
                 ),
-                {
-                    "patience": 10,
-                    "average_half_life": 6.0,
-                    "weight_decay": 1e-3,
-                    "embedding_dropout": 0.4,
-                    "epochs": 80,
-                },
+                *(
+                    {"patience": 10, "average_half_life": 6.0, **p}
+                    for p in (
+                        {"weight_decay": 1e-4, "embedding_dropout": 0.2},
+                        {"weight_decay": 1e-3, "embedding_dropout": 0.4, "epochs": 80},
+                    )
+                ),
                 {
                     "patience": 10,
                     "schedule": "cosine-restarts",
@@ -249,7 +249,7 @@ def main() -> None:
                 {
                     "overrides of the default": ", ".join(f"{k}={v}" for k, v in ov.items()) or "(the default)",
                     f"valid {monitor}": valid,
-                    "epochs": len(res.history.epochs) if not a.folds else "",
+                    **({} if a.folds else {"epochs": len(res.history.epochs)}),
                     "test HR@10" if not rating else "test RMSE": test.get("RMSE" if rating else "HR@10"),
                     "test NDCG@10" if not rating else "test MAE": test.get("MAE" if rating else "NDCG@10"),
                     "s": round(sum(v for k, v in res.seconds.items() if k.startswith("fit")), 1),
