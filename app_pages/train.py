@@ -55,7 +55,8 @@ with left:
     entry = zoo.entry(model)
     cfg = entry.config
     st.caption(f"**{model}**: {entry.summary}. Sliders start at the shipped defaults.")
-    protocols = ["loo-uniform", "ratings"] if entry.task == "rating" else ["loo-uniform"]
+    # a rating model starts on the protocol it is tuned and judged on; its top-10 lists second
+    protocols = ["ratings", "loo-uniform"] if entry.task == "rating" else ["loo-uniform"]
     protocol = st.selectbox(
         "Evaluated under", protocols, key=f"{model}:protocol", help="the protocol of the validation and test figures"
     )
@@ -290,11 +291,13 @@ with right:
     ship = views.shipped_run(store(), ds, run["model"])
     if ship is not None:
         lines.append(views.run_curves(store(), [ship["id"]], {ship["id"]: "shipped defaults"}))
+    swept = False  # the closest sweep, drawn only where it has runs under this run's protocol
     if sweep is not None and sweep.protocol == protocol:
         sc = views.sweep_curves(store(), ds, sweep)
         if not sc.empty:
             sc["run"] = f"{sweep.name} = " + sc["value"].astype(str)
             lines.append(sc)
+            swept = True
     frames = [f for f in lines if not f.empty]  # a run cancelled in its first epoch has none
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not curves.empty:
@@ -302,11 +305,8 @@ with right:
                                     default="valid " + metric, key="result_curve") or "valid " + metric  # fmt: skip
         y = {"train loss": "train_loss", "valid loss": "valid_loss"}.get(what, metric)
         if y in curves:
-            title = f"{what} per epoch: this run (bold) beside " + (
-                f"sweep **{sweep.name}** ({sweep.description})"
-                if sweep is not None and sweep.protocol == protocol
-                else "the shipped model"
-            )
+            beside = f"sweep **{sweep.name}** ({sweep.description})" if swept else "the shipped model"
+            title = f"{what} per epoch: this run (bold) beside {beside}"
             fig = px.line(curves, x="epoch", y=y, color="run", markers=True, height=380)
             fig.update_traces(line_width=1.5, opacity=0.7)
             fig.update_traces(selector={"name": "this run"}, line_width=4, opacity=1.0)
@@ -314,4 +314,8 @@ with right:
             st.plotly_chart(fig, key="result_curves")
     if sweep is None:
         st.caption(f"No shipped sweep varies {run['model']}; compared with the shipped defaults only.")
+    elif not swept and sweep.protocol == protocol:
+        st.caption(
+            f"The closest shipped sweep, **{sweep.name}**, has not been run on {ds.name} yet (the Sweeps page runs it)."
+        )
     page_link("app_pages/sweeps.py", "All my runs are on the Sweeps page", ":material/monitoring:")

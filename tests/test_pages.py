@@ -175,6 +175,7 @@ def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_
     autorec = zoo.config_for("autorec")
     assert at.select_slider(key="autorec:average").value == autorec.average_half_life > 0
     assert at.slider(key="autorec:dropout").value == autorec.dropout
+    assert at.selectbox(key="autorec:protocol").value == "ratings"  # the protocol it is judged on
     at.segmented_control(key="train_model").set_value("mf").run()
     at.select_slider(key="mf:dim").set_value(16)
     at.slider(key="mf:epochs").set_value(2)
