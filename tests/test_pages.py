@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import pytest
 import streamlit as st
@@ -196,6 +197,33 @@ def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_
     assert figures.loc["this run", "HR@10"] == pytest.approx(run["metrics"]["loo-uniform"]["HR@10"])
     shipped = views_leaderboard(root)
     assert figures.loc["shipped defaults", "HR@10"] == pytest.approx(shipped)
+
+
+def test_train_page_names_the_sweep_it_draws_only_once_that_sweep_has_runs(built_store, monkeypatch, tmp_path):
+    import shutil
+
+    from recsys_core.store import Store
+    from recsys_core.sweeps import get_sweep, run_sweep
+
+    root = tmp_path / "store"
+    shutil.copytree(built_store, root)
+    at = run_page("train", root, monkeypatch)
+    at.segmented_control(key="train_model").set_value("autorec").run()
+    at.slider(key="autorec:epochs").set_value(2)
+    at.slider(key="autorec:patience").set_value(1)
+    at.run()
+    at.button(key="train").click().run()
+    run = _wait_for_run(root)
+    assert run["status"] == "done" and "ratings" in run["metrics"]  # a rating model trains on `ratings` by default
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("beside the shipped model" in m.value for m in at.markdown)
+    assert any("**autorec-width**, has not been run" in c.value for c in at.caption)
+    sweep = get_sweep("autorec-width")
+    run_sweep(replace(sweep, points=sweep.points[:1]), load_dataset(SYN), Store(root))
+    at.run()
+    assert any("beside sweep **autorec-width**" in m.value for m in at.markdown)
+    assert not any("has not been run" in c.value for c in at.caption)
 
 
 def views_leaderboard(root):
