@@ -156,14 +156,22 @@ def _wait_for_run(root, timeout=60):
     raise AssertionError("the training job did not finish")
 
 
-def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_store, monkeypatch, tmp_path):
+def train_page(built_store, monkeypatch, tmp_path, model: str | None = None):
+    """The Train page on a copy of the built store (its runs land there), with `model` picked."""
     import shutil
-
-    from recsys_core import zoo
 
     root = tmp_path / "store"
     shutil.copytree(built_store, root)
     at = run_page("train", root, monkeypatch)
+    if model is not None:
+        at.segmented_control(key="train_model").set_value(model).run()
+    return at, root
+
+
+def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_store, monkeypatch, tmp_path):
+    from recsys_core import zoo
+
+    at, root = train_page(built_store, monkeypatch, tmp_path)
     assert at.segmented_control(key="train_model").value == "ncf"
     ncf = zoo.config_for("ncf")
     assert at.select_slider(key="ncf:lr").value == ncf.lr  # every picker starts at the shipped default
@@ -200,15 +208,10 @@ def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_
 
 
 def test_train_page_names_the_sweep_it_draws_only_once_that_sweep_has_runs(built_store, monkeypatch, tmp_path):
-    import shutil
-
     from recsys_core.store import Store
     from recsys_core.sweeps import get_sweep, run_sweep
 
-    root = tmp_path / "store"
-    shutil.copytree(built_store, root)
-    at = run_page("train", root, monkeypatch)
-    at.segmented_control(key="train_model").set_value("autorec").run()
+    at, root = train_page(built_store, monkeypatch, tmp_path, "autorec")
     at.slider(key="autorec:epochs").set_value(2)
     at.slider(key="autorec:patience").set_value(1)
     at.run()
@@ -308,12 +311,7 @@ def test_deep_links_pick_the_user_or_movie_and_unknown_ids_are_said(built_store,
 
 
 def test_train_page_cancel_shows_the_cancelled_run(built_store, monkeypatch, tmp_path):
-    import shutil
-
-    root = tmp_path / "store"
-    shutil.copytree(built_store, root)
-    at = run_page("train", root, monkeypatch)
-    at.segmented_control(key="train_model").set_value("mf").run()
+    at, root = train_page(built_store, monkeypatch, tmp_path, "mf")
     at.slider(key="mf:epochs").set_value(100)
     at.select_slider(key="mf:batch").set_value(16)
     at.run()
