@@ -71,10 +71,12 @@ else:
                     **{c: st.column_config.NumberColumn(c, format="%.3f") for c in cols[1:-1]},
                 },
             )
-    st.caption(
-        "Coverage, diversity (1 − mean genre cosine within a list) and novelty (mean −log₂ popularity) are computed"
-        " on the full-ranking top-10 lists of the evaluated users, whatever the protocol. Click a column to sort."
-    )
+            if p != "ratings":
+                st.caption(
+                    "Coverage, diversity (1 − mean genre cosine within a list) and novelty (mean −log₂ popularity) are"
+                    " computed on the full-ranking top-10 lists of the evaluated users, whatever the protocol."
+                    " Click a column to sort."
+                )
     with st.expander("What is cached"):
         st.dataframe(board[["model", "status", "built"]].drop_duplicates("model").set_index("model"), width="stretch")
 
