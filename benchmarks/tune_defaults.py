@@ -41,15 +41,12 @@ OLD_EMBNET = {
 
 
 def on(base: dict, points: list[dict]) -> list[dict]:
+    """`points` as overrides of an earlier default `base` (each point wins over it)."""
     return [{**base, **p} for p in points]
 
 
 def recency(*half_lives, **extra) -> list[dict]:
     return [{"recency_half_life": h, **extra} for h in half_lives]
-
-
-def no_recency(points: list[dict]) -> list[dict]:
-    return [{**NO_RECENCY, **p} for p in points]
 
 
 POINTS = {
@@ -58,11 +55,12 @@ POINTS = {
         *recency(0.0, 5, 20, 50, 100),
         *({"lr": 0.002}, {"restart_epochs": 4}, {"mf_dim": 64}),
         OLD_NCF,
-        *[{**OLD_NCF, **p} for p in grid(dropout=[0.0, 0.2], diversity_weight=[0.0, 0.1], n_negatives=[4, 8])[1:]],
+        *on(OLD_NCF, grid(dropout=[0.0, 0.2], diversity_weight=[0.0, 0.1], n_negatives=[4, 8])[1:]),
         {**OLD_NCF, "schedule": "cosine-restarts"},
         {**OLD_NCF, "batch_size": 1024, "lr": 0.002},
         {**OLD_NCF, "mf_dim": 64, "layers": (128, 64, 32, 16)},
-        *no_recency(
+        *on(
+            NO_RECENCY,
             [
                 {"schedule": "none"},
                 {"n_negatives": 8},
@@ -77,17 +75,18 @@ POINTS = {
                 {"weight_decay": 1e-6},
                 {"weight_decay": 1e-5},
                 {"n_negatives": 6},
-            ]
+            ],
         ),
     ],
-    "mf": [{}, *recency(20, 50), *no_recency(grid(dim=[128, 64], weight_decay=[1e-6, 1e-5], n_negatives=[4, 8]))],
+    "mf": [{}, *recency(20, 50), *on(NO_RECENCY, grid(dim=[128, 64], weight_decay=[1e-6, 1e-5], n_negatives=[4, 8]))],
     "ease": [{}, *recency(0.0, 10, 40)],
     "cdae": [
         {},
         *recency(2, 3, 10),
         {"hidden": 400},
         {"hidden": 800},
-        *no_recency(
+        *on(
+            NO_RECENCY,
             [
                 {},
                 *({"hidden": h, "patience": 3} for h in (200, 400, 500, 600, 800)),
@@ -101,7 +100,7 @@ POINTS = {
                 {"batch_size": 16},
                 {"patience": 8},
                 {"pos_weight": True},
-            ]
+            ],
         ),
     ],
     "autorec": [
@@ -162,8 +161,7 @@ FOLD_POINTS = {
     "autorec": [
         {},
         OLD_AUTOREC,
-        *({**OLD_AUTOREC, "patience": p} for p in (6, 10)),
-        {**OLD_AUTOREC, "patience": 15, "epochs": 100},
+        *on(OLD_AUTOREC, [{"patience": 6}, {"patience": 10}, {"patience": 15, "epochs": 100}]),
         *({"average_half_life": 0.0, "dropout": d} for d in (0.75, 0.8, 0.85, 0.9)),
         *({"average_half_life": 0.0, **p} for p in ({"lr": 0.001}, {"weight_decay": 3e-5})),
         {"average_half_life": 0.0, "dropout": 0.85, "layers": (256, 256)},
