@@ -124,6 +124,7 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
         monitor = "RMSE" if regression else "NDCG@10"
         best_state = None
         average = WeightAverage(model, cfg.average_half_life, len(batches)) if cfg.average_half_life > 0 else None
+        averaged = average.applied if average is not None else contextlib.nullcontext  # what validation sees
         for cb in callbacks:
             cb.on_train_begin({"device": history.device, "epochs": cfg.epochs, "batches": len(batches)})
         first_loss = None
@@ -164,7 +165,7 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
             model.eval()
             row = {"epoch": epoch, "train_loss": float(total) / max(len(batches), 1)}
             if valid is not None:
-                with average.applied() if average is not None else contextlib.nullcontext():
+                with averaged():
                     vl = objective.valid_loss(valid)
                     if vl is not None:
                         row["valid_loss"] = vl
@@ -185,7 +186,7 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
                 improved, stop = stopper.update(row[monitor])
                 if improved:
                     history.best_epoch = epoch
-                    with average.applied() if average is not None else contextlib.nullcontext():
+                    with averaged():
                         best_state = copy.deepcopy(model.state_dict())
                 if stop:
                     history.message = f"early stop after epoch {epoch}: no better {monitor} for {cfg.patience} epochs"
