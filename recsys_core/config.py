@@ -31,10 +31,11 @@ def recency_param():
     )
 
 
-def describe_field(f: dataclasses.Field, default=dataclasses.MISSING) -> str:
+def describe_field(f: dataclasses.Field, owner) -> str:
+    """`owner`: the config class (its defaults shown) or an instance, such as a model's
+    shipped default (its values shown as the defaults)."""
     m = f.metadata
-    default = f.default if default is dataclasses.MISSING else default
-    parts = [f"{f.name} ({_type_name(f)}, default {default!r})"]
+    parts = [f"{f.name} ({_type_name(f)}, default {getattr(owner, f.name)!r})"]
     if m.get("choices"):
         parts.append("one of " + "/".join(map(str, m["choices"])))
     lo, hi = m.get("min"), m.get("max")
@@ -48,11 +49,9 @@ def describe_field(f: dataclasses.Field, default=dataclasses.MISSING) -> str:
 
 
 def describe(cfg) -> str:
-    """One line per key: type, default, range, help. Given a config instance (a model's
-    shipped default), its values are the defaults shown; given the class, the class's."""
-    if isinstance(cfg, type):
-        return "\n".join("  " + describe_field(f) for f in dataclasses.fields(cfg))
-    return "\n".join("  " + describe_field(f, getattr(cfg, f.name)) for f in dataclasses.fields(cfg))
+    """One line per key: type, default, range, help (`cfg`: a class or an instance, as for
+    describe_field)."""
+    return "\n".join("  " + describe_field(f, cfg) for f in dataclasses.fields(cfg))
 
 
 def _type_name(f) -> str:
@@ -79,8 +78,7 @@ def validate(cfg, base=None) -> None:
 
 
 def _bad(base, f, v) -> ConfigError:
-    default = dataclasses.MISSING if isinstance(base, type) else getattr(base, f.name)
-    return ConfigError(f"invalid value {v!r} for {f.name}: {describe_field(f, default)}\nvalid keys:\n{describe(base)}")
+    return ConfigError(f"invalid value {v!r} for {f.name}: {describe_field(f, base)}\nvalid keys:\n{describe(base)}")
 
 
 def override(cfg, values: dict):
