@@ -92,14 +92,14 @@ def cmd_evaluate(args) -> int:
 
     ds = load_dataset(args.dataset)
     protocols = resolve_protocols(args.model, args.protocol)
-    res = fit_and_evaluate(args.model, ds, protocols, args.k, parse_sets(args.set))
+    res = fit_and_evaluate(args.model, ds, protocols, args.k, parse_sets(args.set), refit=args.refit)
     if args.json:
         out = [res.to_json(p, args.k) for p in protocols if p in res.metrics]
         _print_json(out[0] if len(out) == 1 else out)
         return 0
     print(f"{args.model} on {ds.name} ({ds.n_users:,} users, {ds.n_items:,} movies)")
     for p in protocols:
-        print(f"  {p}: {describe(p)}")
+        print(f"  {p}: {describe(p, refit=args.refit)}")
     print(metrics_table(res.metrics, args.k))
     print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in res.seconds.items()))
     print("beyond-accuracy columns (coverage ...) are on the full-ranking top-K lists of the evaluated users")
@@ -162,14 +162,23 @@ def cmd_train(args) -> int:
     from recsys_core.data import load_dataset
     from recsys_core.runner import fit_and_evaluate
     from recsys_core.train import Callback
+    from recsys_core.zoo import is_neural
 
     class Progress(Callback):
         def __init__(self):
-            self.bar = None
+            self.bar, self.fits = None, 0
 
         def on_train_begin(self, info):
-            print(f"training {args.model} on {info['device']}", file=sys.stderr)
-            self.bar = tqdm(total=info["epochs"], unit="epoch", file=sys.stderr, disable=args.quiet)
+            # one bar per phase: NeuMF's pre-training (GMF, MLP), the model's own fit, and
+            # with --refit all of them again on train + validation
+            if self.bar is None:
+                print(f"training {args.model} on {info['device']}", file=sys.stderr)
+            else:
+                self.bar.close()
+            phase = info.get("phase", args.model)
+            label = f"refit on train + validation: {phase}" if self.fits else phase
+            self.fits += "phase" not in info
+            self.bar = tqdm(total=info["epochs"], desc=label, unit="epoch", file=sys.stderr, disable=args.quiet)
 
         def on_epoch_end(self, row):
             shown = {
@@ -178,10 +187,14 @@ def cmd_train(args) -> int:
             self.bar.set_postfix(shown)
             self.bar.update(1)
 
+        def on_pretrain_epoch_end(self, phase, row):
+            self.on_epoch_end(row)
+
     ds = load_dataset(args.dataset)
     protocols = resolve_protocols(args.model, args.protocol)
     progress = Progress()
-    res = fit_and_evaluate(args.model, ds, protocols, args.k, parse_sets(args.set), callbacks=[progress])
+    res = fit_and_evaluate(args.model, ds, protocols, args.k, parse_sets(args.set), callbacks=[progress],
+                           refit=args.refit)  # fmt: skip
     if progress.bar is not None:
         progress.bar.close()
     h = res.history
@@ -202,7 +215,12 @@ def cmd_train(args) -> int:
     print(f"validation, last epoch {last['epoch']}: " + ", ".join(f"{k} {last[k]:.4f}" for k in keys))
     if h.message:
         print(h.message)
-    print("test (best-epoch weights):")
+    if res.refit and "refit" in res.seconds:
+        n = h.best_epoch if is_neural(args.model) else 0
+        picked = f"{n} epoch{'s' * (n != 1)}, as validation picked" if n else "closed form"
+        print(f"test (refit on train + validation, {picked}):")
+    else:
+        print("test (best-epoch weights):")
     print(metrics_table(res.metrics, args.k))
     print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in res.seconds.items()) + f" on {h.device}")
     return 0
@@ -311,6 +329,12 @@ def print_report(sweep, rows) -> None:
 # ------------------------------------------------------------------ parser
 
 
+REFIT_HELP = (
+    "leave-one-out: train again on train + validation (every interaction before the test item) "
+    "for the epochs validation picked, then test"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m recsys_core", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -334,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--protocol", default="loo-uniform", choices=[*PROTOCOLS, "all"])
     e.add_argument("--k", type=int, default=10)
     e.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
+    e.add_argument("--refit", action="store_true", help=REFIT_HELP)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
 
@@ -351,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--protocol", default="loo-uniform", choices=[*PROTOCOLS, "all"])
     t.add_argument("--k", type=int, default=10)
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    t.add_argument("--refit", action="store_true", help=REFIT_HELP)
     t.add_argument("--json", action="store_true")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)

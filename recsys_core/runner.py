@@ -27,13 +27,14 @@ class Result:
     history: History
     recommender: Recommender | None = field(default=None, repr=False)
     lists: tuple | None = field(default=None, repr=False)  # top-50 (items, scores) for every user
+    refit: bool = False  # leave-one-out figures from a refit on train + validation
 
     def to_json(self, protocol: str, k: int) -> dict:
         return {
             "model": self.model,
             "dataset": self.dataset,
             "protocol": protocol,
-            "protocol_description": splits.describe(protocol),
+            "protocol_description": splits.describe(protocol, refit=self.refit),
             "k": k,
             "metrics": self.metrics[protocol],
             "seconds": self.seconds,
@@ -59,8 +60,13 @@ def fit_and_evaluate(
     callbacks=(),
     cfg=None,
     cancel=None,
+    refit: bool = False,
 ) -> Result:
-    """Fit once per split family (leave-one-out / ratings) and evaluate every protocol."""
+    """Fit once per split family (leave-one-out / ratings) and evaluate every protocol.
+
+    `refit`: for the leave-one-out protocols, train again on train + validation (every
+    interaction before the test item) for the epochs validation picked, and evaluate that
+    model (`ratings-5fold` always refits each fold this way)."""
     for p in protocols:
         splits.check_protocol(p)
         if p in splits.RATING and zoo.entry(name).task != "rating":
@@ -76,6 +82,15 @@ def fit_and_evaluate(
         t = time.perf_counter()
         history = model.fit(split.train, valid=split, callbacks=callbacks, **_cancel(cancel))
         seconds["fit"] = time.perf_counter() - t
+        if refit and history.status == "done":
+            # everything before each user's test item: the validation item joins train (the
+            # NCF paper's training set), for the epochs validation picked; scored as seen
+            split = replace(split, train=split.train.concat(split.valid_rows))
+            t = time.perf_counter()
+            model, h = _refit(name, ds, model, history, cfg, split.train, feats, callbacks, cancel)
+            seconds["refit"] = time.perf_counter() - t
+            if h.status != "done":
+                history.status, history.message = h.status, f"refit on train + validation: {h.message}"
         t = time.perf_counter()
         if history.status == "done":
             found, topk, topk_scores = evaluate_many(model, split, ranking, k)
@@ -99,8 +114,7 @@ def fit_and_evaluate(
             if h.status == "done" and zoo.is_neural(name) and h.best_epoch:
                 inner.append(h.epochs[h.best_epoch - 1]["RMSE"])
                 # refit on all of the fold's training ratings for the epochs the inner tenth picked
-                m = zoo.make(name, ds.n_users, ds.n_items, cfg=replace(cfg, epochs=h.best_epoch), item_features=feats)
-                h = m.fit(rs.train.concat(rs.valid), callbacks=callbacks, **_cancel(cancel))
+                m, h = _refit(name, ds, m, h, cfg, rs.train.concat(rs.valid), feats, callbacks, cancel)
             if h.status == "done":
                 folds.append(evaluate_ratings(m, rs.test))
         seconds["fit_5fold"] = time.perf_counter() - t
@@ -109,4 +123,13 @@ def fit_and_evaluate(
             metrics["ratings-5fold"].update({f"{key}_std": float(np.std([f[key] for f in folds])) for key in folds[0]})
             if inner:  # what picked each fold's epochs (and what tuning may look at): never the test folds
                 metrics["ratings-5fold"]["valid_RMSE"] = float(np.mean(inner))
-    return Result(name, ds.name, ds.fingerprint, to_dict(cfg), metrics, seconds, history, model, lists)
+    return Result(name, ds.name, ds.fingerprint, to_dict(cfg), metrics, seconds, history, model, lists, refit)
+
+
+def _refit(name: str, ds: Dataset, fitted: Recommender, history: History, cfg, train, feats, callbacks, cancel):
+    """(a fresh model trained on `train` without validation, its history): neural models for
+    the epochs `fitted`'s validation picked, closed-form ones as they are. The callbacks see
+    it as a second training (the run's history stays the validated fit's)."""
+    rcfg = fitted.refit_config(history) if zoo.is_neural(name) else cfg
+    m = zoo.make(name, ds.n_users, ds.n_items, cfg=rcfg, item_features=feats)
+    return m, m.fit(train, callbacks=callbacks, **_cancel(cancel))

@@ -7,6 +7,10 @@ Protocols (DESIGN.md, "Evaluation"):
   items the user never interacted with, drawn once with a fixed seed: uniformly, or in
   proportion to item popularity (seed 004's "random" and "popularity" tests).
 - `full`: the same split, ranked against every item the user has not interacted with.
+  By default the test figures come from the model trained on train alone (validation held
+  out, as RecBole does); with `refit` (`evaluate --refit`) it is trained again on train +
+  validation, every interaction before the test item (the NCF paper's training set), for
+  the epochs validation picked.
 - `ratings`: seeded random 80/10/10 of the explicit ratings (RMSE/MAE);
   `ratings-5fold`: 5-fold cross-validation, comparable with Surprise's published figures:
   a tenth of each fold's training ratings picks the number of epochs, then the model is
@@ -45,9 +49,14 @@ MIN_LOO_HISTORY = 3  # interactions a user needs to be evaluated (train, validat
 SPLIT_VERSION = 1
 
 
-def describe(protocol: str) -> str:
+REFIT = "refit on train + validation (every interaction before the test item) for the epochs validation picked"
+
+
+def describe(protocol: str, refit: bool = False) -> str:
+    """The protocol in words; `refit` (leave-one-out only) says the model was trained again
+    on train + validation before the test (`runner.fit_and_evaluate(refit=True)`)."""
     check_protocol(protocol)
-    return PROTOCOLS[protocol]
+    return f"{PROTOCOLS[protocol]}; {REFIT}" if refit and protocol in RANKING else PROTOCOLS[protocol]
 
 
 def check_protocol(protocol: str) -> None:

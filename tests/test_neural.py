@@ -221,8 +221,58 @@ def test_autorec_variants_build_and_train():
 
 
 def test_neumf_pretraining_from_gmf_and_mlp():
-    m, h = fitted("ncf", pretrain="true", epochs="2")
+    m, h = fitted("ncf", pretrain="true", epochs="4")
     assert h.status == "done"
+    # a refit keeps the epochs validation picked: NeuMF's own and each pre-training's
+    cfg = m.refit_config(h)
+    assert cfg.epochs == h.best_epoch
+    assert cfg.pretrain_epochs == (m.pretrain_best_["GMF"], m.pretrain_best_["MLP"])
+    assert all(1 <= n <= 4 for n in cfg.pretrain_epochs)
+
+    phases = []
+
+    class Record(Callback):
+        def on_pretrain_epoch_end(self, phase, row):
+            phases.append(phase)
+
+    fixed = {**FAST["ncf"], "pretrain": "true", "pretrain_epochs": "2,1", "epochs": "1"}
+    r = zoo.make("ncf", DS.n_users, DS.n_items, fixed, item_features=FEATS)
+    assert r.fit(SPLIT.train, callbacks=[Record()]).status == "done"
+    assert phases == ["GMF", "GMF", "MLP"]  # fixed counts, without validation
+    with pytest.raises(ConfigError, match="pretrain_epochs"):
+        zoo.make("ncf", DS.n_users, DS.n_items, {"pretrain_epochs": "1,2,3"})
+
+
+def test_refit_trains_on_train_and_validation_for_the_epochs_validation_picked():
+    from recsys_core.runner import fit_and_evaluate
+
+    seen = []
+
+    class Record(Callback):
+        def on_train_begin(self, info):
+            seen.append(info)
+
+        def on_epoch_end(self, row):
+            seen[-1].setdefault("rows", []).append(row)
+
+    res = fit_and_evaluate("mf", DS, ["loo-uniform"], overrides=FAST["mf"], callbacks=[Record()], refit=True)
+    first, again = seen
+    best = res.history.best_epoch
+    assert res.history.epochs == first["rows"]  # the run's history is the validated fit's
+    assert again["epochs"] == best and len(again["rows"]) == best
+    assert "NDCG@10" not in again["rows"][-1]  # nothing left to validate on
+    users = SPLIT.eval_users
+    valid = SPLIT.valid_items[users]
+    assert np.asarray(res.recommender.seen_[users, valid]).all()  # trained on the validation items
+    assert not (res.lists[0][users] == valid[:, None]).any()  # and they are not recommended back
+    assert "refit on train + validation" in res.to_json("loo-uniform", 10)["protocol_description"]
+    assert "refit" in res.seconds
+
+    plain = fit_and_evaluate("mf", DS, ["loo-uniform"], overrides=FAST["mf"])
+    assert not np.asarray(plain.recommender.seen_[users, valid]).any()
+    assert "refit" not in plain.to_json("loo-uniform", 10)["protocol_description"]
+    ease = fit_and_evaluate("ease", DS, ["loo-uniform"], refit=True)  # closed form: refit as it is
+    assert np.asarray(ease.recommender.seen_[users, valid]).all()
 
 
 def test_config_validation_messages():
@@ -246,5 +296,8 @@ def test_cli_train_json(capsys):
     out = json.loads(capsys.readouterr().out)
     assert {"model", "dataset", "protocol", "k", "metrics", "seconds", "history", "config"} <= set(out)
     assert out["config"]["epochs"] == 2 and len(out["history"]["epochs"]) <= 2
+    assert main(["evaluate", "mf", "--dataset", src, "--json", "--refit", "--set", "epochs=2", "--set", "dim=8"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "refit on train + validation" in out["protocol_description"] and "refit" in out["seconds"]
     assert main(["train", "ncf", "--dataset", src, "--set", "dropout=1.5"]) == 2
     assert "valid keys" in capsys.readouterr().err

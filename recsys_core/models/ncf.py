@@ -12,12 +12,13 @@ RecSys 2020, for the dot-product MF baseline with biases.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
 from recsys_core.config import param, recency_param
+from recsys_core.errors import ConfigError
 from recsys_core.models.neural import SAMPLERS, NeuralRecommender, TrainParams
 
 
@@ -82,6 +83,9 @@ class NCFConfig(PointwiseParams):
     user_dropout: float = param(0.0, min=0, max=1, max_open=True, help="share of rows trained as the 'new user'")
     diversity_weight: float = param(0.0, min=0, max=100, help="seed 002's genre-diversity regulariser")
     pretrain: bool = param(False, help="NeuMF: initialise from trained GMF and MLP (the NCF paper)")
+    pretrain_epochs: tuple[int, ...] = param(
+        (), min=1, max=1000, help="NeuMF pre-training epochs, fixed: GMF, MLP or one for both (empty: early-stopped)"
+    )
 
 
 class NCF(NeuralRecommender):
@@ -91,6 +95,9 @@ class NCF(NeuralRecommender):
 
     def __init__(self, n_users, n_items, cfg: NCFConfig = NCFConfig(), item_features=None):
         super().__init__(n_users, n_items, cfg, item_features)
+        if len(cfg.pretrain_epochs) > 2:
+            raise ConfigError(f"pretrain_epochs {list(cfg.pretrain_epochs)}: give GMF's and MLP's, or one for both")
+        self.pretrain_best_: dict[str, int] = {}  # pre-training epochs validation picked (GMF, MLP)
         self.new_user = n_users  # index of the shared cold-start embedding
         n_genres = self.item_features.shape[1]
         self.use_gmf = cfg.variant in ("gmf", "neumf")
@@ -179,20 +186,28 @@ class NCF(NeuralRecommender):
                 self.genre.weight.copy_(torch.cat([gmf.genre.weight, mlp.genre.weight], 0))
 
     def fit(self, train, valid=None, callbacks=(), cancel=None):
+        self.pretrain_best_ = {}
         if self.cfg.variant == "neumf" and self.cfg.pretrain:
-            from dataclasses import replace
-
-            gmf = NCF(self.n_users, self.n_items, replace(self.cfg, variant="gmf", pretrain=False),
-                      self.item_features.cpu().numpy())  # fmt: skip
-            mlp = NCF(self.n_users, self.n_items, replace(self.cfg, variant="mlp", pretrain=False),
-                      self.item_features.cpu().numpy())  # fmt: skip
-            for name, sub in (("GMF", gmf), ("MLP", mlp)):
-                h = sub.fit(train, valid, [_Pretraining(cb, name) for cb in callbacks], cancel)
+            fixed = self.cfg.pretrain_epochs or (self.cfg.epochs, self.cfg.epochs)
+            subs = {}
+            for name, variant, epochs in (("GMF", "gmf", fixed[0]), ("MLP", "mlp", fixed[-1])):
+                cfg = replace(self.cfg, variant=variant, pretrain=False, pretrain_epochs=(), epochs=epochs)
+                subs[name] = NCF(self.n_users, self.n_items, cfg, self.item_features.cpu().numpy())
+                h = subs[name].fit(train, valid, [_Pretraining(cb, name) for cb in callbacks], cancel)
                 if h.status != "done":
                     h.message = f"pre-training {name}: {h.message}"
                     return h
-            self.load_pretrained(gmf.cpu(), mlp.cpu())
+                self.pretrain_best_[name] = h.best_epoch or epochs
+            self.load_pretrained(subs["GMF"].cpu(), subs["MLP"].cpu())
         return super().fit(train, valid, callbacks, cancel)
+
+    def refit_config(self, history):
+        """As for every neural model, plus the pre-training epochs GMF's and MLP's
+        validation picked."""
+        cfg = super().refit_config(history)
+        if self.pretrain_best_:
+            cfg = replace(cfg, pretrain_epochs=(self.pretrain_best_["GMF"], self.pretrain_best_["MLP"]))
+        return cfg
 
 
 class _Pretraining:

@@ -3,7 +3,7 @@ to the one training loop."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -59,6 +59,11 @@ class NeuralRecommender(Recommender, nn.Module):
 
         self.remember_seen(train)
         return fit(self, train, valid, self.cfg, callbacks, cancel)
+
+    def refit_config(self, history: History):
+        """The config that retrains this model without validation (on train + validation)
+        for the epochs this fit's validation picked."""
+        return replace(self.cfg, epochs=history.best_epoch) if history.best_epoch else self.cfg
 
     @torch.no_grad()
     def score_pairs(self, users, items=None) -> torch.Tensor:
