@@ -189,15 +189,18 @@ class NCF(NeuralRecommender):
         self.pretrain_best_ = {}
         if self.cfg.variant == "neumf" and self.cfg.pretrain:
             fixed = self.cfg.pretrain_epochs or (self.cfg.epochs, self.cfg.epochs)
-            subs = {}
-            for name, variant, epochs in (("GMF", "gmf", fixed[0]), ("MLP", "mlp", fixed[-1])):
-                cfg = replace(self.cfg, variant=variant, pretrain=False, pretrain_epochs=(), epochs=epochs)
-                subs[name] = NCF(self.n_users, self.n_items, cfg, self.item_features.cpu().numpy())
-                h = subs[name].fit(train, valid, [_Pretraining(cb, name) for cb in callbacks], cancel)
+            subs = {  # both built before either trains: their initial weights follow the model's seed
+                name: NCF(self.n_users, self.n_items, replace(self.cfg, variant=name.lower(), pretrain=False,
+                                                              pretrain_epochs=(), epochs=epochs),
+                          self.item_features.cpu().numpy())
+                for name, epochs in (("GMF", fixed[0]), ("MLP", fixed[-1]))
+            }  # fmt: skip
+            for name, sub in subs.items():
+                h = sub.fit(train, valid, [_Pretraining(cb, name) for cb in callbacks], cancel)
                 if h.status != "done":
                     h.message = f"pre-training {name}: {h.message}"
                     return h
-                self.pretrain_best_[name] = h.best_epoch or epochs
+                self.pretrain_best_[name] = h.best_epoch or sub.cfg.epochs
             self.load_pretrained(subs["GMF"].cpu(), subs["MLP"].cpu())
         return super().fit(train, valid, callbacks, cancel)
 
