@@ -212,6 +212,13 @@ FOLD_POINTS = {
                 },  # seed 003
             ],
         ),
+        # after the fourth pass, around its pick: the hidden layers, batch, half-life, size
+        {"hidden": (200,), "dropouts": (0.3,)},
+        {"hidden": (200,), "dropouts": (0.5,)},
+        {"hidden": (100, 50), "dropouts": (0.2, 0.2)},
+        {"batch_size": 512, "lr": 0.002},
+        {"average_half_life": 2.0},
+        {"dim": 150, "embedding_dropout": 0.5},
     ],
 }
 
