@@ -36,6 +36,19 @@ def fitted(name: str, **extra):
     return m, h
 
 
+class Fits(Callback):
+    """Records each training a run makes: its `on_train_begin` info, with its epoch rows."""
+
+    def __init__(self, seen: list):
+        self.seen = seen
+
+    def on_train_begin(self, info):
+        self.seen.append(info)
+
+    def on_epoch_end(self, row):
+        self.seen[-1].setdefault("rows", []).append(row)
+
+
 @pytest.fixture(scope="module")
 def popularity_hr():
     m = zoo.make("popularity", DS.n_users, DS.n_items)
@@ -190,15 +203,7 @@ def test_five_fold_refits_each_fold_on_all_its_training_ratings():
     from recsys_core.splits import ratings_folds
 
     seen = []
-
-    class Record(Callback):
-        def on_train_begin(self, info):
-            seen.append(info)
-
-        def on_epoch_end(self, row):
-            seen[-1].setdefault("rows", []).append(row)
-
-    res = fit_and_evaluate("embnet", DS, ["ratings-5fold"], overrides=FAST["embnet"], callbacks=[Record()])
+    res = fit_and_evaluate("embnet", DS, ["ratings-5fold"], overrides=FAST["embnet"], callbacks=[Fits(seen)])
     assert len(seen) == 10  # per fold: early-stopped on the inner tenth, then refit
     for fold, (first, refit) in zip(ratings_folds(DS, 5), zip(seen[::2], seen[1::2])):
         best = max(range(len(first["rows"])), key=lambda j: -first["rows"][j]["RMSE"]) + 1
@@ -247,15 +252,7 @@ def test_refit_trains_on_train_and_validation_for_the_epochs_validation_picked()
     from recsys_core.runner import fit_and_evaluate
 
     seen = []
-
-    class Record(Callback):
-        def on_train_begin(self, info):
-            seen.append(info)
-
-        def on_epoch_end(self, row):
-            seen[-1].setdefault("rows", []).append(row)
-
-    res = fit_and_evaluate("mf", DS, ["loo-uniform"], overrides=FAST["mf"], callbacks=[Record()], refit=True)
+    res = fit_and_evaluate("mf", DS, ["loo-uniform"], overrides=FAST["mf"], callbacks=[Fits(seen)], refit=True)
     first, again = seen
     best = res.history.best_epoch
     assert res.history.epochs == first["rows"]  # the run's history is the validated fit's
