@@ -47,7 +47,9 @@ else:
     tabs = st.tabs(protocols)
     for tab, p in zip(tabs, protocols):
         with tab:
-            st.caption(describe(p) + (". Figures on the test set, best-epoch weights." if p != "ratings" else "."))
+            st.caption(describe(p) + (". Figures on the test set, best-epoch weights of the model trained with each "
+                                      "user's validation item held out (as RecBole does; `evaluate --refit` trains "
+                                      "on it too)." if p != "ratings" else "."))  # fmt: skip
             sub = board[board["protocol"] == p]
             if p == "ratings":
                 cols = ["model", "RMSE", "MAE", "train_seconds"]

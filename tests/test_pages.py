@@ -87,6 +87,7 @@ def test_home_leaderboard_shows_store_values(built_store, monkeypatch):
     n = int((ds.user_activity >= 3).sum())
     se = (board["HR@10"].max() * (1 - board["HR@10"].max()) / n) ** 0.5
     assert any(f"{n:,} evaluated users" in c.value and f"{se:.3f}" in c.value for c in at.caption)
+    assert any("validation item held out" in c.value for c in at.caption)  # which model the figures test
 
 
 def test_similar_page_lists_genre_neighbours(built_store, monkeypatch):
