@@ -211,8 +211,11 @@ def cmd_train(args) -> int:
     best = h.epochs[h.best_epoch - 1] if h.best_epoch else h.epochs[-1]
     last = h.epochs[-1]
     keys = [k for k in ("train_loss", "valid_loss", "HR@10", "NDCG@10", "RMSE") if k in last]
-    print(f"validation, best epoch {h.best_epoch}: " + ", ".join(f"{k} {best[k]:.4f}" for k in keys))
-    print(f"validation, last epoch {last['epoch']}: " + ", ".join(f"{k} {last[k]:.4f}" for k in keys))
+    if keys:
+        print(f"validation, best epoch {h.best_epoch}: " + ", ".join(f"{k} {best[k]:.4f}" for k in keys))
+        print(f"validation, last epoch {last['epoch']}: " + ", ".join(f"{k} {last[k]:.4f}" for k in keys))
+    else:
+        print("closed form: no epochs to validate")
     if h.message:
         print(h.message)
     if res.refit and "refit" in res.seconds:
@@ -220,7 +223,7 @@ def cmd_train(args) -> int:
         picked = f"{n} epoch{'s' * (n != 1)}, as validation picked" if n else "closed form"
         print(f"test (refit on train + validation, {picked}):")
     else:
-        print("test (best-epoch weights):")
+        print("test (best-epoch weights):" if is_neural(args.model) else "test:")
     print(metrics_table(res.metrics, args.k))
     print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in res.seconds.items()) + f" on {h.device}")
     return 0

@@ -296,5 +296,8 @@ def test_cli_train_json(capsys):
     assert main(["evaluate", "mf", "--dataset", src, "--json", "--refit", "--set", "epochs=2", "--set", "dim=8"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert "refit on train + validation" in out["protocol_description"] and "refit" in out["seconds"]
+    assert main(["train", "ease", "--dataset", src, "--quiet"]) == 0  # closed form: nothing per epoch to show
+    out = capsys.readouterr().out
+    assert "closed form: no epochs to validate" in out and "test:" in out and "HR@10" in out
     assert main(["train", "ncf", "--dataset", src, "--set", "dropout=1.5"]) == 2
     assert "valid keys" in capsys.readouterr().err
