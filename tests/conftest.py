@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,16 @@ def isolated_folders(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("RECSYS_AUTO_FETCH", "0")
     monkeypatch.setenv("RECSYS_AUTO_BUILD", "0")
     yield
+
+
+@contextmanager
+def own_folders(tmp_path_factory, artifacts: Path):
+    """For module-scoped fixtures, which run before the per-test `isolated_folders`: their
+    own data folder and `artifacts` (split caches land there, not in the user's folders)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RECSYS_DATA", str(tmp_path_factory.mktemp("data")))
+        mp.setenv("RECSYS_ARTIFACTS", str(artifacts))
+        yield
 
 
 @pytest.fixture

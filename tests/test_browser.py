@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, own_folders
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -40,7 +40,8 @@ def server(tmp_path_factory):
     from recsys_core.store import Store
 
     arts = tmp_path_factory.mktemp("browser-artifacts")
-    build(load_dataset(SYN), ["popularity", "genre", "ease", "mf"], Store(arts))
+    with own_folders(tmp_path_factory, arts):
+        build(load_dataset(SYN), ["popularity", "genre", "ease", "mf"], Store(arts))
     port = _free_port()
     # (this module-scoped server starts before the per-test fixture that turns auto-build off)
     env = dict(os.environ, RECSYS_ARTIFACTS=str(arts), RECSYS_DATA=str(tmp_path_factory.mktemp("bdata")),

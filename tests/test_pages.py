@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from recsys_core.data import load_dataset
-from tests.conftest import ROOT
+from tests.conftest import ROOT, own_folders
 
 SYN = "synthetic:users=80,items=60,seed=1"
 BUILT = ["popularity", "genre", "ease", "mf"]
@@ -23,7 +23,8 @@ def built_store(tmp_path_factory):
     from recsys_core.store import Store
 
     root = tmp_path_factory.mktemp("built")
-    build(load_dataset(SYN), BUILT, Store(root))
+    with own_folders(tmp_path_factory, root):
+        build(load_dataset(SYN), BUILT, Store(root))
     return root
 
 
