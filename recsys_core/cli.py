@@ -99,7 +99,7 @@ def cmd_evaluate(args) -> int:
         return 0
     print(f"{args.model} on {ds.name} ({ds.n_users:,} users, {ds.n_items:,} movies)")
     for p in protocols:
-        print(f"  {p}: {describe(p, refit=args.refit)}")
+        print(f"  {p}: {describe(p, refit=res.refit)}")
     print(metrics_table(res.metrics, args.k))
     print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in res.seconds.items()))
     print("beyond-accuracy columns (coverage ...) are on the full-ranking top-K lists of the evaluated users")
@@ -218,7 +218,7 @@ def cmd_train(args) -> int:
         print("closed form: no epochs to validate")
     if h.message:
         print(h.message)
-    if res.refit and "refit" in res.seconds:
+    if res.refit:
         n = h.best_epoch if is_neural(args.model) else 0
         picked = f"{n} epoch{'s' * (n != 1)}, as validation picked" if n else "closed form"
         print(f"test (refit on train + validation, {picked}):")

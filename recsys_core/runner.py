@@ -27,7 +27,7 @@ class Result:
     history: History
     recommender: Recommender | None = field(default=None, repr=False)
     lists: tuple | None = field(default=None, repr=False)  # top-50 (items, scores) for every user
-    refit: bool = False  # leave-one-out figures from a refit on train + validation
+    refit: bool = False  # the leave-one-out figures are from a refit on train + validation
 
     def to_json(self, protocol: str, k: int) -> dict:
         return {
@@ -123,7 +123,8 @@ def fit_and_evaluate(
             metrics["ratings-5fold"].update({f"{key}_std": float(np.std([f[key] for f in folds])) for key in folds[0]})
             if inner:  # what picked each fold's epochs (and what tuning may look at): never the test folds
                 metrics["ratings-5fold"]["valid_RMSE"] = float(np.mean(inner))
-    return Result(name, ds.name, ds.fingerprint, to_dict(cfg), metrics, seconds, history, model, lists, refit)
+    refitted = "refit" in seconds  # asked for and run (not after a failed fit, nor without a ranking protocol)
+    return Result(name, ds.name, ds.fingerprint, to_dict(cfg), metrics, seconds, history, model, lists, refitted)
 
 
 def _refit(name: str, ds: Dataset, fitted: Recommender, history: History, cfg, train, feats, callbacks, cancel):
