@@ -40,6 +40,9 @@ def _opts(options, default):
     return sorted(set(options) | {default})
 
 
+LOSS_NAMES = {"bce": "BCE", "bpr": "BPR", "softmax": "sampled softmax"}
+
+
 def _pick(label, options, default, **kw):
     """A selectbox that starts at the shipped default (not at the first option)."""
     return st.selectbox(label, options, index=list(options).index(default), **kw)
@@ -98,9 +101,10 @@ with left:
                 ov["pretrain"] = False
         if model == "mf":
             ov["dim"] = st.select_slider("Embedding size", _opts(SIZES, cfg.dim), cfg.dim, key=k("dim"))
-            ov["loss"] = _pick("Loss", ["bce", "bpr"], cfg.loss, key=k("loss"),
-                               help="pointwise BCE on sampled negatives, or pairwise BPR")  # fmt: skip
         if model in ("ncf", "mf"):
+            ov["loss"] = _pick("Loss", ["bce", "bpr", "softmax"], cfg.loss, key=k("loss"), format_func=LOSS_NAMES.get,
+                               help="BCE on each positive and negative alone, BPR on each (positive, negative) "
+                                    "pair, or sampled softmax: each positive against its negatives at once")  # fmt: skip
             ov["n_negatives"] = st.slider("Negatives per positive", 1, 20, cfg.n_negatives, key=k("neg"))
             ov["sampler"] = _pick("Negative sampler", ["uniform", "popularity", "inverse-popularity"], cfg.sampler,
                                   key=k("sampler"))  # fmt: skip

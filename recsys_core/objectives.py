@@ -42,6 +42,15 @@ class Objective(abc.ABC):
 # ------------------------------------------------------------------ implicit, pointwise / pairwise
 
 
+def _valid_scores(model, valid):
+    """([users, candidates] scores, mask of real candidates) of the uniform validation
+    candidates, the held-out item first; None without a leave-one-out validation."""
+    if not isinstance(valid, LooSplit):
+        return None
+    users, cand = valid.candidates("uniform", "valid")
+    return torch.as_tensor(candidate_scores(model, users, cand)), torch.as_tensor(cand >= 0)
+
+
 def _recency(train: Interactions, cfg, device) -> torch.Tensor | None:
     """Per-row recency weights scaled to mean 1 (the loss keeps its scale), or None when off."""
     half_life = getattr(cfg, "recency_half_life", 0.0)
@@ -52,9 +61,10 @@ def _recency(train: Interactions, cfg, device) -> torch.Tensor | None:
 
 
 class Pointwise(Objective):
-    """BCE on positives and sampled negatives (NCF, MF). Options read from the config:
-    n_negatives, sampler, negatives_per_user (seed 000), user_dropout and diversity_weight
-    (NCF), recency_half_life (positives weighted by recency; negatives weigh 1)."""
+    """BCE on positives and sampled negatives (NCF, MF; `BPR` and `SampledSoftmax` below
+    are the other losses). Options read from the config: n_negatives, sampler,
+    negatives_per_user (seed 000, BCE only), user_dropout and diversity_weight (NCF),
+    recency_half_life (positives weighted by recency; negatives weigh 1)."""
 
     def setup(self, model, train, cfg, generator):
         super().setup(model, train, cfg, generator)
@@ -80,11 +90,15 @@ class Pointwise(Objective):
         weights = None
         if self.pos_weights is not None:
             weights = torch.cat([self.pos_weights, torch.ones(len(ni), device=self.device)])
-        share = getattr(cfg, "user_dropout", 0.0)
-        if share > 0:  # seed 000: rows trained as the shared "new user"
-            drop = torch.rand(len(users), generator=self.gen).to(self.device) < share
-            users = torch.where(drop, torch.full_like(users, self.model.new_user), users)
-        return users, items, labels, weights
+        return self._drop_users(users), items, labels, weights
+
+    def _drop_users(self, users):
+        """Seed 000 (NCF's user_dropout): a share of the rows trained as the shared "new user"."""
+        share = getattr(self.cfg, "user_dropout", 0.0)
+        if share <= 0:
+            return users
+        drop = torch.rand(len(users), generator=self.gen).to(self.device) < share
+        return torch.where(drop, torch.full_like(users, self.model.new_user), users)
 
     def epoch_batches(self):
         users, items, labels, weights = self._rows()
@@ -97,9 +111,14 @@ class Pointwise(Objective):
         users, items, labels, weights = batch
         logits = self.model(users, items)
         loss = F.binary_cross_entropy_with_logits(logits, labels, weight=weights)
+        return self._regularised(loss, logits, items)
+
+    def _regularised(self, loss, logits, items):
+        """The loss plus seed 002's diversity penalty (NCF's diversity_weight) over every
+        score of the batch, whatever the loss."""
         weight = getattr(self.cfg, "diversity_weight", 0.0)
         if weight > 0 and self.genre_unit is not None:
-            loss = loss + weight * self._diversity_penalty(logits, items)
+            loss = loss + weight * self._diversity_penalty(logits.reshape(-1), items.reshape(-1))
         return loss
 
     def _diversity_penalty(self, logits, items, top: int = 10):
@@ -115,13 +134,12 @@ class Pointwise(Objective):
 
     def valid_loss(self, valid):
         """Mean BCE over the validation candidates (held-out item = 1, 99 negatives = 0)."""
-        if not isinstance(valid, LooSplit):
+        scored = _valid_scores(self.model, valid)
+        if scored is None:
             return None
-        users, cand = valid.candidates("uniform", "valid")
-        scores = torch.as_tensor(candidate_scores(self.model, users, cand))
+        scores, ok = scored
         labels = torch.zeros_like(scores)
         labels[:, 0] = 1
-        ok = torch.as_tensor(cand >= 0)
         return float(F.binary_cross_entropy_with_logits(scores[ok], labels[ok]))
 
 
@@ -132,15 +150,56 @@ class BPR(Pointwise):
     def epoch_batches(self):
         n = self.cfg.n_negatives
         neg = self.sampler.sample(self.users, n, self.gen).reshape(-1)
-        users = self.users.repeat_interleave(n)
+        users = self._drop_users(self.users.repeat_interleave(n))
         pos = self.items.repeat_interleave(n)
         w = None if self.pos_weights is None else self.pos_weights.repeat_interleave(n)
         return [(users[b], pos[b], neg[b], None if w is None else w[b]) for b in self._perm_slices(len(users))]
 
     def loss(self, batch):
         users, pos, neg, weights = batch
-        pair = -F.logsigmoid(self.model(users, pos) - self.model(users, neg))
-        return pair.mean() if weights is None else (pair * weights).mean()
+        s_pos, s_neg = self.model(users, pos), self.model(users, neg)
+        pair = -F.logsigmoid(s_pos - s_neg)
+        loss = pair.mean() if weights is None else (pair * weights).mean()
+        return self._regularised(loss, torch.cat([s_pos, s_neg]), torch.cat([pos, neg]))
+
+    def valid_loss(self, valid):
+        """Mean BPR loss of the held-out item against each of its validation negatives."""
+        scored = _valid_scores(self.model, valid)
+        if scored is None:
+            return None
+        scores, ok = scored
+        pair = -F.logsigmoid(scores[:, :1] - scores[:, 1:])
+        return float(pair[ok[:, 1:]].mean())
+
+
+class SampledSoftmax(Pointwise):
+    """Each positive against its own n_negatives sampled negatives: the cross-entropy of
+    the positive under a softmax over those 1 + n scores (a positive's loss weighs its
+    recency weight). Uniform negatives need no sampling correction (every item has the
+    same log-probability of being drawn)."""
+
+    def epoch_batches(self):
+        neg = self.sampler.sample(self.users, self.cfg.n_negatives, self.gen)  # [rows, n]
+        users = self._drop_users(self.users)
+        w = self.pos_weights
+        return [(users[b], self.items[b], neg[b], None if w is None else w[b]) for b in self._perm_slices(len(users))]
+
+    def loss(self, batch):
+        users, pos, neg, weights = batch
+        items = torch.cat([pos[:, None], neg], 1)  # [batch, 1 + n], the positive first
+        logits = self.model.forward_candidates(users, items)
+        ce = -torch.log_softmax(logits, 1)[:, 0]
+        loss = ce.mean() if weights is None else (ce * weights).mean()
+        return self._regularised(loss, logits, items)
+
+    def valid_loss(self, valid):
+        """Cross-entropy of the held-out item under a softmax over its validation candidates."""
+        scored = _valid_scores(self.model, valid)
+        if scored is None:
+            return None
+        scores, ok = scored
+        scores = scores.masked_fill(~ok, float("-inf"))
+        return float(-torch.log_softmax(scores, 1)[:, 0].mean())
 
 
 # ------------------------------------------------------------------ user vectors
@@ -245,6 +304,7 @@ class RatingMSE(Objective):
 OBJECTIVES = {
     "pointwise": Pointwise,
     "bpr": BPR,
+    "softmax": SampledSoftmax,
     "masked-mse": MaskedMSE,
     "weighted-bce": WeightedBCE,
     "rating-mse": RatingMSE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,6 +16,9 @@ from recsys_core.data import synthetic
 from recsys_core.errors import ConfigError
 from recsys_core.evaluation import evaluate
 from recsys_core.models.embnet import EmbNetConfig
+from recsys_core.models.ncf import LOSSES
+from recsys_core.models.neural import NeuralRecommender
+from recsys_core.objectives import OBJECTIVES
 from recsys_core.splits import loo_split, ratings_split
 from recsys_core.train import Callback, EarlyStopping, WeightAverage, validate
 
@@ -73,6 +77,75 @@ def test_model_contract_and_learning(name, popularity_hr):
         hr = evaluate(m, SPLIT, "loo-uniform")["HR@10"]
         assert hr > popularity_hr + 0.1, (name, hr, popularity_hr)
     # rating models learn the planted ratings: test_rating_models_on_the_ratings_protocol
+
+
+@pytest.mark.parametrize("name,loss", [("mf", "bce"), ("mf", "bpr"), ("ncf", "bpr"), ("ncf", "softmax")])
+def test_every_loss_learns_the_planted_structure(name, loss, popularity_hr):
+    """The shipped losses (MF: softmax, NeuMF: BCE) in test_model_contract_and_learning."""
+    m, h = fitted(name, loss=loss)
+    assert h.status == "done" and m.objective == LOSSES[loss]
+    assert evaluate(m, SPLIT, "loo-uniform")["HR@10"] > popularity_hr + 0.1, (name, loss)
+    # the validation loss is the model's own loss, on the held-out items: below an untrained model's
+    untrained = OBJECTIVES[LOSSES[loss]]()
+    untrained.model = zoo.make(name, DS.n_users, DS.n_items, {**FAST[name], "loss": loss}, item_features=FEATS)
+    start = untrained.valid_loss(SPLIT)
+    assert min(e["valid_loss"] for e in h.epochs) < start - 0.05, (start, h.epochs)
+
+
+class _ItemScore(torch.nn.Module):
+    """score(u, i) = i: losses with known logits."""
+
+    device = torch.device("cpu")
+    item_features = torch.zeros(5, 0)
+
+    def forward(self, users, items):
+        return items.float()
+
+    def forward_candidates(self, users, items):
+        return items.float()
+
+
+def _objective(kind, **cfg):
+    obj = OBJECTIVES[kind]()
+    obj.model, obj.gen, obj.device = _ItemScore(), torch.Generator().manual_seed(0), torch.device("cpu")
+    obj.cfg = SimpleNamespace(diversity_weight=0.0, user_dropout=0.0, **cfg)
+    obj.genre_unit = None
+    return obj
+
+
+def test_bpr_and_sampled_softmax_losses_hand_computed():
+    users, pos, neg = torch.tensor([0, 1]), torch.tensor([2, 1]), torch.tensor([[0, 1], [3, 0]])
+    # sampled softmax: positive logit against its own negatives, weighted by recency
+    want = [-np.log(np.exp(2) / (np.exp(2) + np.exp(0) + np.exp(1))), -np.log(np.exp(1) / (np.exp(1) + np.exp(3) + 1))]
+    got = _objective("softmax").loss((users, pos, neg, None))
+    assert float(got) == pytest.approx(np.mean(want), rel=1e-6)
+    w = torch.tensor([0.5, 1.5])
+    assert float(_objective("softmax").loss((users, pos, neg, w))) == pytest.approx(
+        (0.5 * want[0] + 1.5 * want[1]) / 2,
+        rel=1e-6,  # recency weights have mean 1 over the data
+    )
+    # BPR: one (positive, negative) pair per row
+    got = _objective("bpr").loss((users, pos, neg[:, 0], None))
+    assert float(got) == pytest.approx(np.mean([np.log1p(np.exp(-2)), np.log1p(np.exp(2))]), rel=1e-6)
+
+
+def test_mf_candidate_logits_are_its_pairwise_logits():
+    m = zoo.make("mf", DS.n_users, DS.n_items, FAST["mf"])
+    torch.nn.init.normal_(m.user_bias.weight)  # biases start at 0: give them values to check
+    torch.nn.init.normal_(m.item_bias.weight)
+    users, items = torch.arange(5), torch.randint(0, DS.n_items, (5, 7), generator=torch.Generator().manual_seed(0))
+    pairwise = NeuralRecommender.forward_candidates(m, users, items)
+    assert torch.allclose(m.forward_candidates(users, items), pairwise, atol=1e-6)
+
+
+def test_other_losses_keep_user_dropout_and_refuse_per_user_negatives():
+    m = zoo.make("ncf", DS.n_users, DS.n_items, {**FAST["ncf"], "loss": "softmax", "user_dropout": "0.3"})
+    obj = OBJECTIVES["softmax"]()
+    obj.setup(m, SPLIT.train, m.cfg, torch.Generator().manual_seed(0))
+    users = torch.cat([b[0] for b in obj.epoch_batches()])
+    assert (users == m.new_user).float().mean() == pytest.approx(0.3, abs=0.03)
+    with pytest.raises(ConfigError, match="negatives_per_user works with loss=bce only"):
+        zoo.make("mf", DS.n_users, DS.n_items, {"loss": "bpr", "negatives_per_user": "2"})
 
 
 def test_train_loss_decreases_and_history_is_complete():
@@ -171,7 +244,7 @@ def test_gpu_out_of_memory_is_a_clear_failure(monkeypatch):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     monkeypatch.setattr(Pointwise, "loss", oom)
-    m = zoo.make("mf", DS.n_users, DS.n_items, FAST["mf"])
+    m = zoo.make("mf", DS.n_users, DS.n_items, {**FAST["mf"], "loss": "bce"})
     h = m.fit(SPLIT.train, valid=SPLIT)
     assert h.status == "failed" and not h.epochs
     assert "out of GPU memory" in h.message and "lower the batch size" in h.message and "20.00 GiB" in h.message

@@ -199,7 +199,7 @@ def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_
     assert run["status"] == "done" and run["model"] == "mf"
     assert (run["config"]["dim"], run["config"]["epochs"], run["config"]["lr"], run["config"]["loss"]) == (
         16, 2, 0.01, "bpr")  # fmt: skip
-    assert run["label"] == "dim=16, loss=bpr, epochs=2, lr=0.01"
+    assert run["label"] == "loss=bpr, dim=16, epochs=2, lr=0.01"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Finished in" in s.value for s in at.success)

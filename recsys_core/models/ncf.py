@@ -21,6 +21,10 @@ from recsys_core.config import param, recency_param
 from recsys_core.errors import ConfigError
 from recsys_core.models.neural import SAMPLERS, NeuralRecommender, TrainParams
 
+# loss -> objective (recsys_core.objectives): BCE scores every row alone; BPR each
+# (positive, negative) pair; sampled softmax each positive against its n_negatives
+LOSSES = {"bce": "pointwise", "bpr": "bpr", "softmax": "softmax"}
+
 
 @dataclass(frozen=True)
 class PointwiseParams(TrainParams):
@@ -28,12 +32,22 @@ class PointwiseParams(TrainParams):
     sampler: str = param("uniform", choices=SAMPLERS, help="how training negatives are drawn")
     negatives_per_user: float = param(0.0, min=0, max=100, help="seed 000: ratio x user history (0 = per positive)")
     recency_half_life: float = recency_param()
+    loss: str = param(
+        "bce", choices=tuple(LOSSES), help="BCE on positives and negatives, pairwise BPR, or sampled softmax"
+    )
+
+
+def objective_for(cfg: PointwiseParams) -> str:
+    """The objective a pointwise model trains with; seed 000's per-user negatives are drawn
+    for the user's whole history, not per positive, so only BCE can use them."""
+    if cfg.loss != "bce" and cfg.negatives_per_user > 0:
+        raise ConfigError(f"negatives_per_user works with loss=bce only (loss={cfg.loss} pairs negatives per positive)")
+    return LOSSES[cfg.loss]
 
 
 @dataclass(frozen=True)
 class MFConfig(PointwiseParams):
     dim: int = param(64, min=1, max=4096, help="embedding size")
-    loss: str = param("bce", choices=("bce", "bpr"), help="pointwise BCE with negatives, or pairwise BPR")
 
 
 class MF(NeuralRecommender):
@@ -43,7 +57,7 @@ class MF(NeuralRecommender):
 
     def __init__(self, n_users, n_items, cfg: MFConfig = MFConfig(), item_features=None):
         super().__init__(n_users, n_items, cfg, item_features)
-        self.objective = "bpr" if cfg.loss == "bpr" else "pointwise"
+        self.objective = objective_for(cfg)
         self.user = nn.Embedding(n_users, cfg.dim)
         self.item = nn.Embedding(n_items, cfg.dim)
         self.user_bias = nn.Embedding(n_users, 1)
@@ -55,6 +69,13 @@ class MF(NeuralRecommender):
 
     def forward(self, users, items):  # [batch] -> [batch] logits
         return (self.user(users) * self.item(items)).sum(-1) + self.user_bias(users)[:, 0] + self.item_bias(items)[:, 0]
+
+    def forward_candidates(self, users, items):  # [batch], [batch, m] -> [batch, m]: each user gathered once
+        return (
+            (self.user(users)[:, None, :] * self.item(items)).sum(-1)
+            + self.user_bias(users)
+            + self.item_bias(items)[..., 0]
+        )
 
     @torch.no_grad()
     def score(self, users, items=None):
@@ -97,6 +118,7 @@ class NCF(NeuralRecommender):
         super().__init__(n_users, n_items, cfg, item_features)
         if len(cfg.pretrain_epochs) > 2:
             raise ConfigError(f"pretrain_epochs {list(cfg.pretrain_epochs)}: give GMF's and MLP's, or one for both")
+        self.objective = objective_for(cfg)
         self.pretrain_best_: dict[str, int] = {}  # pre-training epochs validation picked (GMF, MLP)
         self.new_user = n_users  # index of the shared cold-start embedding
         n_genres = self.item_features.shape[1]

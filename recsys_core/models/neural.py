@@ -65,6 +65,12 @@ class NeuralRecommender(Recommender, nn.Module):
         for the epochs this fit's validation picked."""
         return replace(self.cfg, epochs=history.best_epoch) if history.best_epoch else self.cfg
 
+    def forward_candidates(self, users, items) -> torch.Tensor:
+        """[batch] users and [batch, m] items -> [batch, m] logits, with gradients: `forward`
+        on every (user, item) pair. Dot-product models override it to gather each user once."""
+        u = users[:, None].expand_as(items)
+        return self.forward(u.reshape(-1), items.reshape(-1)).view(items.shape)
+
     @torch.no_grad()
     def score_pairs(self, users, items=None) -> torch.Tensor:
         """Scores by `forward(user, item)` on every (user, candidate) pair: for models whose
@@ -72,9 +78,7 @@ class NeuralRecommender(Recommender, nn.Module):
         users = torch.as_tensor(users, device=self.device)
         if items is None:
             items = torch.arange(self.n_items, device=self.device).expand(len(users), -1)
-        items = torch.as_tensor(items, device=self.device)
-        u = users[:, None].expand_as(items)
-        return self.forward(u.reshape(-1), items.reshape(-1)).view(items.shape)
+        return self.forward_candidates(users, torch.as_tensor(items, device=self.device))
 
     @property
     def device(self) -> torch.device:
