@@ -35,7 +35,9 @@ class Entry:
 # Tuned defaults (README, "Models": how they were chosen).
 # NeuMF, MF, AutoRec, CDAE and EASE re-tuned on validation only (benchmarks/tune_defaults.py;
 # README "Models"); recency_half_life: recent interactions weigh more (leave-one-out by time)
-MF_DEFAULT = MFConfig(dim=128, batch_size=2048, lr=0.003, weight_decay=1e-6, recency_half_life=10)
+# MF's loss: sampled softmax over 16 negatives (the fifth pass, tune_defaults.py --losses)
+MF_DEFAULT = MFConfig(dim=128, batch_size=2048, lr=0.003, weight_decay=1e-6, recency_half_life=10, loss="softmax",
+                      n_negatives=16)  # fmt: skip
 NCF_DEFAULT = NCFConfig(mf_dim=32, layers=(64, 32, 16, 8), batch_size=4096, lr=0.005, pretrain=True,
                         schedule="cosine-restarts", recency_half_life=10)  # fmt: skip
 EASE_DEFAULT = EASEConfig(recency_half_life=20)
@@ -56,7 +58,9 @@ ZOO: dict[str, Entry] = {
         Entry("popularity", Popularity, PopularityConfig(), "baseline", "ranking", "most popular unseen items"),
         Entry("genre", GenreSimilarity, GenreConfig(), "content", "ranking", "cosine of genre vectors (seed 002)"),
         Entry("ease", EASE, EASE_DEFAULT, "baseline", "ranking", "closed-form item-item model (Steck 2019)"),
-        Entry("mf", MF, MF_DEFAULT, "factorisation", "ranking", "dot-product MF with biases (BCE or BPR)"),
+        Entry(
+            "mf", MF, MF_DEFAULT, "factorisation", "ranking", "dot-product MF with biases (BCE, BPR or sampled softmax)"
+        ),
         Entry("ncf", NCF, NCF_DEFAULT, "neural", "ranking", "NeuMF: GMF + MLP tower (seeds 000, 002)"),
         Entry("autorec", AutoRec, AUTOREC_DEFAULT, "autoencoder", "rating", "deep autoencoder, SELU (seed 001)"),
         Entry("cdae", CDAE, CDAE_DEFAULT, "autoencoder", "ranking", "denoising autoencoder (seed 004)"),

@@ -47,20 +47,21 @@ DRIFT_SPLIT = loo_split(DRIFT, n_negatives=40, use_cache=False)
 FAST = {
     "ease": {},
     "cdae": {"epochs": 30, "batch_size": 32, "lr": 0.003, "hidden": 32, "patience": 30},
-    "mf": {"epochs": 30, "batch_size": 256, "lr": 0.01, "dim": 16, "patience": 30},
+    "mf": {"epochs": 30, "batch_size": 256, "lr": 0.01, "dim": 16, "patience": 30, "n_negatives": 4},
 }
 
 
-def _hr(name: str, half_life: float) -> float:
-    m = zoo.make(name, DRIFT.n_users, DRIFT.n_items, {**FAST[name], "recency_half_life": half_life})
+def _hr(name: str, half_life: float, extra: dict) -> float:
+    m = zoo.make(name, DRIFT.n_users, DRIFT.n_items, {**FAST[name], **extra, "recency_half_life": half_life})
     assert m.fit(DRIFT_SPLIT.train, valid=DRIFT_SPLIT).status == "done"
     return evaluate(m, DRIFT_SPLIT, "loo-uniform")["HR@10"]
 
 
-@pytest.mark.parametrize("name", ["ease", "cdae", "mf"])
-def test_recency_weights_follow_a_drift_of_taste(name):
-    plain, recent = _hr(name, 0.0), _hr(name, 3.0)
-    assert recent > plain + 0.1, (name, plain, recent)
+@pytest.mark.parametrize("name,extra", [("ease", {}), ("cdae", {}), ("mf", {}), ("mf", {"loss": "bce"})])
+def test_recency_weights_follow_a_drift_of_taste(name, extra):
+    """MF weights its positives in its shipped sampled softmax and in BCE alike."""
+    plain, recent = _hr(name, 0.0, extra), _hr(name, 3.0, extra)
+    assert recent > plain + 0.1, (name, extra, plain, recent)
 
 
 def test_recency_option_is_validated():
