@@ -175,8 +175,8 @@ class BPR(Pointwise):
 class SampledSoftmax(Pointwise):
     """Each positive against its own n_negatives sampled negatives: the cross-entropy of
     the positive under a softmax over those 1 + n scores (a positive's loss weighs its
-    recency weight). Uniform negatives need no sampling correction (every item has the
-    same log-probability of being drawn)."""
+    recency weight). No log-Q correction: uniform negatives do not need one (every item has
+    the same chance of being drawn); the popularity samplers tilt it, as they tilt BCE."""
 
     def epoch_batches(self):
         neg = self.sampler.sample(self.users, self.cfg.n_negatives, self.gen)  # [rows, n]
