@@ -1,5 +1,6 @@
-"""Sweeps: loss curves per epoch, one line per value, and seed 000's table; every run of a
-model in parallel coordinates; and the runs started from the Train page ("my runs")."""
+"""Sweeps: loss curves per epoch, one line per value, and a table of final figures (seed
+000's layout); every run of a model in parallel coordinates; and the runs started from the
+Train page ("my runs")."""
 
 import numpy as np
 import pandas as pd
@@ -82,6 +83,11 @@ with tab_sweep:
             long["split"] = long["split"].str.replace("_loss", "")
             fig = px.line(long, x="epoch", y="loss", color="value", line_dash="split", markers=True, log_y=m2,
                           title=f"Train (solid) and validation (dashed) loss per epoch, by {sweep.param}")  # fmt: skip
+            if len({getattr(cfg, "loss", None) for _, cfg in sweep.configs()}) > 1:
+                st.caption(
+                    "The points train with different losses (BCE, BPR, sampled softmax over their own number of "
+                    "negatives), which are not on one scale: compare them by a validation metric."
+                )
         else:
             fig = px.line(curves, x="epoch", y=m1, color="value", markers=True, log_y=m2,
                           title=f"Validation {m1} per epoch, by {sweep.param}")  # fmt: skip
@@ -90,7 +96,7 @@ with tab_sweep:
         table = pd.DataFrame(rows)
         table.insert(0, "", ["★ best" if r.get("best") else "" for r in rows])
         table = table.drop(columns=[c for c in ("best", "run") if c in table])
-        st.subheader("Final figures (seed 000's table)")
+        st.subheader(f"Final figures, one row per {sweep.param}")
         st.caption(
             "Losses and the validation metric at the best epoch (the weights kept); ★ marks the best value on "
             "validation, never on test. Test figures under the sweep's protocol; diversity = 1 − mean genre cosine "

@@ -2,7 +2,8 @@
 
 The shipped sweeps are the seeds' experiments (seed 000's learning rate / embedding /
 dropout tables for NCF, seed 001's AutoRec width, dropout and variants, seed 004's CDAE
-hidden size, seed 002's diversity regulariser). Users add their own as a TOML or JSON file:
+hidden size, seed 002's diversity regulariser), and MF's losses (the fifth tuning pass).
+Users add their own as a TOML or JSON file:
 
     name = "ncf-negatives"          # required
     model = "ncf"                   # required, a zoo model
@@ -98,6 +99,11 @@ SHIPPED: dict[str, Sweep] = {
               description="seed 002: genre-diversity regulariser on the shipped NeuMF (HR@10 vs diversity)"),
         Sweep("cdae-hidden", "cdae", "hidden units", tuple((str(h), {"hidden": h}) for h in (25, 50, 100, 200)),
               _CDAE, description="seed 004: hidden layer size"),
+        Sweep("mf-loss", "mf", "loss",
+              (("BCE", {"loss": "bce", "n_negatives": 4}), ("BPR", {"loss": "bpr", "n_negatives": 4}),
+               ("softmax 4", {"loss": "softmax", "n_negatives": 4}),
+               ("softmax 16", {"loss": "softmax", "n_negatives": 16})),
+              description="MF's loss on the shipped MF: BCE, BPR, sampled softmax over 4 / 16 negatives"),
     ]
 }  # fmt: skip
 

@@ -337,3 +337,25 @@ def test_sweeps_page_with_a_user_sweep_of_a_closed_form_model(built_store, monke
     at.selectbox(key="sweep").set_value("ease-lam").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.button(key="run_sweep")  # not run yet: offered as a background job
+
+
+def test_sweeps_page_warns_that_different_losses_are_not_on_one_scale(built_store, monkeypatch, tmp_path):
+    import shutil
+
+    from recsys_core.store import Store
+    from recsys_core.sweeps import get_sweep, run_sweep
+
+    root = tmp_path / "store"
+    shutil.copytree(built_store, root)
+    sweep = get_sweep("mf-loss")
+    run_sweep(replace(sweep, points=sweep.points[:2]), load_dataset(SYN), Store(root))
+    at = run_page("sweeps", root, monkeypatch)
+    at.selectbox(key="sweep").set_value("mf-loss").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("not on one scale" in c.value for c in at.caption)
+    assert any(h.value == "Final figures, one row per loss" for h in at.subheader)
+    table = at.dataframe[0].value
+    assert table["loss"].tolist() == ["BCE", "BPR", "softmax 4", "softmax 16"], table
+    assert table["status"].tolist()[:2] == ["done", "done"], table
+    at.selectbox(key="sweep").set_value("cdae-hidden").run()  # one loss: no warning
+    assert not any("not on one scale" in c.value for c in at.caption)
