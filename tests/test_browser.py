@@ -124,6 +124,8 @@ def test_train_page_runs_a_two_epoch_training(server):
         _idle(page)
         page.get_by_role("button", name="Train", exact=True).click()
         page.wait_for_selector("text=Finished in", timeout=90_000)
+        # the figures table can come a rerun after the "Finished" box: wait for it, not for a fixed time
+        page.wait_for_selector("text=shipped defaults", timeout=30_000)
         body = page.inner_text("body")
         assert "epochs=2" in body  # the run is labelled with what differs from the defaults
         assert "this run" in body and "shipped defaults" in body

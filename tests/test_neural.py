@@ -129,13 +129,27 @@ def test_bpr_and_sampled_softmax_losses_hand_computed():
     assert float(got) == pytest.approx(np.mean([np.log1p(np.exp(-2)), np.log1p(np.exp(2))]), rel=1e-6)
 
 
-def test_mf_candidate_logits_are_its_pairwise_logits():
-    m = zoo.make("mf", DS.n_users, DS.n_items, FAST["mf"])
-    torch.nn.init.normal_(m.user_bias.weight)  # biases start at 0: give them values to check
-    torch.nn.init.normal_(m.item_bias.weight)
-    users, items = torch.arange(5), torch.randint(0, DS.n_items, (5, 7), generator=torch.Generator().manual_seed(0))
+@pytest.mark.parametrize(
+    "name,extra",
+    [
+        ("mf", {}),
+        ("ncf", {}),
+        ("ncf", {"variant": "gmf"}),
+        ("ncf", {"variant": "mlp", "dropout": "0.3"}),
+        ("ncf", {"layers": "16", "genre_features": "true"}),  # a one-entry tower
+    ],
+)
+def test_candidate_logits_are_the_pairwise_logits(name, extra):
+    """MF and NCF score a user's candidates per user and per item (faster); same logits."""
+    m = zoo.make(name, DS.n_users, DS.n_items, {**FAST[name], **extra}, item_features=FEATS)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in m.parameters():  # biases start at 0: give every weight a value to check
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    m.eval()
+    users, items = torch.arange(5), torch.randint(0, DS.n_items, (5, 7), generator=gen)
     pairwise = NeuralRecommender.forward_candidates(m, users, items)
-    assert torch.allclose(m.forward_candidates(users, items), pairwise, atol=1e-6)
+    assert torch.allclose(m.forward_candidates(users, items), pairwise, atol=1e-5)
 
 
 def test_other_losses_keep_user_dropout_and_refuse_per_user_negatives():

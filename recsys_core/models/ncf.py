@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from recsys_core.config import param, recency_param
 from recsys_core.errors import ConfigError
@@ -170,6 +171,27 @@ class NCF(NeuralRecommender):
         if self.use_mlp:
             parts.append(self.tower(torch.cat([self.mlp_user(users), mi], -1)))  # [batch, layers[-1]]
         return self.out(torch.cat(parts, -1))[:, 0]
+
+    def forward_candidates(self, users, items):  # [batch], [batch, m] -> [batch, m]
+        """`forward` on every (user, candidate) pair, computed per user and per item where it
+        can be: the user embeddings are gathered once per row, and the tower's first layer is
+        split into its user half (once per row) and its item half (once per catalogue item,
+        then gathered; `F.embedding`, whose backward is much faster on the CPU than
+        indexing's), so only the layers after it run per pair."""
+        gi_all, mi_all = self._item_side(torch.arange(self.n_items, device=items.device))
+        parts = []
+        if self.use_gmf:
+            parts.append(self.gmf_user(users)[:, None, :] * F.embedding(items, gi_all))  # [batch, m, mf_dim]
+        if self.use_mlp:
+            u = self.mlp_user(users)
+            if len(self.tower):
+                first, half = self.tower[0], u.shape[-1]
+                user_half = u @ first.weight[:, :half].T + first.bias  # [batch, layers[1]]
+                item_half = mi_all @ first.weight[:, half:].T  # [n_items, layers[1]]
+                parts.append(self.tower[1:](user_half[:, None, :] + F.embedding(items, item_half)))
+            else:  # a one-entry tower: the concatenated embeddings go to the output layer
+                parts.append(torch.cat([u[:, None, :].expand(-1, items.shape[1], -1), F.embedding(items, mi_all)], -1))
+        return self.out(torch.cat(parts, -1))[..., 0]
 
     @torch.no_grad()
     def score(self, users, items=None):
