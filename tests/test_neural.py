@@ -95,9 +95,6 @@ def test_every_loss_learns_the_planted_structure(name, loss, popularity_hr):
 class _ItemScore(torch.nn.Module):
     """score(u, i) = i: losses with known logits."""
 
-    device = torch.device("cpu")
-    item_features = torch.zeros(5, 0)
-
     def forward(self, users, items):
         return items.float()
 
@@ -120,10 +117,8 @@ def test_bpr_and_sampled_softmax_losses_hand_computed():
     got = _objective("softmax").loss((users, pos, neg, None))
     assert float(got) == pytest.approx(np.mean(want), rel=1e-6)
     w = torch.tensor([0.5, 1.5])
-    assert float(_objective("softmax").loss((users, pos, neg, w))) == pytest.approx(
-        (0.5 * want[0] + 1.5 * want[1]) / 2,
-        rel=1e-6,  # recency weights have mean 1 over the data
-    )
+    weighted = (0.5 * want[0] + 1.5 * want[1]) / 2  # a mean of weighted losses (recency weights average 1)
+    assert float(_objective("softmax").loss((users, pos, neg, w))) == pytest.approx(weighted, rel=1e-6)
     # BPR: one (positive, negative) pair per row
     got = _objective("bpr").loss((users, pos, neg[:, 0], None))
     assert float(got) == pytest.approx(np.mean([np.log1p(np.exp(-2)), np.log1p(np.exp(2))]), rel=1e-6)
