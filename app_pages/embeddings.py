@@ -3,15 +3,12 @@
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import no_artifacts, page_start, store
-from recsys_core import views
+from app_pages._shared import no_artifacts, page_start, results
+from recsys_core.data import summary
 
 ds, src = page_start("Embedding map")
-models = [
-    m
-    for m in ("ncf", "mf", "embnet", "cdae", "autorec", "genre")
-    if m in views.models_with(store(), ds, "item_embeddings")
-]
+res = results(src)
+models = [m for m in ("ncf", "mf", "embnet", "cdae", "autorec", "genre") if m in res.models_with("item_embeddings")]
 if not models:
     no_artifacts(src, "embeddings")
     st.stop()
@@ -19,7 +16,7 @@ c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
 model = c1.selectbox("Model", models, key="map_model")
 side = c2.radio("Points", ["item", "user"], horizontal=True, key="map_side", format_func=lambda s: s + "s")
 dims = c3.radio("Dimensions", [2, 3], horizontal=True, key="map_dims")
-found = views.embedding_map(store(), ds, model, side)
+found = res.embedding_map(model, side)
 if found is None:
     st.info(f"{model} has no {side} embeddings.")
     st.stop()
@@ -47,18 +44,17 @@ if points:
     # map back through custom_data (the id), never the point index: colour splits the traces
     picked = int(points[0]["customdata"][0])
     st.subheader(f"Nearest to {df['title'].iat[picked]} in {model} space")
-    st.dataframe(views.embedding_neighbours(store(), ds, model, picked, 10, side), hide_index=True, width="stretch")
+    st.dataframe(res.embedding_neighbours(model, picked, 10, side), hide_index=True, width="stretch")
 
 if side == "item":
     st.subheader("What the components mean")
     st.caption("The movies at both ends of each component (seed 003 read PC1 as 'seriousness').")
     for comp in ("PC1", "PC2"):
-        neg, pos = views.component_ends(df, comp)
+        neg, pos = summary.component_ends(df, comp)
         a, b = st.columns(2)
         a.markdown(f"**{comp} −**\n\n" + "\n".join(f"- {t}" for t in neg))
         b.markdown(f"**{comp} +**\n\n" + "\n".join(f"- {t}" for t in pos))
-    tsv = views.projector_tsv(store(), ds, model)
-    if tsv:
-        a, b = st.columns(2)
-        a.download_button("Vectors (TensorBoard projector TSV)", tsv[0], f"{model}-vectors.tsv", key="tsv_vec")
-        b.download_button("Metadata (TSV)", tsv[1], f"{model}-metadata.tsv", key="tsv_meta")
+    a, b = st.columns(2)  # the TSVs are made when a button is pressed, not on every rerun
+    a.download_button("Vectors (TensorBoard projector TSV)", lambda: res.projector_vectors(model),
+                      f"{model}-vectors.tsv", key="tsv_vec")  # fmt: skip
+    b.download_button("Metadata (TSV)", res.projector_metadata, f"{model}-metadata.tsv", key="tsv_meta")

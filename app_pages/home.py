@@ -3,8 +3,9 @@
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import auto_build, build_job, current_dataset, job_manager, show_build_progress, store
-from recsys_core import views
+from app_pages._shared import auto_build, build_job, current_dataset, job_manager, results, show_build_progress
+from recsys_core.data import summary
+from recsys_core.results import hr_standard_error
 from recsys_core.splits import describe
 from recsys_core.train import describe_device
 
@@ -30,10 +31,12 @@ for note in ds.notes:
 
 # ------------------------------------------------------------------ leaderboard
 st.subheader("Leaderboard of the shipped models")
-board = views.leaderboard_frame(store(), ds)
+board = results(src).leaderboard()
 job = job_manager().find(f"build {src}")
 if board.empty:
-    st.info("No model is built for this dataset yet: building them runs in the background (about a minute on ml-100k).")
+    st.info(
+        "No model is built for this dataset yet: building them runs in the background ; pages fill in as each model lands."
+    )
     if (job is None and auto_build()) or (
         (job is None or not job.active) and st.button("Build the models now", key="build_home")
     ):
@@ -60,7 +63,7 @@ else:
                 cols = [c for c in cols if c in sub]
                 sub = sub.sort_values("NDCG@10", ascending=False)
                 if "HR@10" in sub and len(sub):
-                    se, n = views.hr_standard_error(ds, float(sub["HR@10"].max()))
+                    se, n = hr_standard_error(ds, float(sub["HR@10"].max()))
                     st.caption(
                         f"{n:,} evaluated users: HR@10 has a standard error of about {se:.3f}, so gaps under"
                         f" {2 * se:.2f} between two models are within noise on this split."
@@ -88,22 +91,22 @@ st.caption(f"Training device: {describe_device()}")
 st.subheader("The data")
 left, right = st.columns(2)
 with left:
-    hist = views.rating_histogram(ds)
+    hist = summary.rating_histogram(ds)
     fig = px.bar(hist, x="rating", y="ratings", title="How people rate")
     fig.update_layout(xaxis_title="rating (stars)", yaxis_title="number of ratings", bargap=0.15)
     st.plotly_chart(fig, key="rating_hist")
 with right:
-    act = views.activity(ds)
+    act = summary.activity(ds)
     fig = px.histogram(act, x="ratings", facet_col="who", log_y=True, nbins=50, title="Ratings per user and per movie")
     fig.update_xaxes(title="number of ratings", matches=None)
     fig.update_yaxes(title="count (log scale)")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     st.plotly_chart(fig, key="activity_hist")
-    st.dataframe(views.activity_stats(ds), width="stretch")
+    st.dataframe(summary.activity_stats(ds), width="stretch")
 
 left, right = st.columns(2)
 with left:
-    genres = views.genre_counts(ds)
+    genres = summary.genre_counts(ds)
     if len(genres):
         fig = px.bar(genres, x="ratings", y="genre", orientation="h", hover_data=["movies"], title="Ratings per genre")
         fig.update_layout(yaxis={"categoryorder": "total ascending"}, xaxis_title="number of ratings", height=520)
@@ -111,7 +114,7 @@ with left:
     else:
         st.info("This dataset has no genres, so genre charts and genre similarity are not available.")
 with right:
-    over = views.ratings_over_time(ds)
+    over = summary.ratings_over_time(ds)
     fig = px.area(over, x="month", y="ratings", title="Ratings per month")
     fig.update_layout(yaxis_title="number of ratings")
     st.plotly_chart(fig, key="over_time")

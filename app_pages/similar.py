@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from app_pages._shared import index_from_url, no_artifacts, page_start, store
-from recsys_core import views
+from app_pages._shared import index_from_url, no_artifacts, page_start, results
+from recsys_core.data import summary
 
 ds, src = page_start("Similar movies")
 titles = ds.items["title"].tolist()
@@ -26,7 +26,7 @@ with left:
     if not ds.has_genres:
         st.info("This dataset has no genres.")
     else:
-        sim = views.genre_neighbours(ds, item, n)
+        sim = summary.genre_neighbours(ds, item, n)
         st.caption("Cosine similarity of genre vectors; ties go to the more rated movie. Shared genres are the 'why'.")
         st.dataframe(
             sim.drop(columns=["movie_id"]),
@@ -43,14 +43,14 @@ with left:
                            "text/csv", key="csv_genre")  # fmt: skip
 with right:
     st.subheader("By learned embedding")
-    models = views.models_with(store(), ds, "item_embeddings")
+    models = results(src).models_with("item_embeddings")
     models = [m for m in ("ncf", "cdae", "autorec", "mf", "embnet") if m in models]
     if not models:
         no_artifacts(src, "embeddings")
     else:
         model = st.selectbox("Embedding space", models, key="emb_model",
                              help="Item vectors the model learned from who watched what (collaborative).")  # fmt: skip
-        near = views.embedding_neighbours(store(), ds, model, item, n)
+        near = results(src).embedding_neighbours(model, item, n)
         st.caption(
             f"Cosine similarity of {model} item vectors: movies watched by the same people, whatever their genre."
         )

@@ -8,11 +8,11 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import job_manager, page_link, page_start, store
-from recsys_core import views, zoo
+from app_pages._shared import job_manager, page_link, page_start, results, store
+from recsys_core.catalog import neural_models
 from recsys_core.errors import RecsysError
-from recsys_core.jobs import resubmit
-from recsys_core.sweeps import all_sweeps, report, run_sweep
+from recsys_core.jobs import resubmit, submit_sweep
+from recsys_core.sweeps import all_sweeps
 
 
 def parcoords_axis(values, name: str) -> dict:
@@ -39,24 +39,15 @@ with tab_sweep:
     name = c1.selectbox("Sweep", list(sweeps), key="sweep", format_func=lambda n: f"{n} ({sweeps[n].model})")
     sweep = sweeps[name]
     st.caption(f"{sweep.description or sweep.source} · protocol **{sweep.protocol}** · one run per {sweep.param} value")
-    curves = views.sweep_curves(store(), ds, sweep)
-    rows = report(sweep, ds, store())
+    res = results(src)
+    curves = res.sweep_curves(sweep)
+    rows = res.sweep_report(sweep)
     label = f"sweep {name} {src}"
     job = job_manager().find(label)
 
     can_run = any(r["status"] == "not run" for r in rows) and (job is None or not job.active)
     if can_run and st.button(f"Run this sweep ({len(sweep.points)} points, background)", key="run_sweep"):
-
-        def work(job, sweep=sweep):
-            from recsys_core.data import load_dataset
-
-            def progress(j, n, point, out):
-                job.report(done=j, total=n, current=point)
-
-            job.report(done=0, total=len(sweep.points), current="starting")
-            run_sweep(sweep, load_dataset(src), store(), progress=progress)
-
-        job = job_manager().submit(label, work, kind="sweep")
+        job = submit_sweep(job_manager(), store(), src, sweep)
     if job is not None and job.active:
 
         @st.fragment(run_every=1.0)
@@ -106,11 +97,11 @@ with tab_sweep:
 
 # ------------------------------------------------------------------ every run of a model
 with tab_all:
-    neural = [m for m in zoo.ZOO if zoo.is_neural(m)]
+    neural = neural_models()
     model = st.selectbox(
         "Model", neural, index=neural.index(sweep.model) if sweep.model in neural else 0, key="pc_model"
     )
-    runs = views.model_runs_frame(store(), ds, model)
+    runs = res.model_runs(model)
     if runs.empty:
         st.info(f"No finished {model} run on this dataset yet: run a sweep or a training first.")
     else:
@@ -130,7 +121,7 @@ with tab_all:
 
 # ------------------------------------------------------------------ my runs
 with tab_mine:
-    mine = views.my_runs_frame(store(), ds)
+    mine = res.my_runs()
     if mine.empty:
         st.info("No runs from the Train page on this dataset yet.")
         page_link("app_pages/train.py", "Train a model with your own settings", ":material/model_training:")
@@ -143,7 +134,7 @@ with tab_mine:
         pick = st.multiselect("Runs to plot", list(names), default=list(names)[:3], format_func=names.get,
                               key="my_runs_pick")  # fmt: skip
         if pick:
-            curves = views.run_curves(store(), pick, names)
+            curves = res.run_curves(pick, names)
             ys = [c for c in ("NDCG@10", "HR@10", "RMSE", "train_loss", "valid_loss") if c in curves]
             if ys:
                 y = st.segmented_control("Curve", ys, default=ys[0], key="my_runs_curve") or ys[0]

@@ -5,10 +5,11 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import job_manager, page_link, page_start, store
-from recsys_core import views, zoo
+from app_pages._shared import job_manager, page_link, page_start, results, store
+from recsys_core import zoo
 from recsys_core.errors import RecsysError
 from recsys_core.jobs import submit_training
+from recsys_core.results import closest_sweep
 from recsys_core.splits import describe
 from recsys_core.sweeps import all_sweeps
 from recsys_core.train import describe_device
@@ -278,7 +279,8 @@ with right:
         st.stop()
     protocol = meta.get("protocol", "loo-uniform")
     mine = run["metrics"].get(protocol, {})
-    board = views.leaderboard_frame(store(), ds)
+    res = results(src)
+    board = res.leaderboard()
     shipped = board[(board["model"] == run["model"]) & (board["protocol"] == protocol)]
     cols = ["RMSE", "MAE"] if rating else ["HR@10", "NDCG@10", "Recall@10", "coverage", "diversity"]
     rows = []
@@ -290,14 +292,14 @@ with right:
         st.markdown(f"**Test figures** ({protocol})")
         st.dataframe(pd.DataFrame(rows).set_index(""), width="stretch",
                      column_config={c: st.column_config.NumberColumn(format="%.4f") for c in cols})  # fmt: skip
-    sweep = views.closest_sweep(run["model"], run["meta"].get("overrides", {}), all_sweeps())
-    lines = [views.run_curves(store(), [run["id"]], {run["id"]: "this run"})]
-    ship = views.shipped_run(store(), ds, run["model"])
+    sweep = closest_sweep(run["model"], run["meta"].get("overrides", {}), all_sweeps())
+    lines = [res.run_curves([run["id"]], {run["id"]: "this run"})]
+    ship = res.shipped_run(run["model"])
     if ship is not None:
-        lines.append(views.run_curves(store(), [ship["id"]], {ship["id"]: "shipped defaults"}))
+        lines.append(res.run_curves([ship["id"]], {ship["id"]: "shipped defaults"}))
     swept = False  # the closest sweep, drawn only where it has runs under this run's protocol
     if sweep is not None and sweep.protocol == protocol:
-        sc = views.sweep_curves(store(), ds, sweep)
+        sc = res.sweep_curves(sweep)
         if not sc.empty:
             sc["run"] = f"{sweep.name} = " + sc["value"].astype(str)
             lines.append(sc)

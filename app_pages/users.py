@@ -4,13 +4,12 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import cached_split, index_from_url, no_artifacts, page_start, store
-from recsys_core import views
-from recsys_core.build import shipped_runs
+from app_pages._shared import cached_split, index_from_url, no_artifacts, page_start, results
+from recsys_core.data import summary
 
 ds, src = page_start("Compare users")
-runs = shipped_runs(store(), ds)
-ranked = [m for m in runs if views.models_with(store(), ds, "topk").count(m)]
+res = results(src)
+ranked = res.models_with("topk")
 if not ranked:
     no_artifacts(src, "top-10 lists")
     st.stop()
@@ -34,7 +33,7 @@ model_b = c3.selectbox(
 )
 
 if user == NEW:
-    cold = views.cold_start_list(store(), ds, "ncf")
+    cold = res.cold_start_list("ncf")
     st.subheader("Cold start: what NCF recommends to a user with no history")
     if cold.empty:
         st.info("The NCF model is not built yet.")
@@ -43,7 +42,7 @@ if user == NEW:
         st.dataframe(cold, hide_index=True, width="stretch")
     st.stop()
 
-profile = views.user_profile(ds, user)
+profile = summary.user_profile(ds, user)
 cols = st.columns(2 + len(ds.demographics))
 cols[0].metric("Ratings", profile["ratings"])
 cols[1].metric("Mean rating", profile["mean rating"])
@@ -52,7 +51,7 @@ for col, key in zip(cols[2:], ds.demographics):
 st.caption("Favourite genres: " + (", ".join(profile["favourite genres"]) or "none"))
 
 test_item = int(split.test_items[user])
-top, recent = views.user_history(ds, user)
+top, recent = summary.user_history(ds, user)
 with st.expander("History: highest rated and most recent movies", expanded=False):
     h1, h2 = st.columns(2)
     h1.dataframe(top, hide_index=True, width="stretch")
@@ -61,7 +60,7 @@ if test_item >= 0:
     st.caption(f"Held-out test movie (the user's latest, hidden from training): **{ds.title_of(test_item)}**."
                " Lists are full-ranking top-10s with the user's training movies excluded.")  # fmt: skip
 
-lists = {m: views.top_list(store(), ds, m, user, test_item) for m in (model_a, model_b)}
+lists = {m: res.top_list(m, user, test_item) for m in (model_a, model_b)}
 both = set(lists[model_a]["item"]) & set(lists[model_b]["item"])
 union = set(lists[model_a]["item"]) | set(lists[model_b]["item"])
 st.metric(
@@ -80,9 +79,9 @@ for col, m in ((left, model_a), (right, model_b)):
 
 if ds.has_genres:
     hist_items = ds.ratings.loc[ds.ratings["user"] == user, "item"].to_numpy()
-    mix = pd.DataFrame({"history": views.genre_mix(ds, hist_items),
-                        model_a: views.genre_mix(ds, lists[model_a]["item"].to_numpy()),
-                        model_b + " " if model_b == model_a else model_b: views.genre_mix(ds, lists[model_b]["item"].to_numpy())})  # fmt: skip
+    mix = pd.DataFrame({"history": summary.genre_mix(ds, hist_items),
+                        model_a: summary.genre_mix(ds, lists[model_a]["item"].to_numpy()),
+                        model_b + " " if model_b == model_a else model_b: summary.genre_mix(ds, lists[model_b]["item"].to_numpy())})  # fmt: skip
     long = mix.rename_axis("movie genre").reset_index().melt("movie genre", var_name="list", value_name="share")
     long = long[long["share"] > 0]
     fig = px.bar(

@@ -18,6 +18,7 @@ from _common import best_of, table
 
 from recsys_core import zoo
 from recsys_core.data import load_dataset
+from recsys_core.fitting import fit_model
 from recsys_core.splits import ratings_split
 
 REPEAT = 200
@@ -54,7 +55,7 @@ def main() -> None:
     m = zoo.make("embnet", ds.n_users, ds.n_items, {"epochs": "10", "patience": "100"})
     prof = cProfile.Profile()
     prof.enable()
-    m.fit(rs.train, valid=rs.valid)
+    fit_model(m, rs.train, rs.valid)
     prof.disable()
     stats = pstats.Stats(prof).stats
     total = max(v[3] for v in stats.values())  # the outermost call's cumulative time

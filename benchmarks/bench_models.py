@@ -27,6 +27,7 @@ from _common import table
 from recsys_core import zoo
 from recsys_core.data import load_dataset
 from recsys_core.evaluation import evaluate_sampled
+from recsys_core.fitting import fit_model
 from recsys_core.runner import fit_and_evaluate
 from recsys_core.splits import loo_split
 from recsys_core.train import describe_device
@@ -105,7 +106,7 @@ def naive_vs_vectorised(ds) -> None:
     feats = ds.genre_matrix if ds.has_genres else None
     model = zoo.make("ncf", ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
     t = time.perf_counter()
-    model.fit(split.train)
+    fit_model(model, split.train)
     ours = time.perf_counter() - t
     ours_hr = evaluate_sampled(model, split, "uniform")["HR@10"]
 
@@ -148,7 +149,7 @@ def full_ranking(ds) -> None:
     rows = []
     for name in ("ncf", "mf", "ease"):
         m = zoo.make(name, ds.n_users, ds.n_items, item_features=ds.genre_matrix if ds.has_genres else None)
-        m.fit(split.train)
+        fit_model(m, split.train)
         t = time.perf_counter()
         m.recommend(np.arange(ds.n_users), k=10)
         rows.append({"model": name, "top-10 for all users (s)": f"{time.perf_counter() - t:.2f}"})

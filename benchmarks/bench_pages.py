@@ -18,7 +18,7 @@ from pathlib import Path
 
 from _common import table
 
-from recsys_core.build import shipped_runs
+from recsys_core.catalog import shipped_runs
 from recsys_core.data import load_dataset
 from recsys_core.store import Store
 

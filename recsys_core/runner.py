@@ -13,6 +13,7 @@ from recsys_core.config import to_dict
 from recsys_core.data import Dataset
 from recsys_core.errors import ConfigError
 from recsys_core.evaluation import evaluate_many, evaluate_ratings
+from recsys_core.fitting import fit_model
 from recsys_core.models.base import History, Recommender
 
 
@@ -39,15 +40,6 @@ class Result:
             "metrics": self.metrics[protocol],
             "seconds": self.seconds,
         }
-
-
-def _cancel(token) -> dict:
-    return {"cancel": token} if token is not None else {}
-
-
-def applicable_protocols(name: str) -> list[str]:
-    e = zoo.entry(name)
-    return [*splits.RANKING, *(splits.RATING if e.task == "rating" else ())]
 
 
 def fit_and_evaluate(
@@ -80,7 +72,7 @@ def fit_and_evaluate(
         split = splits.loo_split(ds, seed=seed)
         model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
         t = time.perf_counter()
-        history = model.fit(split.train, valid=split, callbacks=callbacks, **_cancel(cancel))
+        history = fit_model(model, split.train, split, callbacks, cancel)
         seconds["fit"] = time.perf_counter() - t
         if refit and history.status == "done":
             # everything before each user's test item: the validation item joins train (the
@@ -101,7 +93,7 @@ def fit_and_evaluate(
         rs = splits.ratings_split(ds, seed=seed)
         m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
         t = time.perf_counter()
-        h = m.fit(rs.train, valid=rs.valid, callbacks=callbacks, **_cancel(cancel))
+        h = fit_model(m, rs.train, rs.valid, callbacks, cancel)
         seconds["fit_ratings"] = time.perf_counter() - t
         metrics["ratings"] = evaluate_ratings(m, rs.test) if h.status == "done" else {}
         model, history = model or m, history if ranking else h
@@ -110,7 +102,7 @@ def fit_and_evaluate(
         t = time.perf_counter()
         for rs in splits.ratings_folds(ds, 5, seed):
             m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
-            h = m.fit(rs.train, valid=rs.valid, callbacks=callbacks, **_cancel(cancel))
+            h = fit_model(m, rs.train, rs.valid, callbacks, cancel)
             if h.status == "done" and zoo.is_neural(name) and h.best_epoch:
                 inner.append(h.epochs[h.best_epoch - 1]["RMSE"])
                 # refit on all of the fold's training ratings for the epochs the inner tenth picked
@@ -133,4 +125,4 @@ def _refit(name: str, ds: Dataset, fitted: Recommender, history: History, cfg, t
     it as a second training (the run's history stays the validated fit's)."""
     rcfg = fitted.refit_config(history) if zoo.is_neural(name) else cfg
     m = zoo.make(name, ds.n_users, ds.n_items, cfg=rcfg, item_features=feats)
-    return m, m.fit(train, callbacks=callbacks, **_cancel(cancel))
+    return m, fit_model(m, train, None, callbacks, cancel)

@@ -9,14 +9,15 @@ knows no model class.
   `weights_only=True`). Every file is written to a temp file and renamed, and its SHA-256
   goes into `manifest.json`; a file that is missing, truncated or altered fails the check
   on load and is rebuilt, never shown half.
-- `lock(key)`: an exclusive file lock, so two processes asking for the same run do not
-  both train it.
+- `lock(key)`: an exclusive file lock (`filelock`: Linux, macOS and Windows alike), so two
+  processes asking for the same run do not both train it.
+- `version()`: a cheap token that changes whenever a run is created or changes state, so
+  readers (the app's pages) can cache what they computed from the store until it changes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import json
@@ -28,10 +29,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
+from filelock import FileLock
 
 from recsys_core.paths import artifacts_dir
 
-ARTIFACT_VERSION = 1  # part of every cache key: bump when the artifact layout changes
+ARTIFACT_VERSION = 2  # part of every cache key: bump when the artifact layout changes
+# 2: models keep their inference state (rating mean and range) in their weights
 STATUSES = ("queued", "running", "done", "diverged", "failed", "cancelled", "interrupted")
 MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -208,6 +212,27 @@ class Store:
         ]
         return runs[-1] if runs else None
 
+    def latest_done_many(self, keys: list[str]) -> dict[str, dict]:
+        """key -> its newest finished run (done or diverged), for many keys in one query."""
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        with self._db() as con:
+            rows = con.execute(
+                f"SELECT * FROM runs WHERE key IN ({marks}) AND status IN ('done', 'diverged') ORDER BY id", keys
+            ).fetchall()
+        return {r["key"]: _row(r) for r in rows}  # ordered by id: the newest wins
+
+    def version(self) -> tuple:
+        """Changes whenever a run is created, starts, records an epoch or finishes."""
+        with self._db() as con:
+            runs = con.execute(
+                "SELECT COUNT(*), MAX(id), MAX(COALESCE(finished, 0)), MAX(COALESCE(started, 0)),"
+                " SUM(status IN ('done', 'diverged')) FROM runs"
+            ).fetchone()
+            epochs = con.execute("SELECT COUNT(*) FROM epochs").fetchone()
+        return (*tuple(runs), epochs[0])
+
     def mark_interrupted(self, sweep: str | None = None) -> int:
         """Runs left 'running' or 'queued' by a process that is gone become 'interrupted'
         (a killed sweep, a restarted server), so they are redone, not shown running forever."""
@@ -310,15 +335,11 @@ class Store:
 
     @contextlib.contextmanager
     def lock(self, name: str):
-        """Exclusive inter-process lock (flock on a file under locks/)."""
+        """Exclusive inter-process lock (a file under locks/, through `filelock`)."""
         folder = self.root / "locks"
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / f"{name}.lock", "w") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        with FileLock(folder / f"{name}.lock"):
+            yield
 
 
 def _row(r: sqlite3.Row) -> dict:
@@ -329,33 +350,22 @@ def _row(r: sqlite3.Row) -> dict:
     return d
 
 
-def _start_ticks(pid: int) -> str:
-    """The process's start time in clock ticks since boot (Linux), '' where unknown."""
+def _start_time(pid: int) -> str:
+    """The process's start time (psutil: Linux, macOS and Windows), '' where unknown."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+        return f"{psutil.Process(pid).create_time():.2f}"
+    except (psutil.Error, OSError):
         return ""
 
 
 def owner_token(pid: int | None = None) -> str:
     pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid)}"
+    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
 
 
 def _owner_alive(r: dict) -> bool:
     """Is the process that queued or runs this run still the same live process?"""
     if r.get("owner"):
         host, pid, _ = r["owner"].rsplit(":", 2)
-        return host == socket.gethostname() and _alive(int(pid)) and owner_token(int(pid)) == r["owner"]
-    return bool(r["host"] == socket.gethostname() and r["pid"] and _alive(r["pid"]))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return host == socket.gethostname() and psutil.pid_exists(int(pid)) and owner_token(int(pid)) == r["owner"]
+    return bool(r["host"] == socket.gethostname() and r["pid"] and psutil.pid_exists(r["pid"]))

@@ -29,10 +29,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from recsys_core import zoo
 from recsys_core.config import override
 from recsys_core.data import Dataset, load_dataset
 from recsys_core.errors import ConfigError, RecsysError
+from recsys_core.paths import artifacts_dir
+from recsys_core.runs import ensure_run
 from recsys_core.store import Store
 
 
@@ -109,8 +113,6 @@ SHIPPED: dict[str, Sweep] = {
 
 
 def user_sweeps_dir() -> Path:
-    from recsys_core.paths import artifacts_dir
-
     return Path(os.environ.get("RECSYS_SWEEPS", artifacts_dir() / "sweeps"))
 
 
@@ -176,20 +178,25 @@ class SequentialExecutor:
 
 
 class PoolExecutor:
-    """A process pool: each point runs in its own worker process."""
+    """A process pool: each point runs in its own worker process, with torch's threads
+    shared out so that workers x threads never exceeds the cores."""
 
     def __init__(self, workers: int):
-        self.workers = workers
+        self.workers = max(1, min(workers, os.cpu_count() or 1))
+        self.threads = max(1, (os.cpu_count() or 1) // self.workers)
 
     def map(self, fn, tasks):
-        with cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn")) as pool:
+        ctx = mp.get_context("spawn")
+        with cf.ProcessPoolExecutor(self.workers, ctx, initializer=_set_threads, initargs=(self.threads,)) as pool:
             return list(pool.map(fn, tasks))
+
+
+def _set_threads(n: int) -> None:
+    torch.set_num_threads(n)
 
 
 def _run_point(task) -> int:
     """One sweep point (top-level so a process pool can pickle it)."""
-    from recsys_core.build import ensure_run
-
     sweep, label, src, store_root = task
     ds = load_dataset(src)
     store = Store(store_root)
@@ -206,8 +213,6 @@ def run_sweep(
     executor = executor or SequentialExecutor()
     tasks = [(sweep, label, src or ds.name, str(store.root)) for label, _ in sweep.points]
     if isinstance(executor, SequentialExecutor):
-        from recsys_core.build import ensure_run
-
         ids = []
         for j, (label, cfg) in enumerate(sweep.configs()):
             out = ensure_run(
@@ -219,55 +224,3 @@ def run_sweep(
     else:
         ids = executor.map(_run_point, tasks)
     return [store.run(i) for i in ids]
-
-
-def sweep_point_run(store, ds: Dataset, sweep, cfg) -> dict | None:
-    """The latest run of one sweep point: one the sweep made, else any run of that config."""
-    from recsys_core.build import run_key
-
-    runs = store.runs(key=run_key(ds, sweep.model, cfg, [sweep.protocol]))
-    own = [r for r in runs if r["sweep"] == sweep.name]
-    return (own or runs or [None])[-1]
-
-
-def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
-    """Seed 000's table: value, train loss, validation loss, metric, epochs, status; best marked.
-
-    Each row is the point's latest run; losses are at the best epoch (the restored weights)."""
-    rows = []
-    metric = "RMSE" if sweep.protocol.startswith("ratings") else "HR@10"
-    monitor = "RMSE" if metric == "RMSE" else "NDCG@10"  # what early stopping watches
-    for label, cfg in sweep.configs():
-        run = sweep_point_run(store, ds, sweep, cfg)
-        if run is None:
-            rows.append({"value": label, "status": "not run"})
-            continue
-        epochs = store.epochs(run["id"])
-        best = (
-            epochs[run["best_epoch"] - 1]
-            if run["best_epoch"] and len(epochs) >= run["best_epoch"]
-            else (epochs[-1] if epochs else {})
-        )
-        test = run["metrics"].get(sweep.protocol, {})
-        # beside HR@10: NDCG@10 and diversity (1 - mean genre cosine in the top-10 lists)
-        ranking = {"NDCG@10": test.get("NDCG@10"), "diversity": test.get("diversity")} if metric == "HR@10" else {}
-        rows.append(
-            {
-                "value": label,
-                "train_loss": best.get("train_loss"),
-                "valid_loss": best.get("valid_loss"),
-                f"valid {monitor}": best.get(monitor),
-                metric: test.get(metric),
-                **ranking,
-                "epochs": len(epochs),
-                "best_epoch": run["best_epoch"],
-                "status": run["status"],
-                "run": run["id"],
-            }
-        )
-    # the best value is picked on validation (the best epoch's metric), never on test
-    scored = [r for r in rows if r.get(f"valid {monitor}") is not None and r["status"] == "done"]
-    if scored:
-        best_row = (min if monitor == "RMSE" else max)(scored, key=lambda r: r[f"valid {monitor}"])
-        best_row["best"] = True
-    return rows

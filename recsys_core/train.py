@@ -1,7 +1,9 @@
 """The one training loop: every neural model trains here.
 
-Device picked once (CUDA, then MPS, then CPU); everything seeded (same seed, same history
-on the CPU); the objective keeps the data on the device and batches by indexing; Adam or
+Device picked once (CUDA, then MPS, then CPU, or as asked: cpu, cuda, cuda:N, mps; a
+device that is not there is a ConfigError); everything seeded (same seed, same history on
+the CPU), every random draw from a generator on the run's device; optional mixed precision
+on CUDA (bf16 or fp16 with a gradient scaler); the objective keeps the data on the device and batches by indexing; Adam or
 SGD with momentum, weight decay, cosine annealing with warm restarts; an optional moving
 average of the weights; early stopping on a validation metric with the best weights
 restored; per-epoch history; callbacks for progress; a cancel token checked every few
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from recsys_core.errors import ConfigError
 from recsys_core.evaluation import evaluate_sampled, predict_ratings
 from recsys_core.metrics import rmse
 from recsys_core.models.base import History
@@ -36,23 +39,66 @@ def _blown_up(value: float, first: float, factor: float) -> bool:
 
 
 def pick_device(requested: str = "auto") -> torch.device:
-    if requested != "auto":
-        return torch.device(requested)
+    """The device a run will use: `auto` takes CUDA, then MPS, then the CPU; `cpu`, `cuda`,
+    `cuda:N` and `mps` are taken as asked when present, and raise ConfigError (saying what
+    torch sees) when not, so a run is refused before it is queued."""
+    requested = str(requested or "auto")
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError as e:
+        raise ConfigError(f"unknown device {requested!r}: use auto, cpu, cuda, cuda:N or mps") from e
+    if device.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise ConfigError(f"device {requested!r}: torch sees no CUDA device here ({seen_devices()})")
+        if device.index is not None and device.index >= n:
+            raise ConfigError(f"device {requested!r}: torch sees {n} CUDA device(s), cuda:0 .. cuda:{n - 1}")
+    elif device.type == "mps" and not _mps_available():
+        raise ConfigError(f"device 'mps': no Apple GPU is available here ({seen_devices()})")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"unknown device {requested!r}: use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+def seen_devices() -> str:
+    """What torch sees: 'cpu (2 threads)', then each CUDA device or the Apple GPU."""
+    parts = [f"cpu ({torch.get_num_threads()} threads)"]
     if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+        parts += [f"cuda:{j} {torch.cuda.get_device_name(j)}" for j in range(torch.cuda.device_count())]
+    if _mps_available():
+        parts.append("mps (Apple GPU)")
+    return ", ".join(parts)
 
 
 def describe_device(device: torch.device | str | None = None) -> str:
-    """'NVIDIA H100 80GB HBM3 (cuda)' or 'CPU: no GPU found (2 threads)'."""
-    device = pick_device() if device is None else torch.device(device)
+    """'NVIDIA H100 80GB HBM3 (cuda:0)' or 'CPU, 2 torch threads (no GPU found)'."""
+    device = pick_device() if device is None else pick_device(str(device))
     if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (cuda)"
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"{torch.cuda.get_device_name(index)} (cuda:{index})"
     if device.type == "mps":
         return "Apple GPU (mps)"
-    return f"CPU: no GPU found ({torch.get_num_threads()} threads)"
+    gpu = "" if torch.cuda.is_available() or _mps_available() else " (no GPU found)"
+    return f"CPU, {torch.get_num_threads()} torch thread{'s' * (torch.get_num_threads() != 1)}{gpu}"
+
+
+def amp_dtype(cfg, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a run: bf16 or fp16 on CUDA when asked for, else None (mixed
+    precision is off on the CPU and MPS, whatever the config says)."""
+    mode = getattr(cfg, "amp", "off")
+    if device.type != "cuda" or mode == "off":
+        return None
+    return torch.bfloat16 if mode == "bf16" else torch.float16
 
 
 @dataclass
@@ -109,7 +155,13 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
     device = pick_device(cfg.device)
     history = History(device=describe_device(device))
     torch.manual_seed(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    # every draw (shuffles, negatives, dropout masks, corruption) on the device it fills
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    half = amp_dtype(cfg, device)
+    if half is not None:
+        history.device += f", {cfg.amp} mixed precision"
+    autocast = (lambda: torch.autocast("cuda", dtype=half)) if half is not None else contextlib.nullcontext
+    scaler = torch.amp.GradScaler("cuda") if half == torch.float16 else None
     try:
         model.to(device)
         objective = OBJECTIVES[model.objective]()
@@ -135,10 +187,16 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
             if epoch > 1:
                 batches = objective.epoch_batches()
             for b, batch in enumerate(batches):
-                loss = objective.loss(batch)
+                with autocast():
+                    loss = objective.loss(batch)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                if scaler is not None:  # fp16: scale the loss so small gradients survive
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    opt.step()
                 if average is not None:
                     average.update()
                 if sched is not None:

@@ -28,7 +28,7 @@ def constant_scores(n_users: int, n_items: int):
     from recsys_core.models.base import Recommender
 
     class Constant(Recommender):
-        def fit(self, train, valid=None, callbacks=()):
+        def fit(self, train, valid=None, callbacks=(), cancel=None):
             self.remember_seen(train)
 
         def score(self, users, items=None):

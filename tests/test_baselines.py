@@ -11,6 +11,7 @@ from recsys_core import zoo
 from recsys_core.cli import main
 from recsys_core.data import synthetic
 from recsys_core.evaluation import evaluate
+from recsys_core.fitting import fit_model
 from recsys_core.splits import loo_split
 
 DS = synthetic(users=300, items=200, seed=0)
@@ -22,7 +23,7 @@ def fitted():
     out = {}
     for name in ("popularity", "genre", "ease"):
         m = zoo.make(name, DS.n_users, DS.n_items)
-        m.fit(SPLIT.train)
+        fit_model(m, SPLIT.train)
         out[name] = m
     return out
 
@@ -52,7 +53,7 @@ def test_models_learn_planted_taste_better_than_popularity(fitted):
 
 def test_genre_similar_and_shared_genres():
     m = zoo.make("genre", DS.n_users, DS.n_items)
-    m.fit(SPLIT.train)
+    fit_model(m, SPLIT.train)
     items, sims = m.similar(0, k=5)
     assert 0 not in items and (np.diff(sims) <= 1e-6).all()
     top = items[0]
@@ -61,9 +62,9 @@ def test_genre_similar_and_shared_genres():
 
 def test_tfidf_changes_weights():
     a = zoo.make("genre", DS.n_users, DS.n_items, {"tfidf": "true"})
-    a.fit(SPLIT.train)
+    fit_model(a, SPLIT.train)
     b = zoo.make("genre", DS.n_users, DS.n_items)
-    b.fit(SPLIT.train)
+    fit_model(b, SPLIT.train)
     assert not np.allclose(a.item_embeddings(), b.item_embeddings())
 
 
@@ -89,7 +90,9 @@ def test_cli_similar_and_recommend(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["movie"] == "Movie 1 (1950)" and len(out["similar"]) == 10
     assert main(["recommend", "popularity", "--user", "5", "--dataset", src, "--json", "--k", "3"]) == 0
-    assert len(json.loads(capsys.readouterr().out)["items"]) == 3
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 3 and set(rows[0]) >= {"movie_id", "title", "score"}
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
     assert main(["recommend", "popularity", "--user", "99999", "--dataset", src]) == 2
     assert "no user with id" in capsys.readouterr().err
     assert main(["similar", "--movie", "Movei 1 (1950)", "--dataset", src]) == 2

@@ -15,6 +15,7 @@ from recsys_core.cli import main
 from recsys_core.data import synthetic
 from recsys_core.errors import ConfigError
 from recsys_core.evaluation import evaluate
+from recsys_core.fitting import fit_model
 from recsys_core.models.embnet import EmbNetConfig
 from recsys_core.models.ncf import LOSSES
 from recsys_core.models.neural import NeuralRecommender
@@ -36,7 +37,7 @@ FAST = {
 
 def fitted(name: str, **extra):
     m = zoo.make(name, DS.n_users, DS.n_items, {**FAST[name], **extra}, item_features=FEATS)
-    h = m.fit(SPLIT.train, valid=SPLIT)
+    h = fit_model(m, SPLIT.train, SPLIT)
     return m, h
 
 
@@ -56,7 +57,7 @@ class Fits(Callback):
 @pytest.fixture(scope="module")
 def popularity_hr():
     m = zoo.make("popularity", DS.n_users, DS.n_items)
-    m.fit(SPLIT.train)
+    fit_model(m, SPLIT.train)
     return evaluate(m, SPLIT, "loo-uniform")["HR@10"]
 
 
@@ -209,7 +210,7 @@ def test_weight_average_is_what_validation_saw_and_what_the_fit_returns():
     for half_life in ("0", "1"):  # lr 0.1: the plain steps bounce around the optimum
         extra = {**light, "epochs": "10", "patience": "10", "lr": "0.1", "average_half_life": half_life}
         m = zoo.make("embnet", DS.n_users, DS.n_items, {**FAST["embnet"], **extra})
-        h = m.fit(rs.train, valid=rs.valid)
+        h = fit_model(m, rs.train, rs.valid)
         best = h.epochs[h.best_epoch - 1]["RMSE"]
         assert validate(m, rs.valid)["RMSE"] == pytest.approx(best)  # the kept weights are the validated ones
         runs[half_life] = min(e["RMSE"] for e in h.epochs)
@@ -218,7 +219,7 @@ def test_weight_average_is_what_validation_saw_and_what_the_fit_returns():
     for half_life in ("0", "1"):  # no validation set (the 5-fold refit): the fit ends on the average
         extra = {**light, "epochs": "10", "lr": "0.1", "average_half_life": half_life}
         m = zoo.make("embnet", DS.n_users, DS.n_items, {**FAST["embnet"], **extra})
-        m.fit(rs.train)
+        fit_model(m, rs.train)
         ends[half_life] = validate(m, rs.valid)["RMSE"]
     assert ends["1"] < ends["0"] - 0.02, ends
 
@@ -231,7 +232,7 @@ def test_cancel_stops_the_run():
             stop.set()
 
     m = zoo.make("ncf", DS.n_users, DS.n_items, FAST["ncf"], item_features=FEATS)
-    h = m.fit(SPLIT.train, valid=SPLIT, callbacks=[CancelSoon()], cancel=stop)
+    h = fit_model(m, SPLIT.train, SPLIT, [CancelSoon()], cancel=stop)
     assert h.status == "cancelled" and not h.epochs
 
 
@@ -240,10 +241,10 @@ def test_divergence_is_a_status_not_a_crash():
     m = zoo.make(
         "autorec", DS.n_users, DS.n_items, {**FAST["autorec"], "lr": "10", "optimizer": "sgd", "momentum": "0.99"}
     )
-    h = m.fit(SPLIT.train, valid=SPLIT)
+    h = fit_model(m, SPLIT.train, SPLIT)
     assert h.status == "diverged" and "learning rate" in h.message
     m = zoo.make("ncf", DS.n_users, DS.n_items, {**FAST["ncf"], "lr": "1", "epochs": "2"}, item_features=FEATS)
-    assert m.fit(SPLIT.train, valid=SPLIT).status in ("done", "diverged")  # seed 000's lr 1: never a crash
+    assert fit_model(m, SPLIT.train, SPLIT).status in ("done", "diverged")  # seed 000's lr 1: never a crash
 
 
 def test_gpu_out_of_memory_is_a_clear_failure(monkeypatch):
@@ -254,7 +255,7 @@ def test_gpu_out_of_memory_is_a_clear_failure(monkeypatch):
 
     monkeypatch.setattr(Pointwise, "loss", oom)
     m = zoo.make("mf", DS.n_users, DS.n_items, {**FAST["mf"], "loss": "bce"})
-    h = m.fit(SPLIT.train, valid=SPLIT)
+    h = fit_model(m, SPLIT.train, SPLIT)
     assert h.status == "failed" and not h.epochs
     assert "out of GPU memory" in h.message and "lower the batch size" in h.message and "20.00 GiB" in h.message
 
@@ -271,7 +272,7 @@ def test_rating_models_on_the_ratings_protocol():
     rs = ratings_split(DS)
     for name in ("embnet", "autorec"):
         m = zoo.make(name, DS.n_users, DS.n_items, FAST[name])
-        h = m.fit(rs.train, valid=rs.valid)
+        h = fit_model(m, rs.train, rs.valid)
         assert "RMSE" in h.epochs[-1]
         from recsys_core.evaluation import evaluate_ratings
 
@@ -324,7 +325,7 @@ def test_neumf_pretraining_from_gmf_and_mlp():
 
     fixed = {**FAST["ncf"], "pretrain": "true", "pretrain_epochs": "2,1", "epochs": "1"}
     r = zoo.make("ncf", DS.n_users, DS.n_items, fixed, item_features=FEATS)
-    assert r.fit(SPLIT.train, callbacks=[Record()]).status == "done"
+    assert fit_model(r, SPLIT.train, callbacks=[Record()]).status == "done"
     assert phases == ["GMF", "GMF", "MLP"]  # fixed counts, without validation
     with pytest.raises(ConfigError, match="pretrain_epochs"):
         zoo.make("ncf", DS.n_users, DS.n_items, {"pretrain_epochs": "1,2,3"})

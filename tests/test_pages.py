@@ -75,7 +75,7 @@ def test_home_without_any_dataset_offers_fetch(monkeypatch):
 
 
 def test_home_leaderboard_shows_store_values(built_store, monkeypatch):
-    from recsys_core.build import shipped_runs
+    from recsys_core.catalog import shipped_runs
     from recsys_core.store import Store
 
     at = run_app(store_root=built_store, monkeypatch=monkeypatch)
@@ -92,18 +92,18 @@ def test_home_leaderboard_shows_store_values(built_store, monkeypatch):
 
 
 def test_similar_page_lists_genre_neighbours(built_store, monkeypatch):
-    from recsys_core import views
+    from recsys_core.data import summary
 
     at = run_app("similar", built_store, monkeypatch)
     ds = load_dataset(SYN)
     item = at.selectbox(key="movie").value
-    expected = views.genre_neighbours(ds, item, 10)["title"].tolist()
+    expected = summary.genre_neighbours(ds, item, 10)["title"].tolist()
     assert at.dataframe[0].value["title"].tolist() == expected
     assert at.selectbox(key="emb_model").value == "mf"
 
 
 def test_users_page_shows_cached_top10(built_store, monkeypatch):
-    from recsys_core.build import shipped_runs
+    from recsys_core.catalog import shipped_runs
     from recsys_core.store import Store
 
     at = run_app("users", built_store, monkeypatch)
@@ -232,10 +232,10 @@ def test_train_page_names_the_sweep_it_draws_only_once_that_sweep_has_runs(built
 
 
 def views_leaderboard(root):
-    from recsys_core import views
+    from recsys_core.results import Results
     from recsys_core.store import Store
 
-    b = views.leaderboard_frame(Store(root), load_dataset(SYN))
+    b = Results(Store(root), load_dataset(SYN)).leaderboard()
     return b[(b["model"] == "mf") & (b["protocol"] == "loo-uniform")]["HR@10"].iloc[0]
 
 

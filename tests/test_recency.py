@@ -8,6 +8,7 @@ import pytest
 
 from recsys_core import zoo
 from recsys_core.evaluation import evaluate
+from recsys_core.fitting import fit_model
 from recsys_core.splits import interactions, loo_split
 from tests.helpers import tiny_dataset
 
@@ -53,7 +54,7 @@ FAST = {
 
 def _hr(name: str, half_life: float, extra: dict) -> float:
     m = zoo.make(name, DRIFT.n_users, DRIFT.n_items, {**FAST[name], **extra, "recency_half_life": half_life})
-    assert m.fit(DRIFT_SPLIT.train, valid=DRIFT_SPLIT).status == "done"
+    assert fit_model(m, DRIFT_SPLIT.train, DRIFT_SPLIT).status == "done"
     return evaluate(m, DRIFT_SPLIT, "loo-uniform")["HR@10"]
 
 

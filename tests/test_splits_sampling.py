@@ -9,6 +9,7 @@ from scipy.stats import chisquare
 
 from recsys_core.data import synthetic
 from recsys_core.evaluation import evaluate
+from recsys_core.fitting import fit_model
 from recsys_core.sampling import NegativeSampler
 from recsys_core.splits import interactions, loo_split, ratings_folds, ratings_split
 from tests.helpers import constant_scores, tiny_dataset
@@ -65,7 +66,7 @@ def test_constant_model_gets_chance_level_hr():
     ds = synthetic(users=600, items=300, seed=0)
     s = loo_split(ds, use_cache=False)
     m = constant_scores(ds.n_users, ds.n_items)
-    m.fit(s.train)
+    fit_model(m, s.train)
     for p in ("loo-uniform", "loo-popularity"):
         assert 0.06 < evaluate(m, s, p)["HR@10"] < 0.14  # about 10/100, never 1.0
 
@@ -124,7 +125,7 @@ def test_per_user_counts_follow_history():
 
 
 def test_hr_standard_error_counts_the_evaluated_users():
-    from recsys_core.views import hr_standard_error
+    from recsys_core.results import hr_standard_error
 
     rows = [(u, i, 4, i) for u in (1, 2, 3, 4) for i in (1, 2, 3)] + [(5, 1, 4, 1), (5, 2, 4, 2)]
     se, n = hr_standard_error(tiny_dataset(rows, n_items=4), 0.5)

@@ -12,11 +12,14 @@ import pytest
 import torch
 
 from recsys_core import zoo
-from recsys_core.build import build, ensure_run, run_key, shipped_runs
+from recsys_core.build import build
+from recsys_core.catalog import missing_models, run_key, shipped_runs
 from recsys_core.data import synthetic
 from recsys_core.errors import ConfigError
+from recsys_core.results import Results, report
+from recsys_core.runs import ensure_run
 from recsys_core.store import SCHEMA_VERSION, Store
-from recsys_core.sweeps import Sweep, load_sweep_file, report, run_sweep
+from recsys_core.sweeps import Sweep, load_sweep_file, run_sweep
 
 SRC = "synthetic:users=120,items=100,seed=4"
 DS = synthetic(users=120, items=100, seed=4)
@@ -69,14 +72,17 @@ def test_interrupted_write_leaves_old_state(tmp_path, monkeypatch):
 
 def test_build_is_idempotent_and_rebuilds_corrupt_artifacts(tmp_path):
     s = Store(tmp_path)
-    rows = build(DS, ["popularity", "ease"], s)
-    assert {r["model"] for r in rows} == {"popularity", "ease"}
-    assert {r["protocol"] for r in rows} == {"loo-uniform", "loo-popularity", "full"}
+    outcomes = build(DS, ["popularity", "ease"], s)
+    assert set(outcomes) == {"popularity", "ease"} and not any(o.cached for o in outcomes.values())
+    board = Results(s, DS).leaderboard()
+    assert set(board["model"]) == {"popularity", "ease"}
+    assert set(board["protocol"]) == {"loo-uniform", "loo-popularity", "full"}
     n_runs = len(s.runs())
-    build(DS, ["popularity", "ease"], s)
+    assert all(o.cached for o in build(DS, ["popularity", "ease"], s).values())
     assert len(s.runs()) == n_runs  # everything cached
     key = shipped_runs(s, DS)["ease"]["key"]
     (s.artifact_dir(key) / "topk.npz").write_bytes(b"garbage")
+    assert missing_models(s, DS) == [m for m in zoo.ZOO if m not in ("popularity",)]  # ease counts as missing
     build(DS, ["ease"], s)
     assert len(s.runs()) == n_runs + 1 and s.load_arrays(key, "topk") is not None
 

@@ -16,23 +16,12 @@ ones and the loss on a user's items weighs recent ones more.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from recsys_core.config import param, recency_param
-from recsys_core.models.neural import NeuralRecommender, TrainParams
-
-
-@dataclass(frozen=True)
-class AutoRecConfig(TrainParams):
-    layers: tuple[int, ...] = param((128,), min=1, max=8192, help="encoder sizes; the decoder mirrors them")
-    dropout: float = param(0.0, min=0, max=1, max_open=True, help="on the encoder output (the code)")
-    tied: bool = param(False, help="decoder weights are the encoder's transposed")
-    refeeding: bool = param(False, help="dense re-feeding: also train f(f(x)) ~ f(x)")
-    item_based: bool = param(False, help="I-AutoRec: encode items' rating vectors over users")
+from recsys_core.models.configs import AutoRecConfig, CDAEConfig
+from recsys_core.models.neural import NeuralRecommender
 
 
 class AutoRec(NeuralRecommender):
@@ -40,7 +29,8 @@ class AutoRec(NeuralRecommender):
     objective = "masked-mse"
     predicts_ratings = True
 
-    def __init__(self, n_users, n_items, cfg: AutoRecConfig = AutoRecConfig(), item_features=None):
+    def __init__(self, n_users, n_items, cfg: AutoRecConfig | None = None, item_features=None):
+        cfg = cfg if cfg is not None else AutoRecConfig()
         super().__init__(n_users, n_items, cfg, item_features)
         n_in = n_users if cfg.item_based else n_items
         sizes = [n_in, *cfg.layers]
@@ -55,9 +45,18 @@ class AutoRec(NeuralRecommender):
             if isinstance(m, nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.zeros_(m.bias)
-        self.register_buffer("inputs", torch.zeros(0), persistent=False)  # [rows, n_in], set by the objective
-        self.mean = 3.5  # train mean rating, set by the objective
-        self.rating_range = (1.0, 5.0)  # set from the train data by the objective
+        # inference state: the train rating vectors (rebuilt by `prepare`, never saved), and
+        # the train mean and rating range (saved with the weights)
+        self.register_buffer("inputs", torch.zeros(0), persistent=False)  # [rows, n_in]
+        self.register_buffer("mean", torch.tensor(3.5))
+        self.register_buffer("rating_bounds", torch.tensor([1.0, 5.0]))
+
+    def prepare(self, train):
+        super().prepare(train)
+        x = torch.as_tensor(train.matrix.toarray(), dtype=torch.float32, device=self.device)
+        self.inputs = x.T.contiguous() if self.cfg.item_based else x
+        self.mean.fill_(float(train.ratings.mean()) if len(train) else 3.5)
+        self.rating_bounds.copy_(torch.tensor(train.rating_range, dtype=torch.float32))
 
     def encode(self, x):  # [batch, n_in] -> [batch, code]
         for layer in self.enc:
@@ -98,14 +97,13 @@ class AutoRec(NeuralRecommender):
         users, items = torch.as_tensor(users, device=self.device), torch.as_tensor(items, device=self.device)
         if self.cfg.item_based:
             rec = self.reconstruct()
-            return rec[users, items].clamp(*self.rating_range)
+            return rec[users, items].clamp(self.rating_bounds[0], self.rating_bounds[1])
         out = torch.empty(len(users), device=self.device)
         for s in range(0, len(users), 4096):  # rows of distinct users, one forward each chunk
             u, i = users[s : s + 4096], items[s : s + 4096]
             uniq, inv = torch.unique(u, return_inverse=True)
             out[s : s + 4096] = self.forward(self.inputs[uniq])[inv, i]
-        lo, hi = self.rating_range
-        return out.clamp(lo, hi)
+        return out.clamp(self.rating_bounds[0], self.rating_bounds[1])
 
     def item_embeddings(self):
         w = self.enc[0].weight.detach()  # [code, n_in]
@@ -123,25 +121,25 @@ class AutoRec(NeuralRecommender):
         return z
 
 
-@dataclass(frozen=True)
-class CDAEConfig(TrainParams):
-    hidden: int = param(50, min=1, max=8192, help="hidden units (tanh)")
-    corruption: float = param(0.2, min=0, max=1, max_open=True, help="share of input ones dropped")
-    pos_weight: bool = param(True, help="per-batch positive weights: batch size / item count (seed 004)")
-    recency_half_life: float = recency_param()
-
-
 class CDAE(NeuralRecommender):
     name = "cdae"
     objective = "weighted-bce"
 
-    def __init__(self, n_users, n_items, cfg: CDAEConfig = CDAEConfig(), item_features=None):
+    def __init__(self, n_users, n_items, cfg: CDAEConfig | None = None, item_features=None):
+        cfg = cfg if cfg is not None else CDAEConfig()
         super().__init__(n_users, n_items, cfg, item_features)
         self.enc = nn.Linear(n_items, cfg.hidden)
         self.user_node = nn.Embedding(n_users, cfg.hidden)
         self.dec = nn.Linear(cfg.hidden, n_items)
         nn.init.zeros_(self.user_node.weight)
-        self.register_buffer("inputs", torch.zeros(0), persistent=False)  # [n_users, n_items] binary
+        # [n_users, n_items]: the train vectors, binary or recency-weighted (rebuilt by `prepare`)
+        self.register_buffer("inputs", torch.zeros(0), persistent=False)
+
+    def prepare(self, train):
+        super().prepare(train)
+        half_life = self.cfg.recency_half_life
+        m = train.weighted_matrix(half_life) if half_life > 0 and len(train) else train.binary
+        self.inputs = torch.as_tensor(m.toarray(), dtype=torch.float32, device=self.device)
 
     def forward(self, users, x):  # [batch], [batch, n_items] -> logits [batch, n_items]
         return self.dec(torch.tanh(self.enc(x) + self.user_node(users)))

@@ -1,7 +1,9 @@
 """The one interface every recommender shares (DESIGN.md, "Models").
 
-A subclass implements `fit` and `score`; `recommend` is written once, here: score, mask
-what the user has seen, top-k.
+A subclass implements `score`; `recommend` is written once, here: score, mask what the user
+has seen, top-k. Closed-form models implement `fit(train, valid, callbacks, cancel)`
+themselves; neural ones are fitted by the one training loop, and every caller goes through
+`recsys_core.fitting.fit_model`, which serves both.
 """
 
 from __future__ import annotations
@@ -53,10 +55,6 @@ class Recommender(abc.ABC):
     def __init__(self, n_users: int, n_items: int):
         self.n_users, self.n_items = n_users, n_items
         self.seen_: sp.csr_matrix | None = None  # train interactions, for exclude_seen
-
-    @abc.abstractmethod
-    def fit(self, train: Interactions, valid=None, callbacks=(), cancel=None) -> History:
-        """Learn from `train`; `valid` (when given) drives early stopping."""
 
     @abc.abstractmethod
     def score(self, users: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:

@@ -9,18 +9,12 @@ recent interactions more (B itself is learnt from the binary matrix).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import torch
 
-from recsys_core.config import param, recency_param
 from recsys_core.models.base import History, Recommender, closed_form_history
+from recsys_core.models.configs import EASEConfig, PopularityConfig
 from recsys_core.splits import Interactions
-
-
-@dataclass(frozen=True)
-class PopularityConfig:
-    pass
 
 
 class Popularity(Recommender):
@@ -28,7 +22,8 @@ class Popularity(Recommender):
 
     name = "popularity"
 
-    def __init__(self, n_users: int, n_items: int, cfg: PopularityConfig = PopularityConfig()):
+    def __init__(self, n_users: int, n_items: int, cfg: PopularityConfig | None = None):
+        cfg = cfg if cfg is not None else PopularityConfig()
         super().__init__(n_users, n_items)
         self.cfg = cfg
         self.counts_ = torch.zeros(n_items)
@@ -46,18 +41,13 @@ class Popularity(Recommender):
         return self.counts_[torch.as_tensor(items)]
 
 
-@dataclass(frozen=True)
-class EASEConfig:
-    lam: float = param(250.0, min=0, min_open=True, help="L2 regularisation of the item-item weights")
-    recency_half_life: float = recency_param()
-
-
 class EASE(Recommender):
     """Closed-form item-item model; one matrix inverse of size n_items."""
 
     name = "ease"
 
-    def __init__(self, n_users: int, n_items: int, cfg: EASEConfig = EASEConfig()):
+    def __init__(self, n_users: int, n_items: int, cfg: EASEConfig | None = None):
+        cfg = cfg if cfg is not None else EASEConfig()
         super().__init__(n_users, n_items)
         self.cfg = cfg
         self.B_ = torch.zeros(n_items, n_items)

@@ -9,29 +9,23 @@ cosine against every movie. Ties (movies with identical genres) go to the more p
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from recsys_core.config import param
 from recsys_core.errors import DataError
 from recsys_core.models.base import History, Recommender, closed_form_history
+from recsys_core.models.configs import GenreConfig
 from recsys_core.splits import Interactions
 
 _POP_TIEBREAK = 1e-4  # popularity share added to cosine scores; smaller than any genre difference
 
 
-@dataclass(frozen=True)
-class GenreConfig:
-    tfidf: bool = param(False, help="weight genres by inverse document frequency (rare genres count more)")
-    like_threshold: float = param(4.0, min=0, help="ratings at or above this form the user's profile")
-
-
 class GenreSimilarity(Recommender):
     name = "genre"
 
-    def __init__(self, n_users: int, n_items: int, cfg: GenreConfig = GenreConfig()):
+    def __init__(self, n_users: int, n_items: int, cfg: GenreConfig | None = None):
+        cfg = cfg if cfg is not None else GenreConfig()
         super().__init__(n_users, n_items)
         self.cfg = cfg
         self.unit_ = torch.zeros(n_items, 0)

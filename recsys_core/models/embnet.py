@@ -8,21 +8,11 @@ are what the embedding map's PCA reads ("seriousness" along the first component)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from recsys_core.config import param
-from recsys_core.models.neural import NeuralRecommender, TrainParams
-
-
-@dataclass(frozen=True)
-class EmbNetConfig(TrainParams):
-    dim: int = param(50, min=1, max=4096, help="embedding size (n_factors)")
-    embedding_dropout: float = param(0.02, min=0, max=1, max_open=True)
-    hidden: tuple[int, ...] = param((100,), min=1, max=8192, help="hidden layer sizes")
-    dropouts: tuple[float, ...] = param((0.2,), min=0, max=1, max_open=True, help="one per hidden layer (or fewer)")
+from recsys_core.models.configs import EmbNetConfig
+from recsys_core.models.neural import NeuralRecommender
 
 
 class EmbeddingNet(NeuralRecommender):
@@ -30,7 +20,8 @@ class EmbeddingNet(NeuralRecommender):
     objective = "rating-mse"
     predicts_ratings = True
 
-    def __init__(self, n_users, n_items, cfg: EmbNetConfig = EmbNetConfig(), item_features=None):
+    def __init__(self, n_users, n_items, cfg: EmbNetConfig | None = None, item_features=None):
+        cfg = cfg if cfg is not None else EmbNetConfig()
         super().__init__(n_users, n_items, cfg, item_features)
         self.user = nn.Embedding(n_users, cfg.dim)
         self.item = nn.Embedding(n_items, cfg.dim)
@@ -49,11 +40,15 @@ class EmbeddingNet(NeuralRecommender):
             if isinstance(m, nn.Linear):
                 nn.init.xavier_uniform_(m.weight)
                 nn.init.constant_(m.bias, 0.01)
-        self.rating_range = (1.0, 5.0)
+        self.register_buffer("rating_bounds", torch.tensor([1.0, 5.0]))  # the train rating range
+
+    def prepare(self, train):
+        super().prepare(train)
+        self.rating_bounds.copy_(torch.tensor(train.rating_range, dtype=torch.float32))
 
     def forward(self, users, items):  # [batch] -> [batch] ratings in the rating range
         x = self.drop(torch.cat([self.user(users), self.item(items)], -1))  # [batch, 2*dim]
-        lo, hi = self.rating_range
+        lo, hi = self.rating_bounds[0], self.rating_bounds[1]
         return torch.sigmoid(self.fc(self.hidden(x)))[:, 0] * (hi - lo + 1) + lo - 0.5
 
     @torch.no_grad()
@@ -62,10 +57,8 @@ class EmbeddingNet(NeuralRecommender):
 
     @torch.no_grad()
     def predict(self, users, items):
-        lo, hi = self.rating_range
-        return self.forward(
-            torch.as_tensor(users, device=self.device), torch.as_tensor(items, device=self.device)
-        ).clamp(lo, hi)
+        users, items = torch.as_tensor(users, device=self.device), torch.as_tensor(items, device=self.device)
+        return self.forward(users, items).clamp(self.rating_bounds[0], self.rating_bounds[1])
 
     def item_embeddings(self):
         return self.item.weight.detach().cpu().numpy()

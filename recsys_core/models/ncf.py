@@ -12,30 +12,15 @@ RecSys 2020, for the dot-product MF baseline with biases.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from recsys_core.config import param, recency_param
 from recsys_core.errors import ConfigError
-from recsys_core.models.neural import SAMPLERS, NeuralRecommender, TrainParams
-
-# loss -> objective (recsys_core.objectives): BCE scores every row alone; BPR each
-# (positive, negative) pair; sampled softmax each positive against its n_negatives
-LOSSES = {"bce": "pointwise", "bpr": "bpr", "softmax": "softmax"}
-
-
-@dataclass(frozen=True)
-class PointwiseParams(TrainParams):
-    n_negatives: int = param(4, min=1, max=100, help="sampled negatives per positive")
-    sampler: str = param("uniform", choices=SAMPLERS, help="how training negatives are drawn")
-    negatives_per_user: float = param(0.0, min=0, max=100, help="seed 000: ratio x user history (0 = per positive)")
-    recency_half_life: float = recency_param()
-    loss: str = param(
-        "bce", choices=tuple(LOSSES), help="BCE on positives and negatives, pairwise BPR, or sampled softmax"
-    )
+from recsys_core.models.configs import LOSSES, MFConfig, NCFConfig, PointwiseParams
+from recsys_core.models.neural import NeuralRecommender
 
 
 def objective_for(cfg: PointwiseParams) -> str:
@@ -46,17 +31,13 @@ def objective_for(cfg: PointwiseParams) -> str:
     return LOSSES[cfg.loss]
 
 
-@dataclass(frozen=True)
-class MFConfig(PointwiseParams):
-    dim: int = param(64, min=1, max=4096, help="embedding size")
-
-
 class MF(NeuralRecommender):
     """score(u, i) = <p_u, q_i> + b_u + b_i."""
 
     name = "mf"
 
-    def __init__(self, n_users, n_items, cfg: MFConfig = MFConfig(), item_features=None):
+    def __init__(self, n_users, n_items, cfg: MFConfig | None = None, item_features=None):
+        cfg = cfg if cfg is not None else MFConfig()
         super().__init__(n_users, n_items, cfg, item_features)
         self.objective = objective_for(cfg)
         self.user = nn.Embedding(n_users, cfg.dim)
@@ -95,27 +76,13 @@ class MF(NeuralRecommender):
         return self.user.weight.detach().cpu().numpy()
 
 
-@dataclass(frozen=True)
-class NCFConfig(PointwiseParams):
-    variant: str = param("neumf", choices=("gmf", "mlp", "neumf"))
-    mf_dim: int = param(8, min=1, max=1024, help="GMF embedding size")
-    layers: tuple[int, ...] = param((64, 32, 16, 8), min=1, max=4096, help="MLP tower; first = 2 x MLP embedding")
-    dropout: float = param(0.0, min=0, max=1, max_open=True, help="after each hidden layer")
-    genre_features: bool = param(False, help="add an item genre embedding to the item side (seed 000)")
-    user_dropout: float = param(0.0, min=0, max=1, max_open=True, help="share of rows trained as the 'new user'")
-    diversity_weight: float = param(0.0, min=0, max=100, help="seed 002's genre-diversity regulariser")
-    pretrain: bool = param(False, help="NeuMF: initialise from trained GMF and MLP (the NCF paper)")
-    pretrain_epochs: tuple[int, ...] = param(
-        (), min=1, max=1000, help="NeuMF pre-training epochs, fixed: GMF, MLP or one for both (empty: early-stopped)"
-    )
-
-
 class NCF(NeuralRecommender):
     """GMF, MLP or NeuMF; embeddings have one extra user row: the learned 'new user'."""
 
     name = "ncf"
 
-    def __init__(self, n_users, n_items, cfg: NCFConfig = NCFConfig(), item_features=None):
+    def __init__(self, n_users, n_items, cfg: NCFConfig | None = None, item_features=None):
+        cfg = cfg if cfg is not None else NCFConfig()
         super().__init__(n_users, n_items, cfg, item_features)
         if len(cfg.pretrain_epochs) > 2:
             raise ConfigError(f"pretrain_epochs {list(cfg.pretrain_epochs)}: give GMF's and MLP's, or one for both")
@@ -229,25 +196,6 @@ class NCF(NeuralRecommender):
             if self.genre is not None and gmf.genre is not None and mlp.genre is not None:
                 self.genre.weight.copy_(torch.cat([gmf.genre.weight, mlp.genre.weight], 0))
 
-    def fit(self, train, valid=None, callbacks=(), cancel=None):
-        self.pretrain_best_ = {}
-        if self.cfg.variant == "neumf" and self.cfg.pretrain:
-            fixed = self.cfg.pretrain_epochs or (self.cfg.epochs, self.cfg.epochs)
-            subs = {  # both built before either trains: their initial weights follow the model's seed
-                name: NCF(self.n_users, self.n_items, replace(self.cfg, variant=name.lower(), pretrain=False,
-                                                              pretrain_epochs=(), epochs=epochs),
-                          self.item_features.cpu().numpy())
-                for name, epochs in (("GMF", fixed[0]), ("MLP", fixed[-1]))
-            }  # fmt: skip
-            for name, sub in subs.items():
-                h = sub.fit(train, valid, [_Pretraining(cb, name) for cb in callbacks], cancel)
-                if h.status != "done":
-                    h.message = f"pre-training {name}: {h.message}"
-                    return h
-                self.pretrain_best_[name] = h.best_epoch or sub.cfg.epochs
-            self.load_pretrained(subs["GMF"].cpu(), subs["MLP"].cpu())
-        return super().fit(train, valid, callbacks, cancel)
-
     def refit_config(self, history):
         """As for every neural model, plus the pre-training epochs GMF's and MLP's
         validation picked."""
@@ -255,22 +203,3 @@ class NCF(NeuralRecommender):
         if self.pretrain_best_:
             cfg = replace(cfg, pretrain_epochs=(self.pretrain_best_["GMF"], self.pretrain_best_["MLP"]))
         return cfg
-
-
-class _Pretraining:
-    """Forwards a pre-training phase's progress to a callback, marked with the phase; its
-    epochs go to `on_pretrain_epoch_end`, not into the run's history (NeuMF's own)."""
-
-    def __init__(self, inner, phase: str):
-        self.inner, self.phase = inner, phase
-
-    def on_train_begin(self, info: dict) -> None:
-        self.inner.on_train_begin({**info, "phase": f"pre-training {self.phase}"})
-
-    def on_batch_end(self, epoch: int, batch: int, n_batches: int, loss: float) -> None:
-        self.inner.on_batch_end(epoch, batch, n_batches, loss)
-
-    def on_epoch_end(self, row: dict) -> None:
-        hook = getattr(self.inner, "on_pretrain_epoch_end", None)
-        if hook is not None:
-            hook(self.phase, row)

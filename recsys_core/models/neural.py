@@ -1,40 +1,17 @@
-"""What every neural model shares: training parameters in its config, and `fit` delegating
-to the one training loop."""
+"""What every neural model shares: training parameters in its config, and the inference
+state it keeps itself (`prepare`). How a model is fitted lives beside the training loop
+(`recsys_core.fitting`): nothing here imports it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
 from torch import nn
 
-from recsys_core.config import param
 from recsys_core.models.base import History, Recommender
-
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("none", "cosine-restarts")
-SAMPLERS = ("uniform", "popularity", "inverse-popularity")
-
-
-@dataclass(frozen=True)
-class TrainParams:
-    """Training parameters every neural model's config carries (one flat config per run)."""
-
-    epochs: int = param(20, min=1, max=1000, help="upper bound; early stopping usually ends sooner")
-    batch_size: int = param(1024, min=1, max=1_000_000)
-    lr: float = param(1e-3, min=0, max=10, min_open=True, help="learning rate")
-    weight_decay: float = param(0.0, min=0, max=1)
-    optimizer: str = param("adam", choices=OPTIMIZERS)
-    momentum: float = param(0.9, min=0, max=1, max_open=True, help="SGD momentum")
-    schedule: str = param("none", choices=SCHEDULES, help="cosine annealing with warm restarts (seed 003)")
-    restart_epochs: int = param(2, min=1, max=100, help="epochs per cosine cycle")
-    patience: int = param(3, min=1, max=100, help="validation checks without improvement before stopping")
-    average_half_life: float = param(
-        0.0, min=0, max=100, help="validate and keep a moving average of the weights, half-life in epochs (0 = off)"
-    )
-    seed: int = param(0, min=0)
-    device: str = param("auto", choices=("auto", "cpu", "cuda", "mps"))
+from recsys_core.splits import Interactions
 
 
 class NeuralRecommender(Recommender, nn.Module):
@@ -53,12 +30,12 @@ class NeuralRecommender(Recommender, nn.Module):
         features = item_features if item_features is not None else np.zeros((n_items, 0), np.float32)
         self.register_buffer("item_features", torch.as_tensor(features, dtype=torch.float32), persistent=False)
 
-    def fit(self, train, valid=None, callbacks=(), cancel=None) -> History:
-        # The loop sits above models in the dependency order; import it when a fit runs.
-        from recsys_core.train import fit
-
+    def prepare(self, train: Interactions) -> None:
+        """Take the inference state that comes from the training data (what the user has
+        seen; user vectors for the autoencoders, the rating range): before a fit, and when a
+        stored run is reloaded. Subclasses extend it; learned state lives in parameters and
+        buffers, so a state_dict plus `prepare` rebuilds a fitted model."""
         self.remember_seen(train)
-        return fit(self, train, valid, self.cfg, callbacks, cancel)
 
     def refit_config(self, history: History):
         """The config that retrains this model without validation (on train + validation)

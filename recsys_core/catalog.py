@@ -1,0 +1,164 @@
+"""The shipped models and the keys their runs are stored under. Torch-free, so the CLI's
+help, a warm build and the pages' reads never import torch.
+
+An explicit dict, name -> entry (no importlib string search): each entry's tuned default
+config, family, task and a one-line summary. `config_for(name, overrides)` validates
+overrides (unknown keys and bad values raise `ConfigError` listing the valid keys and
+ranges). A run is keyed by dataset fingerprint + model + config hash + protocols + the
+store's artifact version (`run_key`); `shipped_runs` finds the shipped models' runs.
+The model classes are in `recsys_core.zoo`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from recsys_core import splits
+from recsys_core.config import config_hash, override, to_dict
+from recsys_core.data import Dataset
+from recsys_core.errors import ConfigError
+from recsys_core.models.configs import (
+    AutoRecConfig,
+    CDAEConfig,
+    EASEConfig,
+    EmbNetConfig,
+    GenreConfig,
+    MFConfig,
+    NCFConfig,
+    PopularityConfig,
+    TrainParams,
+)
+from recsys_core.store import Store, cache_key
+
+MY_RUNS = "my-runs"  # the store's sweep name for runs started from the Train page
+REQUIRED = ["topk.npz"]  # the artifact a shipped run must have intact to count as built
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    config: object  # the tuned default config
+    family: str
+    task: str  # "ranking" (implicit top-k) or "rating" (explicit, RMSE; also ranks)
+    summary: str
+
+    @property
+    def neural(self) -> bool:
+        """Trained by the one loop (its config carries the training parameters)."""
+        return isinstance(self.config, TrainParams)
+
+
+# Tuned defaults (docs/tuning.md: how each was chosen, on validation only).
+# recency_half_life: recent interactions weigh more (leave-one-out by time asks for the next)
+MF_DEFAULT = MFConfig(
+    dim=128, batch_size=2048, lr=0.003, weight_decay=1e-6, recency_half_life=10, loss="softmax", n_negatives=16
+)
+NCF_DEFAULT = NCFConfig(
+    mf_dim=32, layers=(64, 32, 16, 8), batch_size=4096, lr=0.005, pretrain=True, schedule="cosine-restarts",
+    recency_half_life=10,
+)  # fmt: skip
+EASE_DEFAULT = EASEConfig(recency_half_life=20)
+# AutoRec's and embnet's regularisation and weight averaging were picked on the 5 folds'
+# inner validation (the fourth tuning pass)
+AUTOREC_DEFAULT = AutoRecConfig(
+    layers=(128, 128), dropout=0.85, item_based=True, batch_size=32, lr=0.0005, weight_decay=1e-5, epochs=100,
+    patience=10, average_half_life=10.0,
+)  # fmt: skip
+CDAE_DEFAULT = CDAEConfig(
+    hidden=600, batch_size=32, lr=0.001, epochs=100, patience=5, pos_weight=False, recency_half_life=5
+)
+EMBNET_DEFAULT = EmbNetConfig(
+    dim=100, embedding_dropout=0.4, batch_size=1024, lr=0.003, weight_decay=1e-3, epochs=80, patience=10,
+    average_half_life=3.0,
+)  # fmt: skip
+
+ZOO: dict[str, Entry] = {
+    e.name: e
+    for e in [
+        Entry("popularity", PopularityConfig(), "baseline", "ranking", "most popular unseen items"),
+        Entry("genre", GenreConfig(), "content", "ranking", "cosine of genre vectors (the content-based study)"),
+        Entry("ease", EASE_DEFAULT, "baseline", "ranking", "closed-form item-item model (Steck 2019)"),
+        Entry("mf", MF_DEFAULT, "factorisation", "ranking", "dot-product MF with biases (BCE, BPR or sampled softmax)"),
+        Entry("ncf", NCF_DEFAULT, "neural", "ranking", "NeuMF: GMF + MLP tower (the NCF studies)"),
+        Entry("autorec", AUTOREC_DEFAULT, "autoencoder", "rating", "deep autoencoder, SELU (the AutoRec study)"),
+        Entry("cdae", CDAE_DEFAULT, "autoencoder", "ranking", "denoising autoencoder (the CDAE study)"),
+        Entry("embnet", EMBNET_DEFAULT, "neural", "rating", "embedding regressor (the embedding-network study)"),
+    ]
+}
+
+
+def entry(name: str) -> Entry:
+    if name not in ZOO:
+        raise ConfigError(f"unknown model {name!r}: choose one of {', '.join(ZOO)}")
+    return ZOO[name]
+
+
+def config_for(name: str, overrides: dict | None = None):
+    return override(entry(name).config, overrides or {})
+
+
+def is_neural(name: str) -> bool:
+    return entry(name).neural
+
+
+def neural_models() -> list[str]:
+    return [m for m in ZOO if is_neural(m)]
+
+
+def applicable_protocols(name: str) -> list[str]:
+    return [*splits.RANKING, *(splits.RATING if entry(name).task == "rating" else ())]
+
+
+def build_protocols(name: str) -> list[str]:
+    """What `build` evaluates: every ranking protocol, plus the ratings split for rating
+    models (5-fold is for the benchmark: five fits are too slow for a cold start)."""
+    return [p for p in applicable_protocols(name) if p != "ratings-5fold"]
+
+
+# ------------------------------------------------------------------ run keys
+
+
+def run_key(ds: Dataset, name: str, cfg, protocols) -> str:
+    protocol_part = "+".join(sorted(protocols)).replace("loo-", "")
+    return cache_key(ds.fingerprint, name, config_hash(cfg) + "-" + protocol_part)[:120]
+
+
+def shipped_key(ds: Dataset, name: str) -> str:
+    """The cache key of a shipped model with its default config."""
+    return run_key(ds, name, config_for(name), build_protocols(name))
+
+
+def shipped_runs(store: Store, ds: Dataset) -> dict[str, dict]:
+    """name -> the finished run of each shipped model with its default config (one query)."""
+    keys = {name: shipped_key(ds, name) for name in ZOO}
+    found = store.latest_done_many(list(keys.values()))
+    return {name: found[key] for name, key in keys.items() if key in found}
+
+
+def missing_models(store: Store, ds: Dataset) -> list[str]:
+    """Shipped models not built on this dataset: no finished run, or a finished run whose
+    artifacts fail their checksum (those are rebuilt, never shown half)."""
+    done = shipped_runs(store, ds)
+    return [
+        name
+        for name in ZOO
+        if name not in done or (done[name]["status"] == "done" and not store.has_artifacts(done[name]["key"], REQUIRED))
+    ]
+
+
+def changed(model: str, overrides: dict) -> dict:
+    """The overrides that differ from the shipped default (a run's short label)."""
+    default, cfg = to_dict(config_for(model)), to_dict(config_for(model, overrides))
+    return {k: v for k, v in cfg.items() if default.get(k) != v}
+
+
+def describe_changes(model: str, overrides: dict) -> str:
+    """'dim=32, lr=0.01' (the model's settings first, then training ones), or 'defaults'."""
+    training = {f.name for f in dataclasses.fields(TrainParams)}
+    diff = changed(model, overrides)
+    if not diff:
+        return "defaults"
+    diff = dict(sorted(diff.items(), key=lambda kv: kv[0] in training))
+    fmt = {list: lambda v: "-".join(map(str, v)), float: lambda v: f"{v:g}"}
+    return ", ".join(f"{k}={fmt.get(type(v), str)(v)}" for k, v in diff.items())

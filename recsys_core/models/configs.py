@@ -1,0 +1,128 @@
+"""The config of every model: frozen dataclasses whose fields declare their defaults,
+ranges, choices and help once (`recsys_core.config.param`). Torch-free, so the catalog, the
+CLI's help and a warm build read them without importing torch; the model classes in this
+package take them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from recsys_core.config import param, recency_param
+
+OPTIMIZERS = ("adam", "sgd")
+AMP_MODES = ("off", "bf16", "fp16")
+_DEVICE_NAME = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def check_device_name(value: str) -> str | None:
+    """The device's spelling (whether it is present is checked when a run is queued)."""
+    if not _DEVICE_NAME.match(str(value)):
+        return "expected auto, cpu, cuda, cuda:N or mps"
+    return None
+
+
+SCHEDULES = ("none", "cosine-restarts")
+SAMPLERS = ("uniform", "popularity", "inverse-popularity")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Training parameters every neural model's config carries (one flat config per run)."""
+
+    epochs: int = param(20, min=1, max=1000, help="upper bound; early stopping usually ends sooner")
+    batch_size: int = param(1024, min=1, max=1_000_000)
+    lr: float = param(1e-3, min=0, max=10, min_open=True, log=True, help="learning rate")
+    weight_decay: float = param(0.0, min=0, max=1, log=True, help="L2 penalty on the weights")
+    optimizer: str = param("adam", choices=OPTIMIZERS)
+    momentum: float = param(0.9, min=0, max=1, max_open=True, help="SGD momentum")
+    schedule: str = param("none", choices=SCHEDULES, help="cosine annealing with warm restarts (seed 003)")
+    restart_epochs: int = param(2, min=1, max=100, help="epochs per cosine cycle")
+    patience: int = param(3, min=1, max=100, help="validation checks without improvement before stopping")
+    average_half_life: float = param(
+        0.0, min=0, max=100, help="validate and keep a moving average of the weights, half-life in epochs (0 = off)"
+    )
+    seed: int = param(0, min=0)
+    device: str = param(
+        "auto", check=check_device_name, help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"
+    )
+    amp: str = param("off", choices=AMP_MODES, help="mixed precision on CUDA (bf16 or fp16); off on the CPU and MPS")
+
+
+# loss -> objective (recsys_core.objectives): BCE scores every row alone; BPR each
+# (positive, negative) pair; sampled softmax each positive against its n_negatives
+LOSSES = {"bce": "pointwise", "bpr": "bpr", "softmax": "softmax"}
+
+
+@dataclass(frozen=True)
+class PointwiseParams(TrainParams):
+    n_negatives: int = param(4, min=1, max=100, help="sampled negatives per positive")
+    sampler: str = param("uniform", choices=SAMPLERS, help="how training negatives are drawn")
+    negatives_per_user: float = param(0.0, min=0, max=100, help="seed 000: ratio x user history (0 = per positive)")
+    recency_half_life: float = recency_param()
+    loss: str = param(
+        "bce", choices=tuple(LOSSES), help="BCE on positives and negatives, pairwise BPR, or sampled softmax"
+    )
+
+
+@dataclass(frozen=True)
+class MFConfig(PointwiseParams):
+    dim: int = param(64, min=1, max=4096, help="embedding size")
+
+
+@dataclass(frozen=True)
+class NCFConfig(PointwiseParams):
+    variant: str = param("neumf", choices=("gmf", "mlp", "neumf"))
+    mf_dim: int = param(8, min=1, max=1024, help="GMF embedding size")
+    layers: tuple[int, ...] = param((64, 32, 16, 8), min=1, max=4096, help="MLP tower; first = 2 x MLP embedding")
+    dropout: float = param(0.0, min=0, max=1, max_open=True, help="after each hidden layer")
+    genre_features: bool = param(False, help="add an item genre embedding to the item side (seed 000)")
+    user_dropout: float = param(0.0, min=0, max=1, max_open=True, help="share of rows trained as the 'new user'")
+    diversity_weight: float = param(0.0, min=0, max=100, help="seed 002's genre-diversity regulariser")
+    pretrain: bool = param(False, help="NeuMF: initialise from trained GMF and MLP (the NCF paper)")
+    pretrain_epochs: tuple[int, ...] = param(
+        (), min=1, max=1000, help="NeuMF pre-training epochs, fixed: GMF, MLP or one for both (empty: early-stopped)"
+    )
+
+
+@dataclass(frozen=True)
+class PopularityConfig:
+    pass
+
+
+@dataclass(frozen=True)
+class EASEConfig:
+    lam: float = param(250.0, min=0, min_open=True, help="L2 regularisation of the item-item weights")
+    recency_half_life: float = recency_param()
+
+
+@dataclass(frozen=True)
+class GenreConfig:
+    tfidf: bool = param(False, help="weight genres by inverse document frequency (rare genres count more)")
+    like_threshold: float = param(4.0, min=0, help="ratings at or above this form the user's profile")
+
+
+@dataclass(frozen=True)
+class AutoRecConfig(TrainParams):
+    layers: tuple[int, ...] = param((128,), min=1, max=8192, help="encoder sizes; the decoder mirrors them")
+    dropout: float = param(0.0, min=0, max=1, max_open=True, help="on the encoder output (the code)")
+    tied: bool = param(False, help="decoder weights are the encoder's transposed")
+    refeeding: bool = param(False, help="dense re-feeding: also train f(f(x)) ~ f(x)")
+    item_based: bool = param(False, help="I-AutoRec: encode items' rating vectors over users")
+
+
+@dataclass(frozen=True)
+class CDAEConfig(TrainParams):
+    hidden: int = param(50, min=1, max=8192, help="hidden units (tanh)")
+    corruption: float = param(0.2, min=0, max=1, max_open=True, help="share of input ones dropped")
+    pos_weight: bool = param(True, help="per-batch positive weights: batch size / item count (seed 004)")
+    recency_half_life: float = recency_param()
+
+
+@dataclass(frozen=True)
+class EmbNetConfig(TrainParams):
+    dim: int = param(50, min=1, max=4096, help="embedding size (n_factors)")
+    embedding_dropout: float = param(0.02, min=0, max=1, max_open=True)
+    hidden: tuple[int, ...] = param((100,), min=1, max=8192, help="hidden layer sizes")
+    dropouts: tuple[float, ...] = param((0.2,), min=0, max=1, max_open=True, help="one per hidden layer (or fewer)")

@@ -1,0 +1,332 @@
+"""The results reader: what the pages draw from the run store, for one dataset.
+
+A `Results` resolves the shipped runs once (one query) and loads each artifact once (one
+checksum), so the app keeps one per (dataset, store version) and a warm rerun of a page
+does no query and no checksum. Every table a page shows from the store comes from here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from recsys_core.catalog import MY_RUNS, changed, run_key, shipped_runs
+from recsys_core.data import Dataset
+from recsys_core.data.summary import _favourite_genre, _primary_genre
+from recsys_core.splits import MIN_LOO_HISTORY, RANKING
+from recsys_core.store import Store
+
+if TYPE_CHECKING:  # a type only: reading results never imports the sweep runner (torch)
+    from recsys_core.sweeps import Sweep
+
+
+def hr_standard_error(ds: Dataset, hr: float) -> tuple[float, int]:
+    """(standard error of a leave-one-out HR@k of `hr`, number of evaluated users): one
+    held-out item per user with at least 3 interactions, a binomial proportion."""
+    n = int((ds.user_activity >= MIN_LOO_HISTORY).sum())
+    return (float(np.sqrt(hr * (1 - hr) / n)) if n else float("nan")), n
+
+
+def run_metric(run: dict, protocol: str | None = None) -> tuple[str, float | None]:
+    """(name, value) of a run's headline test figure: NDCG@10 for ranking, RMSE for ratings."""
+    metrics = {k: v for k, v in run["metrics"].items() if isinstance(v, dict)}
+    protocol = protocol or next(iter(metrics), None)
+    m = metrics.get(protocol, {})
+    return ("RMSE", m.get("RMSE")) if "RMSE" in m else ("NDCG@10", m.get("NDCG@10"))
+
+
+def sweep_point_run(store, ds: Dataset, sweep, cfg) -> dict | None:
+    """The latest run of one sweep point: one the sweep made, else any run of that config."""
+    runs = store.runs(key=run_key(ds, sweep.model, cfg, [sweep.protocol]))
+    own = [r for r in runs if r["sweep"] == sweep.name]
+    return (own or runs or [None])[-1]
+
+
+def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
+    """Seed 000's table: value, train loss, validation loss, metric, epochs, status; best marked.
+
+    Each row is the point's latest run; losses are at the best epoch (the restored weights)."""
+    rows = []
+    metric = "RMSE" if sweep.protocol.startswith("ratings") else "HR@10"
+    monitor = "RMSE" if metric == "RMSE" else "NDCG@10"  # what early stopping watches
+    for label, cfg in sweep.configs():
+        run = sweep_point_run(store, ds, sweep, cfg)
+        if run is None:
+            rows.append({"value": label, "status": "not run"})
+            continue
+        epochs = store.epochs(run["id"])
+        best = (
+            epochs[run["best_epoch"] - 1]
+            if run["best_epoch"] and len(epochs) >= run["best_epoch"]
+            else (epochs[-1] if epochs else {})
+        )
+        test = run["metrics"].get(sweep.protocol, {})
+        # beside HR@10: NDCG@10 and diversity (1 - mean genre cosine in the top-10 lists)
+        ranking = {"NDCG@10": test.get("NDCG@10"), "diversity": test.get("diversity")} if metric == "HR@10" else {}
+        rows.append(
+            {
+                "value": label,
+                "train_loss": best.get("train_loss"),
+                "valid_loss": best.get("valid_loss"),
+                f"valid {monitor}": best.get(monitor),
+                metric: test.get(metric),
+                **ranking,
+                "epochs": len(epochs),
+                "best_epoch": run["best_epoch"],
+                "status": run["status"],
+                "run": run["id"],
+            }
+        )
+    # the best value is picked on validation (the best epoch's metric), never on test
+    scored = [r for r in rows if r.get(f"valid {monitor}") is not None and r["status"] == "done"]
+    if scored:
+        best_row = (min if monitor == "RMSE" else max)(scored, key=lambda r: r[f"valid {monitor}"])
+        best_row["best"] = True
+    return rows
+
+
+def closest_sweep(model: str, overrides: dict, sweeps: dict) -> Sweep | None:
+    """The sweep to draw a run beside: of the same model, varying a parameter the run changed
+    (else the model's first sweep); None when the model has no sweep."""
+    mine = [s for s in sweeps.values() if s.model == model]
+    if not mine:
+        return None
+    diff = set(changed(model, overrides))
+    for s in mine:
+        varied = {k for _, ov in s.points for k in ov}
+        if varied & diff:
+            return s
+    return mine[0]
+
+
+class Results:
+    """The store's results for one dataset, as the pages draw them."""
+
+    def __init__(self, store: Store, ds: Dataset):
+        self.store, self.ds = store, ds
+        self.version = store.version()
+        self.shipped: dict[str, dict] = shipped_runs(store, ds)
+        self._arrays: dict[tuple[str, str], dict | None] = {}
+
+    # ---------------------------------------------------------------- artifacts
+
+    def arrays(self, model: str, name: str) -> dict | None:
+        """A shipped model's artifact (checksummed once), or None when not built or corrupt."""
+        if (model, name) not in self._arrays:
+            run = self.shipped.get(model)
+            self._arrays[model, name] = self.store.load_arrays(run["key"], name) if run else None
+        return self._arrays[model, name]
+
+    def models_with(self, artifact: str) -> list[str]:
+        """Shipped models whose artifact `artifact` (e.g. 'item_embeddings') is intact."""
+        return [m for m in self.shipped if self.arrays(m, artifact) is not None]
+
+    def shipped_run(self, model: str) -> dict | None:
+        return self.shipped.get(model)
+
+    # ---------------------------------------------------------------- leaderboard
+
+    def leaderboard(self) -> pd.DataFrame:
+        """One row per (model, protocol) of the shipped models."""
+        rows = []
+        for name, run in self.shipped.items():
+            m = run["metrics"]
+            for p in [*RANKING, "ratings"]:
+                if p not in m:
+                    continue
+                seconds = m.get("seconds", {}).get("fit" if p != "ratings" else "fit_ratings")
+                rows.append(
+                    {"model": name, "protocol": p, **m[p], "train_seconds": seconds, "status": run["status"]}
+                    | {"built": run["finished"]}
+                )
+        if not rows:
+            return pd.DataFrame()
+        df = pd.DataFrame(rows)
+        df["built"] = pd.to_datetime(df["built"], unit="s").dt.strftime("%Y-%m-%d %H:%M")
+        return df
+
+    # ---------------------------------------------------------------- lists and neighbours
+
+    def top_list(self, model: str, user: int, test_item: int, k: int = 10) -> pd.DataFrame:
+        """A model's cached top-k for a user (train items excluded), marking the held-out movie."""
+        arrays, ds = self.arrays(model, "topk"), self.ds
+        if arrays is None:
+            return pd.DataFrame()
+        items = arrays["items"][user][:k]
+        scores = arrays["scores"][user][:k]
+        keep = items >= 0
+        items, scores = items[keep], scores[keep]
+        return pd.DataFrame(
+            {
+                "rank": np.arange(1, len(items) + 1),
+                "title": ds.items["title"].to_numpy()[items],
+                "score": np.round(scores.astype(float), 4),
+                "genres": ds.items["genres"].to_numpy()[items],
+                "held-out test movie": items == test_item,
+                "item": items,
+            }
+        )
+
+    def cold_start_list(self, model: str = "ncf", k: int = 10) -> pd.DataFrame:
+        arrays, ds = self.arrays(model, "cold_start"), self.ds
+        if arrays is None:
+            return pd.DataFrame()
+        s = arrays["scores"]
+        order = np.argsort(-s, kind="stable")[:k]
+        return pd.DataFrame(
+            {
+                "rank": np.arange(1, len(order) + 1),
+                "title": ds.items["title"].to_numpy()[order],
+                "score": np.round(s[order].astype(float), 4),
+                "genres": ds.items["genres"].to_numpy()[order],
+                "ratings": ds.item_popularity[order],
+            }
+        )
+
+    def embedding_neighbours(self, model: str, item: int, n: int = 10, side: str = "item") -> pd.DataFrame:
+        """Nearest items (or users) by cosine in a model's learned embedding space."""
+        arrays, ds = self.arrays(model, f"{side}_embeddings"), self.ds
+        if arrays is None:
+            return pd.DataFrame()
+        v = arrays["vectors"].astype(np.float64)
+        unit = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        sims = unit @ unit[item]
+        sims[item] = -np.inf
+        order = np.argsort(-sims, kind="stable")[:n]
+        if side == "user":
+            return pd.DataFrame({"user": ds.users["user_id"].to_numpy()[order], "cosine": np.round(sims[order], 3)})
+        return pd.DataFrame(
+            {
+                "title": ds.items["title"].to_numpy()[order],
+                "cosine": np.round(sims[order], 3),
+                "genres": ds.items["genres"].to_numpy()[order],
+                "ratings": ds.item_popularity[order],
+            }
+        )
+
+    def embedding_map(self, model: str, side: str = "item") -> tuple[pd.DataFrame, np.ndarray] | None:
+        """PCA coordinates with metadata for the scatter, and the explained variance ratios."""
+        arrays, ds = self.arrays(model, f"{side}_embeddings"), self.ds
+        if arrays is None:
+            return None
+        pca = arrays["pca"]
+        df = pd.DataFrame({f"PC{j + 1}": pca[:, j] for j in range(pca.shape[1])})
+        if side == "item":
+            df["title"] = ds.items["title"].to_numpy()
+            df["primary genre"] = _primary_genre(ds)
+            df["ratings"] = ds.item_popularity
+            df["id"] = np.arange(ds.n_items)
+        else:
+            df["title"] = "user " + ds.users["user_id"].astype(str).to_numpy()
+            df["primary genre"] = _favourite_genre(ds)
+            df["ratings"] = ds.user_activity
+            df["id"] = np.arange(ds.n_users)
+        return df, arrays["explained"]
+
+    def projector_vectors(self, model: str) -> str:
+        """vectors.tsv in the TensorBoard projector format (made when the download is asked for)."""
+        arrays = self.arrays(model, "item_embeddings")
+        if arrays is None:
+            return ""
+        return "\n".join("\t".join(f"{x:.6g}" for x in row) for row in arrays["vectors"]) + "\n"
+
+    def projector_metadata(self) -> str:
+        ds = self.ds
+        meta = pd.DataFrame({"title": ds.items["title"], "genres": ds.items["genres"], "ratings": ds.item_popularity})
+        return meta.to_csv(sep="\t", index=False)
+
+    # ---------------------------------------------------------------- sweeps and runs
+
+    def sweep_curves(self, sweep: Sweep) -> pd.DataFrame:
+        """Per-epoch rows of every point of a sweep (its latest run), long format."""
+        frames = []
+        for label, cfg in sweep.configs():
+            run = sweep_point_run(self.store, self.ds, sweep, cfg)
+            if run is None:
+                continue
+            ep = pd.DataFrame(self.store.epochs(run["id"]))
+            if ep.empty:
+                continue
+            ep["value"] = label
+            ep["status"] = run["status"]
+            frames.append(ep)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def sweep_report(self, sweep: Sweep) -> list[dict]:
+        return report(sweep, self.ds, self.store)
+
+    def run_curves(self, run_ids: list[int], names: dict[int, str] | None = None) -> pd.DataFrame:
+        """Per-epoch rows of several runs, long format, `run` naming each line."""
+        frames = []
+        for rid in run_ids:
+            ep = pd.DataFrame(self.store.epochs(rid))
+            if not ep.empty:
+                ep["run"] = (names or {}).get(rid, f"run {rid}")
+                frames.append(ep)
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def my_runs(self) -> pd.DataFrame:
+        """The runs started from the Train page on this dataset, newest first."""
+        rows = []
+        for r in reversed(self.store.runs(sweep=MY_RUNS, fingerprint=self.ds.fingerprint)):
+            protocol = (r["meta"].get("protocols") or ["?"])[0]
+            m = r["metrics"].get(protocol, {}) if isinstance(r["metrics"].get(protocol), dict) else {}
+            epochs = self.store.epochs(r["id"])
+            rows.append(
+                {
+                    "run": r["id"],
+                    "model": r["model"],
+                    "changes": r["label"],
+                    "protocol": protocol,
+                    "status": r["status"],
+                    "HR@10": m.get("HR@10"),
+                    "NDCG@10": m.get("NDCG@10"),
+                    "RMSE": m.get("RMSE"),
+                    "epochs": len(epochs),
+                    "best_epoch": r["best_epoch"],
+                    "s/epoch": float(np.mean([e["seconds"] for e in epochs])) if epochs else None,
+                    "device": r["device"],
+                    "started": pd.to_datetime(r["created"], unit="s"),
+                    "message": r["error"] or "",
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def model_runs(self, model: str) -> pd.DataFrame:
+        """Every finished run of a model on this dataset (shipped, sweeps, my runs): the
+        numeric config values that vary between them, and the validation metric at the best
+        and at the last epoch, plus the test figure. The parallel-coordinates view."""
+        rows = []
+        for r in self.store.runs(model=model, fingerprint=self.ds.fingerprint):
+            if r["status"] not in ("done", "diverged"):
+                continue
+            epochs = self.store.epochs(r["id"])
+            if not epochs:
+                continue
+            monitor = "RMSE" if "RMSE" in epochs[-1] else "NDCG@10"
+            best = epochs[r["best_epoch"] - 1] if r["best_epoch"] and r["best_epoch"] <= len(epochs) else epochs[-1]
+            name, test = run_metric(r)
+            row = {"run": r["id"], "source": r["sweep"] or "shipped", "status": r["status"]}
+            for k, v in r["config"].items():
+                if k in ("seed", "device", "amp"):
+                    continue
+                if isinstance(v, (bool, str)):
+                    row[k] = str(v).lower()
+                elif isinstance(v, (int, float)):
+                    row[k] = float(v)
+                elif isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v):
+                    row[f"{k} (first)"] = float(v[0])
+                    row[f"{k} (depth)"] = float(len(v))
+            row[f"best-epoch valid {monitor}"] = best.get(monitor)
+            row[f"last-epoch valid {monitor}"] = epochs[-1].get(monitor)
+            row["epochs run"] = float(len(epochs))
+            row[f"test {name}"] = test
+            rows.append(row)
+        df = pd.DataFrame(rows)
+        if df.empty:
+            return df
+        outcome = ("best-epoch", "last-epoch", "test", "epochs")
+        fixed = [c for c in df.columns[3:] if c.split(" ")[0] not in outcome and df[c].nunique(dropna=False) <= 1]
+        return df.drop(columns=fixed)

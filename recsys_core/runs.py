@@ -1,0 +1,190 @@
+"""Config to stored run: the one place a training becomes a row in the run store.
+
+A run is keyed by dataset fingerprint + model + config hash (+ protocols) + artifact
+version. `ensure_run` returns the finished run for a key from the store when it is cached
+and its artifacts pass their checksum, else trains it now, under a lock so that two
+processes never train the same key twice, recording each epoch as it lands. Artifacts per
+run: full-ranking top-50 lists for every user, item/user embeddings with their PCA
+coordinates, the weights of neural models and NCF's cold-start list. `load_model` rebuilds
+any stored run from its config and weights in a fresh process.
+
+Run keys, and which runs are the shipped models', are in the torch-free `catalog`.
+`build`, `sweeps` and `jobs` call this module; it calls none of them.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+
+from recsys_core import splits, zoo
+from recsys_core.catalog import REQUIRED, build_protocols, run_key
+from recsys_core.config import config_hash, override, to_dict
+from recsys_core.data import Dataset
+from recsys_core.errors import RecsysError
+from recsys_core.models.base import Recommender
+from recsys_core.runner import Result, fit_and_evaluate
+from recsys_core.store import Store
+from recsys_core.train import Callback, describe_device
+
+TOPK = 50
+
+
+class StoreEpochs(Callback):
+    """Writes each epoch's row to the store as it lands (live curves, resumable history)."""
+
+    def __init__(self, store: Store, run_id: int):
+        self.store, self.run_id = store, run_id
+
+    def on_epoch_end(self, row):
+        self.store.add_epoch(self.run_id, row)
+
+
+@dataclass
+class Outcome:
+    run: dict
+    cached: bool
+    result: Result | None = None  # the fit and its figures, when it was trained now
+
+
+def ensure_run(
+    store: Store,
+    ds: Dataset,
+    name: str,
+    cfg=None,
+    protocols=None,
+    *,
+    sweep=None,
+    label=None,
+    artifacts=True,
+    callbacks=(),
+    cancel=None,
+    run_id: int | None = None,
+    reuse=True,
+    meta: dict | None = None,
+) -> Outcome:
+    """The finished run for (dataset, model, config, protocols): from the store when cached
+    and intact, else trained now (under a lock, so two processes never train it twice).
+    `reuse=False` always trains (a run asked for from the Train page); `meta` is stored
+    with a new run (its dataset source, for a resubmit)."""
+    cfg = cfg if cfg is not None else zoo.config_for(name)
+    protocols = list(protocols or build_protocols(name))
+    key = run_key(ds, name, cfg, protocols)
+    with store.lock(key):
+        done = store.latest_done(key) if reuse else None
+        if done and (done["status"] == "diverged" or not artifacts or store.has_artifacts(key, REQUIRED)):
+            if run_id is not None:  # a queued job found its result already there
+                store.finish_run(run_id, done["status"], done["metrics"], done["error"] or "", done["best_epoch"])
+            return Outcome(done, True)
+        if run_id is None:
+            run_id = store.create_run(
+                key=key,
+                dataset=ds.name,
+                fingerprint=ds.fingerprint,
+                model=name,
+                config=to_dict(cfg),
+                config_hash=config_hash(cfg),
+                sweep=sweep,
+                label=label,
+                meta={**(meta or {}), "protocols": protocols},
+            )
+        store.start_run(run_id, describe_device(getattr(cfg, "device", "auto")))
+        try:
+            res = fit_and_evaluate(
+                name, ds, protocols, cfg=cfg, callbacks=[StoreEpochs(store, run_id), *callbacks], cancel=cancel
+            )
+        except RecsysError as e:
+            store.finish_run(run_id, "failed", error=str(e))
+            return Outcome(store.run(run_id), False)
+        except Exception as e:  # noqa: BLE001 - recorded with its traceback, never lost
+            store.finish_run(run_id, "failed", error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}")
+            return Outcome(store.run(run_id), False)
+        h = res.history
+        metrics = dict(res.metrics, seconds=res.seconds)
+        if h.status == "done" and res.recommender is not None:
+            if artifacts:
+                save_artifacts(store, key, res.recommender, ds, res.lists)
+            else:
+                save_weights(store, key, res.recommender)  # any finished run can be reloaded
+        store.finish_run(run_id, h.status, metrics, h.message if h.status != "done" else "", h.best_epoch, h.device)
+        return Outcome(store.run(run_id), False, res)
+
+
+def save_weights(store: Store, key: str, model: Recommender) -> None:
+    """A neural model's state_dict with its config and name (a plain dict, never a module)."""
+    if isinstance(model, torch.nn.Module):
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        store.save_weights(key, {"state_dict": state, "config": to_dict(model.cfg), "model": model.name})
+
+
+def save_artifacts(store: Store, key: str, model: Recommender, ds: Dataset, lists=None) -> None:
+    """Top-k lists, embeddings with their PCA coordinates, the cold-start list and weights."""
+    if lists is None:
+        lists = model.recommend(np.arange(ds.n_users), k=min(TOPK, ds.n_items))
+    items, scores = lists
+    for side, emb in (("item", model.item_embeddings()), ("user", model.user_embeddings())):
+        if emb is None or emb.ndim != 2 or emb.shape[1] < 2:
+            continue
+        pca = PCA(n_components=min(3, emb.shape[1]), random_state=0)
+        coords = pca.fit_transform(emb.astype(np.float64))
+        store.save_arrays(
+            key,
+            f"{side}_embeddings",
+            vectors=emb.astype(np.float32),
+            pca=coords.astype(np.float32),
+            explained=pca.explained_variance_ratio_.astype(np.float32),
+        )
+    if hasattr(model, "score_new_user"):
+        new_user = model.score_new_user().cpu().numpy()
+        store.save_arrays(key, "cold_start", scores=new_user.astype(np.float32))
+    save_weights(store, key, model)
+    store.save_arrays(key, "topk", items=items.astype(np.int32), scores=scores.astype(np.float32))
+
+
+# ------------------------------------------------------------------ reloading a stored run
+
+
+def train_data(ds: Dataset, protocols) -> splits.Interactions:
+    """The interactions a run with these protocols was trained on (the leave-one-out train
+    split for ranking protocols, else the ratings split's train part)."""
+    if any(p in splits.RANKING for p in protocols):
+        return splits.loo_split(ds).train
+    return splits.ratings_split(ds).train
+
+
+def load_model(store: Store, run: dict, ds: Dataset, device: str = "cpu") -> Recommender:
+    """The fitted model of a stored run, rebuilt from its config and weights: neural models
+    load their state_dict (`weights_only=True`), closed-form ones are fitted again (they are
+    deterministic and take a second). Raises RecsysError when the run cannot be rebuilt
+    (weights missing or corrupt, another dataset), saying what to do."""
+    if run["fingerprint"] != ds.fingerprint:
+        raise RecsysError(f"run {run['id']} was trained on {run['dataset']}, not on {ds.name}")
+    if run["status"] != "done":
+        raise RecsysError(f"run {run['id']} is {run['status']}: only a finished run can be used")
+    name = run["model"]
+    cfg = override(type(zoo.entry(name).config)(), run["config"])
+    protocols = run["meta"].get("protocols") or build_protocols(name)
+    train = train_data(ds, protocols)
+    feats = ds.genre_matrix if ds.has_genres else None
+    model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
+    if not zoo.is_neural(name):
+        model.fit(train)
+        return model
+    checkpoint = store.load_weights(run["key"])
+    if checkpoint is None:
+        raise RecsysError(
+            f"run {run['id']} ({name}): its weights are missing or fail their checksum; train it again "
+            "(the Train page's Resubmit, or the same `train` command)"
+        )
+    model.prepare(train)
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, KeyError) as e:
+        raise RecsysError(f"run {run['id']} ({name}): its weights do not fit its config ({e}); train it again") from e
+    model.to(torch.device(device))
+    model.eval()
+    return model
