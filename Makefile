@@ -9,7 +9,7 @@ RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 DATASET ?= ml-100k
 
-.PHONY: venv data build run test lint format bench clean
+.PHONY: venv data build run test test-fast lint format bench clean
 
 venv: $(RUNTIME)
 
@@ -28,11 +28,17 @@ data: $(RUNTIME)
 build: data
 	$(PY) -m recsys_core build --dataset $(DATASET)
 
-run: build
+# the first page comes up as soon as the data is there; the app builds the models in the background
+run: data
 	$(BIN)/streamlit run app.py
 
+# everything (CI): real browser, several processes, long trainings included
 test: $(DEV) data lint
 	$(PY) -m pytest -q
+
+# the suite people run often: everything not marked slow (under a minute on 2 cores)
+test-fast: $(DEV) data
+	$(PY) -m pytest -q -m "not slow"
 
 lint: $(DEV)
 	$(BIN)/ruff check .

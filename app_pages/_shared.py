@@ -7,7 +7,7 @@ import os
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from recsys_core import jobs, zoo
+from recsys_core import catalog, jobs
 from recsys_core.data import DEFAULT, Dataset, available, load_dataset
 from recsys_core.errors import RecsysError
 from recsys_core.lookup import find_movie, find_user
@@ -61,7 +61,7 @@ def sidebar_build(src: str) -> None:
     """Switching to a dataset builds what is missing for it, in the background, with its
     progress here; a finished model makes the page rerun so it fills in as results land."""
     try:
-        missing = [m for m in zoo.ZOO if m not in results(src).shipped]
+        missing = [m for m in catalog.ZOO if m not in results(src).shipped]
     except RecsysError:
         return  # the page says why the dataset cannot be loaded
     job = job_manager().find(f"build {src}")
@@ -69,7 +69,7 @@ def sidebar_build(src: str) -> None:
         job = build_job(src)
     if not missing and (job is None or job.status == "done"):
         return
-    st.caption(f"Shipped models for **{src}**: {len(zoo.ZOO) - len(missing)}/{len(zoo.ZOO)} built")
+    st.caption(f"Shipped models for **{src}**: {len(catalog.ZOO) - len(missing)}/{len(catalog.ZOO)} built")
     if job is not None:
         show_build_progress(job, compact=True)
 

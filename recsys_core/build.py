@@ -7,7 +7,7 @@ everything cached. Sweeps are chained after a build by the CLI, not here.
 
 from __future__ import annotations
 
-from recsys_core import zoo
+from recsys_core import catalog
 from recsys_core.data import Dataset
 from recsys_core.runs import Outcome, ensure_run
 from recsys_core.store import Store
@@ -21,7 +21,7 @@ def build(ds: Dataset, models=None, store: Store | None = None, progress=None, c
     come from `progress.callbacks(name)` where the progress object has it."""
     store = store or Store()
     store.mark_interrupted()
-    names = list(models or zoo.ZOO)
+    names = list(models or catalog.ZOO)
     outcomes: dict[str, Outcome] = {}
     for j, name in enumerate(names):
         if cancel is not None and cancel.is_set():

@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from recsys_core import splits, zoo
+from recsys_core import catalog, splits
 from recsys_core.build import build
 from recsys_core.catalog import MY_RUNS, describe_changes, run_key
 from recsys_core.config import config_hash, to_dict
@@ -240,7 +240,7 @@ def submit_build(manager: JobManager, store, src: str) -> Job:
         return job
 
     def work(job: Job) -> None:
-        build(load_dataset(src), store=store, progress=_BuildProgress(job, len(zoo.ZOO)), cancel=job.cancel)
+        build(load_dataset(src), store=store, progress=_BuildProgress(job, len(catalog.ZOO)), cancel=job.cancel)
 
     return manager.submit(label, work, kind="build", meta={"src": src})
 
@@ -274,11 +274,11 @@ def submit_training(
     """Validate the config and the device now (ConfigError before anything is queued),
     record a 'queued' run under "my runs", and queue its training on the device it will use."""
     overrides = dict(overrides or {})
-    cfg = zoo.config_for(model, overrides)
-    if not zoo.is_neural(model):
+    cfg = catalog.config_for(model, overrides)
+    if not catalog.is_neural(model):
         raise ConfigError(f"{model} has nothing to train with sliders: choose one of the neural models")
     splits.check_protocol(protocol)
-    if protocol in splits.RATING and zoo.entry(model).task != "rating":
+    if protocol in splits.RATING and catalog.entry(model).task != "rating":
         raise ConfigError(f"{model} does not predict ratings: use a ranking protocol")
     device = pick_device(cfg.device)  # a device that is not there is refused here
     ds = load_dataset(src)

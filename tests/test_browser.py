@@ -1,7 +1,9 @@
 """Real-browser smoke test: `streamlit run app.py` in Debian's chromium via Playwright.
 
-Opens every page, clicks a picker, checks there is no error box, saves screenshots to
-screenshots/. Skips (with the reason) where chromium or playwright is missing.
+Opens every page, clicks a picker, checks there is no error box, saves screenshots to a
+temporary folder (`RECSYS_SCREENSHOTS` keeps them elsewhere). Every wait is on the state
+that matters (Playwright's auto-retrying `expect`), never on a fixed time. Skips (with the
+reason) where chromium or playwright is missing.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, own_folders
+
+pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -65,29 +70,41 @@ def server(tmp_path_factory):
     proc.wait(10)
 
 
-def test_every_page_renders_without_error(server):
-    from playwright.sync_api import sync_playwright
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    """Where screenshots go: a temporary folder, never the repository."""
+    folder = os.environ.get("RECSYS_SCREENSHOTS")
+    return Path(folder) if folder else tmp_path_factory.mktemp("screenshots")
 
-    out = ROOT / "screenshots"
-    out.mkdir(exist_ok=True)
+
+def _settled(page) -> None:
+    """The app has finished its script run: no status widget, and no error box."""
+    from playwright.sync_api import expect
+
+    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=30_000)
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+
+def test_every_page_renders_without_error(server, shots):
+    from playwright.sync_api import expect, sync_playwright
+
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for path in PAGES:
             page.goto(f"{server}/{path}")
             page.wait_for_selector("h1", timeout=30_000)
-            page.wait_for_timeout(2500)
-            assert page.locator('[data-testid="stException"]').count() == 0, path
-            page.screenshot(path=str(out / f"{path or 'home'}.png"), full_page=True)
+            _settled(page)
+            page.screenshot(path=str(shots / f"{path or 'home'}.png"), full_page=True)
         # click a picker: choose another movie on the Similar page
         page.goto(f"{server}/similar")
         page.wait_for_selector("h1", timeout=30_000)
+        _settled(page)
         page.locator('[data-testid="stSelectbox"]').nth(1).click()
         page.keyboard.type("Movie 2")
         page.keyboard.press("Enter")
-        page.wait_for_timeout(2500)
-        assert page.locator('[data-testid="stException"]').count() == 0
-        assert "Movie 2" in page.inner_text("body")
+        expect(page.locator("body")).to_contain_text("Movie 2", timeout=30_000)
+        _settled(page)
         browser.close()
 
 
@@ -97,9 +114,9 @@ def _idle(page) -> None:
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
 
 
-def test_train_page_runs_a_two_epoch_training(server):
+def test_train_page_runs_a_two_epoch_training(server, shots):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -124,12 +141,11 @@ def test_train_page_runs_a_two_epoch_training(server):
         _idle(page)
         page.get_by_role("button", name="Train", exact=True).click()
         page.wait_for_selector("text=Finished in", timeout=90_000)
-        # the figures table can come a rerun after the "Finished" box: wait for it, not for a fixed time
-        page.wait_for_selector("text=shipped defaults", timeout=30_000)
-        body = page.inner_text("body")
-        assert "epochs=2" in body  # the run is labelled with what differs from the defaults
-        assert "this run" in body and "shipped defaults" in body
-        assert page.locator('[data-testid="stException"]').count() == 0
-        page.wait_for_timeout(2500)  # let the figures table and the curves draw
-        page.screenshot(path=str(ROOT / "screenshots" / "train-finished.png"), full_page=True)
+        # the figures table can come a rerun after the "Finished" box: wait for each, never read once
+        body = page.locator("body")
+        expect(body).to_contain_text("shipped defaults", timeout=30_000)
+        expect(body).to_contain_text("epochs=2")  # the run is labelled with what differs from the defaults
+        expect(body).to_contain_text("this run")
+        _settled(page)
+        page.screenshot(path=str(shots / "train-finished.png"), full_page=True)
         browser.close()

@@ -244,7 +244,8 @@ def test_divergence_is_a_status_not_a_crash():
     h = fit_model(m, SPLIT.train, SPLIT)
     assert h.status == "diverged" and "learning rate" in h.message
     m = zoo.make("ncf", DS.n_users, DS.n_items, {**FAST["ncf"], "lr": "1", "epochs": "2"}, item_features=FEATS)
-    assert fit_model(m, SPLIT.train, SPLIT).status in ("done", "diverged")  # seed 000's lr 1: never a crash
+    h = fit_model(m, SPLIT.train, SPLIT)  # seed 000's lr 1 on this small NCF: a bad but finite run, never a crash
+    assert h.status == "done" and len(h.epochs) == 2 and all(np.isfinite(e["train_loss"]) for e in h.epochs)
 
 
 def test_gpu_out_of_memory_is_a_clear_failure(monkeypatch):

@@ -274,20 +274,17 @@ def test_sweeps_page_lists_my_runs_and_parallel_coordinates(built_store, monkeyp
 def test_switching_to_a_dataset_builds_what_is_missing_with_progress(monkeypatch):
     """With auto-build on, picking a dataset with nothing built starts the build in the
     background; its progress shows in the sidebar and the leaderboard fills in."""
-    import time
+    from app_pages._shared import job_manager
+    from recsys_core import catalog
 
-    from recsys_core import zoo
-
-    monkeypatch.setattr(zoo, "ZOO", {n: zoo.ZOO[n] for n in ("popularity", "genre", "ease")})  # cheap ones
+    monkeypatch.setattr(catalog, "ZOO", {n: catalog.ZOO[n] for n in ("popularity", "genre", "ease")})  # cheap ones
     monkeypatch.setenv("RECSYS_AUTO_BUILD", "1")
     at = run_app()
     assert any("Shipped models for" in c.value and "0/3 built" in c.value for c in at.sidebar.caption)
-    end = time.time() + 60
-    while time.time() < end:
-        at.run()
-        if at.dataframe and "ease" in at.dataframe[0].value.index:
-            break
-        time.sleep(0.2)
+    job = next(j for j in job_manager().jobs(kind="build"))
+    job_manager().wait(job, timeout=60)  # the state that matters: the build job's end
+    assert job.status == "done", job.error
+    at.run()
     assert set(at.dataframe[0].value.index) == {"popularity", "genre", "ease"}
     assert not any("Shipped models for" in c.value for c in at.sidebar.caption)  # all built: nothing to say
 

@@ -108,6 +108,7 @@ def _train_same(root):
     return out.cached
 
 
+@pytest.mark.slow
 def test_two_processes_do_not_both_train(tmp_path):
     ctx = mp.get_context("spawn")  # fork after torch has started its threads can deadlock
     with ctx.Pool(2) as pool:
