@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from recsys_core.errors import ConfigError, RecsysError
@@ -603,6 +604,10 @@ def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
 
 def add_dataset_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
+        "--threads", type=int, metavar="N",
+        help="torch CPU threads for training (default: RECSYS_THREADS, else one fewer than the cores)",
+    )  # fmt: skip
+    p.add_argument(
         "--dataset", default=None, metavar="SRC",
         help="ml-100k (default), ml-1m, a folder or zip, or synthetic:users=N,items=M,seed=S",
     )  # fmt: skip
@@ -612,6 +617,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     wants_help = bool({"-h", "--help"} & set(argv)) and bool({"train", "evaluate"} & set(argv))
     args = build_parser(detailed_help=wants_help).parse_args(argv)
+    if getattr(args, "threads", None) is not None:
+        if args.threads < 1:
+            print("error: --threads needs at least one thread", file=sys.stderr)
+            return 2
+        os.environ["RECSYS_THREADS"] = str(args.threads)  # read by every fit (train.use_threads)
     if hasattr(args, "dataset"):
         args.dataset_given = args.dataset is not None
         args.dataset = args.dataset or "ml-100k"

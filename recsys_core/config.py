@@ -90,8 +90,9 @@ def validate(cfg, base=None) -> None:
         for x in values:
             if m.get("choices") is not None and x not in m["choices"]:
                 raise _bad(shown, f, v)
-            if m.get("check") is not None and m["check"](x):
-                raise _bad(shown, f, v)
+            problem = m["check"](x) if m.get("check") is not None else None
+            if problem:
+                raise _bad(shown, f, v, problem)
             if isinstance(x, (int, float)) and not isinstance(x, bool):
                 lo, hi = m.get("min"), m.get("max")
                 if lo is not None and (x < lo or (m.get("min_open") and x == lo)):
@@ -100,8 +101,9 @@ def validate(cfg, base=None) -> None:
                     raise _bad(shown, f, v)
 
 
-def _bad(base, f, v) -> ConfigError:
-    return ConfigError(f"invalid value {v!r} for {f.name}: {describe_field(f, base)}\nvalid keys:\n{describe(base)}")
+def _bad(base, f, v, problem: str = "") -> ConfigError:
+    what = problem or describe_field(f, base)
+    return ConfigError(f"invalid value {v!r} for {f.name}: {what}\nvalid keys:\n{describe(base)}")
 
 
 def override(cfg, values: dict):

@@ -19,7 +19,9 @@ from recsys_core.splits import Interactions
 
 def fit_model(model: Recommender, train: Interactions, valid=None, callbacks=(), cancel=None) -> History:
     """Fit `model` on `train`; `valid` (a LooSplit or rating rows) drives early stopping.
-    Neural models end on their best-epoch weights."""
+    Neural models end on their best-epoch weights. torch's CPU threads are set first
+    (`train.use_threads`: RECSYS_THREADS, else one fewer than the cores)."""
+    loop.use_threads()
     if not isinstance(model, NeuralRecommender):
         return model.fit(train, valid, callbacks, cancel)
     model.prepare(train)

@@ -192,6 +192,7 @@ class PoolExecutor:
 
 
 def _set_threads(n: int) -> None:
+    os.environ["RECSYS_THREADS"] = str(n)  # what every fit in this worker uses (train.use_threads)
     torch.set_num_threads(n)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import os
 import time
 from dataclasses import dataclass
 
@@ -66,13 +67,39 @@ def pick_device(requested: str = "auto") -> torch.device:
     return device
 
 
+def thread_count() -> int:
+    """torch's CPU threads for training: `RECSYS_THREADS` when set, else one fewer than the
+    cores (at least one), leaving a core to the app's server, the sampler and the OS. Chosen
+    on a 2-core machine (docs/benchmarks.md, "Threads"): one thread trained NeuMF 1.2x faster
+    than two when idle and 1.6x faster under load; CDAE's wide layers gained 1.3x from a
+    second thread when idle and lost 1.1x under load."""
+    raw = os.environ.get("RECSYS_THREADS", "").strip()
+    if raw:
+        try:
+            n = int(raw)
+        except ValueError as e:
+            raise ConfigError(f"RECSYS_THREADS={raw!r}: expected a whole number of threads") from e
+        if n < 1:
+            raise ConfigError(f"RECSYS_THREADS={n}: at least one thread")
+        return n
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+def use_threads() -> int:
+    """Apply `thread_count()` to torch (process-wide) and return it."""
+    n = thread_count()
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
+
 def _mps_available() -> bool:
     return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
 
 
 def seen_devices() -> str:
     """What torch sees: 'cpu (2 threads)', then each CUDA device or the Apple GPU."""
-    parts = [f"cpu ({torch.get_num_threads()} threads)"]
+    parts = [f"cpu ({thread_count()} of {os.cpu_count()} cores as torch threads)"]
     if torch.cuda.is_available():
         parts += [f"cuda:{j} {torch.cuda.get_device_name(j)}" for j in range(torch.cuda.device_count())]
     if _mps_available():
@@ -89,7 +116,8 @@ def describe_device(device: torch.device | str | None = None) -> str:
     if device.type == "mps":
         return "Apple GPU (mps)"
     gpu = "" if torch.cuda.is_available() or _mps_available() else " (no GPU found)"
-    return f"CPU, {torch.get_num_threads()} torch thread{'s' * (torch.get_num_threads() != 1)}{gpu}"
+    n = thread_count()
+    return f"CPU, {n} torch thread{'s' * (n != 1)}{gpu}"
 
 
 def amp_dtype(cfg, device: torch.device) -> torch.dtype | None:

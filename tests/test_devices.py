@@ -1,0 +1,135 @@
+"""Devices: names checked before anything is queued, mixed precision only where it applies,
+the CLI's device listing and check, and a stored run reloaded through the CLI. Tests that
+need CUDA are marked `cuda` and skip with the reason where torch sees no CUDA device."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from recsys_core import catalog, zoo
+from recsys_core.cli import main
+from recsys_core.data import synthetic
+from recsys_core.errors import ConfigError
+from recsys_core.fitting import fit_model
+from recsys_core.jobs import JobManager, submit_training
+from recsys_core.splits import loo_split
+from recsys_core.store import Store
+from recsys_core.train import amp_dtype, describe_device, pick_device
+
+DS = synthetic(users=120, items=80, seed=2)
+SPLIT = loo_split(DS, use_cache=False)
+QUICK = {"epochs": "2", "dim": "8", "batch_size": "256", "loss": "bce", "n_negatives": "2"}
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA device here")
+
+
+def test_device_names_are_checked_and_an_absent_device_is_refused():
+    assert pick_device("cpu").type == "cpu" and pick_device("auto").type in ("cpu", "cuda", "mps")
+    for bad in ("gpu", "cuda:x", "tpu"):
+        with pytest.raises(ConfigError, match="auto, cpu, cuda, cuda:N or mps"):
+            catalog.config_for("mf", {"device": bad})
+    assert catalog.config_for("mf", {"device": "cuda:1"}).device == "cuda:1"  # spelled right: checked when queued
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="torch sees no CUDA device"):
+            pick_device("cuda:0")
+    with pytest.raises(ConfigError, match="cuda:0 .. cuda:|no CUDA device"):
+        pick_device(f"cuda:{max(torch.cuda.device_count(), 1) + 7}")
+
+
+def test_a_training_on_an_absent_device_is_refused_before_it_is_queued(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present: the refusal needs a machine without it")
+    store, manager = Store(tmp_path), JobManager(Store(tmp_path))
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        submit_training(manager, store, "synthetic:users=40,items=30,seed=1", "mf", {"device": "cuda"})
+    assert store.runs() == [] and manager.jobs() == []
+
+
+def test_mixed_precision_is_off_on_the_cpu_and_changes_nothing_there():
+    cpu = torch.device("cpu")
+    assert amp_dtype(catalog.config_for("mf", {"amp": "bf16"}), cpu) is None
+    assert amp_dtype(catalog.config_for("mf", {"amp": "fp16"}), torch.device("cuda")) == torch.float16
+    runs = []
+    for amp in ("off", "bf16"):
+        m = zoo.make("mf", DS.n_users, DS.n_items, {**QUICK, "amp": amp, "device": "cpu"})
+        h = fit_model(m, SPLIT.train, SPLIT)
+        assert "mixed precision" not in h.device and h.device == describe_device("cpu")
+        runs.append([e["train_loss"] for e in h.epochs])
+    assert runs[0] == runs[1]
+
+
+def test_devices_command_lists_what_torch_sees_and_checks(capsys):
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert f"torch {torch.__version__}" in out and "cpu (" in out
+    src = "synthetic:users=60,items=40,seed=1"
+    assert main(["devices", "--check", "--epochs", "1", "--dataset", src]) == 0
+    out = capsys.readouterr().out
+    for name in catalog.neural_models():
+        assert f"{name:<8} cpu" in out
+    if not torch.cuda.is_available():
+        assert "no GPU here" in out
+
+
+def test_cli_train_stores_a_run_that_recommend_and_evaluate_reload(capsys):
+    src = "synthetic:users=120,items=150,seed=1"
+    assert main(["train", "mf", "--dataset", src, "--json", "--quiet", "--set", "epochs=2", "--set", "dim=8"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+    run_id = trained["run"]
+    assert isinstance(run_id, int)
+    assert main(["recommend", "--run", str(run_id), "--user", "5", "--json", "--k", "4"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 4 and {"movie_id", "title", "score"} <= set(rows[0])
+    assert main(["evaluate", "--run", str(run_id), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["metrics"]["loo-uniform"]["HR@10"] == pytest.approx(trained["metrics"]["HR@10"], abs=1e-9)
+    assert main(["recommend", "--run", "9999", "--user", "5"]) == 2
+    assert "no run 9999" in capsys.readouterr().err
+
+
+@pytest.mark.cuda
+@needs_cuda
+def test_cpu_and_cuda_give_close_validation_figures_from_the_same_seed():
+    figures = {}
+    for device in ("cpu", "cuda"):
+        m = zoo.make("mf", DS.n_users, DS.n_items, {**QUICK, "epochs": "4", "device": device})
+        h = fit_model(m, SPLIT.train, SPLIT)
+        assert h.status == "done", h.message
+        figures[device] = h.epochs[-1]["NDCG@10"]
+    assert abs(figures["cpu"] - figures["cuda"]) < 0.05, figures  # different random streams, same learning
+
+
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("name", ["mf", "ncf", "autorec", "cdae", "embnet"])
+def test_every_neural_model_trains_on_cuda_with_and_without_mixed_precision(name):
+    for amp in ("off", "bf16", "fp16"):
+        cfg = catalog.config_for(name, {"epochs": 1, "device": "cuda", "amp": amp})
+        if name == "ncf":
+            cfg = catalog.config_for(name, {"epochs": 1, "device": "cuda", "amp": amp, "pretrain_epochs": (1,)})
+        m = zoo.make(name, DS.n_users, DS.n_items, cfg=cfg, item_features=DS.genre_matrix)
+        h = fit_model(m, SPLIT.train, SPLIT)
+        assert h.status == "done" and np.isfinite(h.epochs[-1]["train_loss"]), (amp, h.message)
+        assert "cuda" in h.device
+
+
+def test_threads_are_chosen_and_can_be_set(monkeypatch):
+    import os
+
+    from recsys_core.sweeps import PoolExecutor
+    from recsys_core.train import thread_count, use_threads
+
+    monkeypatch.delenv("RECSYS_THREADS", raising=False)
+    assert thread_count() == max(1, (os.cpu_count() or 1) - 1)
+    monkeypatch.setenv("RECSYS_THREADS", "1")
+    assert use_threads() == 1 and torch.get_num_threads() == 1
+    assert describe_device("cpu").startswith("CPU, 1 torch thread")
+    monkeypatch.setenv("RECSYS_THREADS", "zero")
+    with pytest.raises(ConfigError, match="whole number"):
+        thread_count()
+    for asked in (1, 2, 64):
+        pool = PoolExecutor(asked)
+        assert pool.workers * pool.threads <= max(os.cpu_count() or 1, 1)
