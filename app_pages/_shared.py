@@ -232,3 +232,18 @@ def show_build_progress(job, compact: bool = False) -> None:
             st.rerun()  # a model landed, or the build ended: let the page show it
 
     _progress()
+
+
+def point_id(point: dict) -> int | None:
+    """The id a chart's point carries in `custom_data`. Streamlit hands `customdata` back as a
+    list for some traces and as a dict ({'0': 17}) for others (WebGL and SVG scatters in
+    1.67); None when the point carries none (a legend item, a trace without ids)."""
+    data = point.get("customdata")
+    if isinstance(data, dict):
+        data = data.get("0", next(iter(data.values()), None))
+    elif isinstance(data, (list, tuple)):
+        data = data[0] if data else None
+    try:
+        return int(data) if data is not None else None
+    except (TypeError, ValueError):
+        return None

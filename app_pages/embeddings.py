@@ -1,9 +1,11 @@
 """Embedding map: PCA of a model's learned item (or user) vectors."""
 
+import os
+
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import no_artifacts, page_start, results
+from app_pages._shared import no_artifacts, page_start, point_id, results
 from recsys_core.data import summary
 
 ds, src = page_start("Embedding map")
@@ -30,19 +32,25 @@ st.caption(
     "Explained variance: " + ", ".join(f"PC{j + 1} {v:.1%}" for j, v in enumerate(explained))
     + f" · {len(df):,} {side}s, sized by number of ratings · select a point (box or click) to list its neighbours"
 )  # fmt: skip
-kw = dict(color=colour, size="ratings", hover_name="title", custom_data=["id"], size_max=18, opacity=0.7, height=620)
+palette = summary.genre_colours(ds.genres) if colour == "primary genre" else {"yes": "#BE0032", "no": "#C8C8C8"}
+kw = dict(color=colour, size="ratings", hover_name="title", custom_data=["id"], size_max=18, opacity=0.7, height=620,
+          color_discrete_map=palette)  # fmt: skip
 if dims == 3 and "PC3" in df:
     fig = px.scatter_3d(df, x="PC1", y="PC2", z="PC3", **kw)
-    event = st.plotly_chart(fig, key="map3d")
+    event = st.plotly_chart(fig, key=f"map3d-{model}-{side}", on_select="rerun", selection_mode="points")
 else:
-    fig = px.scatter(df, x="PC1", y="PC2", render_mode="webgl" if len(df) > 1000 else "auto", **kw)
+    webgl = len(df) > int(os.environ.get("RECSYS_WEBGL_POINTS", "1000"))  # WebGL draws large maps fast
+    fig = px.scatter(df, x="PC1", y="PC2", render_mode="webgl" if webgl else "svg", **kw)
     fig.update_layout(legend={"itemsizing": "constant"})
-    event = st.plotly_chart(fig, key="map2d", on_select="rerun", selection_mode=("points", "box", "lasso"))
+    event = st.plotly_chart(fig, key=f"map2d-{model}-{side}", on_select="rerun", selection_mode=("points", "box", "lasso"))
 
-points = (event or {}).get("selection", {}).get("points", []) if dims == 2 else []
+points = [p for p in (event or {}).get("selection", {}).get("points", []) if point_id(p) is not None]
 if points:
     # map back through custom_data (the id), never the point index: colour splits the traces
-    picked = int(points[0]["customdata"][0])
+    picked = point_id(points[0])
+    if len(points) > 1:
+        st.caption(f"{len(points):,} points selected: " + ", ".join(df["title"].iat[point_id(p)] for p in points[:8])
+                   + (" ..." if len(points) > 8 else "") + f". Neighbours of the first, {df['title'].iat[picked]}:")  # fmt: skip
     st.subheader(f"Nearest to {df['title'].iat[picked]} in {model} space")
     st.dataframe(res.embedding_neighbours(model, picked, 10, side), hide_index=True, width="stretch")
 

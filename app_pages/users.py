@@ -91,6 +91,7 @@ if ds.has_genres:
         color="movie genre",
         orientation="h",
         title="Genre mix: each list against the user's history",
+        color_discrete_map=summary.genre_colours(ds.genres),
     )
     fig.update_layout(xaxis_tickformat=".0%", height=300, legend={"orientation": "h", "y": -0.3})
     st.plotly_chart(fig, key="genre_mix")

@@ -49,8 +49,15 @@ def server(tmp_path_factory):
         build(load_dataset(SYN), ["popularity", "genre", "ease", "mf"], Store(arts))
     port = _free_port()
     # (this module-scoped server starts before the per-test fixture that turns auto-build off)
-    env = dict(os.environ, RECSYS_ARTIFACTS=str(arts), RECSYS_DATA=str(tmp_path_factory.mktemp("bdata")),
-               RECSYS_DATASETS=SYN, RECSYS_AUTO_BUILD="0", RECSYS_AUTO_FETCH="0")  # fmt: skip
+    env = dict(
+        os.environ,
+        RECSYS_ARTIFACTS=str(arts),
+        RECSYS_DATA=str(tmp_path_factory.mktemp("bdata")),
+        RECSYS_DATASETS=SYN,
+        RECSYS_AUTO_BUILD="0",
+        RECSYS_AUTO_FETCH="0",
+        RECSYS_WEBGL_POINTS="70",
+    )  # fmt: skip  (the 80-user map draws with WebGL, the 60-movie one with SVG)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -148,4 +155,51 @@ def test_train_page_runs_a_two_epoch_training(server, shots):
         expect(body).to_contain_text("this run")
         _settled(page)
         page.screenshot(path=str(shots / "train-finished.png"), full_page=True)
+        browser.close()
+
+
+def _point_pixel(page, index: int = 0) -> dict:
+    """Where the map's first trace draws its `index`-th point, in page pixels (from the
+    figure's own axes), and the id it carries."""
+    return page.evaluate(
+        """(i) => {
+        const gd = document.querySelector('.js-plotly-plot');
+        const fl = gd._fullLayout, tr = gd._fullData[0], r = gd.getBoundingClientRect();
+        return {x: r.left + fl._size.l + fl.xaxis.l2p(tr.x[i]), y: r.top + fl._size.t + fl.yaxis.l2p(tr.y[i]),
+                type: tr.type, title: tr.hovertext[i]};
+    }""",
+        index,
+    )
+
+
+def test_clicking_and_box_selecting_on_the_embedding_map_lists_neighbours(server, shots):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{server}/embeddings")
+        page.wait_for_selector(".js-plotly-plot", timeout=30_000)
+        _settled(page)
+        for side, kind in (("movies", "scatter"), ("users", "scattergl")):  # SVG, then WebGL
+            if side == "users":
+                page.get_by_text("users", exact=True).click()
+                expect(page.get_by_text("80 users")).to_be_visible(timeout=30_000)
+                _settled(page)
+            point = _point_pixel(page)
+            assert point["type"] == kind
+            page.mouse.click(point["x"], point["y"])
+            expect(page.get_by_text(f"Nearest to {point['title']}")).to_be_visible(timeout=30_000)
+            _settled(page)
+        page.screenshot(path=str(shots / "map-click.png"), full_page=True)
+        # box select: the modebar's Box Select, then a drag across the middle of the plot
+        area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+        page.locator('.modebar-btn[data-title="Box Select"]').click()
+        x0, y0 = area["x"] + 5, area["y"] + 5
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move(x0 + area["width"] - 10, y0 + area["height"] - 10, steps=8)
+        page.mouse.up()
+        expect(page.get_by_text("points selected")).to_be_visible(timeout=30_000)
+        _settled(page)
         browser.close()

@@ -356,3 +356,25 @@ def test_sweeps_page_warns_that_different_losses_are_not_on_one_scale(built_stor
     assert table["status"].tolist()[:2] == ["done", "done"], table
     at.selectbox(key="sweep").set_value("cdae-hidden").run()  # one loss: no warning
     assert not any("not on one scale" in c.value for c in at.caption)
+
+
+def test_a_chart_point_id_is_read_whatever_form_streamlit_hands_back():
+    from app_pages._shared import point_id
+
+    assert point_id({"customdata": {"0": 17}}) == 17  # Streamlit 1.67, WebGL and SVG scatters
+    assert point_id({"customdata": [17]}) == 17
+    assert point_id({"customdata": 17}) == 17
+    assert point_id({"x": 1.0}) is None and point_id({"customdata": {}}) is None
+
+
+def test_every_genre_has_its_own_colour_fixed_across_datasets():
+    from recsys_core.data.loaders import ML100K_GENRES
+    from recsys_core.data.summary import genre_colours
+
+    ml100k = genre_colours(ML100K_GENRES)
+    ml1m = genre_colours([g for g in ML100K_GENRES if g != "unknown"])  # ml-1m: the same 18 named genres
+    for palette in (ml100k, ml1m):
+        assert len(set(palette.values())) == len(palette)  # no two genres share a colour
+    assert all(ml1m[g] == ml100k[g] for g in ml1m)  # Drama is the same blue on every dataset and page
+    other = genre_colours(["Drama", "Space opera", "Telenovela"])
+    assert other["Drama"] == ml100k["Drama"] and len(set(other.values())) == len(other)
