@@ -167,8 +167,9 @@ GENRE_COLOURS = {
     "Western": "#F6A600",
     "unknown": "#848482",
     "IMAX": "#8DB600",
+    "(none)": "#C8C8C8",  # a movie without genres (the map's primary genre)
 }
-_ALIASES = {"Children": "Children's", "(no genres listed)": "unknown", "(none)": "unknown"}
+_ALIASES = {"Children": "Children's", "(no genres listed)": "(none)"}
 _SPARE = ["#E25822", "#B3446C", "#5F9EA0", "#DA16FF", "#1616A7", "#6C7C32", "#FC0080", "#00A08B", "#511CFB"]
 
 
