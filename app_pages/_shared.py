@@ -247,3 +247,28 @@ def point_id(point: dict) -> int | None:
         return int(data) if data is not None else None
     except (TypeError, ValueError):
         return None
+
+
+# What each figure means, one hover away wherever a table shows it.
+METRIC_HELP = {
+    "HR@10": "Hit ratio: share of users whose held-out movie is in the model's top 10 (higher is better).",
+    "NDCG@10": "Like HR@10, but a hit counts more the higher it ranks (1 at rank 1, 0.39 at rank 10).",
+    "Recall@10": "Share of a user's held-out movies found in the top 10 (one held-out movie here: equals HR@10).",
+    "MRR@10": "Mean reciprocal rank: 1 / the held-out movie's rank, 0 when it is not in the top 10.",
+    "AUC": "Chance that the held-out movie scores above a random candidate (0.5 = guessing).",
+    "RMSE": "Root mean squared error of predicted star ratings (lower is better).",
+    "MAE": "Mean absolute error of predicted star ratings, in stars (lower is better).",
+    "coverage": "Share of the catalogue that appears in anyone's top 10.",
+    "diversity": "1 − mean genre similarity of the movies within a top-10 list (higher = more varied lists).",
+    "novelty": "Mean −log₂ popularity of recommended movies (higher = less mainstream).",
+    "gini": "Inequality of how often movies are recommended (0 = evenly, 1 = always the same few).",
+    "train_loss": "The training objective at the kept epoch (not comparable across different losses).",
+    "valid_loss": "The same objective on the validation item (lower is better).",
+    "valid NDCG@10": "NDCG@10 on each user's validation item: what early stopping and ★ best look at.",
+    "valid RMSE": "RMSE on the validation ratings: what early stopping and ★ best look at.",
+}
+
+
+def metric_help(columns) -> dict:
+    """column_config giving every known metric column its meaning as a hover."""
+    return {c: st.column_config.Column(c, help=METRIC_HELP[c]) for c in columns if c in METRIC_HELP}

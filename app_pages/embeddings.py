@@ -42,7 +42,9 @@ else:
     webgl = len(df) > int(os.environ.get("RECSYS_WEBGL_POINTS", "1000"))  # WebGL draws large maps fast
     fig = px.scatter(df, x="PC1", y="PC2", render_mode="webgl" if webgl else "svg", **kw)
     fig.update_layout(legend={"itemsizing": "constant"})
-    event = st.plotly_chart(fig, key=f"map2d-{model}-{side}", on_select="rerun", selection_mode=("points", "box", "lasso"))
+    event = st.plotly_chart(
+        fig, key=f"map2d-{model}-{side}", on_select="rerun", selection_mode=("points", "box", "lasso")
+    )
 
 points = [p for p in (event or {}).get("selection", {}).get("points", []) if point_id(p) is not None]
 if points:
@@ -56,7 +58,7 @@ if points:
 
 if side == "item":
     st.subheader("What the components mean")
-    st.caption("The movies at both ends of each component (seed 003 read PC1 as 'seriousness').")
+    st.caption("The movies at both ends of each component (the embedding-network study read PC1 as 'seriousness').")
     for comp in ("PC1", "PC2"):
         neg, pos = summary.component_ends(df, comp)
         a, b = st.columns(2)

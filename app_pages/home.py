@@ -3,7 +3,15 @@
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import auto_build, build_job, current_dataset, job_manager, results, show_build_progress
+from app_pages._shared import (
+    METRIC_HELP,
+    auto_build,
+    build_job,
+    current_dataset,
+    job_manager,
+    results,
+    show_build_progress,
+)
 from recsys_core.data import summary
 from recsys_core.results import hr_standard_error
 from recsys_core.splits import describe
@@ -73,7 +81,7 @@ else:
                 width="stretch",
                 column_config={
                     "train_seconds": st.column_config.NumberColumn("train s", format="%.1f"),
-                    **{c: st.column_config.NumberColumn(c, format="%.3f") for c in cols[1:-1]},
+                    **{c: st.column_config.NumberColumn(c, format="%.3f", help=METRIC_HELP.get(c)) for c in cols[1:-1]},
                 },
             )
             if p != "ratings":

@@ -8,10 +8,11 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import job_manager, page_link, page_start, results, store
+from app_pages._shared import job_manager, metric_help, page_link, page_start, results, store
 from recsys_core.catalog import neural_models
 from recsys_core.errors import RecsysError
 from recsys_core.jobs import resubmit, submit_sweep
+from recsys_core.splits import describe
 from recsys_core.sweeps import all_sweeps
 
 
@@ -38,7 +39,10 @@ with tab_sweep:
     c1, c2, c3 = st.columns([2, 2, 1])
     name = c1.selectbox("Sweep", list(sweeps), key="sweep", format_func=lambda n: f"{n} ({sweeps[n].model})")
     sweep = sweeps[name]
-    st.caption(f"{sweep.description or sweep.source} · protocol **{sweep.protocol}** · one run per {sweep.param} value")
+    st.caption(
+        f"{sweep.description or sweep.source} · protocol **{sweep.protocol}**: {describe(sweep.protocol)} ·"
+        f" one run per {sweep.param} value"
+    )
     res = results(src)
     curves = res.sweep_curves(sweep)
     rows = res.sweep_report(sweep)
@@ -90,10 +94,19 @@ with tab_sweep:
         st.subheader(f"Final figures, one row per {sweep.param}")
         st.caption(
             "Losses and the validation metric at the best epoch (the weights kept); ★ marks the best value on "
-            "validation, never on test. Test figures under the sweep's protocol; diversity = 1 − mean genre cosine "
-            "in the top-10 lists. Diverged runs are shown, not hidden."
+            "validation, never on test. Test figures under the sweep's protocol. Diverged runs are shown, not "
+            "hidden, and runs whose loss rose far above its best, or that ended worse than they started, are "
+            "marked unstable."
         )
-        st.dataframe(table.rename(columns={"value": sweep.param}), hide_index=True, width="stretch")
+        st.dataframe(table.rename(columns={"value": sweep.param}), hide_index=True, width="stretch",
+                     column_config=metric_help(table.columns))  # fmt: skip
+        best = next((r for r in rows if r.get("best")), None)
+        if sweep.claim and best is not None:
+            study = sweep.description.split(":")[0]
+            st.info(
+                f"**What {study} found:** {sweep.claim}.\n\n**Here**, on {ds.name} under {sweep.protocol}: the best "
+                f"{sweep.param} on validation is **{best['value']}**."
+            )
 
 # ------------------------------------------------------------------ every run of a model
 with tab_all:

@@ -76,7 +76,7 @@ with left:
         st.markdown("**Model**")
         if model in ("ncf",):
             ov["variant"] = _pick("Variant", ["neumf", "gmf", "mlp"], cfg.variant, key=k("variant"),
-                                  help="NeuMF = GMF and the MLP tower, concatenated (seed 002)")  # fmt: skip
+                                  help="NeuMF = GMF and the MLP tower, concatenated (the content + NCF study)")  # fmt: skip
             if ov["variant"] != "mlp":
                 ov["mf_dim"] = st.select_slider("GMF embedding", _opts(SIZES, cfg.mf_dim), cfg.mf_dim, key=k("mf_dim"))
             if ov["variant"] != "gmf":
@@ -88,13 +88,13 @@ with left:
             ov["dropout"] = st.slider("Dropout", 0.0, 0.9, cfg.dropout, 0.05, key=k("dropout"))
             ov["genre_features"] = st.toggle("Genre features", cfg.genre_features, key=k("genres"),
                                              disabled=not ds.has_genres,
-                                             help="an item genre embedding on the item side (seed 000)")  # fmt: skip
+                                             help="an item genre embedding on the item side (the NCF study)")  # fmt: skip
             ov["user_dropout"] = st.slider("User-id dropout", 0.0, 0.5, cfg.user_dropout, 0.05, key=k("udrop"),
                                            help="share of rows trained as the shared 'new user' (cold start)")  # fmt: skip
             ov["diversity_weight"] = st.select_slider("Diversity weight", _opts([0.0, 0.01, 0.1, 0.5, 1.0, 5.0],
                                                       cfg.diversity_weight), cfg.diversity_weight, key=k("div"),
                                                       disabled=not ds.has_genres,
-                                                      help="seed 002's genre-diversity regulariser")  # fmt: skip
+                                                      help="the content + NCF study's genre-diversity regulariser")  # fmt: skip
             ov["pretrain"] = st.toggle("Pre-train GMF and MLP", cfg.pretrain, key=k("pretrain"),
                                        disabled=ov["variant"] != "neumf",
                                        help="the NCF paper's initialisation; about 3x the training time")  # fmt: skip
@@ -113,7 +113,7 @@ with left:
             default = "-".join(map(str, cfg.layers))
             shape = st.selectbox("Encoder layers", _opts(AUTOREC_LAYERS, default), key=k("layers"),
                                  index=_opts(AUTOREC_LAYERS, default).index(default),
-                                 help="seed 001: 1-layer 128/256/512, 3-layer 128-256-256")  # fmt: skip
+                                 help="the AutoRec study: 1-layer 128/256/512, 3-layer 128-256-256")  # fmt: skip
             ov["layers"] = tuple(int(x) for x in shape.split("-"))
             ov["dropout"] = st.slider("Encoder dropout", 0.0, 0.9, cfg.dropout, 0.05, key=k("dropout"))
             ov["tied"] = st.toggle("Tied decoder weights", cfg.tied, key=k("tied"), help="W_d = W_e^T")
@@ -141,7 +141,7 @@ with left:
     with b:
         st.markdown("**Training**")
         ov["lr"] = st.select_slider("Learning rate", _opts(LRS, cfg.lr), cfg.lr, format_func=_fmt_lr, key=k("lr"),
-                                    help="log scale; seed 000's lr 1 diverges or trains badly")  # fmt: skip
+                                    help="log scale; the NCF study's lr 1 diverges or trains badly")  # fmt: skip
         ov["epochs"] = st.slider("Epochs (at most)", 1, 100, min(cfg.epochs, 100), key=k("epochs"))
         ov["patience"] = st.slider("Early-stopping patience", 1, 20, cfg.patience, key=k("patience"),
                                    help="validation checks without improvement before stopping")  # fmt: skip
@@ -153,7 +153,7 @@ with left:
         if ov["optimizer"] == "sgd":
             ov["momentum"] = st.slider("Momentum", 0.0, 0.99, cfg.momentum, 0.01, key=k("momentum"))
         ov["schedule"] = _pick("LR schedule", ["none", "cosine-restarts"], cfg.schedule, key=k("sched"),
-                               help="cosine annealing with warm restarts (seed 003)")  # fmt: skip
+                               help="cosine annealing with warm restarts (the embedding-network study)")  # fmt: skip
         ov["average_half_life"] = st.select_slider(
             "Weight averaging (half-life, epochs)", _opts(AVERAGE_HALF_LIVES, cfg.average_half_life),
             cfg.average_half_life, format_func=lambda v: "off" if v == 0 else f"{v:g}", key=k("average"),

@@ -38,7 +38,9 @@ if user == NEW:
     if cold.empty:
         st.info("The NCF model is not built yet.")
     else:
-        st.caption("NCF trains a shared 'new user' embedding by mapping a share of training rows to it (seed 000).")
+        st.caption(
+            "NCF trains a shared 'new user' embedding by mapping a share of training rows to it (the NCF study)."
+        )
         st.dataframe(cold, hide_index=True, width="stretch")
     st.stop()
 

@@ -58,7 +58,7 @@ def ranking_metrics(hits: np.ndarray, n_relevant: np.ndarray | int = 1) -> dict[
 
 def auc(scores: np.ndarray, valid: np.ndarray | None = None) -> float:
     """Share of sampled negatives the positive (column 0) outranks, ties counting half
-    (seed 004's pairwise test), averaged over users."""
+    (the CDAE study's pairwise test), averaged over users."""
     pos, others = scores[:, :1], scores[:, 1:]
     ok = np.ones_like(others, dtype=bool) if valid is None else valid[:, 1:]
     wins = ((others < pos) & ok).sum(1) + 0.5 * ((others == pos) & ok).sum(1)

@@ -65,7 +65,7 @@ def _recency(train: Interactions, cfg, device) -> torch.Tensor | None:
 class Pointwise(Objective):
     """BCE on positives and sampled negatives (NCF, MF; `BPR` and `SampledSoftmax` below
     are the other losses). Options read from the config: n_negatives, sampler,
-    negatives_per_user (seed 000, BCE only), user_dropout and diversity_weight (NCF),
+    negatives_per_user (the NCF study, BCE only), user_dropout and diversity_weight (NCF),
     recency_half_life (positives weighted by recency; negatives weigh 1)."""
 
     def setup(self, model, train, cfg, generator):
@@ -95,7 +95,7 @@ class Pointwise(Objective):
         return self._drop_users(users), items, labels, weights
 
     def _drop_users(self, users):
-        """Seed 000 (NCF's user_dropout): a share of the rows trained as the shared "new user"."""
+        """The NCF study (NCF's user_dropout): a share of the rows trained as the shared "new user"."""
         share = getattr(self.cfg, "user_dropout", 0.0)
         if share <= 0:
             return users
@@ -116,7 +116,7 @@ class Pointwise(Objective):
         return self._regularised(loss, logits, items)
 
     def _regularised(self, loss, logits, items):
-        """The loss plus seed 002's diversity penalty (NCF's diversity_weight) over every
+        """The loss plus the content + NCF study's diversity penalty (NCF's diversity_weight) over every
         score of the batch, whatever the loss."""
         weight = getattr(self.cfg, "diversity_weight", 0.0)
         if weight > 0 and self.genre_unit is not None:
@@ -124,7 +124,7 @@ class Pointwise(Objective):
         return loss
 
     def _diversity_penalty(self, logits, items, top: int = 10):
-        """Seed 002: genre similarity of the batch's top-scored items, weighted by their
+        """The content + NCF study: genre similarity of the batch's top-scored items, weighted by their
         predicted probabilities so the gradient pushes similar top items apart."""
         k = min(top, len(items))
         idx = torch.topk(logits, k).indices
@@ -209,7 +209,7 @@ class SampledSoftmax(Pointwise):
 
 class MaskedMSE(Objective):
     """AutoRec: rating vectors in, MSE only where a rating was observed; dense re-feeding
-    adds MSE(f(f(x)), f(x)) over every item (seed 001)."""
+    adds MSE(f(f(x)), f(x)) over every item (the AutoRec study)."""
 
     def epoch_batches(self):
         return [(b,) for b in self._perm_slices(len(self.model.inputs))]
@@ -234,7 +234,7 @@ class MaskedMSE(Objective):
 
 class WeightedBCE(Objective):
     """CDAE: corrupted binary user vectors, BCE with per-batch positive weights
-    p_l = batch size / number of batch users who have item l (seed 004). With
+    p_l = batch size / number of batch users who have item l (the CDAE study). With
     recency_half_life the input holds recency weights (also when scoring) and each observed
     item's loss is weighted by its recency (scaled to mean 1); the target stays binary."""
 

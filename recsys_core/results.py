@@ -45,7 +45,7 @@ def sweep_point_run(store, ds: Dataset, sweep, cfg) -> dict | None:
 
 
 def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
-    """Seed 000's table: value, train loss, validation loss, metric, epochs, status; best marked.
+    """The NCF study's table: value, train loss, validation loss, metric, epochs, status; best marked.
 
     Each row is the point's latest run; losses are at the best epoch (the restored weights)."""
     rows = []
@@ -76,6 +76,7 @@ def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
                 "epochs": len(epochs),
                 "best_epoch": run["best_epoch"],
                 "status": run["status"],
+                "note": run["error"] if run["status"] != "done" else unstable(epochs, monitor),
                 "run": run["id"],
             }
         )
@@ -85,6 +86,18 @@ def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
         best_row = (min if monitor == "RMSE" else max)(scored, key=lambda r: r[f"valid {monitor}"])
         best_row["best"] = True
     return rows
+
+
+def unstable(epochs: list[dict], monitor: str) -> str:
+    """Why a finished run is not to be trusted, '' when nothing stands out: its train loss rose
+    far above its best, or it ended worse on validation than it started."""
+    losses = [e["train_loss"] for e in epochs if e.get("train_loss") is not None]
+    if len(losses) >= 2 and losses[-1] > 1.5 * min(losses) + 1e-9:
+        return f"unstable: train loss rose to {losses[-1]:.3g} from its best {min(losses):.3g}"
+    values = [e[monitor] for e in epochs if e.get(monitor) is not None]
+    if len(values) >= 2 and (values[-1] > values[0] if monitor == "RMSE" else values[-1] < values[0]):
+        return f"unstable: validation {monitor} ended worse ({values[-1]:.3g}) than it started ({values[0]:.3g})"
+    return ""
 
 
 def closest_sweep(model: str, overrides: dict, sweeps: dict) -> Sweep | None:

@@ -9,8 +9,8 @@ gather from a dense users x items bit mask when that fits (ml-1m: 22 MB), else a
 Kinds:
 - `uniform`: every unseen item equally likely.
 - `popularity`: weight (count + 1) ** alpha (word2vec's 0.75 by default).
-- `inverse-popularity`: weight 1 / (count + 1), seed 000's sampler (rare items as negatives).
-Per-user counts (seed 000): `per_user(ratio)` draws round(ratio * n_u) negatives for a user
+- `inverse-popularity`: weight 1 / (count + 1), the NCF study's sampler (rare items as negatives).
+Per-user counts (the NCF study): `per_user(ratio)` draws round(ratio * n_u) negatives for a user
 with n_u train interactions, instead of a fixed number per positive.
 """
 
@@ -86,7 +86,7 @@ class NegativeSampler:
         raise ConfigError("negative sampling did not converge: users with almost every item seen")
 
     def per_user(self, ratio: float, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Seed 000's scheme: round(ratio * n_u) negatives for each user u (at least one
+        """The NCF study's scheme: round(ratio * n_u) negatives for each user u (at least one
         for a user with history). Returns flat (users, items)."""
         counts = torch.clamp(torch.round(ratio * self.user_counts.double()).long(), min=0)
         counts[(self.user_counts > 0) & (counts == 0)] = 1

@@ -5,7 +5,7 @@ Protocols (DESIGN.md, "Evaluation"):
   latest interaction is test, the one before validation, the rest train; users with fewer
   than 3 interactions stay in train only (counted). The test item is ranked against 99
   items the user never interacted with, drawn once with a fixed seed: uniformly, or in
-  proportion to item popularity (seed 004's "random" and "popularity" tests).
+  proportion to item popularity (the CDAE study's "random" and "popularity" tests).
 - `full`: the same split, ranked against every item the user has not interacted with.
   By default the test figures come from the model trained on train alone (validation held
   out, as RecBole does); with `refit` (`evaluate --refit`) it is trained again on train +

@@ -31,7 +31,7 @@ from recsys_core.splits import Interactions, LooSplit
 
 CHECK_EVERY = 8  # batches between cancel checks and progress callbacks
 # A run "diverges" when its loss stops being finite, or blows up far above the loss of the
-# untrained model (its first batch): seed 000's lr 1 on NeuMF jumps from 0.69 to 6.7.
+# untrained model (its first batch): the NCF study's lr 1 on NeuMF jumps from 0.69 to 6.7.
 BLOWUP_BATCH, BLOWUP_EPOCH = 10.0, 3.0
 
 

@@ -1,13 +1,13 @@
 """Autoencoders over user vectors.
 
-AutoRec (seed 001; Kuchaiev & Ginsburg 2017, "Training Deep AutoEncoders for Collaborative
+AutoRec (the AutoRec study; Kuchaiev & Ginsburg 2017, "Training Deep AutoEncoders for Collaborative
 Filtering"): a user's rating vector over all items -> encoder/decoder of SELU layers
 (sizes as a list; the decoder mirrors the encoder), masked MSE (loss only on observed
 ratings), dropout on the code, optional tied decoder weights (W_d = W_e^T) and dense
 re-feeding. It predicts ratings (RMSE) and ranks items by predicted rating. With
 `item_based` the vectors are items' ratings over users (I-AutoRec, Sedhain et al. 2015).
 
-CDAE (seed 004; Wu et al. 2016, "Collaborative Denoising Auto-Encoders for Top-N
+CDAE (the CDAE study; Wu et al. 2016, "Collaborative Denoising Auto-Encoders for Top-N
 Recommender Systems"): a corrupted binary user vector plus a user node -> one tanh hidden
 layer -> sigmoid outputs, BCE with per-item positive weights computed per batch (rare items
 weigh more). With `recency_half_life` the input vector holds recency weights instead of

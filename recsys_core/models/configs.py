@@ -37,7 +37,9 @@ class TrainParams:
     weight_decay: float = param(0.0, min=0, max=1, log=True, help="L2 penalty on the weights")
     optimizer: str = param("adam", choices=OPTIMIZERS)
     momentum: float = param(0.9, min=0, max=1, max_open=True, help="SGD momentum")
-    schedule: str = param("none", choices=SCHEDULES, help="cosine annealing with warm restarts (seed 003)")
+    schedule: str = param(
+        "none", choices=SCHEDULES, help="cosine annealing with warm restarts (the embedding-network study)"
+    )
     restart_epochs: int = param(2, min=1, max=100, help="epochs per cosine cycle")
     patience: int = param(3, min=1, max=100, help="validation checks without improvement before stopping")
     average_half_life: float = param(
@@ -59,7 +61,9 @@ LOSSES = {"bce": "pointwise", "bpr": "bpr", "softmax": "softmax"}
 class PointwiseParams(TrainParams):
     n_negatives: int = param(4, min=1, max=100, help="sampled negatives per positive")
     sampler: str = param("uniform", choices=SAMPLERS, help="how training negatives are drawn")
-    negatives_per_user: float = param(0.0, min=0, max=100, help="seed 000: ratio x user history (0 = per positive)")
+    negatives_per_user: float = param(
+        0.0, min=0, max=100, help="the NCF study: ratio x user history (0 = per positive)"
+    )
     recency_half_life: float = recency_param()
     loss: str = param(
         "bce", choices=tuple(LOSSES), help="BCE on positives and negatives, pairwise BPR, or sampled softmax"
@@ -77,9 +81,9 @@ class NCFConfig(PointwiseParams):
     mf_dim: int = param(8, min=1, max=1024, help="GMF embedding size")
     layers: tuple[int, ...] = param((64, 32, 16, 8), min=1, max=4096, help="MLP tower; first = 2 x MLP embedding")
     dropout: float = param(0.0, min=0, max=1, max_open=True, help="after each hidden layer")
-    genre_features: bool = param(False, help="add an item genre embedding to the item side (seed 000)")
+    genre_features: bool = param(False, help="add an item genre embedding to the item side (the NCF study)")
     user_dropout: float = param(0.0, min=0, max=1, max_open=True, help="share of rows trained as the 'new user'")
-    diversity_weight: float = param(0.0, min=0, max=100, help="seed 002's genre-diversity regulariser")
+    diversity_weight: float = param(0.0, min=0, max=100, help="the content + NCF study's genre-diversity regulariser")
     pretrain: bool = param(False, help="NeuMF: initialise from trained GMF and MLP (the NCF paper)")
     pretrain_epochs: tuple[int, ...] = param(
         (), min=1, max=1000, help="NeuMF pre-training epochs, fixed: GMF, MLP or one for both (empty: early-stopped)"
@@ -116,7 +120,7 @@ class AutoRecConfig(TrainParams):
 class CDAEConfig(TrainParams):
     hidden: int = param(50, min=1, max=8192, help="hidden units (tanh)")
     corruption: float = param(0.2, min=0, max=1, max_open=True, help="share of input ones dropped")
-    pos_weight: bool = param(True, help="per-batch positive weights: batch size / item count (seed 004)")
+    pos_weight: bool = param(True, help="per-batch positive weights: batch size / item count (the CDAE study)")
     recency_half_life: float = recency_param()
 
 

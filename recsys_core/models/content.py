@@ -1,4 +1,4 @@
-"""Content-based recommendations from genre vectors (seed 002).
+"""Content-based recommendations from genre vectors (the content + NCF study).
 
 Item-to-item: cosine similarity of (optionally TF-IDF weighted) multi-hot genre vectors,
 with the shared genres as the "why". User profile: the mean genre vector of the movies the

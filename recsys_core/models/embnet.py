@@ -1,4 +1,4 @@
-"""EmbeddingNet (seed 003, after fast.ai): a rating regressor.
+"""EmbeddingNet (the embedding-network study, after fast.ai): a rating regressor.
 
 User and movie embeddings, concatenated, embedding dropout, hidden layers with their own
 dropouts (lists), and a sigmoid output rescaled to the rating range; MSE loss, Adam with

@@ -1,9 +1,9 @@
 """Matrix factorisation and Neural Collaborative Filtering.
 
 X. He et al., "Neural Collaborative Filtering", WWW 2017: GMF (element-wise product of
-user and item embeddings), an MLP tower (seed 002: 64-32-16-8 with ReLU), and NeuMF (both,
+user and item embeddings), an MLP tower (the content + NCF study: 64-32-16-8 with ReLU), and NeuMF (both,
 concatenated before the output layer), optionally pre-trained from GMF and MLP weights.
-Options from seed 000: an item genre-feature embedding added to the item side, dropout
+Options from the NCF study: an item genre-feature embedding added to the item side, dropout
 after the hidden layers, and user-id dropout that maps a share of training rows to one
 shared "new user" embedding (row n_users), learned for cold-start users.
 S. Rendle et al., "Neural Collaborative Filtering vs. Matrix Factorization Revisited",
@@ -24,7 +24,7 @@ from recsys_core.models.neural import NeuralRecommender
 
 
 def objective_for(cfg: PointwiseParams) -> str:
-    """The objective a pointwise model trains with; seed 000's per-user negatives are drawn
+    """The objective a pointwise model trains with; the NCF study's per-user negatives are drawn
     for the user's whole history, not per positive, so only BCE can use them."""
     if cfg.loss != "bce" and cfg.negatives_per_user > 0:
         raise ConfigError(f"negatives_per_user works with loss=bce only (loss={cfg.loss} pairs negatives per positive)")
