@@ -177,14 +177,14 @@ def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_
     assert at.segmented_control(key="train_model").value == "ncf"
     ncf = zoo.config_for("ncf")
     assert at.select_slider(key="ncf:lr").value == ncf.lr  # every picker starts at the shipped default
-    assert at.selectbox(key="ncf:sched").value == ncf.schedule
+    assert at.selectbox(key="ncf:schedule").value == ncf.schedule
     assert at.selectbox(key="ncf:variant").value == ncf.variant
     assert at.toggle(key="ncf:pretrain").value == ncf.pretrain
-    assert at.select_slider(key="ncf:recency").value == ncf.recency_half_life
+    assert at.select_slider(key="ncf:recency_half_life").value == ncf.recency_half_life
     assert any("This run will use" in m.value and "CPU" in m.value for m in at.markdown)
     at.segmented_control(key="train_model").set_value("autorec").run()
     autorec = zoo.config_for("autorec")
-    assert at.select_slider(key="autorec:average").value == autorec.average_half_life > 0
+    assert at.select_slider(key="autorec:average_half_life").value == autorec.average_half_life > 0
     assert at.slider(key="autorec:dropout").value == autorec.dropout
     assert at.selectbox(key="autorec:protocol").value == "ratings"  # the protocol it is judged on
     at.segmented_control(key="train_model").set_value("mf").run()
@@ -243,7 +243,7 @@ def test_train_page_rejects_invalid_settings_and_explains(built_store, monkeypat
     at = run_page("train", built_store, monkeypatch)
     at.slider(key="ncf:epochs").set_value(2).run()
     assert any("early stopping cannot end the run" in c.value for c in at.caption)
-    at.selectbox(key="ncf:opt").set_value("sgd").run()
+    at.selectbox(key="ncf:optimizer").set_value("sgd").run()
     assert at.slider(key="ncf:momentum").value == 0.9  # momentum shows with SGD only
     at.selectbox(key="ncf:variant").set_value("gmf").run()
     assert at.toggle(key="ncf:pretrain").disabled  # pre-training needs NeuMF
@@ -312,7 +312,7 @@ def test_deep_links_pick_the_user_or_movie_and_unknown_ids_are_said(built_store,
 def test_train_page_cancel_shows_the_cancelled_run(built_store, monkeypatch, tmp_path):
     at, root = train_page(built_store, monkeypatch, tmp_path, "mf")
     at.slider(key="mf:epochs").set_value(100)
-    at.select_slider(key="mf:batch").set_value(16)
+    at.select_slider(key="mf:batch_size").set_value(16)
     at.run()
     at.button(key="train").click().run()
     cancel = [b for b in at.button if str(b.key).startswith("cancel_")]
@@ -378,3 +378,27 @@ def test_every_genre_has_its_own_colour_fixed_across_datasets():
     assert all(ml1m[g] == ml100k[g] for g in ml1m)  # Drama is the same blue on every dataset and page
     other = genre_colours(["Drama", "Space opera", "Telenovela"])
     assert other["Drama"] == ml100k["Drama"] and len(set(other.values())) == len(other)
+
+
+def test_the_train_form_is_made_from_config_metadata_and_keeps_settings_across_pages(built_store, monkeypatch):
+    import dataclasses
+
+    from app_pages._form import SKIP
+    from recsys_core import catalog
+
+    at = run_app("train", built_store, monkeypatch)
+    for model in ("mf", "cdae", "embnet"):
+        at.segmented_control(key="train_model").set_value(model).run()
+        cfg = catalog.config_for(model)
+        drawn = {str(w.key).split(":", 1)[1] for w in at.main if str(getattr(w, "key", "")).startswith(f"{model}:")}
+        wanted = {f.name for f in dataclasses.fields(cfg)} - SKIP - {"momentum", "restart_epochs"}
+        assert wanted <= drawn, wanted - drawn  # every field a user sets has its widget, none hand-listed
+    at.segmented_control(key="train_model").set_value("mf").run()
+    at.slider(key="mf:epochs").set_value(3).run()
+    assert at.slider(key="mf:epochs").help == catalog.ZOO["mf"].config.__dataclass_fields__["epochs"].metadata["help"]
+    at.switch_page("app_pages/home.py").run()
+    at.switch_page("app_pages/train.py").run()
+    assert at.segmented_control(key="train_model").value == "mf"
+    assert at.slider(key="mf:epochs").value == 3  # kept across the page switch
+    at.button(key="reset").click().run()
+    assert at.slider(key="mf:epochs").value == catalog.config_for("mf").epochs
