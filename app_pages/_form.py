@@ -76,7 +76,7 @@ HINTS: dict[str, dict] = {
     },
     "dropouts@embnet": {"kind": "shared", "range": (0.0, 0.9, 0.05), "label": "Hidden dropout"},
     "amp": {"label": "Mixed precision (CUDA)"},
-}  # fmt: skip  (one hint a line reads better than the formatter's wrapping of the option lists)
+}
 SKIP = {"seed", "device", "pretrain_epochs", "negatives_per_user", "item_based", "amp"}
 TRAINING = {f.name for f in dataclasses.fields(TrainParams)}
 
@@ -115,8 +115,9 @@ def field_widget(model: str, f: dataclasses.Field, default, hint_type, disabled:
     if kind == "presets":
         options = list(dict.fromkeys([*hint["options"], tuple(default)]))
         keep(key, tuple(default))
-        value = st.selectbox(label, options, key=key, help=helptext, disabled=disabled,
-                             format_func=lambda v: "-".join(map(str, v)))  # fmt: skip
+        value = st.selectbox(
+            label, options, key=key, help=helptext, disabled=disabled, format_func=lambda v: "-".join(map(str, v))
+        )
     elif kind == "shared":  # one value for every entry of a tuple (embnet's dropouts)
         lo, hi, step = hint["range"]
         keep(key, float(default[0]) if default else 0.0)
@@ -126,8 +127,14 @@ def field_widget(model: str, f: dataclasses.Field, default, hint_type, disabled:
         value = st.toggle(label, key=key, help=helptext, disabled=disabled)
     elif meta.get("choices"):
         keep(key, default)
-        value = st.selectbox(label, list(meta["choices"]), key=key, help=helptext, disabled=disabled,
-                             format_func=hint.get("format_func", str))  # fmt: skip
+        value = st.selectbox(
+            label,
+            list(meta["choices"]),
+            key=key,
+            help=helptext,
+            disabled=disabled,
+            format_func=hint.get("format_func", str),
+        )
     elif kind == "grid":
         options = sorted(set(hint["options"]) | {default})
         keep(key, default)
@@ -186,8 +193,12 @@ def ncf_tower(cfg, variant: str) -> dict:
         out["mf_dim"] = field_widget("ncf", fields["mf_dim"], cfg.mf_dim, int)
     if variant != "gmf":
         keep(key + "mlp_dim", cfg.layers[0] // 2)
-        e = st.select_slider("MLP embedding", sorted(set(SIZES) | {cfg.layers[0] // 2}), key=key + "mlp_dim",
-                             help="the tower's first layer is 2 x this")  # fmt: skip
+        e = st.select_slider(
+            "MLP embedding",
+            sorted(set(SIZES) | {cfg.layers[0] // 2}),
+            key=key + "mlp_dim",
+            help="the tower's first layer is 2 x this",
+        )
         save(key + "mlp_dim")
         keep(key + "depth", len(cfg.layers))
         depth = st.slider("Tower depth", 1, 5, key=key + "depth", help="each layer halves")

@@ -29,12 +29,21 @@ if colour != "primary genre":
     j = ds.genres.index(colour)
     df[colour] = ["yes" if f else "no" for f in ds.genre_matrix[:, j]]
 st.caption(
-    "Explained variance: " + ", ".join(f"PC{j + 1} {v:.1%}" for j, v in enumerate(explained))
+    "Explained variance: "
+    + ", ".join(f"PC{j + 1} {v:.1%}" for j, v in enumerate(explained))
     + f" · {len(df):,} {side}s, sized by number of ratings · select a point (box or click) to list its neighbours"
-)  # fmt: skip
+)
 palette = summary.genre_colours(ds.genres) if colour == "primary genre" else {"yes": "#BE0032", "no": "#C8C8C8"}
-kw = dict(color=colour, size="ratings", hover_name="title", custom_data=["id"], size_max=18, opacity=0.7, height=620,
-          color_discrete_map=palette)  # fmt: skip
+kw = dict(
+    color=colour,
+    size="ratings",
+    hover_name="title",
+    custom_data=["id"],
+    size_max=18,
+    opacity=0.7,
+    height=620,
+    color_discrete_map=palette,
+)
 if dims == 3 and "PC3" in df:
     fig = px.scatter_3d(df, x="PC1", y="PC2", z="PC3", **kw)
     event = st.plotly_chart(fig, key=f"map3d-{model}-{side}", on_select="rerun", selection_mode="points")
@@ -51,8 +60,12 @@ if points:
     # map back through custom_data (the id), never the point index: colour splits the traces
     picked = point_id(points[0])
     if len(points) > 1:
-        st.caption(f"{len(points):,} points selected: " + ", ".join(df["title"].iat[point_id(p)] for p in points[:8])
-                   + (" ..." if len(points) > 8 else "") + f". Neighbours of the first, {df['title'].iat[picked]}:")  # fmt: skip
+        st.caption(
+            f"{len(points):,} points selected: "
+            + ", ".join(df["title"].iat[point_id(p)] for p in points[:8])
+            + (" ..." if len(points) > 8 else "")
+            + f". Neighbours of the first, {df['title'].iat[picked]}:"
+        )
     st.subheader(f"Nearest to {df['title'].iat[picked]} in {model} space")
     st.dataframe(res.embedding_neighbours(model, picked, 10, side), hide_index=True, width="stretch")
 
@@ -65,6 +78,10 @@ if side == "item":
         a.markdown(f"**{comp} −**\n\n" + "\n".join(f"- {t}" for t in neg))
         b.markdown(f"**{comp} +**\n\n" + "\n".join(f"- {t}" for t in pos))
     a, b = st.columns(2)  # the TSVs are made when a button is pressed, not on every rerun
-    a.download_button("Vectors (TensorBoard projector TSV)", lambda: res.projector_vectors(model),
-                      f"{model}-vectors.tsv", key="tsv_vec")  # fmt: skip
+    a.download_button(
+        "Vectors (TensorBoard projector TSV)",
+        lambda: res.projector_vectors(model),
+        f"{model}-vectors.tsv",
+        key="tsv_vec",
+    )
     b.download_button("Metadata (TSV)", res.projector_metadata, f"{model}-metadata.tsv", key="tsv_meta")

@@ -58,16 +58,33 @@ else:
     tabs = st.tabs(protocols)
     for tab, p in zip(tabs, protocols):
         with tab:
-            st.caption(describe(p) + (". Figures on the test set, best-epoch weights of the model trained with each "
-                                      "user's validation item held out (as RecBole does; `evaluate --refit` trains "
-                                      "on it too)." if p != "ratings" else "."))  # fmt: skip
+            st.caption(
+                describe(p)
+                + (
+                    ". Figures on the test set, best-epoch weights of the model trained with each "
+                    "user's validation item held out (as RecBole does; `evaluate --refit` trains "
+                    "on it too)."
+                    if p != "ratings"
+                    else "."
+                )
+            )
             sub = board[board["protocol"] == p]
             if p == "ratings":
                 cols = ["model", "RMSE", "MAE", "train_seconds"]
                 sub = sub.sort_values("RMSE")
             else:
-                cols = ["model", "HR@10", "NDCG@10", "Recall@10", "MRR@10", "AUC", "coverage", "diversity", "novelty",
-                        "train_seconds"]  # fmt: skip
+                cols = [
+                    "model",
+                    "HR@10",
+                    "NDCG@10",
+                    "Recall@10",
+                    "MRR@10",
+                    "AUC",
+                    "coverage",
+                    "diversity",
+                    "novelty",
+                    "train_seconds",
+                ]
                 cols = [c for c in cols if c in sub]
                 sub = sub.sort_values("NDCG@10", ascending=False)
                 if "HR@10" in sub and len(sub):

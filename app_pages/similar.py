@@ -12,13 +12,19 @@ default = order[0]
 c1, c2 = st.columns([3, 1])
 linked = index_from_url(ds, "movie", "movie")
 item = c1.selectbox(
-    "Movie (type to search)", order, index=0 if linked is None else order.index(linked), format_func=lambda i: titles[i], key="movie",
+    "Movie (type to search)",
+    order,
+    index=0 if linked is None else order.index(linked),
+    format_func=lambda i: titles[i],
+    key="movie",
     help="Listed by number of ratings; typing filters the titles.",
-)  # fmt: skip
+)
 st.query_params["movie"] = ds.items["item_id"].iat[item]  # the address bar links to this movie
 n = c2.slider("How many", 5, 30, 10, key="n_similar")
-st.caption(f"**{titles[item]}** · genres: {ds.items['genres'].iat[item].replace('|', ', ') or 'none'}"
-           f" · {int(ds.item_popularity[item]):,} ratings")  # fmt: skip
+st.caption(
+    f"**{titles[item]}** · genres: {ds.items['genres'].iat[item].replace('|', ', ') or 'none'}"
+    f" · {int(ds.item_popularity[item]):,} ratings"
+)
 
 left, right = st.columns(2)
 with left:
@@ -39,8 +45,13 @@ with left:
                 "year": st.column_config.NumberColumn("year", format="%d"),
             },
         )
-        st.download_button("Download as CSV", sim.to_csv(index=False), f"similar-{ds.items['item_id'].iat[item]}.csv",
-                           "text/csv", key="csv_genre")  # fmt: skip
+        st.download_button(
+            "Download as CSV",
+            sim.to_csv(index=False),
+            f"similar-{ds.items['item_id'].iat[item]}.csv",
+            "text/csv",
+            key="csv_genre",
+        )
 with right:
     st.subheader("By learned embedding")
     models = results(src).models_with("item_embeddings")
@@ -48,14 +59,22 @@ with right:
     if not models:
         no_artifacts(src, "embeddings")
     else:
-        model = st.selectbox("Embedding space", models, key="emb_model",
-                             help="Item vectors the model learned from who watched what (collaborative).")  # fmt: skip
+        model = st.selectbox(
+            "Embedding space",
+            models,
+            key="emb_model",
+            help="Item vectors the model learned from who watched what (collaborative).",
+        )
         near = results(src).embedding_neighbours(model, item, n)
         st.caption(
             f"Cosine similarity of {model} item vectors: movies watched by the same people, whatever their genre."
         )
-        st.dataframe(near, width="stretch", hide_index=True,
-                     column_config={"cosine": st.column_config.NumberColumn("cosine", format="%.3f")})  # fmt: skip
+        st.dataframe(
+            near,
+            width="stretch",
+            hide_index=True,
+            column_config={"cosine": st.column_config.NumberColumn("cosine", format="%.3f")},
+        )
         st.download_button(
             "Download as CSV", near.to_csv(index=False), f"similar-{model}.csv", "text/csv", key="csv_emb"
         )

@@ -21,12 +21,20 @@ def parcoords_axis(values, name: str) -> dict:
     label = name.replace("valid ", "valid<br>").replace("best-epoch", "best epoch").replace("last-epoch", "last epoch")
     if not pd.api.types.is_numeric_dtype(values):
         cats = sorted(values.astype(str).unique())
-        return {"label": label, "values": [cats.index(v) for v in values.astype(str)],
-                "tickvals": list(range(len(cats))), "ticktext": cats}  # fmt: skip
+        return {
+            "label": label,
+            "values": [cats.index(v) for v in values.astype(str)],
+            "tickvals": list(range(len(cats))),
+            "ticktext": cats,
+        }
     if name in ("lr", "weight_decay") and (values > 0).all():
         ticks = sorted(values.unique())
-        return {"label": f"{name} (log)", "values": np.log10(values).tolist(), "tickvals": np.log10(ticks).tolist(),
-                "ticktext": [f"{t:g}" for t in ticks]}  # fmt: skip
+        return {
+            "label": f"{name} (log)",
+            "values": np.log10(values).tolist(),
+            "tickvals": np.log10(ticks).tolist(),
+            "ticktext": [f"{t:g}" for t in ticks],
+        }
     return {"label": label, "values": values.tolist()}
 
 
@@ -73,19 +81,35 @@ with tab_sweep:
         metrics = [m for m in ("loss", "HR@10", "NDCG@10", "RMSE") if m == "loss" or m in curves]
         m1, m2 = c2.selectbox("Metric", metrics, key="sweep_metric"), c3.toggle("Log scale", key="log_y")
         if m1 == "loss":
-            long = curves.melt(["epoch", "value", "status"], ["train_loss", "valid_loss"], var_name="split",
-                               value_name="loss")  # fmt: skip
+            long = curves.melt(
+                ["epoch", "value", "status"], ["train_loss", "valid_loss"], var_name="split", value_name="loss"
+            )
             long["split"] = long["split"].str.replace("_loss", "")
-            fig = px.line(long, x="epoch", y="loss", color="value", line_dash="split", markers=True, log_y=m2,
-                          title=f"Train (solid) and validation (dashed) loss per epoch, by {sweep.param}")  # fmt: skip
+            fig = px.line(
+                long,
+                x="epoch",
+                y="loss",
+                color="value",
+                line_dash="split",
+                markers=True,
+                log_y=m2,
+                title=f"Train (solid) and validation (dashed) loss per epoch, by {sweep.param}",
+            )
             if len({getattr(cfg, "loss", None) for _, cfg in sweep.configs()}) > 1:
                 st.caption(
                     "The points train with different losses (BCE, BPR, sampled softmax over their own number of "
                     "negatives), which are not on one scale: compare them by a validation metric."
                 )
         else:
-            fig = px.line(curves, x="epoch", y=m1, color="value", markers=True, log_y=m2,
-                          title=f"Validation {m1} per epoch, by {sweep.param}")  # fmt: skip
+            fig = px.line(
+                curves,
+                x="epoch",
+                y=m1,
+                color="value",
+                markers=True,
+                log_y=m2,
+                title=f"Validation {m1} per epoch, by {sweep.param}",
+            )
         st.plotly_chart(fig, key="curves")
 
         table = pd.DataFrame(rows)
@@ -98,8 +122,12 @@ with tab_sweep:
             "hidden, and runs whose loss rose far above its best, or that ended worse than they started, are "
             "marked unstable."
         )
-        st.dataframe(table.rename(columns={"value": sweep.param}), hide_index=True, width="stretch",
-                     column_config=metric_help(table.columns))  # fmt: skip
+        st.dataframe(
+            table.rename(columns={"value": sweep.param}),
+            hide_index=True,
+            width="stretch",
+            column_config=metric_help(table.columns),
+        )
         best = next((r for r in rows if r.get("best")), None)
         if sweep.claim and best is not None:
             study = sweep.description.split(":")[0]
@@ -125,9 +153,17 @@ with tab_all:
             "that differ between runs, the validation metric at the best epoch (the weights kept) and at the last "
             f"epoch, and the test figure ({color[5:]}; colour). Drag along an axis to filter."
         )
-        fig = go.Figure(go.Parcoords(dimensions=[parcoords_axis(runs[c], c) for c in names],
-                                     line={"color": runs[color].tolist(), "colorscale": "Viridis", "showscale": True,
-                                           "colorbar": {"title": color}}))  # fmt: skip
+        fig = go.Figure(
+            go.Parcoords(
+                dimensions=[parcoords_axis(runs[c], c) for c in names],
+                line={
+                    "color": runs[color].tolist(),
+                    "colorscale": "Viridis",
+                    "showscale": True,
+                    "colorbar": {"title": color},
+                },
+            )
+        )
         fig.update_layout(margin={"l": 60, "r": 60, "t": 80, "b": 30}, height=480)
         st.plotly_chart(fig, key="parallel")
         st.dataframe(runs, hide_index=True, width="stretch")
@@ -140,20 +176,27 @@ with tab_mine:
         page_link("app_pages/train.py", "Train a model with your own settings", ":material/model_training:")
     else:
         st.caption("Runs started from the Train page, newest first. Test figures under each run's protocol.")
-        st.dataframe(mine, hide_index=True, width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.4f")
-                                    for c in ("HR@10", "NDCG@10", "RMSE", "s/epoch")})  # fmt: skip
+        st.dataframe(
+            mine,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                c: st.column_config.NumberColumn(format="%.4f") for c in ("HR@10", "NDCG@10", "RMSE", "s/epoch")
+            },
+        )
         names = {r.run: f"run {r.run}: {r.model} {r.changes} ({r.status})" for r in mine.itertuples()}
-        pick = st.multiselect("Runs to plot", list(names), default=list(names)[:3], format_func=names.get,
-                              key="my_runs_pick")  # fmt: skip
+        pick = st.multiselect(
+            "Runs to plot", list(names), default=list(names)[:3], format_func=names.get, key="my_runs_pick"
+        )
         if pick:
             curves = res.run_curves(pick, names)
             ys = [c for c in ("NDCG@10", "HR@10", "RMSE", "train_loss", "valid_loss") if c in curves]
             if ys:
                 y = st.segmented_control("Curve", ys, default=ys[0], key="my_runs_curve") or ys[0]
                 title = f"{y.replace('_', ' ')} per epoch" if "loss" in y else f"validation {y} per epoch"
-                st.plotly_chart(px.line(curves, x="epoch", y=y, color="run", markers=True, title=title),
-                                key="my_runs_curves")  # fmt: skip
+                st.plotly_chart(
+                    px.line(curves, x="epoch", y=y, color="run", markers=True, title=title), key="my_runs_curves"
+                )
         again = mine[mine["status"].isin(["interrupted", "failed", "cancelled"])]
         if not again.empty:
             rid = st.selectbox("Resubmit a run that did not finish", again["run"], format_func=names.get, key="again")

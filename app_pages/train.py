@@ -87,15 +87,31 @@ def _curves(history: list[dict], pretrain: list[dict], metric: str) -> None:
     h = pd.DataFrame([*pretrain, *({**r, "phase": "run"} for r in history)])
     if h.empty:
         return
-    loss = h.melt(["epoch", "phase"], [c for c in ("train_loss", "valid_loss") if c in h], var_name="split",
-                  value_name="loss")  # fmt: skip
+    loss = h.melt(
+        ["epoch", "phase"], [c for c in ("train_loss", "valid_loss") if c in h], var_name="split", value_name="loss"
+    )
     loss["split"] = loss["split"].str.replace("_loss", "")
     a, b = st.columns(2)
-    a.plotly_chart(px.line(loss, x="epoch", y="loss", color="split", line_dash="phase", markers=True, height=300,
-                           title="Loss per epoch"), key="live_loss")  # fmt: skip
+    a.plotly_chart(
+        px.line(
+            loss,
+            x="epoch",
+            y="loss",
+            color="split",
+            line_dash="phase",
+            markers=True,
+            height=300,
+            title="Loss per epoch",
+        ),
+        key="live_loss",
+    )
     if metric in h:
-        b.plotly_chart(px.line(h, x="epoch", y=metric, color="phase", markers=True, height=300,
-                               title=f"Validation {metric} per epoch"), key="live_metric")  # fmt: skip
+        b.plotly_chart(
+            px.line(
+                h, x="epoch", y=metric, color="phase", markers=True, height=300, title=f"Validation {metric} per epoch"
+            ),
+            key="live_metric",
+        )
 
 
 with right:
@@ -125,8 +141,11 @@ with right:
             nb, batch = p.get("n_batches") or 1, p.get("batch") or 0
             frac = min(max((epoch - 1 + batch / nb) / epochs, 0.0), 1.0) if epoch else 0.0
             phase = p.get("phase", "starting")
-            text = (f"Epoch {epoch}/{epochs} · batch {batch}/{nb} · loss {p['loss']:.4f}" if epoch and "loss" in p
-                    else phase + " ...")  # fmt: skip
+            text = (
+                f"Epoch {epoch}/{epochs} · batch {batch}/{nb} · loss {p['loss']:.4f}"
+                if epoch and "loss" in p
+                else phase + " ..."
+            )
             if phase.startswith("pre-training"):
                 text = f"{phase.capitalize()} (NeuMF's initialisation) · {text}"
             st.progress(frac, text=text)
@@ -175,8 +194,11 @@ with right:
         rows.append({"": "shipped defaults", **{c: shipped.iloc[0].get(c) for c in cols}})
     if rows:
         st.markdown(f"**Test figures** ({protocol})")
-        st.dataframe(pd.DataFrame(rows).set_index(""), width="stretch",
-                     column_config={c: st.column_config.NumberColumn(format="%.4f") for c in cols})  # fmt: skip
+        st.dataframe(
+            pd.DataFrame(rows).set_index(""),
+            width="stretch",
+            column_config={c: st.column_config.NumberColumn(format="%.4f") for c in cols},
+        )
     sweep = closest_sweep(run["model"], run["meta"].get("overrides", {}), all_sweeps())
     lines = [res.run_curves([run["id"]], {run["id"]: "this run"})]
     ship = res.shipped_run(run["model"])
@@ -192,8 +214,12 @@ with right:
     frames = [f for f in lines if not f.empty]  # a run cancelled in its first epoch has none
     curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not curves.empty:
-        what = st.segmented_control("Curve", ["valid " + metric, "train loss", "valid loss"],
-                                    default="valid " + metric, key="result_curve") or "valid " + metric  # fmt: skip
+        what = (
+            st.segmented_control(
+                "Curve", ["valid " + metric, "train loss", "valid loss"], default="valid " + metric, key="result_curve"
+            )
+            or "valid " + metric
+        )
         y = {"train loss": "train_loss", "valid loss": "valid_loss"}.get(what, metric)
         if y in curves:
             beside = f"sweep **{sweep.name}** ({sweep.description})" if swept else "the shipped model"

@@ -19,9 +19,13 @@ ids = ds.users["user_id"].tolist()
 c1, c2, c3 = st.columns([2, 1, 1])
 NEW = -1
 linked = index_from_url(ds, "user", "user")
-user = c1.selectbox("User", [NEW, *range(ds.n_users)], index=1 if linked is None else linked + 1,
-                    format_func=lambda u: "New user (no history: cold start)" if u == NEW else f"user {ids[u]}",
-                    key="user")  # fmt: skip
+user = c1.selectbox(
+    "User",
+    [NEW, *range(ds.n_users)],
+    index=1 if linked is None else linked + 1,
+    format_func=lambda u: "New user (no history: cold start)" if u == NEW else f"user {ids[u]}",
+    key="user",
+)
 if user != NEW:
     st.query_params["user"] = ids[user]  # the address bar links to this user
 elif "user" in st.query_params:
@@ -59,8 +63,10 @@ with st.expander("History: highest rated and most recent movies", expanded=False
     h1.dataframe(top, hide_index=True, width="stretch")
     h2.dataframe(recent, hide_index=True, width="stretch")
 if test_item >= 0:
-    st.caption(f"Held-out test movie (the user's latest, hidden from training): **{ds.title_of(test_item)}**."
-               " Lists are full-ranking top-10s with the user's training movies excluded.")  # fmt: skip
+    st.caption(
+        f"Held-out test movie (the user's latest, hidden from training): **{ds.title_of(test_item)}**."
+        " Lists are full-ranking top-10s with the user's training movies excluded."
+    )
 
 lists = {m: res.top_list(m, user, test_item) for m in (model_a, model_b)}
 both = set(lists[model_a]["item"]) & set(lists[model_b]["item"])
@@ -76,14 +82,22 @@ for col, m in ((left, model_a), (right, model_b)):
         st.subheader(m)
         st.caption(("✅ hits the held-out movie" if hit else "✗ misses the held-out movie") + " · ★ = in both lists")
         shown = df.assign(title=[("★ " if i in both else "") + t for i, t in zip(df["item"], df["title"])])
-        st.dataframe(shown.drop(columns=["item"]), hide_index=True, width="stretch",
-                     column_config={"score": st.column_config.NumberColumn("score", format="%.3f")})  # fmt: skip
+        st.dataframe(
+            shown.drop(columns=["item"]),
+            hide_index=True,
+            width="stretch",
+            column_config={"score": st.column_config.NumberColumn("score", format="%.3f")},
+        )
 
 if ds.has_genres:
     hist_items = ds.ratings.loc[ds.ratings["user"] == user, "item"].to_numpy()
-    mix = pd.DataFrame({"history": summary.genre_mix(ds, hist_items),
-                        model_a: summary.genre_mix(ds, lists[model_a]["item"].to_numpy()),
-                        model_b + " " if model_b == model_a else model_b: summary.genre_mix(ds, lists[model_b]["item"].to_numpy())})  # fmt: skip
+    mix = pd.DataFrame(
+        {
+            "history": summary.genre_mix(ds, hist_items),
+            model_a: summary.genre_mix(ds, lists[model_a]["item"].to_numpy()),
+            model_b + " " if model_b == model_a else model_b: summary.genre_mix(ds, lists[model_b]["item"].to_numpy()),
+        }
+    )
     long = mix.rename_axis("movie genre").reset_index().melt("movie genre", var_name="list", value_name="share")
     long = long[long["share"] > 0]
     fig = px.bar(

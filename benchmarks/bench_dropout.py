@@ -60,8 +60,10 @@ def main() -> None:
     stats = pstats.Stats(prof).stats
     total = max(v[3] for v in stats.values())  # the outermost call's cumulative time
     in_dropout = sum(v[2] for k, v in stats.items() if k[2] == "<built-in method torch.dropout>")
-    print(f"embnet, 10 epochs on ml-100k's ratings split: {total:.1f} s, of which torch.dropout {in_dropout:.1f} s "
-          f"({in_dropout / total:.0%})")  # fmt: skip
+    print(
+        f"embnet, 10 epochs on ml-100k's ratings split: {total:.1f} s, of which torch.dropout {in_dropout:.1f} s "
+        f"({in_dropout / total:.0%})"
+    )
 
 
 if __name__ == "__main__":

@@ -51,8 +51,14 @@ def main() -> None:
         assert not at.exception, (page, [e.value for e in at.exception])
     for page in PAGES:
         warm = [timed(lambda page=page: at.switch_page(f"app_pages/{page}.py").run()) for _ in range(a.repeat)]
-        rows.append({"action": f"switch to {page}", "first visit s": f"{cold[page]:.2f}",
-                     "warm median s": f"{statistics.median(warm):.3f}", "warm max s": f"{max(warm):.3f}"})  # fmt: skip
+        rows.append(
+            {
+                "action": f"switch to {page}",
+                "first visit s": f"{cold[page]:.2f}",
+                "warm median s": f"{statistics.median(warm):.3f}",
+                "warm max s": f"{max(warm):.3f}",
+            }
+        )
 
     def select(page: str, key: str, values: list, kind: str = "selectbox") -> dict:
         at.switch_page(f"app_pages/{page}.py").run()
@@ -61,8 +67,12 @@ def main() -> None:
             widget = getattr(at, kind)(key=key)
             times.append(timed(lambda widget=widget, v=v: widget.set_value(v).run()))
             assert not at.exception, (page, key, v, [e.value for e in at.exception])
-        return {"action": f"{page}: pick another {key.replace('_', ' ')}", "first visit s": "",
-                "warm median s": f"{statistics.median(times):.3f}", "warm max s": f"{max(times):.3f}"}  # fmt: skip
+        return {
+            "action": f"{page}: pick another {key.replace('_', ' ')}",
+            "first visit s": "",
+            "warm median s": f"{statistics.median(times):.3f}",
+            "warm max s": f"{max(times):.3f}",
+        }
 
     busiest = ds.user_activity.argsort()[::-1]
     popular = ds.item_popularity.argsort()[::-1]

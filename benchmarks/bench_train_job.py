@@ -29,8 +29,14 @@ from recsys_core.store import Store
 from recsys_core.train import describe_device
 
 ROOT = Path(__file__).resolve().parent.parent
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def manager_timing(src: str, model: str) -> dict:
@@ -71,8 +77,13 @@ def browser_timing(src: str, model: str) -> dict | None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, RECSYS_ARTIFACTS=tempfile.mkdtemp(prefix="bench-train-ui-"), RECSYS_AUTO_BUILD="0")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -98,8 +109,15 @@ def browser_timing(src: str, model: str) -> dict | None:
     finally:
         proc.terminate()
         proc.wait(10)
-    return {"path": "Train page in chromium", "submit -> first batch s": "", "-> first epoch s": f"{first:.2f}",
-            "s / epoch": "", "epochs": "", "-> finished s": f"{total:.1f}", "HR@10 / NDCG@10": ""}  # fmt: skip
+    return {
+        "path": "Train page in chromium",
+        "submit -> first batch s": "",
+        "-> first epoch s": f"{first:.2f}",
+        "s / epoch": "",
+        "epochs": "",
+        "-> finished s": f"{total:.1f}",
+        "HR@10 / NDCG@10": "",
+    }
 
 
 def main() -> None:

@@ -37,8 +37,13 @@ OLD_NCF = {"pretrain": False, "schedule": "none", **NO_RECENCY}
 # relative to them).
 OLD_AUTOREC = {"dropout": 0.8, "epochs": 60, "patience": 3, "average_half_life": 0.0}
 OLD_EMBNET = {
-    "dim": 50, "embedding_dropout": 0.02, "weight_decay": 1e-5, "epochs": 30, "patience": 3, "average_half_life": 0.0,
-}  # fmt: skip
+    "dim": 50,
+    "embedding_dropout": 0.02,
+    "weight_decay": 1e-5,
+    "epochs": 30,
+    "patience": 3,
+    "average_half_life": 0.0,
+}
 
 
 # MF before the fifth pass (its loss): BCE with 4 negatives

@@ -55,23 +55,41 @@ MF_DEFAULT = MFConfig(
     dim=128, batch_size=2048, lr=0.003, weight_decay=1e-6, recency_half_life=10, loss="softmax", n_negatives=16
 )
 NCF_DEFAULT = NCFConfig(
-    mf_dim=32, layers=(64, 32, 16, 8), batch_size=4096, lr=0.005, pretrain=True, schedule="cosine-restarts",
+    mf_dim=32,
+    layers=(64, 32, 16, 8),
+    batch_size=4096,
+    lr=0.005,
+    pretrain=True,
+    schedule="cosine-restarts",
     recency_half_life=10,
-)  # fmt: skip
+)
 EASE_DEFAULT = EASEConfig(recency_half_life=20)
 # AutoRec's and embnet's regularisation and weight averaging were picked on the 5 folds'
 # inner validation (the fourth tuning pass)
 AUTOREC_DEFAULT = AutoRecConfig(
-    layers=(128, 128), dropout=0.85, item_based=True, batch_size=32, lr=0.0005, weight_decay=1e-5, epochs=100,
-    patience=10, average_half_life=10.0,
-)  # fmt: skip
+    layers=(128, 128),
+    dropout=0.85,
+    item_based=True,
+    batch_size=32,
+    lr=0.0005,
+    weight_decay=1e-5,
+    epochs=100,
+    patience=10,
+    average_half_life=10.0,
+)
 CDAE_DEFAULT = CDAEConfig(
     hidden=600, batch_size=32, lr=0.001, epochs=100, patience=5, pos_weight=False, recency_half_life=5
 )
 EMBNET_DEFAULT = EmbNetConfig(
-    dim=100, embedding_dropout=0.4, batch_size=1024, lr=0.003, weight_decay=1e-3, epochs=80, patience=10,
+    dim=100,
+    embedding_dropout=0.4,
+    batch_size=1024,
+    lr=0.003,
+    weight_decay=1e-3,
+    epochs=80,
+    patience=10,
     average_half_life=3.0,
-)  # fmt: skip
+)
 
 ZOO: dict[str, Entry] = {
     e.name: e

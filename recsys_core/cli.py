@@ -76,8 +76,22 @@ def cmd_data_info(args) -> int:
 
 # ------------------------------------------------------------------ evaluate / similar / recommend
 
-METRIC_ORDER = ["HR@{k}", "NDCG@{k}", "Recall@{k}", "MRR@{k}", "MAP@{k}", "Precision@{k}", "AUC", "RMSE", "MAE",
-                "coverage", "diversity", "novelty", "mean_popularity", "gini"]  # fmt: skip
+METRIC_ORDER = [
+    "HR@{k}",
+    "NDCG@{k}",
+    "Recall@{k}",
+    "MRR@{k}",
+    "MAP@{k}",
+    "Precision@{k}",
+    "AUC",
+    "RMSE",
+    "MAE",
+    "coverage",
+    "diversity",
+    "novelty",
+    "mean_popularity",
+    "gini",
+]
 
 
 def parse_sets(pairs: list[str] | None) -> dict:
@@ -155,8 +169,16 @@ def _evaluate_run(args) -> int:
     if "ratings" in protocols:
         metrics["ratings"] = evaluate_ratings(model, ratings_split(ds).test)
     if args.json:
-        _print_json({"run": run["id"], "model": run["model"], "dataset": ds.name, "k": args.k,
-                     "protocols": {p: describe(p) for p in metrics}, "metrics": metrics})  # fmt: skip
+        _print_json(
+            {
+                "run": run["id"],
+                "model": run["model"],
+                "dataset": ds.name,
+                "k": args.k,
+                "protocols": {p: describe(p) for p in metrics},
+                "metrics": metrics,
+            }
+        )
         return 0
     print(f"run {run['id']}: {run['model']} ({run['label'] or 'defaults'}) on {ds.name}, reloaded from the store")
     for p in metrics:
@@ -179,8 +201,14 @@ def cmd_similar(args) -> int:
     rows = []
     for j, sim in zip(items, sims):
         shared = [g for g, f in zip(ds.genres, model.shared_genres(item, j)) if f]
-        rows.append({"title": ds.title_of(j), "similarity": round(float(sim), 4), "shared_genres": shared,
-                     "ratings": int(ds.item_popularity[j])})  # fmt: skip
+        rows.append(
+            {
+                "title": ds.title_of(j),
+                "similarity": round(float(sim), 4),
+                "shared_genres": shared,
+                "ratings": int(ds.item_popularity[j]),
+            }
+        )
     if args.json:
         _print_json({"movie": ds.title_of(item), "genres": ds.items["genres"].iat[item].split("|"), "similar": rows})
         return 0
@@ -215,10 +243,16 @@ def cmd_recommend(args) -> int:
     items, scores = model.recommend(user, args.k)
     test = int(loo_split(ds).test_items[user])
     rows = [
-        {"movie_id": ds.items["item_id"].iat[i], "title": ds.title_of(i), "score": round(float(s), 4),
-         "genres": ds.items["genres"].iat[i].split("|"), "held_out": bool(i == test)}
-        for i, s in zip(items, scores) if i >= 0
-    ]  # fmt: skip
+        {
+            "movie_id": ds.items["item_id"].iat[i],
+            "title": ds.title_of(i),
+            "score": round(float(s), 4),
+            "genres": ds.items["genres"].iat[i].split("|"),
+            "held_out": bool(i == test),
+        }
+        for i, s in zip(items, scores)
+        if i >= 0
+    ]
     if args.json:
         _print_json(rows)
         return 0
@@ -277,8 +311,19 @@ def cmd_train(args) -> int:
         res = fit_and_evaluate(args.model, ds, protocols, args.k, cfg=cfg, callbacks=[progress], refit=True)
     else:
         label = describe_changes(args.model, parse_sets(args.set))
-        out = ensure_run(Store(), ds, args.model, cfg, protocols, sweep=MY_RUNS, label=label, artifacts=False,
-                         callbacks=[progress], reuse=False, meta={"src": args.dataset, "overrides": to_dict(cfg)})  # fmt: skip
+        out = ensure_run(
+            Store(),
+            ds,
+            args.model,
+            cfg,
+            protocols,
+            sweep=MY_RUNS,
+            label=label,
+            artifacts=False,
+            callbacks=[progress],
+            reuse=False,
+            meta={"src": args.dataset, "overrides": to_dict(cfg)},
+        )
         run_id, res = out.run["id"], out.result
         if res is None:  # an error the run recorded
             if progress.bar is not None:
@@ -291,8 +336,19 @@ def cmd_train(args) -> int:
     if args.json:
         out = [dict(res.to_json(p, args.k), history=h.to_dict(), config=res.config, run=run_id) for p in protocols]
         if not out or h.status != "done":
-            out = [{"model": args.model, "dataset": ds.name, "protocol": protocols[0], "k": args.k, "metrics": {},
-                    "seconds": res.seconds, "history": h.to_dict(), "config": res.config, "run": run_id}]  # fmt: skip
+            out = [
+                {
+                    "model": args.model,
+                    "dataset": ds.name,
+                    "protocol": protocols[0],
+                    "k": args.k,
+                    "metrics": {},
+                    "seconds": res.seconds,
+                    "history": h.to_dict(),
+                    "config": res.config,
+                    "run": run_id,
+                }
+            ]
         _print_json(out[0] if len(out) == 1 else out)
         return 0 if h.status == "done" else 1
     if h.status != "done":
@@ -437,8 +493,9 @@ def cmd_devices(args) -> int:
         for device in devices:
             cfg = config_for(name, {"epochs": args.epochs, "device": device, "patience": args.epochs})
             if hasattr(cfg, "pretrain_epochs"):
-                cfg = config_for(name, {"epochs": args.epochs, "device": device, "pretrain_epochs": (1,),
-                                        "patience": args.epochs})  # fmt: skip
+                cfg = config_for(
+                    name, {"epochs": args.epochs, "device": device, "pretrain_epochs": (1,), "patience": args.epochs}
+                )
             model = make(
                 name, ds.n_users, ds.n_items, cfg=cfg, item_features=ds.genre_matrix if ds.has_genres else None
             )
@@ -480,7 +537,7 @@ def print_report(sweep, rows) -> None:
             "RMSE",
             "epochs",
             "status",
-        )  # fmt: skip
+        )
         if any(c in r for r in rows)
     ]
     print("  ".join(f"{c:>13}" for c in cols))
@@ -533,8 +590,12 @@ def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=cmd_data_info)
 
-    e = sub.add_parser("evaluate", help="fit a model (or reload a stored run) and print its metrics",
-                       epilog=epilog, formatter_class=raw)  # fmt: skip
+    e = sub.add_parser(
+        "evaluate",
+        help="fit a model (or reload a stored run) and print its metrics",
+        epilog=epilog,
+        formatter_class=raw,
+    )
     e.add_argument("model", nargs="?", help=models)
     e.add_argument("--run", type=int, help="evaluate a stored run (its reloaded weights) instead of training")
     add_dataset_arg(e)
@@ -553,8 +614,12 @@ def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_similar)
 
-    t = sub.add_parser("train", help="train a model with progress, store the run, print its test metrics",
-                       epilog=epilog, formatter_class=raw)  # fmt: skip
+    t = sub.add_parser(
+        "train",
+        help="train a model with progress, store the run, print its test metrics",
+        epilog=epilog,
+        formatter_class=raw,
+    )
     t.add_argument("model", help=models)
     add_dataset_arg(t)
     t.add_argument("--protocol", default="loo-uniform", help=f"{protocols} or all (default loo-uniform)")
@@ -604,13 +669,17 @@ def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
 
 def add_dataset_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--threads", type=int, metavar="N",
+        "--threads",
+        type=int,
+        metavar="N",
         help="torch CPU threads for training (default: RECSYS_THREADS, else one fewer than the cores)",
-    )  # fmt: skip
+    )
     p.add_argument(
-        "--dataset", default=None, metavar="SRC",
+        "--dataset",
+        default=None,
+        metavar="SRC",
         help="ml-100k (default), ml-1m, a folder or zip, or synthetic:users=N,items=M,seed=S",
-    )  # fmt: skip
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

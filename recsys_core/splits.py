@@ -127,26 +127,47 @@ class Interactions:
     def concat(self, other: Interactions) -> Interactions:
         """These rows followed by `other`'s (same user and item ranges)."""
         return Interactions(
-            *(np.concatenate([a, b]) for a, b in ((self.users, other.users), (self.items, other.items),
-                                                  (self.ratings, other.ratings), (self.timestamps, other.timestamps))),
-            self.n_users, self.n_items, self.item_features, self.rating_range,
-        )  # fmt: skip
+            *(
+                np.concatenate([a, b])
+                for a, b in (
+                    (self.users, other.users),
+                    (self.items, other.items),
+                    (self.ratings, other.ratings),
+                    (self.timestamps, other.timestamps),
+                )
+            ),
+            self.n_users,
+            self.n_items,
+            self.item_features,
+            self.rating_range,
+        )
 
     def subset(self, mask: np.ndarray) -> Interactions:
         return Interactions(
-            self.users[mask], self.items[mask], self.ratings[mask], self.timestamps[mask],
-            self.n_users, self.n_items, self.item_features, self.rating_range,
-        )  # fmt: skip
+            self.users[mask],
+            self.items[mask],
+            self.ratings[mask],
+            self.timestamps[mask],
+            self.n_users,
+            self.n_items,
+            self.item_features,
+            self.rating_range,
+        )
 
 
 def interactions(ds: Dataset) -> Interactions:
     r = ds.ratings
     lo, hi = float(r["rating"].min()), float(r["rating"].max())
     return Interactions(
-        r["user"].to_numpy(np.int64), r["item"].to_numpy(np.int64), r["rating"].to_numpy(np.float32),
-        r["timestamp"].to_numpy(np.int64), ds.n_users, ds.n_items,
-        ds.genre_matrix if ds.has_genres else None, (lo, hi),
-    )  # fmt: skip
+        r["user"].to_numpy(np.int64),
+        r["item"].to_numpy(np.int64),
+        r["rating"].to_numpy(np.float32),
+        r["timestamp"].to_numpy(np.int64),
+        ds.n_users,
+        ds.n_items,
+        ds.genre_matrix if ds.has_genres else None,
+        (lo, hi),
+    )
 
 
 @dataclass
@@ -214,9 +235,18 @@ def loo_split(ds: Dataset, seed: int = 0, n_negatives: int = N_NEGATIVES, use_ca
         test_neg[eval_users] = sample_unseen(seen, eval_users, n_negatives, rng, weights)
         negatives[kind] = (valid_neg, test_neg)
     split = LooSplit(
-        full.subset(in_train), valid_items, test_items, negatives, seen,
-        int((~eligible).sum()), seed, ds.fingerprint, {"n_negatives": n_negatives}, valid_rows, test_rows,
-    )  # fmt: skip
+        full.subset(in_train),
+        valid_items,
+        test_items,
+        negatives,
+        seen,
+        int((~eligible).sum()),
+        seed,
+        ds.fingerprint,
+        {"n_negatives": n_negatives},
+        valid_rows,
+        test_rows,
+    )
     if use_cache:
         _save_loo(path, split)
     return split
@@ -302,9 +332,12 @@ def ratings_split(ds: Dataset, seed: int = 0) -> RatingSplit:
     full = interactions(ds)
     part = np.random.default_rng(seed).random(len(full))
     return RatingSplit(
-        full.subset(part < 0.8), full.subset((part >= 0.8) & (part < 0.9)), full.subset(part >= 0.9),
-        seed, ds.fingerprint,
-    )  # fmt: skip
+        full.subset(part < 0.8),
+        full.subset((part >= 0.8) & (part < 0.9)),
+        full.subset(part >= 0.9),
+        seed,
+        ds.fingerprint,
+    )
 
 
 def ratings_folds(ds: Dataset, k: int = 5, seed: int = 0) -> list[RatingSplit]:
@@ -323,7 +356,7 @@ def ratings_folds(ds: Dataset, k: int = 5, seed: int = 0) -> list[RatingSplit]:
             seed,
             ds.fingerprint,
             f,
-        )  # fmt: skip
+        )
         for f in range(k)
     ]
 
@@ -362,6 +395,15 @@ def _load_loo(path: Path, ds: Dataset, seed: int, n_negatives: int) -> LooSplit 
     if any(v.shape != (ds.n_users, n_negatives) for pair in negatives.values() for v in pair):
         return None
     return LooSplit(
-        full.subset(in_train), valid_items, test_items, negatives, full.binary,
-        int((test_items < 0).sum()), seed, ds.fingerprint, {"n_negatives": n_negatives}, valid_rows, test_rows,
-    )  # fmt: skip
+        full.subset(in_train),
+        valid_items,
+        test_items,
+        negatives,
+        full.binary,
+        int((test_items < 0).sum()),
+        seed,
+        ds.fingerprint,
+        {"n_negatives": n_negatives},
+        valid_rows,
+        test_rows,
+    )

@@ -125,15 +125,41 @@ class Store:
         with self._db() as con:
             return con.execute("PRAGMA user_version").fetchone()[0]
 
-    def create_run(self, *, key, dataset, fingerprint, model, config: dict, config_hash, sweep=None, label=None,
-                   status="queued", meta: dict | None = None) -> int:  # fmt: skip
+    def create_run(
+        self,
+        *,
+        key,
+        dataset,
+        fingerprint,
+        model,
+        config: dict,
+        config_hash,
+        sweep=None,
+        label=None,
+        status="queued",
+        meta: dict | None = None,
+    ) -> int:
         with self._db() as con:
             cur = con.execute(
                 "INSERT INTO runs (key, sweep, label, dataset, fingerprint, model, config, config_hash, status, created,"
                 " host, pid, owner, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, sweep, label, dataset, fingerprint, model, json.dumps(config, sort_keys=True), config_hash,
-                 status, time.time(), socket.gethostname(), os.getpid(), owner_token(), json.dumps(meta or {})),
-            )  # fmt: skip
+                (
+                    key,
+                    sweep,
+                    label,
+                    dataset,
+                    fingerprint,
+                    model,
+                    json.dumps(config, sort_keys=True),
+                    config_hash,
+                    status,
+                    time.time(),
+                    socket.gethostname(),
+                    os.getpid(),
+                    owner_token(),
+                    json.dumps(meta or {}),
+                ),
+            )
             return int(cur.lastrowid)
 
     def start_run(self, run_id: int, device: str = "") -> None:
@@ -148,11 +174,25 @@ class Store:
         with self._db() as con:
             con.execute(
                 "INSERT OR REPLACE INTO epochs (run, epoch, train_loss, valid_loss, metrics, seconds) VALUES (?,?,?,?,?,?)",
-                (run_id, row["epoch"], row.get("train_loss"), row.get("valid_loss"), json.dumps(extra), row.get("seconds")),
-            )  # fmt: skip
+                (
+                    run_id,
+                    row["epoch"],
+                    row.get("train_loss"),
+                    row.get("valid_loss"),
+                    json.dumps(extra),
+                    row.get("seconds"),
+                ),
+            )
 
-    def finish_run(self, run_id: int, status: str, metrics: dict | None = None, error: str = "",
-                   best_epoch: int | None = None, device: str | None = None) -> None:  # fmt: skip
+    def finish_run(
+        self,
+        run_id: int,
+        status: str,
+        metrics: dict | None = None,
+        error: str = "",
+        best_epoch: int | None = None,
+        device: str | None = None,
+    ) -> None:
         assert status in STATUSES, status
         now = time.time()
         with self._db() as con:

@@ -59,9 +59,19 @@ class Sweep:
 
 # The NCF study's architecture: embeddings -> linear + ReLU -> dropout -> linear -> sigmoid, an
 # item genre embedding, inverse-popularity negatives. Short, early-stopped runs.
-_NCF000 = {"variant": "mlp", "genre_features": True, "sampler": "inverse-popularity", "epochs": 8, "patience": 2,
-           "batch_size": 4096, "lr": 0.01, "dropout": 0.5, "schedule": "none", "pretrain": False,
-           "recency_half_life": 0.0}  # fmt: skip
+_NCF000 = {
+    "variant": "mlp",
+    "genre_features": True,
+    "sampler": "inverse-popularity",
+    "epochs": 8,
+    "patience": 2,
+    "batch_size": 4096,
+    "lr": 0.01,
+    "dropout": 0.5,
+    "schedule": "none",
+    "pretrain": False,
+    "recency_half_life": 0.0,
+}
 # the AutoRec study's user-based AutoRec (one user's rating vector in), whatever the shipped default
 _AUTOREC = {
     "epochs": 25,
@@ -83,34 +93,100 @@ def _emb(e: int) -> dict:
 SHIPPED: dict[str, Sweep] = {
     s.name: s
     for s in [
-        Sweep("ncf-lr", "ncf", "learning rate", tuple((str(v), {"lr": v, **_emb(3)}) for v in (1, 0.1, 0.01, 0.001)),
-              _NCF000, description="the NCF study: learning rate at embedding 3, dropout 0.5", claim="lr 1 was too large, 0.1 overfitted and 0.001 too small to converge: 0.01 was chosen"),
-        Sweep("ncf-emb", "ncf", "embedding size", tuple((str(e), _emb(e)) for e in (3, 10, 50, 100)),
-              _NCF000, description="the NCF study: embedding size at lr 0.01, dropout 0.5", claim="50 and 100 reached similar losses and 100 added little: 50 was chosen"),
-        Sweep("ncf-dropout", "ncf", "dropout", tuple((str(d), {"dropout": d, **_emb(50)}) for d in (0.1, 0.3, 0.5, 0.7, 0.9)),
-              _NCF000, description="the NCF study: dropout at lr 0.01, embedding 50", claim="0.7 and 0.9 underfitted; 0.1 fitted best but did not validate better than 0.3 or 0.5: 0.5 was chosen"),
-        Sweep("autorec-width", "autorec", "layers",
-              (("128", {"layers": (128,)}), ("256", {"layers": (256,)}), ("512", {"layers": (512,)}),
-               ("128-256-256", {"layers": (128, 256, 256)})),
-              _AUTOREC, "ratings", description="the AutoRec study: 1-layer 128/256/512 vs 3-layer 128-256-256", claim="wider one-layer models overfitted (RMSE 1.084); 3 layers 128-256-256 reached 0.951"),
-        Sweep("autorec-dropout", "autorec", "encoder dropout",
-              tuple((str(d), {"dropout": d, "layers": (128, 256, 256)}) for d in (0.2, 0.4, 0.6, 0.8)),
-              _AUTOREC, "ratings", description="the AutoRec study: dropout on the encoder, 3-layer", claim="low dropout worked best: 0.2 gave the lowest RMSE, 0.939"),
-        Sweep("autorec-variants", "autorec", "variant",
-              (("plain", {}), ("tied weights", {"tied": True}), ("dense re-feeding", {"refeeding": True})),
-              _AUTOREC, "ratings", description="the AutoRec study: tied decoder weights and dense re-feeding", claim="tied weights made RMSE worse (0.984) and dense re-feeding did not help (0.947)"),
-        Sweep("ncf-diversity", "ncf", "diversity weight",
-              tuple((str(w), {"diversity_weight": w}) for w in (0.0, 0.1, 0.5, 2.0)), {"epochs": 12},
-              description="the content + NCF study: genre-diversity regulariser on the shipped NeuMF (HR@10 vs diversity)", claim="the diversity regulariser cost HR@10: 0.593 without it, 0.57 with it (MovieLens 20M)"),
-        Sweep("cdae-hidden", "cdae", "hidden units", tuple((str(h), {"hidden": h}) for h in (25, 50, 100, 200)),
-              _CDAE, description="the CDAE study: hidden layer size", claim="one hidden layer of 50 tanh units, as in Wu et al. 2016, picked on validation"),
-        Sweep("mf-loss", "mf", "loss",
-              (("BCE", {"loss": "bce", "n_negatives": 4}), ("BPR", {"loss": "bpr", "n_negatives": 4}),
-               ("softmax 4", {"loss": "softmax", "n_negatives": 4}),
-               ("softmax 16", {"loss": "softmax", "n_negatives": 16})),
-              description="MF's loss on the shipped MF: BCE, BPR, sampled softmax over 4 / 16 negatives"),
+        Sweep(
+            "ncf-lr",
+            "ncf",
+            "learning rate",
+            tuple((str(v), {"lr": v, **_emb(3)}) for v in (1, 0.1, 0.01, 0.001)),
+            _NCF000,
+            description="the NCF study: learning rate at embedding 3, dropout 0.5",
+            claim="lr 1 was too large, 0.1 overfitted and 0.001 too small to converge: 0.01 was chosen",
+        ),
+        Sweep(
+            "ncf-emb",
+            "ncf",
+            "embedding size",
+            tuple((str(e), _emb(e)) for e in (3, 10, 50, 100)),
+            _NCF000,
+            description="the NCF study: embedding size at lr 0.01, dropout 0.5",
+            claim="50 and 100 reached similar losses and 100 added little: 50 was chosen",
+        ),
+        Sweep(
+            "ncf-dropout",
+            "ncf",
+            "dropout",
+            tuple((str(d), {"dropout": d, **_emb(50)}) for d in (0.1, 0.3, 0.5, 0.7, 0.9)),
+            _NCF000,
+            description="the NCF study: dropout at lr 0.01, embedding 50",
+            claim="0.7 and 0.9 underfitted; 0.1 fitted best but did not validate better than 0.3 or 0.5: 0.5 was chosen",
+        ),
+        Sweep(
+            "autorec-width",
+            "autorec",
+            "layers",
+            (
+                ("128", {"layers": (128,)}),
+                ("256", {"layers": (256,)}),
+                ("512", {"layers": (512,)}),
+                ("128-256-256", {"layers": (128, 256, 256)}),
+            ),
+            _AUTOREC,
+            "ratings",
+            description="the AutoRec study: 1-layer 128/256/512 vs 3-layer 128-256-256",
+            claim="wider one-layer models overfitted (RMSE 1.084); 3 layers 128-256-256 reached 0.951",
+        ),
+        Sweep(
+            "autorec-dropout",
+            "autorec",
+            "encoder dropout",
+            tuple((str(d), {"dropout": d, "layers": (128, 256, 256)}) for d in (0.2, 0.4, 0.6, 0.8)),
+            _AUTOREC,
+            "ratings",
+            description="the AutoRec study: dropout on the encoder, 3-layer",
+            claim="low dropout worked best: 0.2 gave the lowest RMSE, 0.939",
+        ),
+        Sweep(
+            "autorec-variants",
+            "autorec",
+            "variant",
+            (("plain", {}), ("tied weights", {"tied": True}), ("dense re-feeding", {"refeeding": True})),
+            _AUTOREC,
+            "ratings",
+            description="the AutoRec study: tied decoder weights and dense re-feeding",
+            claim="tied weights made RMSE worse (0.984) and dense re-feeding did not help (0.947)",
+        ),
+        Sweep(
+            "ncf-diversity",
+            "ncf",
+            "diversity weight",
+            tuple((str(w), {"diversity_weight": w}) for w in (0.0, 0.1, 0.5, 2.0)),
+            {"epochs": 12},
+            description="the content + NCF study: genre-diversity regulariser on the shipped NeuMF (HR@10 vs diversity)",
+            claim="the diversity regulariser cost HR@10: 0.593 without it, 0.57 with it (MovieLens 20M)",
+        ),
+        Sweep(
+            "cdae-hidden",
+            "cdae",
+            "hidden units",
+            tuple((str(h), {"hidden": h}) for h in (25, 50, 100, 200)),
+            _CDAE,
+            description="the CDAE study: hidden layer size",
+            claim="one hidden layer of 50 tanh units, as in Wu et al. 2016, picked on validation",
+        ),
+        Sweep(
+            "mf-loss",
+            "mf",
+            "loss",
+            (
+                ("BCE", {"loss": "bce", "n_negatives": 4}),
+                ("BPR", {"loss": "bpr", "n_negatives": 4}),
+                ("softmax 4", {"loss": "softmax", "n_negatives": 4}),
+                ("softmax 16", {"loss": "softmax", "n_negatives": 16}),
+            ),
+            description="MF's loss on the shipped MF: BCE, BPR, sampled softmax over 4 / 16 negatives",
+        ),
     ]
-}  # fmt: skip
+}
 
 
 def user_sweeps_dir() -> Path:
@@ -139,8 +215,16 @@ def load_sweep_file(path: str | os.PathLike) -> Sweep:
     if not points:
         raise ConfigError(f"{path}: the sweep has no points")
     default_protocol = "ratings" if zoo.entry(spec["model"]).task == "rating" else "loo-uniform"
-    sweep = Sweep(spec["name"], spec["model"], spec.get("param", "point"), points, dict(spec.get("base", {})),
-                  spec.get("protocol", default_protocol), str(path), spec.get("description", ""))  # fmt: skip
+    sweep = Sweep(
+        spec["name"],
+        spec["model"],
+        spec.get("param", "point"),
+        points,
+        dict(spec.get("base", {})),
+        spec.get("protocol", default_protocol),
+        str(path),
+        spec.get("description", ""),
+    )
     try:
         sweep.configs()  # validates every point now, not halfway through a run
     except ConfigError as e:

@@ -23,8 +23,14 @@ from tests.conftest import ROOT, own_folders
 pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PAGES = ["", "similar", "users", "embeddings", "sweeps", "train"]
 SYN = "synthetic:users=80,items=60,seed=1"
 
@@ -57,11 +63,14 @@ def server(tmp_path_factory):
         RECSYS_AUTO_BUILD="0",
         RECSYS_AUTO_FETCH="0",
         RECSYS_WEBGL_POINTS="70",
-    )  # fmt: skip  (the 80-user map draws with WebGL, the 60-movie one with SVG)
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:

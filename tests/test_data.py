@@ -244,8 +244,11 @@ def test_cli_info_json(tmp_path, capsys):
     assert main(["data", "info", "--dataset", str(ml100k(tmp_path)), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert {k: info[k] for k in ("n_users", "n_items", "n_ratings", "n_genres")} == {
-        "n_users": 3, "n_items": 4, "n_ratings": 5, "n_genres": 19,
-    }  # fmt: skip
+        "n_users": 3,
+        "n_items": 4,
+        "n_ratings": 5,
+        "n_genres": 19,
+    }
     assert info["rating_min"] == 1.0 and info["rating_max"] == 5.0
     assert info["density"] == pytest.approx(5 / 12, abs=1e-6)
     assert len(info["fingerprint"]) == 16

@@ -116,8 +116,14 @@ def test_cancel_a_running_training_within_a_second(tmp_path):
 def test_divergence_and_bad_config(tmp_path):
     store = Store(tmp_path)
     jobs = JobManager(store)
-    job = submit_training(jobs, store, SRC, "autorec", {"epochs": 2, "lr": 10, "optimizer": "sgd",
-                                                        "momentum": 0.99, "layers": (16,)}, "ratings")  # fmt: skip
+    job = submit_training(
+        jobs,
+        store,
+        SRC,
+        "autorec",
+        {"epochs": 2, "lr": 10, "optimizer": "sgd", "momentum": 0.99, "layers": (16,)},
+        "ratings",
+    )
     jobs.wait(job, 60)
     assert job.status == "diverged" and "learning rate" in job.error
     assert store.run(job.run_id)["status"] == "diverged"

@@ -198,7 +198,11 @@ def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_
     run = _wait_for_run(root)
     assert run["status"] == "done" and run["model"] == "mf"
     assert (run["config"]["dim"], run["config"]["epochs"], run["config"]["lr"], run["config"]["loss"]) == (
-        16, 2, 0.01, "bpr")  # fmt: skip
+        16,
+        2,
+        0.01,
+        "bpr",
+    )
     assert run["label"] == "loss=bpr, dim=16, epochs=2, lr=0.01"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -292,8 +296,10 @@ def test_switching_to_a_dataset_builds_what_is_missing_with_progress(monkeypatch
 def test_deep_links_pick_the_user_or_movie_and_unknown_ids_are_said(built_store, monkeypatch):
     monkeypatch.setenv("RECSYS_ARTIFACTS", str(built_store))
     ds = load_dataset(SYN)
-    for params, key, expected in [({"user": ds.users["user_id"].iat[7]}, "user", 7),
-                                  ({"movie": ds.items["item_id"].iat[5]}, "movie", 5)]:  # fmt: skip
+    for params, key, expected in [
+        ({"user": ds.users["user_id"].iat[7]}, "user", 7),
+        ({"movie": ds.items["item_id"].iat[5]}, "movie", 5),
+    ]:
         page = "users" if key == "user" else "similar"
         at = AppTest.from_file(str(ROOT / "app_pages" / f"{page}.py"), default_timeout=60)
         at.session_state["dataset"] = SYN

@@ -118,8 +118,13 @@ def test_two_processes_do_not_both_train(tmp_path):
 
 
 def _sweep():
-    return Sweep("t-emb", "ncf", "mf_dim", (("2", {"mf_dim": 2}), ("4", {"mf_dim": 4}), ("6", {"mf_dim": 6})),
-                 {"epochs": 1, "batch_size": 512, "layers": (8, 4)})  # fmt: skip
+    return Sweep(
+        "t-emb",
+        "ncf",
+        "mf_dim",
+        (("2", {"mf_dim": 2}), ("4", {"mf_dim": 4}), ("6", {"mf_dim": 6})),
+        {"epochs": 1, "batch_size": 512, "layers": (8, 4)},
+    )
 
 
 def test_sweep_resume_after_a_kill(tmp_path):

@@ -32,7 +32,7 @@ def available() -> list[str]:
 
 
 def load_dataset(src: str | os.PathLike = DEFAULT, *, fetch_missing: bool = False, use_cache: bool = True,
-                 progress=print) -> Dataset:  # fmt: skip
+                 progress=print) -> Dataset:
     """Load SRC (see module docstring). Raises `DataError` with a clear message on bad input."""
     text = str(src)
     if text.startswith("synthetic"):

@@ -20,14 +20,14 @@ ML100K_GENRES = [
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
     "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
     "Romance", "Sci-Fi", "Thriller", "War", "Western",
-]  # fmt: skip
+]  # fmt: skip  (the vocabulary in the order of u.item's flags, a few a line, reads as a table)
 ML1M_AGES = {"1": "Under 18", "18": "18-24", "25": "25-34", "35": "35-44", "45": "45-49", "50": "50-55", "56": "56+"}
 ML1M_OCCUPATIONS = [
     "other", "academic/educator", "artist", "clerical/admin", "college/grad student",
     "customer service", "doctor/health care", "executive/managerial", "farmer", "homemaker",
     "K-12 student", "lawyer", "programmer", "retired", "sales/marketing", "scientist",
     "self-employed", "technician/engineer", "tradesman/craftsman", "unemployed", "writer",
-]  # fmt: skip
+]  # fmt: skip  (GroupLens' occupation codes 0-20 in order, a table)
 MOVIELENS_RATINGS = (0.5, 5.0)
 NUMBERS = ("rating", "timestamp")  # parsed by the C parser when clean
 _YEAR = re.compile(r"\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
