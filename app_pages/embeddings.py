@@ -5,17 +5,21 @@ import os
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import no_artifacts, page_start, point_id, results
+from app_pages._shared import no_artifacts, page_start, point_id, ready, results
 from recsys_core.data import summary
 
 ds, src = page_start("Embedding map")
 res = results(src)
-models = [m for m in ("ncf", "mf", "embnet", "cdae", "autorec", "genre") if m in res.models_with("item_embeddings")]
+shipped = res.models_with("item_embeddings")
+models = [m for m in ("ncf", "mf", "embnet", "cdae", "autorec", "genre") if m in shipped]
+models += [c for c in res.choices("item_embeddings", with_embeddings=True) if c.startswith("run:")]
 if not models:
     no_artifacts(src, "embeddings")
     st.stop()
 c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
-model = c1.selectbox("Model", models, key="map_model")
+model = c1.selectbox("Model", models, key="map_model", format_func=res.label)
+if not ready(res, model, "item_embeddings"):
+    st.stop()
 side = c2.radio("Points", ["item", "user"], horizontal=True, key="map_side", format_func=lambda s: s + "s")
 dims = c3.radio("Dimensions", [2, 3], horizontal=True, key="map_dims")
 found = res.embedding_map(model, side)
@@ -66,7 +70,7 @@ if points:
             + (" ..." if len(points) > 8 else "")
             + f". Neighbours of the first, {df['title'].iat[picked]}:"
         )
-    st.subheader(f"Nearest to {df['title'].iat[picked]} in {model} space")
+    st.subheader(f"Nearest to {df['title'].iat[picked]} in {res.label(model)} space")
     st.dataframe(res.embedding_neighbours(model, picked, 10, side), hide_index=True, width="stretch")
 
 if side == "item":

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_pages._shared import index_from_url, no_artifacts, page_start, results
+from app_pages._shared import index_from_url, no_artifacts, page_start, ready, results
 from recsys_core.data import summary
 
 ds, src = page_start("Similar movies")
@@ -54,8 +54,10 @@ with left:
         )
 with right:
     st.subheader("By learned embedding")
-    models = results(src).models_with("item_embeddings")
-    models = [m for m in ("ncf", "cdae", "autorec", "mf", "embnet") if m in models]
+    res = results(src)
+    shipped = res.models_with("item_embeddings")
+    models = [m for m in ("ncf", "cdae", "autorec", "mf", "embnet") if m in shipped]
+    models += [c for c in res.choices("item_embeddings", with_embeddings=True) if c.startswith("run:")]
     if not models:
         no_artifacts(src, "embeddings")
     else:
@@ -65,7 +67,9 @@ with right:
             key="emb_model",
             help="Item vectors the model learned from who watched what (collaborative).",
         )
-        near = results(src).embedding_neighbours(model, item, n)
+        if not ready(res, model, "item_embeddings"):
+            st.stop()
+        near = res.embedding_neighbours(model, item, n)
         st.caption(
             f"Cosine similarity of {model} item vectors: movies watched by the same people, whatever their genre."
         )

@@ -4,12 +4,13 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import cached_split, index_from_url, no_artifacts, page_start, results
+from app_pages._shared import broken_note, cached_split, index_from_url, no_artifacts, page_start, ready, results
 from recsys_core.data import summary
 
 ds, src = page_start("Compare users")
 res = results(src)
-ranked = res.models_with("topk")
+broken_note(res)
+ranked = res.choices("topk")
 if not ranked:
     no_artifacts(src, "top-10 lists")
     st.stop()
@@ -31,10 +32,23 @@ if user != NEW:
 elif "user" in st.query_params:
     del st.query_params["user"]
 defaults = [m for m in ("ncf", "cdae", "autorec") if m in ranked] + ranked
-model_a = c2.selectbox("Model A", ranked, index=ranked.index(defaults[0]), key="model_a")
-model_b = c3.selectbox(
-    "Model B", ranked, index=ranked.index(defaults[1] if len(defaults) > 1 else defaults[0]), key="model_b"
+model_a = c2.selectbox(
+    "Model A",
+    ranked,
+    index=ranked.index(defaults[0]),
+    key="model_a",
+    format_func=res.label,
+    help="the shipped models, then every finished run (Train page, sweeps, CLI), newest first",
 )
+model_b = c3.selectbox(
+    "Model B",
+    ranked,
+    index=ranked.index(defaults[1] if len(defaults) > 1 else defaults[0]),
+    key="model_b",
+    format_func=res.label,
+)
+if not (ready(res, model_a, "topk") and ready(res, model_b, "topk")):
+    st.stop()
 
 if user == NEW:
     cold = res.cold_start_list("ncf")
@@ -79,7 +93,7 @@ for col, m in ((left, model_a), (right, model_b)):
     with col:
         df = lists[m]
         hit = bool(df["held-out test movie"].any())
-        st.subheader(m)
+        st.subheader(res.label(m))
         st.caption(("✅ hits the held-out movie" if hit else "✗ misses the held-out movie") + " · ★ = in both lists")
         shown = df.assign(title=[("★ " if i in both else "") + t for i, t in zip(df["item"], df["title"])])
         st.dataframe(

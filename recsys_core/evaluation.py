@@ -16,7 +16,15 @@ from recsys_core import metrics as M
 from recsys_core.models.base import Recommender
 from recsys_core.splits import Interactions, LooSplit
 
-BATCH = 1024
+BATCH = 1024  # users per batch where only sampled candidates are scored
+SCORE_CELLS = 500_000  # (user, item) scores per batch of full-catalogue scoring
+
+
+def user_batch(n_items: int) -> int:
+    """Users per batch of full-catalogue scoring: bounded by SCORE_CELLS, so memory stays
+    flat whatever the catalogue (a model like NeuMF holds several activations per cell:
+    1,024 users x 3,706 ml-1m movies x its tower was gigabytes)."""
+    return max(1, min(BATCH, SCORE_CELLS // max(n_items, 1)))
 
 
 @torch.no_grad()
@@ -80,10 +88,11 @@ def evaluate_many(model: Recommender, split: LooSplit, protocols, k: int = 10, l
     top_scores = np.full((len(users_all), list_k), -np.inf, dtype=np.float32)
     kinds = [p.removeprefix("loo-") for p in protocols if p.startswith("loo-")]
     cand_scores = {kind: [] for kind in kinds}
-    full_ranks = []
+    full_counts = []  # (greater, ties) per batch: ties broken once at the end, whatever the batching
     train_seen = split.train.binary
-    for s in range(0, len(users_all), BATCH):
-        u = users_all[s : s + BATCH]
+    step = user_batch(n_items)
+    for s in range(0, len(users_all), step):
+        u = users_all[s : s + step]
         scores = model.score(torch.as_tensor(u)).float().cpu().numpy()
         ev = test[u] >= 0
         for kind in kinds:
@@ -99,13 +108,13 @@ def evaluate_many(model: Recommender, split: LooSplit, protocols, k: int = 10, l
             r, c = split.seen[u[ev]].nonzero()
             sub[r, c] = -np.inf
             full = np.concatenate([pos[:, None], sub], axis=1)
-            full_ranks.append(M.positive_rank(full, np.isfinite(full), seed=split.seed + s))
+            full_counts.append(M.rank_counts(full, np.isfinite(full)))
         r, c = train_seen[u].nonzero()
         scores[r, c] = -np.inf
         t_scores = torch.as_tensor(scores)
         values, indices = torch.sort(t_scores, dim=1, descending=True, stable=True)
-        top_items[s : s + BATCH] = np.where(np.isfinite(values[:, :list_k].numpy()), indices[:, :list_k].numpy(), -1)
-        top_scores[s : s + BATCH] = values[:, :list_k].numpy()
+        top_items[s : s + step] = np.where(np.isfinite(values[:, :list_k].numpy()), indices[:, :list_k].numpy(), -1)
+        top_scores[s : s + step] = values[:, :list_k].numpy()
     out = {}
     ev_users = split.eval_users
     lists = top_items[ev_users, :k]
@@ -114,7 +123,9 @@ def evaluate_many(model: Recommender, split: LooSplit, protocols, k: int = 10, l
     )
     for p in protocols:
         if p == "full":
-            ranks = np.concatenate(full_ranks) if full_ranks else np.zeros(0, np.int64)
+            greater = np.concatenate([g for g, _ in full_counts]) if full_counts else np.zeros(0, np.int64)
+            ties = np.concatenate([t for _, t in full_counts]) if full_counts else np.zeros(0, np.int64)
+            ranks = M.ranks_from_counts(greater, ties, seed=split.seed)
             out[p] = M.ranking_metrics(M.hits_from_rank(ranks, k))
         else:
             sc = np.concatenate(cand_scores[p.removeprefix("loo-")])

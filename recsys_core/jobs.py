@@ -326,4 +326,6 @@ def resubmit(manager: JobManager, store, run_id: int) -> Job:
     if run is None or not run["meta"].get("src"):
         raise ConfigError(f"run {run_id} cannot be resubmitted: it does not record its dataset and protocol")
     m = run["meta"]
-    return submit_training(manager, store, m["src"], run["model"], m["overrides"], m["protocols"][0], run["label"])
+    overrides = m.get("overrides") or run["config"]  # the run's whole config, where no overrides were kept
+    protocol = (m.get("protocols") or ["loo-uniform"])[0]
+    return submit_training(manager, store, m["src"], run["model"], overrides, protocol, run["label"])

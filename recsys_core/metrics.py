@@ -15,17 +15,27 @@ import numpy as np
 
 
 def positive_rank(scores: np.ndarray, valid: np.ndarray | None = None, seed: int = 0) -> np.ndarray:
-    """0-based rank of column 0 (the positive) among the valid columns of each row.
+    """0-based rank of column 0 (the positive) among the valid columns of each row; ties
+    with the positive put it at a random place among them (it never wins a tie).
 
     scores: [n_users, 1 + C]; valid: same shape, False for padded candidates.
     """
+    return ranks_from_counts(*rank_counts(scores, valid), seed=seed)
+
+
+def rank_counts(scores: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(how many valid candidates score above the positive, how many tie with it) per row."""
     pos = scores[:, :1]
     others = scores[:, 1:]
     ok = np.ones_like(others, dtype=bool) if valid is None else valid[:, 1:]
-    greater = ((others > pos) & ok).sum(1)
-    ties = ((others == pos) & ok).sum(1)
+    return ((others > pos) & ok).sum(1), ((others == pos) & ok).sum(1)
+
+
+def ranks_from_counts(greater: np.ndarray, ties: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Ranks from `rank_counts`, ties broken by one seeded draw per row (so rows counted in
+    batches get the same ranks as rows counted at once)."""
     rng = np.random.default_rng(seed)
-    return greater + np.floor(rng.random(len(scores)) * (ties + 1)).astype(np.int64)
+    return greater + np.floor(rng.random(len(greater)) * (ties + 1)).astype(np.int64)
 
 
 def hits_from_rank(rank: np.ndarray, k: int) -> np.ndarray:

@@ -7,12 +7,13 @@ does no query and no checksum. Every table a page shows from the store comes fro
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from recsys_core.catalog import MY_RUNS, changed, run_key, shipped_runs
+from recsys_core.catalog import MY_RUNS, ZOO, changed, run_key, shipped_runs
 from recsys_core.data import Dataset
 from recsys_core.data.summary import _favourite_genre, _primary_genre
 from recsys_core.splits import MIN_LOO_HISTORY, RANKING
@@ -126,18 +127,61 @@ class Results:
     # ---------------------------------------------------------------- artifacts
 
     def arrays(self, model: str, name: str) -> dict | None:
-        """A shipped model's artifact (checksummed once), or None when not built or corrupt."""
+        """An artifact of a shipped model ("ncf") or of a stored run ("run:12"), checksummed
+        once; None when not built (a run's artifacts are made on first use) or corrupt."""
         if (model, name) not in self._arrays:
-            run = self.shipped.get(model)
-            self._arrays[model, name] = self.store.load_arrays(run["key"], name) if run else None
+            run = self.run_of(model)
+            found = self.store.load_arrays(run["key"], name) if run else None
+            if found is None and model.startswith("run:"):
+                return None  # not made yet: asked again after `runs.save_run_artifacts`
+            self._arrays[model, name] = found
         return self._arrays[model, name]
 
     def models_with(self, artifact: str) -> list[str]:
         """Shipped models whose artifact `artifact` (e.g. 'item_embeddings') is intact."""
         return [m for m in self.shipped if self.arrays(m, artifact) is not None]
 
+    def broken(self) -> list[str]:
+        """Shipped models whose run is done but whose top-k lists fail their checksum: they
+        are rebuilt (the sidebar's build job), and said to be, wherever they would appear."""
+        return [m for m, r in self.shipped.items() if r["status"] == "done" and self.arrays(m, "topk") is None]
+
     def shipped_run(self, model: str) -> dict | None:
         return self.shipped.get(model)
+
+    # ---------------------------------------------------------------- trained runs
+
+    @cached_property
+    def trained(self) -> dict[str, dict]:
+        """ "run:<id>" -> every other finished run on this dataset that can be used on the
+        pages (Train page, sweep points, CLI `train`), newest first. A run whose weights turn
+        out missing or corrupt says so when it is picked (`runs.load_model`)."""
+        shipped_ids = {r["id"] for r in self.shipped.values()}
+        out = {}
+        for r in reversed(self.store.runs(fingerprint=self.ds.fingerprint, status="done")):
+            if r["id"] in shipped_ids or r["model"] not in ZOO:
+                continue
+            out[f"run:{r['id']}"] = r
+        return out
+
+    def run_of(self, choice: str) -> dict | None:
+        """The run behind a picker's choice: a shipped model's name or "run:<id>"."""
+        return self.trained.get(choice) if choice.startswith("run:") else self.shipped.get(choice)
+
+    def choices(self, artifact: str, with_embeddings: bool = False) -> list[str]:
+        """What a model picker offers: the shipped models with `artifact` intact, then every
+        usable trained run (`with_embeddings`: only models that learn embeddings)."""
+        runs = [c for c, r in self.trained.items() if not with_embeddings or r["model"] not in ("popularity", "ease")]
+        return [*self.models_with(artifact), *runs]
+
+    def label(self, choice: str) -> str:
+        """'ncf' for a shipped model; 'mf: dim=16, lr=0.01 · 2026-11-30 14:02 (run 12)' for a run."""
+        run = self.trained.get(choice)
+        if run is None:
+            return choice
+        when = pd.to_datetime(run["created"], unit="s").strftime("%Y-%m-%d %H:%M")
+        source = "" if run["sweep"] in (None, MY_RUNS) else f"sweep {run['sweep']}: "
+        return f"{run['model']}: {source}{run['label'] or 'defaults'} · {when} (run {run['id']})"
 
     # ---------------------------------------------------------------- leaderboard
 

@@ -188,3 +188,10 @@ def load_model(store: Store, run: dict, ds: Dataset, device: str = "cpu") -> Rec
     model.to(torch.device(device))
     model.eval()
     return model
+
+
+def save_run_artifacts(store: Store, run: dict, ds: Dataset) -> None:
+    """Top-k lists, embeddings and PCA of a stored run, computed from its reloaded weights
+    (a Train page run, a sweep point) so the pages can show it beside the shipped models.
+    Raises RecsysError (saying what to do) when the run cannot be reloaded."""
+    save_artifacts(store, run["key"], load_model(store, run, ds), ds)

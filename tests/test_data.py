@@ -177,6 +177,7 @@ def test_cache_roundtrip_and_invalidation(tmp_path):
     "override, message, line",
     [
         ({"u.data": ["1\t1\t5\t100", "1\t2\tfive\t200"]}, "rating 'five' is not a number", 2),
+        ({"u.data": ["1\t1\t5\t100", "bob\t2\t4\t200"]}, "user id 'bob' is not a number", 2),
         ({"u.data": ["1\t1\t5\t100", "1\t2\t7\t200"]}, "rating 7 is out of range [0.5, 5]", 2),
         ({"u.data": ["1\t1\t5\t100", "1\t99\t4\t200"]}, "rating for unknown movie id '99'", 2),
         ({"u.data": ["1,1,5,100", "1,2,4,200"]}, "wrong separator", 1),

@@ -408,3 +408,62 @@ def test_the_train_form_is_made_from_config_metadata_and_keeps_settings_across_p
     assert at.slider(key="mf:epochs").value == 3  # kept across the page switch
     at.button(key="reset").click().run()
     assert at.slider(key="mf:epochs").value == catalog.config_for("mf").epochs
+
+
+def test_a_trained_run_can_be_picked_on_every_page_beside_the_shipped_models(built_store, monkeypatch, tmp_path):
+    import shutil
+
+    from recsys_core import catalog
+    from recsys_core.runs import ensure_run
+    from recsys_core.store import Store
+
+    root = tmp_path / "store"
+    shutil.copytree(built_store, root)
+    store, ds = Store(root), load_dataset(SYN)
+    cfg = catalog.config_for("mf", {"epochs": 2, "dim": 8})
+    run = ensure_run(
+        store,
+        ds,
+        "mf",
+        cfg,
+        ["loo-uniform"],
+        sweep=catalog.MY_RUNS,
+        label="dim=8, epochs=2",
+        artifacts=False,
+        reuse=False,
+        meta={"src": SYN},
+    ).run
+    choice = f"run:{run['id']}"
+    assert store.load_arrays(run["key"], "topk") is None  # nothing made until someone looks
+    at = run_page("users", root, monkeypatch)
+    assert choice in at.selectbox(key="model_a").options or any(
+        f"(run {run['id']})" in o for o in at.selectbox(key="model_a").options
+    )
+    at.selectbox(key="model_a").set_value(choice).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"(run {run['id']})" in h.value for h in at.subheader)
+    assert store.load_arrays(run["key"], "topk") is not None  # made from the reloaded weights, kept
+    for page, key in (("similar", "emb_model"), ("embeddings", "map_model")):
+        at = run_page(page, root, monkeypatch)
+        at.selectbox(key=key).set_value(choice).run()
+        assert not at.exception, [e.value for e in at.exception]
+    # a run whose weights were lost says so and offers to train it again
+    other = ensure_run(
+        store,
+        ds,
+        "mf",
+        catalog.config_for("mf", {"epochs": 1, "dim": 4}),
+        ["loo-uniform"],
+        sweep=catalog.MY_RUNS,
+        label="x",
+        artifacts=False,
+        reuse=False,
+        meta={"src": SYN},
+    ).run
+    (store.artifact_dir(other["key"]) / "weights.pt").write_bytes(b"x")
+    at = run_page("users", root, monkeypatch)
+    at.selectbox(key="model_a").set_value(f"run:{other['id']}").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("weights are missing or fail their checksum" in e.value for e in at.error)
+    at.button(key=f"retrain_{other['id']}").click().run()
+    assert any("Queued as run" in m.value for m in at.success)

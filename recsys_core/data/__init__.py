@@ -41,7 +41,7 @@ def load_dataset(src: str | os.PathLike = DEFAULT, *, fetch_missing: bool = Fals
         if not is_fetched(text):
             if not fetch_missing:
                 raise DataError(
-                    f"{text} is not fetched yet: run `python -m recsys_core data fetch {text}` (or `make data`)"
+                    f"{text} is not fetched yet: run `python -m recsys_core data fetch {text}` (or `make data DATASET={text}`)"
                 )
             fetch(text, progress)
         source, name = Source(dataset_folder(text)), text

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from recsys_core.data.dataset import Dataset, build_dataset
-from recsys_core.data.sources import Source, check_range, numeric, read_table
+from recsys_core.data.sources import Source, check_range, line_of, numeric, read_table
+
 from recsys_core.errors import DataError
 
 ML100K_GENRES = [
@@ -79,11 +80,22 @@ def finish(
     genres: list[str],
     rating_range: tuple[float, float] = MOVIELENS_RATINGS,
     timestamps: pd.Series | None = None,
+    numeric_ids: bool = True,
 ) -> Dataset:
-    """Validate raw string ratings against the items and build the `Dataset`."""
+    """Validate raw string ratings against the items and build the `Dataset`. GroupLens and
+    Netflix files number their users and movies: a non-numeric id there is an error naming
+    its line (`numeric_ids`; RecBole's token ids may be any string)."""
     label = src.label(ratings_file)
     if not len(ratings):
         raise DataError("no ratings in the file", label)
+    if numeric_ids:
+        lines = ratings["line"] if "line" in ratings else None
+        for col, what in (("user_id", "user id"), ("item_id", "movie id")):
+            ids = ratings[col].astype(str).str.strip()
+            bad = ~ids.str.fullmatch(r"\d+").to_numpy()
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise DataError(f"{what} {ratings[col].iat[i]!r} is not a number", label, line_of(first_line, lines, i))
     r = numeric(ratings, "rating", label, first_line)
     check_range(r, *rating_range, label, first_line, "rating")
     ts = timestamps if timestamps is not None else numeric(ratings, "timestamp", label, first_line)
@@ -294,7 +306,7 @@ def load_recbole(src: Source, name: str) -> Dataset:
         users = u[[c for c in keep if c in u]].rename(columns=keep)
         users["user_id"] = users["user_id"].str.removeprefix(prefix)
     lo = 0.0 if (pd.to_numeric(r["rating"], errors="coerce") == 0).any() else 0.5
-    return finish(name, src, f"{stem}.inter", r, first, items, users, genres, (lo, 10.0))
+    return finish(name, src, f"{stem}.inter", r, first, items, users, genres, (lo, 10.0), numeric_ids=False)
 
 
 def _domain_prefix(ids: pd.Series) -> str:

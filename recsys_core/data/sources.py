@@ -156,7 +156,7 @@ def numeric(df: pd.DataFrame, col: str, label: str, first_line: int, lines=None)
     if bad.any():
         i = int(np.argmax(bad))
         shown = repr(df[col].iat[i]) if not pd.api.types.is_numeric_dtype(df[col]) else "(empty)"
-        raise DataError(f"{col} {shown} is not a number", label, _line(first_line, lines, i))
+        raise DataError(f"{col} {shown} is not a number", label, line_of(first_line, lines, i))
     return values
 
 
@@ -164,9 +164,9 @@ def check_range(values: pd.Series, lo: float, hi: float, label: str, first_line:
     bad = ((values < lo) | (values > hi) | ~np.isfinite(values)).to_numpy()
     if bad.any():
         i = int(np.argmax(bad))
-        where = _line(first_line, lines, i)
+        where = line_of(first_line, lines, i)
         raise DataError(f"{what} {values.iat[i]:g} is out of range [{lo:g}, {hi:g}]", label, where)
 
 
-def _line(first_line: int, lines, i: int) -> int:
+def line_of(first_line: int, lines, i: int) -> int:
     return int(lines.iat[i]) if lines is not None else first_line + i

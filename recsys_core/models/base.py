@@ -75,8 +75,9 @@ class Recommender(abc.ABC):
             raise ValueError(f"user index out of range [0, {self.n_users})")
         k = min(k, self.n_items)
         items_out, scores_out = [], []
-        for start in range(0, len(users), 1024):
-            batch = users[start : start + 1024]
+        step = max(1, min(1024, 500_000 // max(self.n_items, 1)))  # users a batch: at most ~500k scores in memory
+        for start in range(0, len(users), step):
+            batch = users[start : start + step]
             s = self.score(torch.as_tensor(batch)).float().cpu()
             if exclude_seen and self.seen_ is not None:
                 rows = self.seen_[batch]
