@@ -17,7 +17,7 @@ from recsys_core.models.base import Recommender
 from recsys_core.splits import Interactions, LooSplit
 
 BATCH = 1024  # users per batch where only sampled candidates are scored
-SCORE_CELLS = 500_000  # (user, item) scores per batch of full-catalogue scoring
+SCORE_CELLS = 100_000  # (user, item) scores per batch of full-catalogue scoring (docs/benchmarks.md, "Memory")
 
 
 def user_batch(n_items: int) -> int:

@@ -20,6 +20,7 @@ import os
 import time
 from dataclasses import dataclass
 
+import psutil
 import torch
 
 from recsys_core.errors import ConfigError
@@ -67,12 +68,13 @@ def pick_device(requested: str = "auto") -> torch.device:
     return device
 
 
-def thread_count() -> int:
-    """torch's CPU threads for training: `RECSYS_THREADS` when set, else one fewer than the
-    cores (at least one), leaving a core to the app's server, the sampler and the OS. Chosen
-    on a 2-core machine (docs/benchmarks.md, "Threads"): one thread trained NeuMF 1.2x faster
-    than two when idle and 1.6x faster under load; CDAE's wide layers gained 1.3x from a
-    second thread when idle and lost 1.1x under load."""
+def thread_count(measure: bool = True) -> int:
+    """torch's CPU threads for a fit: `RECSYS_THREADS` when set, else the cores other
+    processes leave idle (sampled over 0.1 s; at least one). Chosen on a 2-core machine
+    (docs/benchmarks.md, "Threads"): idle, two threads built the shipped models in 58 s
+    against 72 s with one; with both cores kept busy by other processes, one thread trained
+    NeuMF 1.6x and CDAE 1.1x faster than two. `measure=False` gives the count an idle machine
+    would get (what the device line shows) without sampling."""
     raw = os.environ.get("RECSYS_THREADS", "").strip()
     if raw:
         try:
@@ -82,7 +84,21 @@ def thread_count() -> int:
         if n < 1:
             raise ConfigError(f"RECSYS_THREADS={n}: at least one thread")
         return n
-    return max(1, (os.cpu_count() or 1) - 1)
+    cores = os.cpu_count() or 1
+    if not measure or cores == 1:
+        return cores
+    return max(1, min(cores, round(cores - _busy_elsewhere())))
+
+
+def _busy_elsewhere(interval: float = 0.1) -> float:
+    """Cores kept busy by other processes over `interval` seconds (this process excluded)."""
+    me = psutil.Process()
+    s0, p0 = psutil.cpu_times(), me.cpu_times()
+    time.sleep(interval)
+    s1, p1 = psutil.cpu_times(), me.cpu_times()
+    busy = (sum(s1) - s1.idle - getattr(s1, "iowait", 0.0)) - (sum(s0) - s0.idle - getattr(s0, "iowait", 0.0))
+    own = (p1.user + p1.system) - (p0.user + p0.system)
+    return max(0.0, busy - own) / interval
 
 
 def use_threads() -> int:
@@ -99,7 +115,7 @@ def _mps_available() -> bool:
 
 def seen_devices() -> str:
     """What torch sees: 'cpu (2 threads)', then each CUDA device or the Apple GPU."""
-    parts = [f"cpu ({thread_count()} of {os.cpu_count()} cores as torch threads)"]
+    parts = [f"cpu ({os.cpu_count()} cores; {_threads_rule()})"]
     if torch.cuda.is_available():
         parts += [f"cuda:{j} {torch.cuda.get_device_name(j)}" for j in range(torch.cuda.device_count())]
     if _mps_available():
@@ -116,8 +132,15 @@ def describe_device(device: torch.device | str | None = None) -> str:
     if device.type == "mps":
         return "Apple GPU (mps)"
     gpu = "" if torch.cuda.is_available() or _mps_available() else " (no GPU found)"
-    n = thread_count()
-    return f"CPU, {n} torch thread{'s' * (n != 1)}{gpu}"
+    return f"CPU, {_threads_rule()}{gpu}"
+
+
+def _threads_rule() -> str:
+    """'2 torch threads' (set), or 'up to 2 torch threads, one per idle core' (the rule)."""
+    n = thread_count(measure=False)
+    if os.environ.get("RECSYS_THREADS", "").strip():
+        return f"{n} torch thread{'s' * (n != 1)} (RECSYS_THREADS)"
+    return f"up to {n} torch thread{'s' * (n != 1)}, one per idle core"
 
 
 def amp_dtype(cfg, device: torch.device) -> torch.dtype | None:

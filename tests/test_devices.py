@@ -5,6 +5,7 @@ need CUDA are marked `cuda` and skip with the reason where torch sees no CUDA de
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -117,19 +118,23 @@ def test_every_neural_model_trains_on_cuda_with_and_without_mixed_precision(name
 
 
 def test_threads_are_chosen_and_can_be_set(monkeypatch):
-    import os
 
+    from recsys_core import train
     from recsys_core.sweeps import PoolExecutor
-    from recsys_core.train import thread_count, use_threads
 
+    cores = os.cpu_count() or 1
     monkeypatch.delenv("RECSYS_THREADS", raising=False)
-    assert thread_count() == max(1, (os.cpu_count() or 1) - 1)
+    monkeypatch.setattr(train, "_busy_elsewhere", lambda interval=0.1: 0.0)
+    assert train.thread_count() == cores  # an idle machine: one thread per core
+    monkeypatch.setattr(train, "_busy_elsewhere", lambda interval=0.1: float(cores))
+    assert train.thread_count() == 1  # every core kept busy elsewhere: one thread
+    assert train.thread_count(measure=False) == cores  # what the device line shows: no sampling
     monkeypatch.setenv("RECSYS_THREADS", "1")
-    assert use_threads() == 1 and torch.get_num_threads() == 1
-    assert describe_device("cpu").startswith("CPU, 1 torch thread")
+    assert train.use_threads() == 1 and torch.get_num_threads() == 1
+    assert describe_device("cpu").startswith("CPU, 1 torch thread (RECSYS_THREADS)")
     monkeypatch.setenv("RECSYS_THREADS", "zero")
     with pytest.raises(ConfigError, match="whole number"):
-        thread_count()
+        train.thread_count()
     for asked in (1, 2, 64):
         pool = PoolExecutor(asked)
-        assert pool.workers * pool.threads <= max(os.cpu_count() or 1, 1)
+        assert pool.workers * pool.threads <= max(cores, 1)

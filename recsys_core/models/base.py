@@ -75,7 +75,7 @@ class Recommender(abc.ABC):
             raise ValueError(f"user index out of range [0, {self.n_users})")
         k = min(k, self.n_items)
         items_out, scores_out = [], []
-        step = max(1, min(1024, 500_000 // max(self.n_items, 1)))  # users a batch: at most ~500k scores in memory
+        step = max(1, min(1024, 100_000 // max(self.n_items, 1)))  # users a batch: at most ~100k scores in memory
         for start in range(0, len(users), step):
             batch = users[start : start + step]
             s = self.score(torch.as_tensor(batch)).float().cpu()
