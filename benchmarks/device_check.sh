@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The one script to run on a machine with a GPU (issue: "models that reload and train on any
+# device"). It prints everything the docs need beside the CPU figures; run it early, with a
+# time limit that leaves room for a second try:
+#   bash benchmarks/device_check.sh 2>&1 | tee "$OUT/device_check.log"
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+[ -x "$PY" ] || { make venv >/dev/null && PY=.venv/bin/python; }
+echo "== nvidia-smi"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1 | head -5
+echo "== what torch sees"; $PY -m recsys_core devices
+$PY -m recsys_core data fetch ml-100k ml-1m >/dev/null
+echo "== device check: every neural model, 2 epochs, CPU against each GPU"
+$PY -m recsys_core devices --check --dataset ml-100k
+echo "== CUDA-marked tests"; $PY -m pytest -q -m cuda -p no:cacheprovider 2>&1 | tail -3
+for ds in ml-100k ml-1m; do
+  for m in mf ncf cdae; do
+    echo "== $m on $ds, cuda (seconds per epoch in the history)"
+    $PY -m recsys_core train $m --dataset $ds --set device=cuda --set epochs=3 --set patience=3 --quiet --json \
+      | $PY -c "import json,sys; d=json.load(sys.stdin); h=d['history']; print(h['device'], [round(e['seconds'],3) for e in h['epochs']], d['metrics'].get('HR@10'))"
+  done
+done
+echo "== build --dataset ml-1m on the GPU, from empty (target < 60 s)"
+rm -rf /tmp/gpu-arts; ( time RECSYS_ARTIFACTS=/tmp/gpu-arts $PY -m recsys_core build --dataset ml-1m ) 2>&1 | tail -14
+echo "== the Train page's NeuMF run end to end (job manager)"; $PY benchmarks/bench_train_job.py 2>&1 | tail -8
+echo "== make test"; make test 2>&1 | tail -5
