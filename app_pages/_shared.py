@@ -13,7 +13,7 @@ from recsys_core.errors import RecsysError
 from recsys_core.lookup import find_movie, find_user
 from recsys_core.results import Results
 from recsys_core.runs import save_run_artifacts
-from recsys_core.splits import describe, loo_split
+from recsys_core.splits import loo_split
 from recsys_core.store import Store
 
 
@@ -210,10 +210,6 @@ def page_link(page: str, label: str, icon: str | None = None) -> None:
         st.page_link(page, label=label, icon=icon)
     except StreamlitAPIException:
         st.caption(label)
-
-
-def fmt_protocol(p: str) -> str:
-    return f"**{p}**: {describe(p)}"
 
 
 def no_artifacts(ds_src: str, what: str) -> None:

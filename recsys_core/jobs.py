@@ -214,7 +214,6 @@ class _BuildProgress:
         class Epochs(Callback):
             def on_train_begin(self, info):
                 job.report(current=name, phase=info.get("phase", "training"), epoch=0, epochs=info["epochs"])
-                self.started = time.time()
 
             def on_batch_end(self, epoch, batch, n_batches, loss):
                 job.report(epoch=epoch, batch=batch, n_batches=n_batches)

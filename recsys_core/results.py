@@ -15,7 +15,7 @@ import pandas as pd
 
 from recsys_core.catalog import MY_RUNS, ZOO, changed, run_key, shipped_runs
 from recsys_core.data import Dataset
-from recsys_core.data.summary import _favourite_genre, _primary_genre
+from recsys_core.data.summary import favourite_genre, primary_genre
 from recsys_core.splits import MIN_LOO_HISTORY, RANKING
 from recsys_core.store import Store
 
@@ -272,12 +272,12 @@ class Results:
         df = pd.DataFrame({f"PC{j + 1}": pca[:, j] for j in range(pca.shape[1])})
         if side == "item":
             df["title"] = ds.items["title"].to_numpy()
-            df["primary genre"] = _primary_genre(ds)
+            df["primary genre"] = primary_genre(ds)
             df["ratings"] = ds.item_popularity
             df["id"] = np.arange(ds.n_items)
         else:
             df["title"] = "user " + ds.users["user_id"].astype(str).to_numpy()
-            df["primary genre"] = _favourite_genre(ds)
+            df["primary genre"] = favourite_genre(ds)
             df["ratings"] = ds.user_activity
             df["id"] = np.arange(ds.n_users)
         return df, arrays["explained"]

@@ -23,7 +23,7 @@ from sklearn.decomposition import PCA
 
 from recsys_core import splits, zoo
 from recsys_core.catalog import REQUIRED, build_protocols, run_key
-from recsys_core.config import config_hash, override, to_dict
+from recsys_core.config import config_hash, from_dict, to_dict
 from recsys_core.data import Dataset
 from recsys_core.errors import RecsysError
 from recsys_core.models.base import Recommender
@@ -166,7 +166,7 @@ def load_model(store: Store, run: dict, ds: Dataset, device: str = "cpu") -> Rec
     if run["status"] != "done":
         raise RecsysError(f"run {run['id']} is {run['status']}: only a finished run can be used")
     name = run["model"]
-    cfg = override(type(zoo.entry(name).config)(), run["config"])
+    cfg = from_dict(type(zoo.entry(name).config), run["config"])  # keys a newer config dropped are ignored
     protocols = run["meta"].get("protocols") or build_protocols(name)
     train = train_data(ds, protocols)
     feats = ds.genre_matrix if ds.has_genres else None

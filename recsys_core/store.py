@@ -342,13 +342,6 @@ class Store:
         except Exception:  # noqa: BLE001 - unreadable means rebuild
             return None
 
-    def save_json(self, key: str, name: str, obj) -> None:
-        self._write(key, f"{name}.json", json.dumps(obj, default=float).encode())
-
-    def load_json(self, key: str, name: str):
-        data = self._read(key, f"{name}.json")
-        return None if data is None else json.loads(data)
-
     def save_weights(self, key: str, checkpoint: dict) -> None:
         """A plain dict {"state_dict", "config", "model", ...}: never a pickled module."""
         import torch

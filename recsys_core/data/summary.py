@@ -125,12 +125,12 @@ def genre_mix(ds: Dataset, items: np.ndarray) -> pd.Series:
     return pd.Series(counts / max(counts.sum(), 1), index=ds.genres)
 
 
-def _primary_genre(ds: Dataset) -> np.ndarray:
+def primary_genre(ds: Dataset) -> np.ndarray:
     """The first listed genre of each movie ('(none)' when it has none)."""
     return ds.items["genres"].map(lambda s: s.split("|")[0] if s else "(none)").to_numpy()
 
 
-def _favourite_genre(ds: Dataset) -> np.ndarray:
+def favourite_genre(ds: Dataset) -> np.ndarray:
     if not ds.has_genres:
         return np.full(ds.n_users, "(none)")
     m = np.zeros((ds.n_users, len(ds.genres)))
