@@ -21,6 +21,9 @@ def isolated_folders(tmp_path_factory, monkeypatch):
     # the app fetches and builds by itself where nothing is there; tests ask for it explicitly
     monkeypatch.setenv("RECSYS_AUTO_FETCH", "0")
     monkeypatch.setenv("RECSYS_AUTO_BUILD", "0")
+    # one torch thread, not one per idle core: the same numbers on every machine, and no
+    # 0.1 s sampling of the cores at each of the suite's few hundred fits
+    monkeypatch.setenv("RECSYS_THREADS", "1")
     yield
 
 
