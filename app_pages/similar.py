@@ -1,5 +1,6 @@
 """Similar movies: content (genres) beside collaborative (learned embeddings)."""
 
+import pandas as pd
 import streamlit as st
 
 from app_pages._shared import index_from_url, no_artifacts, page_start, ready, results
@@ -26,25 +27,40 @@ st.caption(
     f" · {int(ds.item_popularity[item]):,} ratings"
 )
 
-left, right = st.columns(2)
+pop = ds.item_popularity
+
+
+def popularity_note(items_ratings) -> None:
+    """How mainstream a list is: its mean number of ratings, beside the movie's own."""
+    if len(items_ratings):
+        st.caption(
+            f"Mean popularity of this list: **{float(items_ratings.mean()):,.0f}** ratings a movie"
+            f" (the catalogue's median: {float(pd.Series(pop).median()):,.0f})."
+        )
+
+
+TABLE = {
+    "similarity": st.column_config.ProgressColumn("similarity", min_value=0.0, max_value=1.0, format="%.2f"),
+    "cosine": st.column_config.NumberColumn("cosine", format="%.3f", help="cosine of the two movies' vectors"),
+    "weight": st.column_config.NumberColumn(
+        "weight", format="%.3f", help="how much having the picked movie raises this one's score in EASE"
+    ),
+    "genres": st.column_config.TextColumn("genres", width="medium"),
+    "title": st.column_config.TextColumn("title", width="medium"),
+    "ratings": st.column_config.NumberColumn("ratings", help="how many people rated it (popularity)"),
+}
+res = results(src)
+left, middle, right = st.columns(3)
 with left:
-    st.subheader("By genre")
+    st.subheader("Same genres")
     if not ds.has_genres:
         st.info("This dataset has no genres.")
     else:
         sim = summary.genre_neighbours(ds, item, n)
-        st.caption("Cosine similarity of genre vectors; ties go to the more rated movie. Shared genres are the 'why'.")
-        st.dataframe(
-            sim.drop(columns=["movie_id"]),
-            width="stretch",
-            hide_index=True,
-            column_config={
-                "similarity": st.column_config.ProgressColumn(
-                    "similarity", min_value=0.0, max_value=1.0, format="%.2f"
-                ),
-                "year": st.column_config.NumberColumn("year", format="%d"),
-            },
-        )
+        st.caption("Cosine of genre vectors; ties go to the more rated movie; shared genres are the why.")
+        shown = sim[["title", "similarity", "ratings", "shared genres"]]
+        st.dataframe(shown, width="stretch", hide_index=True, column_config=TABLE)
+        popularity_note(sim["ratings"])
         st.download_button(
             "Download as CSV",
             sim.to_csv(index=False),
@@ -52,33 +68,49 @@ with left:
             "text/csv",
             key="csv_genre",
         )
+with middle:
+    st.subheader("People who liked this also liked")
+    if "ease" not in res.shipped:
+        no_artifacts(src, "item-item weights")
+    elif ready(res, "ease", "item_item"):
+        also = res.also_liked(item, n)
+        st.caption("The item-item model (EASE): the movies whose score having this one raises most.")
+        st.dataframe(also, width="stretch", hide_index=True, column_config=TABLE)
+        popularity_note(also["ratings"])
 with right:
-    st.subheader("By learned embedding")
-    res = results(src)
+    st.subheader("Near in a learned embedding")
     shipped = res.models_with("item_embeddings")
-    models = [m for m in ("ncf", "cdae", "autorec", "mf", "embnet") if m in shipped]
+    models = [m for m in ("mf", "cdae", "ncf", "autorec", "embnet") if m in shipped]
     models += [c for c in res.choices("item_embeddings", with_embeddings=True) if c.startswith("run:")]
     if not models:
         no_artifacts(src, "embeddings")
     else:
-        model = st.selectbox(
+        a, b = st.columns(2)
+        model = a.selectbox(
             "Embedding space",
             models,
             key="emb_model",
-            help="Item vectors the model learned from who watched what (collaborative).",
+            format_func=res.label,
+            help="Item vectors a model learned from who watched what (collaborative).",
+        )
+        debias = b.selectbox(
+            "Popularity direction",
+            ["top-pc", "centred", "none"],
+            key="emb_debias",
+            format_func={"top-pc": "removed (top component)", "centred": "centred only", "none": "kept"}.get,
+            help="In learned embeddings popular movies all point one way, so raw cosine favours blockbusters. "
+            "Removing the first principal component (after centring) leaves what is specific to each movie.",
         )
         if not ready(res, model, "item_embeddings"):
             st.stop()
-        near = res.embedding_neighbours(model, item, n)
+        min_ratings = 20 if debias != "none" else 0  # removing popularity lets noisy rare movies in: keep them out
+        near = res.embedding_neighbours(model, item, n, debias=debias, min_ratings=min_ratings)
         st.caption(
-            f"Cosine similarity of {model} item vectors: movies watched by the same people, whatever their genre."
+            f"Cosine of {res.label(model)} item vectors: movies watched by the same people"
+            + (f"; movies with at least {min_ratings} ratings." if min_ratings else ".")
         )
-        st.dataframe(
-            near,
-            width="stretch",
-            hide_index=True,
-            column_config={"cosine": st.column_config.NumberColumn("cosine", format="%.3f")},
-        )
+        st.dataframe(near, width="stretch", hide_index=True, column_config=TABLE)
+        popularity_note(near["ratings"])
         st.download_button(
             "Download as CSV", near.to_csv(index=False), f"similar-{model}.csv", "text/csv", key="csv_emb"
         )

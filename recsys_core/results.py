@@ -89,6 +89,24 @@ def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
     return rows
 
 
+def debiased(vectors: np.ndarray, how: str = "none") -> np.ndarray:
+    """Embedding vectors for neighbour search: as learned ("none"), centred on their mean
+    ("centred"), or centred with the first principal component removed ("top-pc")."""
+    v = np.asarray(vectors, dtype=np.float64)
+    if how == "none":
+        return v
+    v = v - v.mean(0, keepdims=True)
+    if how == "top-pc":
+        top = np.linalg.svd(v, full_matrices=False)[2][0]  # the direction of largest variance
+        v = v - np.outer(v @ top, top)
+    return v
+
+
+def cosine_to(vectors: np.ndarray, row: int) -> np.ndarray:
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return unit @ unit[row]
+
+
 def unstable(epochs: list[dict], monitor: str) -> str:
     """Why a finished run is not to be trusted, '' when nothing stands out: its train loss rose
     far above its best, or it ended worse on validation than it started."""
@@ -132,8 +150,8 @@ class Results:
         if (model, name) not in self._arrays:
             run = self.run_of(model)
             found = self.store.load_arrays(run["key"], name) if run else None
-            if found is None and model.startswith("run:"):
-                return None  # not made yet: asked again after `runs.save_run_artifacts`
+            if found is None:
+                return None  # not made yet (or broken): looked for again next time
             self._arrays[model, name] = found
         return self._arrays[model, name]
 
@@ -242,24 +260,45 @@ class Results:
             }
         )
 
-    def embedding_neighbours(self, model: str, item: int, n: int = 10, side: str = "item") -> pd.DataFrame:
-        """Nearest items (or users) by cosine in a model's learned embedding space."""
+    def embedding_neighbours(
+        self, model: str, item: int, n: int = 10, side: str = "item", debias: str = "none", min_ratings: int = 0
+    ) -> pd.DataFrame:
+        """Nearest items (or users) by cosine in a model's learned embedding space.
+
+        `debias`: "none"; "centred" (cosine after subtracting the mean vector); or
+        "top-pc" (after also removing the first principal component, which in
+        collaborative embeddings is mostly popularity: every popular movie points one way).
+        `min_ratings`: leave out movies rated fewer times (their vectors are mostly noise)."""
         arrays, ds = self.arrays(model, f"{side}_embeddings"), self.ds
         if arrays is None:
             return pd.DataFrame()
-        v = arrays["vectors"].astype(np.float64)
-        unit = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-        sims = unit @ unit[item]
+        sims = cosine_to(debiased(arrays["vectors"], debias), item)
         sims[item] = -np.inf
+        if side == "item" and min_ratings > 0:
+            sims[ds.item_popularity < min_ratings] = -np.inf
         order = np.argsort(-sims, kind="stable")[:n]
         if side == "user":
             return pd.DataFrame({"user": ds.users["user_id"].to_numpy()[order], "cosine": np.round(sims[order], 3)})
+        return self._movies(order, "cosine", sims[order])
+
+    def also_liked(self, item: int, n: int = 10) -> pd.DataFrame:
+        """ "People who liked this also liked": the item-item model's (EASE's) strongest
+        weights from `item` to other movies (how much having `item` raises each)."""
+        arrays = self.arrays("ease", "item_item")
+        if arrays is None:
+            return pd.DataFrame()
+        items, weights = arrays["items"][item][:n], arrays["weights"][item][:n]
+        keep = items >= 0
+        return self._movies(items[keep], "weight", weights[keep])
+
+    def _movies(self, order: np.ndarray, score: str, values: np.ndarray) -> pd.DataFrame:
+        ds = self.ds
         return pd.DataFrame(
             {
                 "title": ds.items["title"].to_numpy()[order],
-                "cosine": np.round(sims[order], 3),
-                "genres": ds.items["genres"].to_numpy()[order],
+                score: np.round(values.astype(float), 3),
                 "ratings": ds.item_popularity[order],
+                "genres": ds.items["genres"].to_numpy()[order],
             }
         )
 

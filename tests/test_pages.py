@@ -467,3 +467,24 @@ def test_a_trained_run_can_be_picked_on_every_page_beside_the_shipped_models(bui
     assert any("weights are missing or fail their checksum" in e.value for e in at.error)
     at.button(key=f"retrain_{other['id']}").click().run()
     assert any("Queued as run" in m.value for m in at.success)
+
+
+def test_similar_movies_offers_also_liked_and_popularity_free_embedding_neighbours(tmp_path_factory, monkeypatch):
+    from recsys_core.build import build
+    from recsys_core.store import Store
+    from tests.conftest import own_folders
+
+    root = tmp_path_factory.mktemp("similar")
+    with own_folders(tmp_path_factory, root):
+        build(load_dataset(SYN), ["ease", "mf"], Store(root))
+    at = run_page("similar", root, monkeypatch)
+    titles = [h.value for h in at.subheader]
+    assert titles == ["Same genres", "People who liked this also liked", "Near in a learned embedding"]
+    also, near = at.dataframe[1].value, at.dataframe[2].value
+    assert len(also) == 10 and also["weight"].is_monotonic_decreasing
+    assert at.selectbox(key="emb_debias").value == "top-pc"
+    assert all(r >= 20 for r in near["ratings"])  # noisy rare movies left out once popularity is removed
+    assert sum("Mean popularity of this list" in c.value for c in at.caption) == 3
+    at.selectbox(key="emb_debias").set_value("none").run()
+    raw = at.dataframe[2].value
+    assert list(raw["title"]) != list(near["title"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
 
 from recsys_core.models.base import History, Recommender, closed_form_history
@@ -66,6 +67,10 @@ class EASE(Recommender):
             X = torch.as_tensor(train.weighted_matrix(self.cfg.recency_half_life).toarray(), dtype=torch.float32)
         self.B_, self.X_ = B.float(), X
         return closed_form_history(time.perf_counter() - t)
+
+    def item_item(self) -> np.ndarray:
+        """[n_items, n_items]: B[i, j], how much having item i raises the score of item j."""
+        return self.B_.numpy()
 
     def score(self, users, items=None):
         users = torch.as_tensor(users)
