@@ -94,14 +94,30 @@ for col, m in ((left, model_a), (right, model_b)):
         df = lists[m]
         hit = bool(df["held-out test movie"].any())
         st.subheader(res.label(m))
-        st.caption(("✅ hits the held-out movie" if hit else "✗ misses the held-out movie") + " · ★ = in both lists")
-        shown = df.assign(title=[("★ " if i in both else "") + t for i, t in zip(df["item"], df["title"])])
+        if hit:
+            rank = int(df.loc[df["held-out test movie"], "rank"].iloc[0])
+            st.markdown(f":green-badge[:material/check: hits the held-out movie at rank {rank}]")
+        else:
+            st.markdown(":gray-badge[:material/close: misses the held-out movie]")
+        # the held-out row is marked in the title itself (plain text every browser draws, no
+        # emoji or checkbox glyph), and the in-both mark likewise
+        marks = [
+            ("HELD OUT: " if h else "") + ("• " if i in both else "") + t
+            for i, h, t in zip(df["item"], df["held-out test movie"], df["title"])
+        ]
+        shown = df.assign(title=marks)[["rank", "title", "score"]]  # genres: the genre mix below
         st.dataframe(
-            shown.drop(columns=["item"]),
+            shown,
             hide_index=True,
             width="stretch",
-            column_config={"score": st.column_config.NumberColumn("score", format="%.3f")},
+            column_config={
+                "rank": st.column_config.NumberColumn("#", width="small"),
+                "score": st.column_config.NumberColumn(
+                    "score", format="%.3f", width="small", help="the model's score; only the order matters"
+                ),
+            },
         )
+st.caption("• = in both lists · HELD OUT = the user's latest movie, hidden from training: a hit")
 
 if ds.has_genres:
     hist_items = ds.ratings.loc[ds.ratings["user"] == user, "item"].to_numpy()

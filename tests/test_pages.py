@@ -113,8 +113,14 @@ def test_users_page_shows_cached_top10(built_store, monkeypatch):
     model_a = at.selectbox(key="model_a").value
     key = shipped_runs(Store(built_store), ds)[model_a]["key"]
     top = Store(built_store).load_arrays(key, "topk")["items"][user][:10]
-    shown = [t.removeprefix("★ ") for t in at.dataframe[-2].value["title"]]
+    table = at.dataframe[-2].value
+    shown = [t.removeprefix("HELD OUT: ").removeprefix("• ") for t in table["title"]]
     assert shown == ds.items["title"].to_numpy()[top].tolist()
+    from recsys_core.splits import loo_split
+
+    held_out = int(loo_split(ds).test_items[user])
+    marked = [t.startswith("HELD OUT: ") for t in table["title"]]
+    assert marked == [int(i) == held_out for i in top]  # the hit is marked on its own row, as text
     at.selectbox(key="user").set_value(-1).run()  # the new-user option: no crash without NCF
     assert not at.exception
 
