@@ -146,7 +146,18 @@ with tab_all:
     if runs.empty:
         st.info(f"No finished {model} run on this dataset yet: run a sweep or a training first.")
     else:
-        names = [c for c in runs.columns if c not in ("run", "source", "status")]
+        outcomes = [c for c in runs.columns if c.split(" ")[0] in ("best-epoch", "last-epoch", "test")]
+        settings = [c for c in runs.columns if c not in ("run", "source", "status", "epochs run", *outcomes)]
+        # the settings that vary most first: at most six axes of them by default, so labels stay readable
+        settings.sort(key=lambda c: -runs[c].nunique(dropna=False))
+        picked = st.multiselect(
+            "Settings shown as axes",
+            settings,
+            default=settings[:6],
+            key=f"pc_axes_{model}",
+            help="Every setting that differs between these runs; pick the ones to compare.",
+        )
+        names = [*picked, *outcomes]
         color = next(c for c in names if c.startswith("test "))
         st.caption(
             f"{len(runs)} finished {model} runs (shipped, sweeps, my runs), one line each. Axes: the settings "
@@ -164,7 +175,7 @@ with tab_all:
                 },
             )
         )
-        fig.update_layout(margin={"l": 60, "r": 60, "t": 80, "b": 30}, height=480)
+        fig.update_layout(margin={"l": 60, "r": 60, "t": 80, "b": 30}, height=480, font={"size": 13})
         st.plotly_chart(fig, key="parallel")
         st.dataframe(runs, hide_index=True, width="stretch")
 
