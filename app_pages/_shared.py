@@ -34,9 +34,11 @@ def sidebar() -> None:
     with st.sidebar:
         st.markdown("### Recsys Explorer")
         if options:
+            link("dataset", options)
             if st.session_state.get("dataset") not in options:  # first visit, or the data just arrived
                 st.session_state["dataset"] = DEFAULT if DEFAULT in options else options[0]
             st.selectbox("Dataset", options, key="dataset", help="Datasets fetched on this machine.")
+            publish("dataset")
             sidebar_build(st.session_state["dataset"])
             sidebar_fetch(options)
         elif auto_fetch():
@@ -339,3 +341,33 @@ def broken_note(res: Results) -> None:
     """Say which shipped models are being rebuilt because a stored file failed its checksum."""
     for m in res.broken():
         st.warning(f"**{m}**: a stored file failed its checksum; it is being rebuilt in the background.")
+
+
+def link(key: str, options) -> None:
+    """Shareable views: a widget keyed `key` starts at `?key=value` from the address bar
+    (when it names one of `options`) the first time a session draws it; `publish` writes the
+    widget's value back, so a copied link opens the same view."""
+    raw = st.query_params.get(key)
+    seeded = st.session_state.setdefault("_linked", set())
+    if key in seeded:  # only the first draw reads the link; after that the widget leads
+        return
+    seeded.add(key)
+    if raw is None:
+        return
+    for option in options:
+        if str(option) == raw:
+            st.session_state[key] = option
+            return
+
+
+def publish(key: str) -> None:
+    if key in st.session_state and st.session_state[key] is not None:
+        st.query_params[key] = str(st.session_state[key])
+
+
+def start_at(key: str, options, default) -> None:
+    """Before a keyed picker: its value from the link, else the one kept in the session, else
+    `default` (drawn without index=, so Streamlit never sees two starting values)."""
+    link(key, options)
+    if st.session_state.get(key) not in list(options):
+        st.session_state[key] = default

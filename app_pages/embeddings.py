@@ -5,7 +5,7 @@ import os
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import no_artifacts, page_start, point_id, ready, results
+from app_pages._shared import no_artifacts, page_start, point_id, publish, ready, results, start_at
 from recsys_core.data import summary
 
 ds, src = page_start("Embedding map")
@@ -17,11 +17,16 @@ if not models:
     no_artifacts(src, "embeddings")
     st.stop()
 c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
+start_at("map_model", models, models[0])
+start_at("map_side", ["item", "user"], "item")
+start_at("map_dims", [2, 3], 2)
 model = c1.selectbox("Model", models, key="map_model", format_func=res.label)
 if not ready(res, model, "item_embeddings"):
     st.stop()
 side = c2.radio("Points", ["item", "user"], horizontal=True, key="map_side", format_func=lambda s: s + "s")
 dims = c3.radio("Dimensions", [2, 3], horizontal=True, key="map_dims")
+for k in ("map_model", "map_side", "map_dims"):
+    publish(k)
 found = res.embedding_map(model, side)
 if found is None:
     st.info(f"{model} has no {side} embeddings.")

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._shared import index_from_url, no_artifacts, page_start, ready, results
+from app_pages._shared import index_from_url, no_artifacts, page_start, publish, ready, results, start_at
 from recsys_core.data import summary
 
 ds, src = page_start("Similar movies")
@@ -86,6 +86,8 @@ with right:
         no_artifacts(src, "embeddings")
     else:
         a, b = st.columns(2)
+        start_at("emb_model", models, models[0])
+        start_at("emb_debias", ["top-pc", "centred", "none"], "top-pc")
         model = a.selectbox(
             "Embedding space",
             models,
@@ -101,6 +103,8 @@ with right:
             help="In learned embeddings popular movies all point one way, so raw cosine favours blockbusters. "
             "Removing the first principal component (after centring) leaves what is specific to each movie.",
         )
+        publish("emb_model")
+        publish("emb_debias")
         if not ready(res, model, "item_embeddings"):
             st.stop()
         min_ratings = 20 if debias != "none" else 0  # removing popularity lets noisy rare movies in: keep them out

@@ -8,7 +8,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import job_manager, metric_help, page_link, page_start, results, store
+from app_pages._shared import job_manager, metric_help, page_link, page_start, publish, results, start_at, store
 from recsys_core.catalog import neural_models
 from recsys_core.errors import RecsysError
 from recsys_core.jobs import resubmit, submit_sweep
@@ -45,7 +45,9 @@ tab_sweep, tab_all, tab_mine = st.tabs(["Sweep curves", "All runs of a model", "
 # ------------------------------------------------------------------ one sweep
 with tab_sweep:
     c1, c2, c3 = st.columns([2, 2, 1])
+    start_at("sweep", list(sweeps), next(iter(sweeps)))
     name = c1.selectbox("Sweep", list(sweeps), key="sweep", format_func=lambda n: f"{n} ({sweeps[n].model})")
+    publish("sweep")
     sweep = sweeps[name]
     st.caption(
         f"{sweep.description or sweep.source} · protocol **{sweep.protocol}**: {describe(sweep.protocol)} ·"
@@ -79,7 +81,9 @@ with tab_sweep:
         st.info("This sweep has not run on this dataset yet.")
     else:
         metrics = [m for m in ("loss", "HR@10", "NDCG@10", "RMSE") if m == "loss" or m in curves]
+        start_at("sweep_metric", metrics, metrics[0])
         m1, m2 = c2.selectbox("Metric", metrics, key="sweep_metric"), c3.toggle("Log scale", key="log_y")
+        publish("sweep_metric")
         if m1 == "loss":
             long = curves.melt(
                 ["epoch", "value", "status"], ["train_loss", "valid_loss"], var_name="split", value_name="loss"
@@ -139,9 +143,9 @@ with tab_sweep:
 # ------------------------------------------------------------------ every run of a model
 with tab_all:
     neural = neural_models()
-    model = st.selectbox(
-        "Model", neural, index=neural.index(sweep.model) if sweep.model in neural else 0, key="pc_model"
-    )
+    start_at("pc_model", neural, sweep.model if sweep.model in neural else neural[0])
+    model = st.selectbox("Model", neural, key="pc_model")
+    publish("pc_model")
     runs = res.model_runs(model)
     if runs.empty:
         st.info(f"No finished {model} run on this dataset yet: run a sweep or a training first.")

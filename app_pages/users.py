@@ -4,7 +4,17 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import broken_note, cached_split, index_from_url, no_artifacts, page_start, ready, results
+from app_pages._shared import (
+    broken_note,
+    cached_split,
+    index_from_url,
+    no_artifacts,
+    page_start,
+    publish,
+    ready,
+    results,
+    start_at,
+)
 from recsys_core.data import summary
 
 ds, src = page_start("Compare users")
@@ -32,10 +42,11 @@ if user != NEW:
 elif "user" in st.query_params:
     del st.query_params["user"]
 defaults = [m for m in ("ncf", "cdae", "autorec") if m in ranked] + ranked
+start_at("model_a", ranked, defaults[0])
+start_at("model_b", ranked, defaults[1] if len(defaults) > 1 else defaults[0])
 model_a = c2.selectbox(
     "Model A",
     ranked,
-    index=ranked.index(defaults[0]),
     key="model_a",
     format_func=res.label,
     help="the shipped models, then every finished run (Train page, sweeps, CLI), newest first",
@@ -43,10 +54,11 @@ model_a = c2.selectbox(
 model_b = c3.selectbox(
     "Model B",
     ranked,
-    index=ranked.index(defaults[1] if len(defaults) > 1 else defaults[0]),
     key="model_b",
     format_func=res.label,
 )
+publish("model_a")
+publish("model_b")
 if not (ready(res, model_a, "topk") and ready(res, model_b, "topk")):
     st.stop()
 

@@ -494,3 +494,20 @@ def test_similar_movies_offers_also_liked_and_popularity_free_embedding_neighbou
     at.selectbox(key="emb_debias").set_value("none").run()
     raw = at.dataframe[2].value
     assert list(raw["title"]) != list(near["title"])
+
+
+def test_a_link_opens_the_same_view(built_store, monkeypatch):
+    monkeypatch.setenv("RECSYS_ARTIFACTS", str(built_store))
+    at = AppTest.from_file(str(ROOT / "app_pages" / "users.py"), default_timeout=60)
+    at.session_state["dataset"] = SYN
+    at.query_params.update({"model_a": "ease", "model_b": "popularity"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert (at.selectbox(key="model_a").value, at.selectbox(key="model_b").value) == ("ease", "popularity")
+    at.selectbox(key="model_b").set_value("mf").run()
+    assert at.query_params["model_b"] == "mf"  # the address bar follows the view
+    at = AppTest.from_file(str(ROOT / "app_pages" / "sweeps.py"), default_timeout=60)
+    at.session_state["dataset"] = SYN
+    at.query_params["sweep"] = "cdae-hidden"
+    at.run()
+    assert at.selectbox(key="sweep").value == "cdae-hidden"
