@@ -8,6 +8,7 @@ st.set_page_config(page_title="Recsys Explorer", page_icon=":material/movie:", l
 
 pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/findings.py", title="Findings", icon=":material/lightbulb:"),
     st.Page("app_pages/similar.py", title="Similar movies", icon=":material/movie:"),
     st.Page("app_pages/users.py", title="Compare users", icon=":material/group:"),
     st.Page("app_pages/embeddings.py", title="Embedding map", icon=":material/scatter_plot:"),

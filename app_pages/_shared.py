@@ -206,10 +206,11 @@ def index_from_url(ds: Dataset, param: str, what: str) -> int | None:
         return None
 
 
-def page_link(page: str, label: str, icon: str | None = None) -> None:
-    """st.page_link, or the label as text when the page runs outside st.navigation (a test)."""
+def page_link(page: str, label: str, icon: str | None = None, params: dict | None = None) -> None:
+    """st.page_link (with the link parameters that open the same view), or the label as text
+    when the page runs outside st.navigation (a test)."""
     try:
-        st.page_link(page, label=label, icon=icon)
+        st.page_link(page, label=label, icon=icon, query_params=params or None)
     except StreamlitAPIException:
         st.caption(label)
 

@@ -7,6 +7,7 @@ does no query and no checksum. Every table a page shows from the store comes fro
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -15,8 +16,8 @@ import pandas as pd
 
 from recsys_core.catalog import MY_RUNS, ZOO, changed, run_key, shipped_runs
 from recsys_core.data import Dataset
-from recsys_core.data.summary import favourite_genre, primary_genre
-from recsys_core.splits import MIN_LOO_HISTORY, RANKING
+from recsys_core.data.summary import component_ends, favourite_genre, primary_genre
+from recsys_core.splits import MIN_LOO_HISTORY, RANKING, describe
 from recsys_core.store import Store
 
 if TYPE_CHECKING:  # a type only: reading results never imports the sweep runner (torch)
@@ -426,3 +427,150 @@ class Results:
         outcome = ("best-epoch", "last-epoch", "test", "epochs")
         fixed = [c for c in df.columns[3:] if c.split(" ")[0] not in outcome and df[c].nunique(dropna=False) <= 1]
         return df.drop(columns=fixed)
+
+
+# ------------------------------------------------------------------ findings
+
+
+@dataclass
+class Finding:
+    """One thing this dashboard found, computed from the store: a headline, the figures
+    behind it (a small table to chart), the protocol they were measured under, and the page
+    (with its link parameters) that shows the detail."""
+
+    title: str
+    text: str
+    protocol: str
+    table: pd.DataFrame
+    page: str
+    params: dict = field(default_factory=dict)
+
+
+def findings(res: Results, sweeps: dict) -> list[Finding]:
+    """What the store says about this dataset, in the order a demo tells it; a finding whose
+    runs are not in the store yet is left out (never written by hand)."""
+    out: list[Finding] = []
+    board = res.leaderboard()
+    ranking = board[board["protocol"] != "ratings"] if not board.empty else board
+    for protocol in [p for p in RANKING if not ranking.empty and p in set(ranking["protocol"])]:
+        sub = ranking[ranking["protocol"] == protocol].sort_values("NDCG@10", ascending=False)
+        if len(sub) < 2:
+            continue
+        first, second = sub.iloc[0], sub.iloc[1]
+        se, n = hr_standard_error(res.ds, float(first["HR@10"]))
+        gap = float(first["HR@10"] - second["HR@10"])
+        clear = gap > 2 * se
+        verdict = "a clear lead" if clear else "within noise of each other (under two standard errors)"
+        title = f"{first['model']} leads" if clear else f"{first['model']} and {second['model']} share the lead"
+        out.append(
+            Finding(
+                f"{title} under {protocol}",
+                f"{first['model']} ranks first by NDCG@10 ({first['NDCG@10']:.3f}); its HR@10 is {first['HR@10']:.3f} "
+                f"against {second['model']}'s {second['HR@10']:.3f}: {gap:+.3f}, {verdict} (standard error {se:.3f} "
+                f"over {n:,} users).",
+                f"{protocol}: {describe(protocol)}",
+                sub[["model", "HR@10", "NDCG@10"]].reset_index(drop=True),
+                "app_pages/home.py",
+            )
+        )
+    if not ranking.empty and {"mf", "ncf"} <= set(ranking["model"]):
+        sub = ranking[(ranking["protocol"] == "loo-uniform") & ranking["model"].isin(["mf", "ncf"])]
+        if len(sub) == 2:
+            mf, ncf = (sub[sub["model"] == m].iloc[0] for m in ("mf", "ncf"))
+            better = "beats" if mf["NDCG@10"] > ncf["NDCG@10"] else "does not beat"
+            out.append(
+                Finding(
+                    f"Plain matrix factorisation {better} NeuMF",
+                    f"MF: HR@10 {mf['HR@10']:.3f}, NDCG@10 {mf['NDCG@10']:.3f}; NeuMF: {ncf['HR@10']:.3f}, "
+                    f"{ncf['NDCG@10']:.3f}. A well-tuned dot product holds its own against the MLP tower, as Rendle et "
+                    "al. (2020) found.",
+                    f"loo-uniform: {describe('loo-uniform')}",
+                    sub[["model", "HR@10", "NDCG@10"]].reset_index(drop=True),
+                    "app_pages/users.py",
+                    {"model_a": "mf", "model_b": "ncf"},
+                )
+            )
+    for model in ("mf", "ncf", "cdae", "ease"):
+        runs = res.model_runs(model) if model != "ease" else pd.DataFrame()
+        metric = "best-epoch valid NDCG@10"
+        if runs.empty or "recency_half_life" not in runs or metric not in runs:
+            continue
+        off, on = runs[runs["recency_half_life"] == 0], runs[runs["recency_half_life"] > 0]
+        if off.empty or on.empty:
+            continue
+        a, b = float(off[metric].max()), float(on[metric].max())
+        out.append(
+            Finding(
+                f"Recency weights and {model}",
+                f"Best validation NDCG@10 of {model} runs without recency weights {a:.3f}, with them {b:.3f} ({b - a:+.3f}):"
+                " the latest interactions are held out, and recent taste predicts them.",
+                "loo-uniform (validation item)",
+                pd.DataFrame({"recency weights": ["off", "on"], "best valid NDCG@10": [a, b]}),
+                "app_pages/sweeps.py",
+                {"pc_model": model},
+            )
+        )
+    for model in res.models_with("item_embeddings"):
+        found = res.embedding_map(model)
+        if found is None or model == "genre":
+            continue
+        df, explained = found
+        neg, pos = component_ends(df, "PC1", 5)
+        out.append(
+            Finding(
+                f"What the first direction of {model}'s movie map means",
+                f"PC1 explains {explained[0]:.0%} of the variance. At one end: {', '.join(neg)}; at the other: "
+                f"{', '.join(pos)}.",
+                "train split of leave-one-out",
+                pd.DataFrame({"one end": neg, "the other end": pos}),
+                "app_pages/embeddings.py",
+                {"map_model": model},
+            )
+        )
+        break
+    spread = []
+    for sweep in sweeps.values():
+        rows = [r for r in res.sweep_report(sweep) if r.get("status") == "done"]
+        valid = [
+            v for r in rows for k, v in r.items() if k.startswith("valid ") and k != "valid_loss" and v is not None
+        ]
+        if len(valid) >= 2:
+            spread.append(
+                {
+                    "sweep": sweep.name,
+                    "setting": sweep.param,
+                    "spread of the validation metric": max(valid) - min(valid),
+                }
+            )
+    if spread:
+        table = pd.DataFrame(spread).sort_values("spread of the validation metric", ascending=False)
+        top = table.iloc[0]
+        out.append(
+            Finding(
+                "Which settings matter most",
+                f"Across the sweeps run here, {top['setting']} ({top['sweep']}) moves the validation metric most: "
+                f"{top['spread of the validation metric']:.3f} between its best and worst value.",
+                "each sweep's own protocol, validation",
+                table.reset_index(drop=True),
+                "app_pages/sweeps.py",
+                {"sweep": str(top["sweep"])},
+            )
+        )
+    for sweep in sweeps.values():
+        if not sweep.claim:
+            continue
+        best = next((r for r in res.sweep_report(sweep) if r.get("best")), None)
+        if best is None:
+            continue
+        study = sweep.description.split(":")[0]
+        out.append(
+            Finding(
+                f"{study[0].upper() + study[1:]}: {sweep.param}",
+                f"The write-up: {sweep.claim}. Here, the best {sweep.param} on validation is {best['value']}.",
+                sweep.protocol,
+                pd.DataFrame(res.sweep_report(sweep))[["value", *[k for k in best if k.startswith("valid ")]]],
+                "app_pages/sweeps.py",
+                {"sweep": sweep.name},
+            )
+        )
+    return out

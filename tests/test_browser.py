@@ -31,7 +31,7 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-PAGES = ["", "similar", "users", "embeddings", "sweeps", "train"]
+PAGES = ["", "findings", "similar", "users", "embeddings", "sweeps", "train"]
 SYN = "synthetic:users=80,items=60,seed=1"
 
 

@@ -511,3 +511,22 @@ def test_a_link_opens_the_same_view(built_store, monkeypatch):
     at.query_params["sweep"] = "cdae-hidden"
     at.run()
     assert at.selectbox(key="sweep").value == "cdae-hidden"
+
+
+def test_findings_are_computed_from_the_store_and_name_their_protocol(built_store, monkeypatch):
+    from recsys_core.results import Results, findings
+    from recsys_core.store import Store
+    from recsys_core.sweeps import all_sweeps
+
+    res = Results(Store(built_store), load_dataset(SYN))
+    found = findings(res, all_sweeps())
+    board = res.leaderboard()
+    lead = board[board["protocol"] == "loo-uniform"].sort_values("NDCG@10", ascending=False).iloc[0]
+    first = next(f for f in found if f.title.endswith("under loo-uniform"))
+    assert first.title.startswith(lead["model"]) and f"{lead['NDCG@10']:.3f}" in first.text
+    assert first.protocol.startswith("loo-uniform: leave-one-out by time")
+    assert all(f.protocol for f in found)  # every finding says how it was measured
+    assert any(f.title.startswith("What the first direction of mf") for f in found)
+    assert not any("NeuMF" in f.title for f in found)  # NeuMF is not built here: nothing said about it
+    at = run_app("findings", built_store, monkeypatch)
+    assert [s.value for s in at.subheader] == [f.title for f in found]
