@@ -195,6 +195,11 @@ def test_clicking_and_box_selecting_on_the_embedding_map_lists_neighbours(server
                 page.get_by_text("users", exact=True).click()
                 expect(page.get_by_text("80 users")).to_be_visible(timeout=30_000)
                 _settled(page)
+                page.wait_for_function(  # the new figure has replaced the movie map
+                    "() => { const gd = document.querySelector('.js-plotly-plot');"
+                    " return gd && gd._fullData && gd._fullData[0].type === 'scattergl'; }",
+                    timeout=30_000,
+                )
             point = _point_pixel(page)
             assert point["type"] == kind
             page.mouse.click(point["x"], point["y"])
