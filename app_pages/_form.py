@@ -158,6 +158,8 @@ def config_form(model: str, cfg, has_genres: bool, on_cuda: bool) -> dict:
     in two groups, started at `cfg`'s values. Returns the overrides they make."""
     hints = typing.get_type_hints(type(cfg))
     fields = [f for f in dataclasses.fields(cfg) if f.name not in SKIP or (f.name == "amp" and on_cuda)]
+    own = set(type(cfg).__annotations__)  # the model's own settings first, then those it shares
+    fields.sort(key=lambda f: f.name not in own)
     out = {}
     columns = st.columns(2)
     for group, col in zip(("model", "training"), columns):

@@ -15,11 +15,13 @@ queued or running as 'interrupted' (`resubmit` queues one again).
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import queue
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -74,6 +76,7 @@ class JobManager:
     """Shared by every browser session of one server (the app keeps it in st.cache_resource)."""
 
     def __init__(self, store=None):
+        _MANAGERS.add(self)
         self.store = store
         self.recovered = store.mark_interrupted() if store is not None else 0
         self._jobs: dict[int, Job] = {}
@@ -132,6 +135,15 @@ class JobManager:
                 if job.run_id is not None and self.store is not None:
                     self.store.finish_run(job.run_id, "cancelled", error=job.error)
 
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Cancel every queued or running job and wait for the workers to let go of them: a
+        process must not exit while a worker thread is inside torch (it aborts)."""
+        active = [j for j in self.jobs() if j.active]
+        for job in active:
+            self.cancel(job.id)
+        for job in active:
+            self.wait(job, timeout)
+
     def wait(self, job: Job, timeout: float = 60.0) -> Job:
         end = time.time() + timeout
         while job.active and time.time() < end:
@@ -158,6 +170,15 @@ class JobManager:
                 if job.run_id is not None and self.store is not None:
                     self.store.finish_run(job.run_id, "failed", error=job.error)
             job.finished = time.time()
+
+
+_MANAGERS: weakref.WeakSet[JobManager] = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    for manager in list(_MANAGERS):
+        manager.shutdown()
 
 
 class JobProgress(Callback):

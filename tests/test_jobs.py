@@ -154,3 +154,18 @@ def test_runs_of_a_dead_server_become_interrupted_and_can_be_resubmitted(tmp_pat
     assert again.status == "done" and store.run(again.run_id)["config"] == store.run(job.run_id)["config"]
     first.cancel(job.id)  # (the "dead" manager is still alive in this test: stop it cleanly)
     gate.set()
+
+
+def test_shutdown_cancels_what_runs_and_waits_for_it():
+    jobs = JobManager()
+    started = threading.Event()
+
+    def long(job):
+        started.set()
+        while not job.cancel.is_set():
+            job.cancel.wait(0.01)
+
+    running, queued = jobs.submit("a", long, device="t"), jobs.submit("b", long, device="t")
+    assert started.wait(10)
+    jobs.shutdown(timeout=10)
+    assert (running.status, queued.status) == ("cancelled", "cancelled")
