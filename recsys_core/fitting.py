@@ -22,6 +22,7 @@ def fit_model(model: Recommender, train: Interactions, valid=None, callbacks=(),
     Neural models end on their best-epoch weights. torch's CPU threads are set first
     (`train.use_threads`: RECSYS_THREADS, else one per core other processes leave idle)."""
     loop.use_threads()
+    loop.return_freed_memory()
     if not isinstance(model, NeuralRecommender):
         return model.fit(train, valid, callbacks, cancel)
     model.prepare(train)
@@ -56,6 +57,7 @@ def _pretrain_neumf(model: NCF, train, valid, callbacks, cancel) -> History | No
             return h
         model.pretrain_best_[name] = h.best_epoch or sub.cfg.epochs
     model.load_pretrained(subs["GMF"], subs["MLP"])
+    subs.clear()  # GMF and MLP are in NeuMF now: let their weights and optimiser state go
     return None
 
 

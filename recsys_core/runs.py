@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
 
 from recsys_core import splits, zoo
 from recsys_core.catalog import REQUIRED, build_protocols, run_key
@@ -114,6 +113,19 @@ def ensure_run(
         return Outcome(store.run(run_id), False, res)
 
 
+def pca(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(coordinates on the first k principal components, their explained variance ratios).
+    Signs fixed as scikit-learn fixes them (each component's largest loading positive), so a
+    component's two ends do not swap between runs; numpy's SVD, not scikit-learn (whose
+    import alone costs a training process about 70 MiB)."""
+    x = np.asarray(vectors, dtype=np.float64)
+    x = x - x.mean(0, keepdims=True)
+    _, s, vt = np.linalg.svd(x, full_matrices=False)
+    vt = vt[:k] * np.sign(vt[np.arange(k), np.argmax(np.abs(vt[:k]), axis=1)])[:, None]
+    var = s**2
+    return x @ vt.T, var[:k] / max(var.sum(), 1e-300)
+
+
 def save_weights(store: Store, key: str, model: Recommender) -> None:
     """A neural model's state_dict with its config and name (a plain dict, never a module)."""
     if isinstance(model, torch.nn.Module):
@@ -129,14 +141,13 @@ def save_artifacts(store: Store, key: str, model: Recommender, ds: Dataset, list
     for side, emb in (("item", model.item_embeddings()), ("user", model.user_embeddings())):
         if emb is None or emb.ndim != 2 or emb.shape[1] < 2:
             continue
-        pca = PCA(n_components=min(3, emb.shape[1]), random_state=0)
-        coords = pca.fit_transform(emb.astype(np.float64))
+        coords, explained = pca(emb, min(3, emb.shape[1]))
         store.save_arrays(
             key,
             f"{side}_embeddings",
             vectors=emb.astype(np.float32),
             pca=coords.astype(np.float32),
-            explained=pca.explained_variance_ratio_.astype(np.float32),
+            explained=explained.astype(np.float32),
         )
     if hasattr(model, "score_new_user"):
         new_user = model.score_new_user().cpu().numpy()

@@ -138,3 +138,17 @@ def test_threads_are_chosen_and_can_be_set(monkeypatch):
     for asked in (1, 2, 64):
         pool = PoolExecutor(asked)
         assert pool.workers * pool.threads <= max(cores, 1)
+
+
+def test_returning_freed_memory_is_off_unless_asked(monkeypatch):
+    import platform
+
+    from recsys_core import train
+
+    monkeypatch.setattr(train, "_MALLOC_SET", None)
+    monkeypatch.delenv("RECSYS_MMAP_THRESHOLD", raising=False)
+    assert train.return_freed_memory() is False
+    monkeypatch.setattr(train, "_MALLOC_SET", None)
+    monkeypatch.setenv("RECSYS_MMAP_THRESHOLD", str(64 * 2**20))  # large: harmless to the rest of the suite
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert train.return_freed_memory() is glibc

@@ -202,3 +202,17 @@ def test_a_reused_pid_is_not_a_live_owner(tmp_path):
         con.execute("UPDATE runs SET owner=? WHERE id=?", (f"{socket.gethostname()}:{os.getpid()}:1", rid))
     assert s.mark_interrupted() == 1
     assert s.run(rid)["status"] == "interrupted" and s.run(mine)["status"] == "queued"
+
+
+def test_pca_of_embeddings_by_hand():
+    from recsys_core.runs import pca
+
+    # points on the line y = 2x (plus one off it): the first component is that line's direction
+    x = np.array([[-2.0, -4.0], [-1.0, -2.0], [0.0, 0.0], [1.0, 2.0], [2.0, 4.5]])
+    coords, explained = pca(x, 2)
+    direction = np.array([1.0, 2.0]) / np.sqrt(5)
+    centred = x - x.mean(0)
+    np.testing.assert_allclose(np.abs(coords[:, 0]), np.abs(centred @ direction), atol=0.05)
+    assert explained[0] > 0.99 and explained.sum() == pytest.approx(1.0)
+    assert coords[-1, 0] > 0  # the sign is fixed (largest loading positive): ends never swap between runs
+    np.testing.assert_allclose(coords.mean(0), 0, atol=1e-12)
