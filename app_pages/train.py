@@ -17,6 +17,7 @@ from recsys_core.sweeps import all_sweeps
 from recsys_core.train import describe_device, pick_device
 
 MODELS = neural_models()
+CURVES_EVERY = 4.0  # seconds between redraws of the live curves (the progress bar: every second)
 
 ds, src = page_start("Train")
 jobs = job_manager()
@@ -82,36 +83,43 @@ def _job():
     return jobs.get(st.session_state.get("train_job"))
 
 
-def _curves(history: list[dict], pretrain: list[dict], metric: str) -> None:
-    """Live loss and validation curves; NeuMF's pre-training phases (GMF, MLP) as their own lines."""
+def _curves(job_id: int, history: list[dict], pretrain: list[dict], metric: str) -> None:
+    """Live loss and validation curves; NeuMF's pre-training phases (GMF, MLP) as their own
+    lines. The figures are made again only when an epoch lands (the page polls every second,
+    and building them each time took CPU from the training itself)."""
+    figures = _live_figures(job_id, len(history), len(pretrain), history, pretrain, metric)
+    if figures is None:
+        return
+    a, b = st.columns(2)
+    a.plotly_chart(figures[0], key="live_loss")
+    if figures[1] is not None:
+        b.plotly_chart(figures[1], key="live_metric")
+    st.caption(
+        "What am I looking at: each epoch's training and validation loss (left) and the validation metric "
+        "that early stopping watches (right); the best epoch's weights are kept."
+    )
+
+
+@st.cache_data(max_entries=4, show_spinner=False, hash_funcs={list: lambda _: 0})
+def _live_figures(job_id: int, n_rows: int, n_pre: int, history: list[dict], pretrain: list[dict], metric: str):
+    """(loss figure, metric figure or None) of a job with `n_rows` epochs (+ `n_pre` of
+    pre-training) so far: cached on those counts; the row lists themselves are not hashed."""
     h = pd.DataFrame([*pretrain, *({**r, "phase": "run"} for r in history)])
     if h.empty:
-        return
+        return None
     loss = h.melt(
         ["epoch", "phase"], [c for c in ("train_loss", "valid_loss") if c in h], var_name="split", value_name="loss"
     )
     loss["split"] = loss["split"].str.replace("_loss", "")
-    a, b = st.columns(2)
-    a.plotly_chart(
-        px.line(
-            loss,
-            x="epoch",
-            y="loss",
-            color="split",
-            line_dash="phase",
-            markers=True,
-            height=300,
-            title="Loss per epoch",
-        ),
-        key="live_loss",
+    fig_loss = px.line(
+        loss, x="epoch", y="loss", color="split", line_dash="phase", markers=True, height=300, title="Loss per epoch"
     )
+    fig_metric = None
     if metric in h:
-        b.plotly_chart(
-            px.line(
-                h, x="epoch", y=metric, color="phase", markers=True, height=300, title=f"Validation {metric} per epoch"
-            ),
-            key="live_metric",
+        fig_metric = px.line(
+            h, x="epoch", y=metric, color="phase", markers=True, height=300, title=f"Validation {metric} per epoch"
         )
+    return fig_loss, fig_metric
 
 
 with right:
@@ -158,15 +166,23 @@ with right:
                 c[1].metric("Train loss", f"{last['train_loss']:.4f}")
                 c[2].metric(f"Valid {metric}", f"{last.get(metric, float('nan')):.4f}")
                 c[3].metric("Seconds / epoch", f"{sum(r['seconds'] for r in last_rows) / len(last_rows):.2f}")
-            _curves(hist, pre, metric)
         else:
             st.rerun()  # finished: redraw the page without polling
         if job.active and st.button("Cancel", icon=":material/stop:", key=f"cancel_{job.id}"):
             jobs.cancel(job.id)
             st.toast("Cancelling: the run stops within a second.")
 
+    # the curves redraw every few seconds, not every second: each redraw makes the browser
+    # draw two charts again, and on a machine that also trains that took 30 % of the epoch time
+    @st.fragment(run_every=CURVES_EVERY if job.active else None)
+    def live_curves():
+        p = job.progress
+        if job.status == "running":
+            _curves(job.id, p.get("history") or [], p.get("pretrain") or [], metric)
+
     if job.active:
         live()
+        live_curves()
         st.stop()
 
     run = store().run(job.run_id) if job.run_id else None

@@ -232,6 +232,9 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
     """Train `model` with its objective; returns the History (best weights restored)."""
     device = pick_device(cfg.device)
     history = History(device=describe_device(device))
+    if device.type == "cpu":  # the threads this fit really has (use_threads picked them)
+        n = torch.get_num_threads()
+        history.device = f"CPU, {n} torch thread{'s' * (n != 1)}"
     torch.manual_seed(cfg.seed)
     # every draw (shuffles, negatives, dropout masks, corruption) on the device it fills
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
