@@ -5,11 +5,12 @@ import os
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import no_artifacts, page_start, point_id, publish, ready, results, start_at
+from app_pages._shared import broken_note, no_artifacts, page_start, point_id, publish, ready, results, start_at
 from recsys_core.data import summary
 
 ds, src = page_start("Embedding map")
 res = results(src)
+broken_note(res)
 shipped = res.models_with("item_embeddings")
 models = [m for m in ("ncf", "mf", "embnet", "cdae", "autorec", "genre") if m in shipped]
 models += [c for c in res.choices("item_embeddings", with_embeddings=True) if c.startswith("run:")]
@@ -41,6 +42,10 @@ st.caption(
     "Explained variance: "
     + ", ".join(f"PC{j + 1} {v:.1%}" for j, v in enumerate(explained))
     + f" · {len(df):,} {side}s, sized by number of ratings · select a point (box or click) to list its neighbours"
+)
+st.caption(
+    f"What am I looking at: each dot is a {side} placed by the two (or three) directions along which the model's "
+    f"{side} vectors differ most; {side}s the model treats alike sit close together."
 )
 palette = summary.genre_colours(ds.genres) if colour == "primary genre" else {"yes": "#BE0032", "no": "#C8C8C8"}
 kw = dict(

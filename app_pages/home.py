@@ -6,6 +6,7 @@ import streamlit as st
 from app_pages._shared import (
     METRIC_HELP,
     auto_build,
+    broken_note,
     build_job,
     current_dataset,
     job_manager,
@@ -39,7 +40,9 @@ for note in ds.notes:
 
 # ------------------------------------------------------------------ leaderboard
 st.subheader("Leaderboard of the shipped models")
-board = results(src).leaderboard()
+res = results(src)
+broken_note(res)
+board = res.leaderboard()
 job = job_manager().find(f"build {src}")
 if board.empty:
     st.info(
@@ -108,7 +111,13 @@ else:
                     " Click a column to sort."
                 )
     with st.expander("What is cached"):
-        st.dataframe(board[["model", "status", "built"]].drop_duplicates("model").set_index("model"), width="stretch")
+        cached = board[["model", "status", "built"]].drop_duplicates("model").set_index("model")
+        broken = res.broken()
+        cached["status"] = [
+            "being rebuilt: a stored file failed its checksum" if m in broken else s
+            for m, s in cached["status"].items()
+        ]
+        st.dataframe(cached, width="stretch")
 
 st.caption(f"Training device: {describe_device()}")
 
@@ -120,6 +129,9 @@ with left:
     fig = px.bar(hist, x="rating", y="ratings", title="How people rate")
     fig.update_layout(xaxis_title="rating (stars)", yaxis_title="number of ratings", bargap=0.15)
     st.plotly_chart(fig, key="rating_hist")
+    st.caption(
+        "What am I looking at: How many ratings give each number of stars: the ratings the rating models learn to predict."
+    )
 with right:
     act = summary.activity(ds)
     fig = px.histogram(act, x="ratings", facet_col="who", log_y=True, nbins=50, title="Ratings per user and per movie")
@@ -127,6 +139,9 @@ with right:
     fig.update_yaxes(title="count (log scale)")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     st.plotly_chart(fig, key="activity_hist")
+    st.caption(
+        "What am I looking at: How many users rated how many movies, and movies were rated how often (log scale): a few very active users and very popular movies, a long tail of both."
+    )
     st.dataframe(summary.activity_stats(ds), width="stretch")
 
 left, right = st.columns(2)
@@ -136,6 +151,9 @@ with left:
         fig = px.bar(genres, x="ratings", y="genre", orientation="h", hover_data=["movies"], title="Ratings per genre")
         fig.update_layout(yaxis={"categoryorder": "total ascending"}, xaxis_title="number of ratings", height=520)
         st.plotly_chart(fig, key="genres")
+        st.caption(
+            "What am I looking at: Ratings per genre (a movie counts in each of its genres): what the genre-based lists and colours rest on."
+        )
     else:
         st.info("This dataset has no genres, so genre charts and genre similarity are not available.")
 with right:
@@ -143,3 +161,4 @@ with right:
     fig = px.area(over, x="month", y="ratings", title="Ratings per month")
     fig.update_layout(yaxis_title="number of ratings")
     st.plotly_chart(fig, key="over_time")
+    st.caption("What am I looking at: Ratings per month: the leave-one-out protocols hold out each user's latest.")

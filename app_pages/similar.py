@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._shared import index_from_url, no_artifacts, page_start, publish, ready, results, start_at
+from app_pages._shared import broken_note, index_from_url, no_artifacts, page_start, publish, ready, results, start_at
 from recsys_core.data import summary
 
 ds, src = page_start("Similar movies")
@@ -50,6 +50,7 @@ TABLE = {
     "ratings": st.column_config.NumberColumn("ratings", help="how many people rated it (popularity)"),
 }
 res = results(src)
+broken_note(res)
 left, middle, right = st.columns(3)
 with left:
     st.subheader("Same genres")

@@ -115,6 +115,9 @@ with tab_sweep:
                 title=f"Validation {m1} per epoch, by {sweep.param}",
             )
         st.plotly_chart(fig, key="curves")
+        st.caption(
+            "What am I looking at: one line per value of the swept setting, per epoch; the best epoch of each run is what its row in the table below reports."
+        )
 
         table = pd.DataFrame(rows)
         table.insert(0, "", ["★ best" if r.get("best") else "" for r in rows])
@@ -181,6 +184,9 @@ with tab_all:
         )
         fig.update_layout(margin={"l": 60, "r": 60, "t": 80, "b": 30}, height=480, font={"size": 13})
         st.plotly_chart(fig, key="parallel")
+        st.caption(
+            "What am I looking at: one line per run through its settings and results; drag along an axis to keep only the runs in that range."
+        )
         st.dataframe(runs, hide_index=True, width="stretch")
 
 # ------------------------------------------------------------------ my runs

@@ -245,6 +245,9 @@ with right:
             fig.update_traces(selector={"name": "this run"}, line_width=4, opacity=1.0)
             st.markdown(title)
             st.plotly_chart(fig, key="result_curves")
+            st.caption(
+                "What am I looking at: this run (bold) per epoch beside the runs it is compared with; higher NDCG or lower loss is better."
+            )
     if sweep is None:
         st.caption(f"No shipped sweep varies {run['model']}; compared with the shipped defaults only.")
     elif not swept and sweep.protocol == protocol:

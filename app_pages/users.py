@@ -153,3 +153,6 @@ if ds.has_genres:
     )
     fig.update_layout(xaxis_tickformat=".0%", height=300, legend={"orientation": "h", "y": -0.3})
     st.plotly_chart(fig, key="genre_mix")
+    st.caption(
+        "What am I looking at: the share of each genre in the user's history and in each model's top 10; one colour per genre on every page."
+    )

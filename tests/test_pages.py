@@ -530,3 +530,25 @@ def test_findings_are_computed_from_the_store_and_name_their_protocol(built_stor
     assert not any("NeuMF" in f.title for f in found)  # NeuMF is not built here: nothing said about it
     at = run_app("findings", built_store, monkeypatch)
     assert [s.value for s in at.subheader] == [f.title for f in found]
+
+
+def test_a_corrupt_artifact_is_said_everywhere_and_rebuilt_by_itself(built_store, monkeypatch, tmp_path):
+    import shutil
+
+    from app_pages._shared import job_manager
+    from recsys_core.catalog import shipped_runs
+    from recsys_core.store import Store
+
+    root = tmp_path / "store"
+    shutil.copytree(built_store, root)
+    key = shipped_runs(Store(root), load_dataset(SYN))["mf"]["key"]
+    (Store(root).artifact_dir(key) / "topk.npz").write_bytes(b"truncated")
+    monkeypatch.setenv("RECSYS_AUTO_BUILD", "1")
+    at = run_app(None, root, monkeypatch)
+    assert any("**mf**: a stored file failed its checksum" in w.value for w in at.warning)
+    build = next(j for j in job_manager().jobs(kind="build"))  # started by itself
+    job_manager().wait(build, timeout=60)
+    assert build.status == "done", build.error
+    assert Store(root).load_arrays(shipped_runs(Store(root), load_dataset(SYN))["mf"]["key"], "topk") is not None
+    at.run()
+    assert not any("failed its checksum" in w.value for w in at.warning)
