@@ -95,7 +95,7 @@ def sidebar_build(src: str) -> None:
     progress here; a finished model makes the page rerun so it fills in as results land."""
     try:
         res = results(src)
-        missing = [m for m in catalog.ZOO if m not in res.shipped] + res.broken()
+        missing = [m for m in build_models() if m not in res.shipped] + res.broken()
     except RecsysError:
         return  # the page says why the dataset cannot be loaded
     job = job_manager().find(f"build {src}")
@@ -108,7 +108,8 @@ def sidebar_build(src: str) -> None:
         job = build_job(src)
     if not missing and (job is None or job.status == "done"):
         return
-    st.caption(f"Shipped models for **{src}**: {len(catalog.ZOO) - len(missing)}/{len(catalog.ZOO)} built")
+    wanted = build_models()
+    st.caption(f"Shipped models for **{src}**: {len(wanted) - len(missing)}/{len(wanted)} built")
     if job is not None:
         show_build_progress(job, compact=True)
 
@@ -135,6 +136,8 @@ def current_dataset() -> Dataset | None:
 
             _fetching()
             return None
+        if dataset_options():  # the fetch finished while this run drew the sidebar: start again
+            st.rerun()
         if job is not None and job.status == "failed":
             st.error(f"The fetch failed: {job.error.splitlines()[0]}")
         if st.button("Fetch MovieLens-100K", type="primary", key="fetch_default"):
@@ -187,8 +190,15 @@ def results(src: str) -> Results:
 
 
 def build_job(ds_src: str):
-    """Start (or find) the background build of the shipped models for a dataset."""
-    return jobs.submit_build(job_manager(), store(), ds_src)
+    """Start (or find) the background build of the shipped models for a dataset (those in
+    RECSYS_BUILD_MODELS, comma-separated, where it is set)."""
+    return jobs.submit_build(job_manager(), store(), ds_src, build_models())
+
+
+def build_models() -> list[str]:
+    """The models the app builds by itself: RECSYS_BUILD_MODELS, else every shipped one."""
+    names = [m.strip() for m in os.environ.get("RECSYS_BUILD_MODELS", "").split(",") if m.strip()]
+    return [m for m in names if m in catalog.ZOO] or list(catalog.ZOO)
 
 
 def index_from_url(ds: Dataset, param: str, what: str) -> int | None:

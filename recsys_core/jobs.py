@@ -252,15 +252,16 @@ class _BuildProgress:
         self.job.report(done=j, total=n, current=name if j < n else "done", phase=None)
 
 
-def submit_build(manager: JobManager, store, src: str) -> Job:
-    """Start (or find) the background build of the shipped models for a dataset."""
+def submit_build(manager: JobManager, store, src: str, models: list[str] | None = None) -> Job:
+    """Start (or find) the background build of the shipped models (or `models`) for a dataset."""
     label = f"build {src}"
     job = manager.find(label)
     if job is not None and job.active:
         return job
 
     def work(job: Job) -> None:
-        build(load_dataset(src), store=store, progress=_BuildProgress(job, len(catalog.ZOO)), cancel=job.cancel)
+        names = list(models or catalog.ZOO)
+        build(load_dataset(src), names, store=store, progress=_BuildProgress(job, len(names)), cancel=job.cancel)
 
     return manager.submit(label, work, kind="build", meta={"src": src})
 

