@@ -278,3 +278,42 @@ def test_a_first_run_from_empty_folders_carries_on_by_itself(tmp_path):
         proc.wait(10)
         log.close()
         print((tmp_path / "server.log").read_text()[-3000:])  # shown by pytest when the test fails
+
+
+def test_the_demo_path_never_shows_an_exception(server, shots):
+    """Home, Findings, a user, a movie, a sweep: the clicks a person demoing makes, with no
+    error box anywhere (the map click and a training have their own tests above)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{server}/")
+        expect(page.get_by_text("Leaderboard of the shipped models")).to_be_visible(timeout=30_000)
+        _settled(page)
+        page.get_by_role("link", name="Findings").click()
+        expect(
+            page.get_by_text("share the lead under loo-uniform").or_(page.get_by_text("leads under loo-uniform")).first
+        ).to_be_visible(timeout=30_000)
+        _settled(page)
+        page.get_by_role("link", name="Compare users").click()
+        expect(page.get_by_text("Overlap (Jaccard)")).to_be_visible(timeout=30_000)
+        page.locator('[data-testid="stSelectbox"]').nth(1).click()  # the user picker (after the dataset's)
+        page.keyboard.type("user 7")
+        page.keyboard.press("Enter")
+        expect(
+            page.get_by_text("hits the held-out movie").or_(page.get_by_text("misses the held-out movie")).first
+        ).to_be_visible(timeout=30_000)
+        _settled(page)
+        page.get_by_role("link", name="Similar movies").click()
+        expect(page.get_by_text("People who liked this also liked")).to_be_visible(timeout=30_000)
+        _settled(page)
+        page.get_by_role("link", name="Sweeps").click()
+        expect(page.get_by_text("one run per")).to_be_visible(timeout=30_000)
+        page.locator('[data-testid="stSelectbox"]').nth(1).click()
+        page.keyboard.type("cdae-hidden")
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("the CDAE study: hidden layer size")).to_be_visible(timeout=30_000)
+        _settled(page)
+        page.screenshot(path=str(shots / "demo-sweeps.png"), full_page=True)
+        browser.close()
