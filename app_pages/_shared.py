@@ -312,16 +312,28 @@ METRIC_HELP = {
     "diversity": "1 − mean genre similarity of the movies within a top-10 list (higher = more varied lists).",
     "novelty": "Mean −log₂ popularity of recommended movies (higher = less mainstream).",
     "gini": "Inequality of how often movies are recommended (0 = evenly, 1 = always the same few).",
-    "train_loss": "The training objective at the kept epoch (not comparable across different losses).",
-    "valid_loss": "The same objective on the validation item (lower is better).",
+    "train loss": "The training objective at the kept epoch (not comparable across different losses).",
+    "valid loss": "The same objective on the validation item (lower is better).",
+    "best epoch": "The epoch whose weights were kept (the best on validation).",
     "valid NDCG@10": "NDCG@10 on each user's validation item: what early stopping and ★ best look at.",
     "valid RMSE": "RMSE on the validation ratings: what early stopping and ★ best look at.",
 }
 
 
+COLUMN_NAMES = {"train_loss": "train loss", "valid_loss": "valid loss", "best_epoch": "best epoch", "note": "why"}
+
+
+def readable(df):
+    """A table as people read it: column names in words, and a dash where a value is missing
+    (a point not run yet, a metric a protocol has not) instead of 'None'."""
+    shown = df.rename(columns=COLUMN_NAMES)
+    return shown.style.format(na_rep="–", precision=4)
+
+
 def metric_help(columns) -> dict:
     """column_config giving every known metric column its meaning as a hover."""
-    return {c: st.column_config.Column(c, help=METRIC_HELP[c]) for c in columns if c in METRIC_HELP}
+    names = [COLUMN_NAMES.get(c, c) for c in columns]
+    return {c: st.column_config.Column(c, help=METRIC_HELP[c]) for c in names if c in METRIC_HELP}
 
 
 def ready(res: Results, choice: str, artifact: str) -> bool:

@@ -8,7 +8,17 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import job_manager, metric_help, page_link, page_start, publish, results, start_at, store
+from app_pages._shared import (
+    job_manager,
+    metric_help,
+    page_link,
+    page_start,
+    publish,
+    readable,
+    results,
+    start_at,
+    store,
+)
 from recsys_core.catalog import neural_models
 from recsys_core.errors import RecsysError
 from recsys_core.jobs import resubmit, submit_sweep
@@ -130,7 +140,7 @@ with tab_sweep:
             "marked unstable."
         )
         st.dataframe(
-            table.rename(columns={"value": sweep.param}),
+            readable(table.rename(columns={"value": sweep.param})),
             hide_index=True,
             width="stretch",
             column_config=metric_help(table.columns),
@@ -187,7 +197,7 @@ with tab_all:
         st.caption(
             "What am I looking at: one line per run through its settings and results; drag along an axis to keep only the runs in that range."
         )
-        st.dataframe(runs, hide_index=True, width="stretch")
+        st.dataframe(readable(runs), hide_index=True, width="stretch")
 
 # ------------------------------------------------------------------ my runs
 with tab_mine:
@@ -198,7 +208,7 @@ with tab_mine:
     else:
         st.caption("Runs started from the Train page, newest first. Test figures under each run's protocol.")
         st.dataframe(
-            mine,
+            readable(mine),
             hide_index=True,
             width="stretch",
             column_config={
