@@ -453,7 +453,7 @@ def cmd_sweep(args) -> int:
         print(f"sweep {sweep.name} ({sweep.model}, {len(sweep.points)} points, {sweep.protocol})", file=sys.stderr)
 
         def progress(j, n, label, out, param=sweep.param):
-            state = "cached" if out.cached else out.run["status"]
+            state = out if isinstance(out, str) else "cached" if out.cached else out.run["status"]
             print(f"  [{j}/{n}] {param} = {label}: {state}", file=sys.stderr, flush=True)
 
         run_sweep(sweep, ds, store, executor, src=args.dataset, progress=progress)

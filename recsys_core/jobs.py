@@ -278,7 +278,7 @@ def submit_sweep(manager: JobManager, store, src: str, sweep: Sweep) -> Job:
             job.report(done=j, total=n, current=point)
 
         job.report(done=0, total=len(sweep.points), current="starting")
-        run_sweep(sweep, load_dataset(src), store, progress=progress)
+        run_sweep(sweep, load_dataset(src), store, progress=progress, cancel=job.cancel)
 
     return manager.submit(label, work, kind="sweep", meta={"src": src, "sweep": sweep.name})
 

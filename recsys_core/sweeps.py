@@ -15,8 +15,9 @@ Users add their own as a TOML or JSON file:
     # points = [{label = "a", set = {n_negatives = 1}}, ...]   # ... or explicit points
 
 Resumable: a point whose run is done is skipped; runs left 'running' by a killed process
-are marked 'interrupted' and redone. Executors: in-process (default) or a process pool;
-the runner only calls `executor.map`, so another executor can be added later.
+are marked 'interrupted' and redone. Executors: in-process (default) or a process pool
+whose workers share the cores out; progress, cancel and a failing point behave the same
+with either (`run_sweep`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from recsys_core.config import override
 from recsys_core.data import Dataset, load_dataset
 from recsys_core.errors import ConfigError, RecsysError
 from recsys_core.paths import artifacts_dir
-from recsys_core.runs import ensure_run
+from recsys_core.runs import Outcome, ensure_run
 from recsys_core.store import Store
 
 
@@ -258,8 +259,9 @@ def get_sweep(name_or_path: str) -> Sweep:
 
 
 class SequentialExecutor:
-    def map(self, fn, tasks):
-        return [fn(t) for t in tasks]
+    """Every point in this process, one after the other."""
+
+    workers = 1
 
 
 class PoolExecutor:
@@ -270,10 +272,9 @@ class PoolExecutor:
         self.workers = max(1, min(workers, os.cpu_count() or 1))
         self.threads = max(1, (os.cpu_count() or 1) // self.workers)
 
-    def map(self, fn, tasks):
+    def pool(self) -> cf.ProcessPoolExecutor:
         ctx = mp.get_context("spawn")
-        with cf.ProcessPoolExecutor(self.workers, ctx, initializer=_set_threads, initargs=(self.threads,)) as pool:
-            return list(pool.map(fn, tasks))
+        return cf.ProcessPoolExecutor(self.workers, ctx, initializer=_set_threads, initargs=(self.threads,))
 
 
 def _set_threads(n: int) -> None:
@@ -281,32 +282,94 @@ def _set_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
-def _run_point(task) -> int:
-    """One sweep point (top-level so a process pool can pickle it)."""
-    sweep, label, src, store_root = task
-    ds = load_dataset(src)
-    store = Store(store_root)
-    cfg = dict(sweep.configs())[label]
-    out = ensure_run(store, ds, sweep.model, cfg, [sweep.protocol], sweep=sweep.name, label=label, artifacts=False)
-    return out.run["id"]
+def _run_point(task) -> dict:
+    """One sweep point in a worker (top-level so a process pool can pickle it): its run's id
+    and whether it was cached, or the error that kept it from running at all."""
+    sweep, label, src, store_root, cancel = task
+    try:
+        ds = load_dataset(src)
+        cfg = dict(sweep.configs())[label]
+        out = ensure_run(
+            Store(store_root),
+            ds,
+            sweep.model,
+            cfg,
+            [sweep.protocol],
+            sweep=sweep.name,
+            label=label,
+            artifacts=False,
+            cancel=cancel,
+        )
+        return {"id": out.run["id"], "cached": out.cached}
+    except Exception as e:  # noqa: BLE001 - reported for this point; the others go on
+        return {"error": f"{type(e).__name__}: {e}"}
 
 
 def run_sweep(
-    sweep: Sweep, ds: Dataset, store: Store, executor=None, src: str | None = None, progress=None
+    sweep: Sweep,
+    ds: Dataset,
+    store: Store,
+    executor=None,
+    src: str | None = None,
+    progress=None,
+    cancel=None,
 ) -> list[dict]:
-    """Run every point not yet done; returns the sweep's runs (one per point)."""
+    """Run every point not yet done; returns the sweep's runs (one per point that ran).
+
+    The same for every executor: `progress(j, n, label, outcome)` as each point ends
+    (`outcome` an Outcome, or the error string of a point that could not start); `cancel`
+    (an Event) stops the points not started and the running ones within a few batches, whose
+    runs end `cancelled`; a point that fails ends `failed` with its message while the others
+    go on."""
     store.mark_interrupted(sweep.name)
     executor = executor or SequentialExecutor()
-    tasks = [(sweep, label, src or ds.name, str(store.root)) for label, _ in sweep.points]
-    if isinstance(executor, SequentialExecutor):
-        ids = []
-        for j, (label, cfg) in enumerate(sweep.configs()):
-            out = ensure_run(
-                store, ds, sweep.model, cfg, [sweep.protocol], sweep=sweep.name, label=label, artifacts=False
-            )
+    configs = sweep.configs()
+    ids: list[int] = []
+    if cancel is not None and cancel.is_set():
+        return []
+
+    def landed(j: int, label: str, out) -> None:
+        if isinstance(out, Outcome):
             ids.append(out.run["id"])
-            if progress:
-                progress(j + 1, len(sweep.points), label, out)
-    else:
-        ids = executor.map(_run_point, tasks)
+        if progress:
+            progress(j, len(configs), label, out)
+
+    if isinstance(executor, SequentialExecutor):
+        for j, (label, cfg) in enumerate(configs, 1):
+            if cancel is not None and cancel.is_set():
+                break
+            out = ensure_run(
+                store,
+                ds,
+                sweep.model,
+                cfg,
+                [sweep.protocol],
+                sweep=sweep.name,
+                label=label,
+                artifacts=False,
+                cancel=cancel,
+            )
+            landed(j, label, out)
+        return [store.run(i) for i in ids]
+    with mp.get_context("spawn").Manager() as manager, executor.pool() as pool:
+        shared = manager.Event()  # what the workers' trainings watch
+        futures = {
+            pool.submit(_run_point, (sweep, label, src or ds.name, str(store.root), shared)): label
+            for label, _ in configs
+        }
+        pending = set(futures)
+        j = 0
+        while pending:
+            done, pending = cf.wait(pending, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+            if cancel is not None and cancel.is_set() and not shared.is_set():
+                shared.set()
+                for f in pending:
+                    f.cancel()  # not started: never runs
+            for f in done:
+                if f.cancelled():
+                    continue
+                j += 1
+                got = f.result()
+                out = Outcome(store.run(got["id"]), got["cached"]) if "id" in got else got["error"]
+                landed(j, futures[f], out)
     return [store.run(i) for i in ids]

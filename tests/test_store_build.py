@@ -216,3 +216,42 @@ def test_pca_of_embeddings_by_hand():
     assert explained[0] > 0.99 and explained.sum() == pytest.approx(1.0)
     assert coords[-1, 0] > 0  # the sign is fixed (largest loading positive): ends never swap between runs
     np.testing.assert_allclose(coords.mean(0), 0, atol=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["sequential", "pool"])
+def test_every_executor_reports_progress_goes_on_past_a_failing_point_and_cancels(tmp_path, executor):
+    import threading
+
+    from recsys_core.sweeps import PoolExecutor, SequentialExecutor
+
+    s = Store(tmp_path)
+    # the middle point cannot train (per-user negatives need BCE): it ends failed, the others run
+    sweep = Sweep(
+        "t-mixed",
+        "ncf",
+        "point",
+        (("a", {"mf_dim": 2}), ("bad", {"loss": "bpr", "negatives_per_user": 1.0}), ("c", {"mf_dim": 6})),
+        {"epochs": 1, "batch_size": 512, "layers": (8, 4)},
+    )
+    ex = SequentialExecutor() if executor == "sequential" else PoolExecutor(2)
+    seen = []
+    runs = run_sweep(sweep, DS, s, ex, src=SRC, progress=lambda j, n, label, out: seen.append((j, n, label)))
+    assert sorted(label for _, _, label in seen) == ["a", "bad", "c"] and {n for _, n, _ in seen} == {3}
+    status = {r["label"]: r["status"] for r in runs}
+    assert status == {"a": "done", "bad": "failed", "c": "done"}
+    assert "negatives_per_user" in next(r for r in runs if r["label"] == "bad")["error"]
+    # cancel after the first point lands: nothing new starts, what runs stops as `cancelled`
+    stop = threading.Event()
+    again = Sweep(
+        "t-cancel",
+        "ncf",
+        "mf_dim",
+        tuple((str(d), {"mf_dim": d}) for d in (3, 5, 7, 9)),
+        {"epochs": 3, "batch_size": 256, "layers": (8, 4)},
+    )
+    run_sweep(again, DS, s, ex, src=SRC, progress=lambda *a: stop.set(), cancel=stop)
+    statuses = [r["status"] for r in s.runs(sweep="t-cancel")]
+    assert statuses.count("done") < 4 and "running" not in statuses and "queued" not in statuses
+    assert set(statuses) <= {"done", "cancelled"}
+    assert run_sweep(again, DS, s, ex, src=SRC, cancel=stop) == []  # cancelled before it starts: nothing runs
