@@ -9,10 +9,25 @@ Users add their own as a TOML or JSON file:
     model = "ncf"                   # required, a zoo model
     param = "n_negatives"           # what the points vary (a label for tables)
     protocol = "loo-uniform"        # optional (default: loo-uniform, or ratings for rating models)
-    [base]                          # optional overrides shared by every point
-    epochs = 8
     values = [1, 4, 8]              # either values of `param` ...
     # points = [{label = "a", set = {n_negatives = 1}}, ...]   # ... or explicit points
+    [base]                          # optional overrides shared by every point
+    epochs = 8
+
+or several parameters at once, every combination:
+
+    [grid]
+    dim = [32, 64]
+    lr = [0.001, 0.003]
+
+or a seeded random search over ranges (log scale where it fits), `budget` points:
+
+    [search]
+    budget = 8
+    seed = 0
+    [search.space]
+    lr = {low = 0.0001, high = 0.01, log = true}
+    dim = {choices = [32, 64, 128]}
 
 Resumable: a point whose run is done is skipped; runs left 'running' by a killed process
 are marked 'interrupted' and redone. Executors: in-process (default) or a process pool
@@ -23,6 +38,7 @@ with either (`run_sweep`).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import json
 import multiprocessing as mp
 import os
@@ -30,6 +46,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from recsys_core import zoo
@@ -211,15 +228,20 @@ def load_sweep_file(path: str | os.PathLike) -> Sweep:
         points = tuple((str(p.get("label", i)), dict(p.get("set", {}))) for i, p in enumerate(spec["points"]))
     elif "values" in spec and "param" in spec:
         points = tuple((str(v), {spec["param"]: v}) for v in spec["values"])
+    elif "grid" in spec:
+        points = grid_points(spec["grid"], path)
+    elif "search" in spec:
+        points = search_points(spec["search"], path)
     else:
-        raise ConfigError(f"{path}: give either 'param' with 'values', or 'points'")
+        raise ConfigError(f"{path}: give 'param' with 'values', 'points', a [grid] or a [search]")
     if not points:
         raise ConfigError(f"{path}: the sweep has no points")
     default_protocol = "ratings" if zoo.entry(spec["model"]).task == "rating" else "loo-uniform"
+    varied = spec.get("grid") or (spec.get("search") or {}).get("space") or {}
     sweep = Sweep(
         spec["name"],
         spec["model"],
-        spec.get("param", "point"),
+        spec.get("param", " x ".join(varied) if varied else "point"),
         points,
         dict(spec.get("base", {})),
         spec.get("protocol", default_protocol),
@@ -231,6 +253,53 @@ def load_sweep_file(path: str | os.PathLike) -> Sweep:
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from e
     return sweep
+
+
+def grid_points(grid: dict, path) -> tuple[tuple[str, dict], ...]:
+    """Every combination of the values of several parameters (their product)."""
+    if not grid or not all(isinstance(v, list) and v for v in grid.values()):
+        raise ConfigError(f"{path}: [grid] needs each parameter with a non-empty list of values")
+    keys = list(grid)
+    combos = itertools.product(*(grid[k] for k in keys))
+    return tuple((", ".join(f"{k}={v}" for k, v in zip(keys, c)), dict(zip(keys, c))) for c in combos)
+
+
+def search_points(search: dict, path) -> tuple[tuple[str, dict], ...]:
+    """A random search: `budget` points drawn (seeded) from `space`, each parameter either
+    {choices = [...]} or {low, high} (log = true draws evenly on a log scale; integers stay
+    integers). The points are fixed when the file is read, so a rerun resumes, never redraws."""
+    method, budget, seed = search.get("method", "random"), search.get("budget"), search.get("seed", 0)
+    space = search.get("space") or {}
+    if method != "random":
+        raise ConfigError(f"{path}: search method {method!r}: only 'random' is available here")
+    if not isinstance(budget, int) or budget < 1 or not space:
+        raise ConfigError(f"{path}: [search] needs a budget (a whole number of points) and a [search.space]")
+    rng = np.random.default_rng(seed)
+    points, seen = [], set()
+    for _ in range(budget * 20):
+        point = {k: _draw(rng, k, spec, path) for k, spec in space.items()}
+        label = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items())
+        if label not in seen:
+            seen.add(label)
+            points.append((label, point))
+        if len(points) == budget:
+            break
+    return tuple(points)
+
+
+def _draw(rng, key: str, spec: dict, path):
+    if "choices" in spec:
+        return spec["choices"][int(rng.integers(len(spec["choices"])))]
+    if "low" not in spec or "high" not in spec or spec["low"] > spec["high"]:
+        raise ConfigError(f"{path}: search space {key!r} needs choices, or low <= high")
+    lo, hi = spec["low"], spec["high"]
+    if spec.get("log"):
+        if lo <= 0:
+            raise ConfigError(f"{path}: search space {key!r}: a log scale needs low > 0")
+        value = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    else:
+        value = float(rng.uniform(lo, hi))
+    return int(round(value)) if isinstance(lo, int) and isinstance(hi, int) else value
 
 
 def all_sweeps() -> dict[str, Sweep]:

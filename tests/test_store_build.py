@@ -167,7 +167,7 @@ def test_custom_sweep_file_and_bad_files(tmp_path):
     for text, msg in [
         ('model = "ncf"\nvalues=[1]\nparam="lr"', "missing 'name'"),
         ('name = "x"\nmodel = "nope"\nparam="lr"\nvalues=[1]', "unknown model"),
-        ('name = "x"\nmodel = "ncf"', "either 'param'"),
+        ('name = "x"\nmodel = "ncf"', "give 'param' with 'values'"),
         ('name = "x"\nmodel = "ncf"\nparam = "lr"\nvalues = [-1]', "invalid value"),
         ("name = [", "cannot read"),
     ]:
@@ -255,3 +255,40 @@ def test_every_executor_reports_progress_goes_on_past_a_failing_point_and_cancel
     assert statuses.count("done") < 4 and "running" not in statuses and "queued" not in statuses
     assert set(statuses) <= {"done", "cancelled"}
     assert run_sweep(again, DS, s, ex, src=SRC, cancel=stop) == []  # cancelled before it starts: nothing runs
+
+
+def test_sweep_files_with_a_grid_of_several_parameters_or_a_random_search(tmp_path):
+    grid = tmp_path / "grid.toml"
+    grid.write_text('name = "g"\nmodel = "mf"\n[grid]\ndim = [8, 16]\nlr = [0.001, 0.01]\n[base]\nepochs = 1\n')
+    sweep = load_sweep_file(grid)
+    assert [ov for _, ov in sweep.points] == [
+        {"dim": 8, "lr": 0.001},
+        {"dim": 8, "lr": 0.01},
+        {"dim": 16, "lr": 0.001},
+        {"dim": 16, "lr": 0.01},
+    ]
+    assert sweep.param == "dim x lr" and sweep.base == {"epochs": 1}
+    search = tmp_path / "search.toml"
+    search.write_text(
+        'name = "s"\nmodel = "mf"\n[search]\nbudget = 5\nseed = 3\n[search.space]\n'
+        "lr = {low = 0.0001, high = 0.01, log = true}\ndim = {choices = [8, 16, 32]}\nn_negatives = {low = 1, high = 8}\n"
+    )
+    first, again = load_sweep_file(search), load_sweep_file(search)
+    assert first.points == again.points and len(first.points) == 5  # seeded: a rerun resumes the same points
+    for _, ov in first.points:
+        assert 1e-4 <= ov["lr"] <= 1e-2 and ov["dim"] in (8, 16, 32) and isinstance(ov["n_negatives"], int)
+    lrs = np.log10([ov["lr"] for _, ov in load_sweep_file(_with_budget(search, 200)).points])
+    assert (lrs < -3).mean() == pytest.approx(0.5, abs=0.15)  # even on a log scale: half below 1e-3
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'name = "b"\nmodel = "mf"\n[search]\nbudget = 3\n[search.space]\nlr = {low = 0, high = 1, log = true}\n'
+    )
+    with pytest.raises(ConfigError, match="log scale needs low > 0"):
+        load_sweep_file(bad)
+
+
+def _with_budget(path, budget: int):
+    text = path.read_text().replace("budget = 5", f"budget = {budget}")
+    out = path.with_name(f"b{budget}.toml")
+    out.write_text(text)
+    return out
