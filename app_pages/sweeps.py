@@ -124,6 +124,15 @@ with tab_sweep:
                 log_y=m2,
                 title=f"Validation {m1} per epoch, by {sweep.param}",
             )
+            for value, grp in curves[curves["status"] == "pruned"].groupby("value"):
+                last = grp.sort_values("epoch").iloc[-1]  # where the pruner stopped it: a cross
+                fig.add_scatter(
+                    x=[last["epoch"]],
+                    y=[last[m1]],
+                    mode="markers",
+                    name=f"{value}: pruned",
+                    marker={"symbol": "x", "size": 14, "color": "black"},
+                )
         st.plotly_chart(fig, key="curves")
         st.caption(
             "What am I looking at: one line per value of the swept setting, per epoch; the best epoch of each run is what its row in the table below reports."

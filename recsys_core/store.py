@@ -36,7 +36,7 @@ from recsys_core.paths import artifacts_dir
 
 ARTIFACT_VERSION = 2  # part of every cache key: bump when the artifact layout changes
 # 2: models keep their inference state (rating mean and range) in their weights
-STATUSES = ("queued", "running", "done", "diverged", "failed", "cancelled", "interrupted")
+STATUSES = ("queued", "running", "done", "diverged", "failed", "cancelled", "interrupted", "pruned")
 MIGRATIONS: dict[int, list[str]] = {
     1: [
         """CREATE TABLE runs (

@@ -42,6 +42,7 @@ import itertools
 import json
 import multiprocessing as mp
 import os
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,12 +51,14 @@ import numpy as np
 import torch
 
 from recsys_core import zoo
+from recsys_core.catalog import run_key
 from recsys_core.config import override
 from recsys_core.data import Dataset, load_dataset
 from recsys_core.errors import ConfigError, RecsysError
 from recsys_core.paths import artifacts_dir
 from recsys_core.runs import Outcome, ensure_run
 from recsys_core.store import Store
+from recsys_core.train import Callback
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class Sweep:
     source: str = "shipped"
     description: str = ""
     claim: str = ""  # what the study this sweep replays found, shown next to the result that tests it
+    prune: str = ""  # "median": stop a point whose validation curve falls below the others' median
 
     def configs(self) -> list[tuple[str, object]]:
         base = override(zoo.entry(self.model).config, self.base)
@@ -238,6 +242,8 @@ def load_sweep_file(path: str | os.PathLike) -> Sweep:
         raise ConfigError(f"{path}: the sweep has no points")
     default_protocol = "ratings" if zoo.entry(spec["model"]).task == "rating" else "loo-uniform"
     varied = spec.get("grid") or (spec.get("search") or {}).get("space") or {}
+    if spec.get("prune", "") not in ("", "median"):
+        raise ConfigError(f"{path}: prune {spec['prune']!r}: use 'median' (or leave it out)")
     sweep = Sweep(
         spec["name"],
         spec["model"],
@@ -247,6 +253,7 @@ def load_sweep_file(path: str | os.PathLike) -> Sweep:
         spec.get("protocol", default_protocol),
         str(path),
         spec.get("description", ""),
+        prune=spec.get("prune", ""),
     )
     try:
         sweep.configs()  # validates every point now, not halfway through a run
@@ -351,6 +358,77 @@ def _set_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
+class MedianPruner(Callback):
+    """Stops a sweep point whose validation metric at an epoch is worse than the median of
+    the sweep's other points at the same epoch (after `warmup` epochs, with at least two to
+    compare), as Optuna's median pruner does. Its run then ends `pruned`, with the reason."""
+
+    def __init__(self, store: Store, sweep: Sweep, fingerprint: str, warmup: int = 1):
+        self.store, self.sweep, self.fingerprint, self.warmup = store, sweep, fingerprint, warmup
+        self.metric = "RMSE" if sweep.protocol.startswith("ratings") else "NDCG@10"
+        self.stop, self.reason = threading.Event(), ""
+
+    def on_epoch_end(self, row: dict) -> None:
+        value, epoch = row.get(self.metric), row["epoch"]
+        if value is None or epoch <= self.warmup:
+            return
+        others = []
+        for r in self.store.runs(sweep=self.sweep.name, fingerprint=self.fingerprint):
+            if r["status"] in ("done", "pruned"):
+                others += [
+                    e[self.metric] for e in self.store.epochs(r["id"]) if e["epoch"] == epoch and self.metric in e
+                ]
+        if len(others) < 2:
+            return
+        median = float(np.median(others))
+        if (value > median) if self.metric == "RMSE" else (value < median):
+            self.reason = (
+                f"pruned at epoch {epoch}: validation {self.metric} {value:.4f} against the other points' median"
+                f" {median:.4f}"
+            )
+            self.stop.set()
+
+
+class _Either:
+    """A cancel token set when either of two is (the user's Stop, the pruner)."""
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def is_set(self) -> bool:
+        return (self.a is not None and self.a.is_set()) or self.b.is_set()
+
+
+def _run_one(store: Store, ds: Dataset, sweep: Sweep, label: str, cfg, cancel) -> Outcome:
+    """One point through `runs.ensure_run`, with the sweep's pruner where it has one: a point
+    pruned before is not run again (a rerun resumes), one pruned now ends `pruned`."""
+    if not sweep.prune:
+        return ensure_run(
+            store, ds, sweep.model, cfg, [sweep.protocol], sweep=sweep.name, label=label, artifacts=False, cancel=cancel
+        )
+    key = run_key(ds, sweep.model, cfg, [sweep.protocol])
+    earlier = [r for r in store.runs(key=key) if r["sweep"] == sweep.name and r["status"] == "pruned"]
+    if earlier and store.latest_done(key, sweep.name) is None:
+        return Outcome(earlier[-1], True)
+    pruner = MedianPruner(store, sweep, ds.fingerprint)
+    out = ensure_run(
+        store,
+        ds,
+        sweep.model,
+        cfg,
+        [sweep.protocol],
+        sweep=sweep.name,
+        label=label,
+        artifacts=False,
+        callbacks=[pruner],
+        cancel=_Either(cancel, pruner.stop),
+    )
+    if pruner.stop.is_set() and out.run["status"] == "cancelled":
+        store.set_status(out.run["id"], "pruned", pruner.reason)
+        out = Outcome(store.run(out.run["id"]), False, out.result)
+    return out
+
+
 def _run_point(task) -> dict:
     """One sweep point in a worker (top-level so a process pool can pickle it): its run's id
     and whether it was cached, or the error that kept it from running at all."""
@@ -358,17 +436,7 @@ def _run_point(task) -> dict:
     try:
         ds = load_dataset(src)
         cfg = dict(sweep.configs())[label]
-        out = ensure_run(
-            Store(store_root),
-            ds,
-            sweep.model,
-            cfg,
-            [sweep.protocol],
-            sweep=sweep.name,
-            label=label,
-            artifacts=False,
-            cancel=cancel,
-        )
+        out = _run_one(Store(store_root), ds, sweep, label, cfg, cancel)
         return {"id": out.run["id"], "cached": out.cached}
     except Exception as e:  # noqa: BLE001 - reported for this point; the others go on
         return {"error": f"{type(e).__name__}: {e}"}
@@ -407,17 +475,7 @@ def run_sweep(
         for j, (label, cfg) in enumerate(configs, 1):
             if cancel is not None and cancel.is_set():
                 break
-            out = ensure_run(
-                store,
-                ds,
-                sweep.model,
-                cfg,
-                [sweep.protocol],
-                sweep=sweep.name,
-                label=label,
-                artifacts=False,
-                cancel=cancel,
-            )
+            out = _run_one(store, ds, sweep, label, cfg, cancel)
             landed(j, label, out)
         return [store.run(i) for i in ids]
     with mp.get_context("spawn").Manager() as manager, executor.pool() as pool:

@@ -292,3 +292,21 @@ def _with_budget(path, budget: int):
     out = path.with_name(f"b{budget}.toml")
     out.write_text(text)
     return out
+
+
+def test_median_pruning_stops_a_point_below_the_others_and_a_rerun_does_not_redo_it(tmp_path):
+    s = Store(tmp_path)
+    base = {"epochs": 4, "patience": 4, "batch_size": 256, "dim": 8, "loss": "bce", "n_negatives": 2}
+    # two good learning rates, then one far too small: its curve stays below their median
+    sweep = Sweep(
+        "t-prune", "mf", "lr", (("a", {"lr": 0.01}), ("b", {"lr": 0.02}), ("slow", {"lr": 1e-5})), base, prune="median"
+    )
+    runs = {r["label"]: r for r in run_sweep(sweep, DS, s)}
+    assert runs["a"]["status"] == runs["b"]["status"] == "done"
+    assert runs["slow"]["status"] == "pruned" and runs["slow"]["error"].startswith("pruned at epoch 2")
+    assert len(s.epochs(runs["slow"]["id"])) < 4  # stopped early, its curve kept
+    rows = {r["value"]: r for r in report(sweep, DS, s)}
+    assert rows["slow"]["note"].startswith("pruned at epoch") and not rows["slow"].get("best")
+    n = len(s.runs())
+    run_sweep(sweep, DS, s)
+    assert len(s.runs()) == n  # done and pruned points are both final: nothing reruns
