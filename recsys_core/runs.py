@@ -79,6 +79,7 @@ def ensure_run(
             if run_id is not None:  # a queued job found its result already there
                 store.finish_run(run_id, done["status"], done["metrics"], done["error"] or "", done["best_epoch"])
             return Outcome(done, True)
+        device = describe_device(getattr(cfg, "device", "auto"))  # an absent device: ConfigError, no row written
         if run_id is None:
             run_id = store.create_run(
                 key=key,
@@ -91,7 +92,7 @@ def ensure_run(
                 label=label,
                 meta={**(meta or {}), "protocols": protocols},
             )
-        store.start_run(run_id, describe_device(getattr(cfg, "device", "auto")))
+        store.start_run(run_id, device)
         try:
             res = fit_and_evaluate(
                 name, ds, protocols, cfg=cfg, callbacks=[StoreEpochs(store, run_id), *callbacks], cancel=cancel

@@ -47,6 +47,9 @@ def test_a_training_on_an_absent_device_is_refused_before_it_is_queued(tmp_path)
     with pytest.raises(ConfigError, match="no CUDA device"):
         submit_training(manager, store, "synthetic:users=40,items=30,seed=1", "mf", {"device": "cuda"})
     assert store.runs() == [] and manager.jobs() == []
+    src = "synthetic:users=40,items=30,seed=1"
+    assert main(["train", "mf", "--dataset", src, "--quiet", "--set", "device=cuda"]) == 2  # the CLI too
+    assert Store().runs() == []  # refused before a run row was written
 
 
 def test_mixed_precision_is_off_on_the_cpu_and_changes_nothing_there():
