@@ -7,6 +7,7 @@ PIP := $(PY) -m pip install -q --disable-pip-version-check
 # stamps: pip runs again only when a requirements file changed
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
+EXPORT := $(VENV)/.installed-export
 DATASET ?= ml-100k
 
 .PHONY: venv data build run test test-fast lint format bench clean
@@ -22,6 +23,11 @@ $(DEV): $(RUNTIME) requirements-dev.txt
 	$(PIP) -r requirements-dev.txt
 	touch $@
 
+# optional extras the tests cover (export to MLflow / TensorBoard); `make run` never needs them
+$(EXPORT): $(RUNTIME) requirements-export.txt
+	$(PIP) -r requirements-export.txt
+	touch $@
+
 data: $(RUNTIME)
 	$(PY) -m recsys_core data fetch $(DATASET)
 
@@ -33,11 +39,11 @@ run: data
 	$(BIN)/streamlit run app.py
 
 # everything (CI): real browser, several processes, long trainings included
-test: $(DEV) data lint
+test: $(DEV) $(EXPORT) data lint
 	$(PY) -m pytest -q
 
 # the suite people run often: everything not marked slow (under a minute on 2 cores)
-test-fast: $(DEV) data
+test-fast: $(DEV) $(EXPORT) data
 	$(PY) -m pytest -q -m "not slow"
 
 lint: $(DEV)

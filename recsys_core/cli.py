@@ -461,6 +461,25 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from recsys_core.export import export_mlflow, export_tensorboard
+    from recsys_core.store import Store
+
+    if not (args.mlflow or args.tensorboard):
+        raise_config("export needs --mlflow URI and/or --tensorboard DIR")
+    store = Store()
+    try:
+        if args.mlflow:
+            got = export_mlflow(store, args.mlflow, args.experiment)
+            print(f"MLflow {args.mlflow}: {got['runs']} runs added, {got['skipped']} already there")
+        if args.tensorboard:
+            got = export_tensorboard(store, args.tensorboard)
+            print(f"TensorBoard {args.tensorboard}: {got['runs']} runs added, {got['skipped']} already there")
+    except ImportError as e:
+        raise_config(f"export needs its optional packages: pip install -r requirements-export.txt ({e})")
+    return 0
+
+
 def cmd_devices(args) -> int:
     import time
 
@@ -657,6 +676,12 @@ def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="KEY=VALUE")
     r.add_argument("--json", action="store_true", help="a list of {movie_id, title, score, genres, held_out}")
     r.set_defaults(func=cmd_recommend)
+
+    x = sub.add_parser("export", help="send the run store to MLflow and/or TensorBoard (one way; reruns add nothing)")
+    x.add_argument("--mlflow", metavar="URI", help="an MLflow tracking URI (a server, or file:/path/mlruns)")
+    x.add_argument("--experiment", default="recsys-explorer", help="the MLflow experiment (default recsys-explorer)")
+    x.add_argument("--tensorboard", metavar="DIR", help="a folder for TensorBoard event files")
+    x.set_defaults(func=cmd_export)
 
     d = sub.add_parser("devices", help="what torch sees; --check trains every neural model on every device")
     d.add_argument("--check", action="store_true", help="train each neural model briefly on each device and compare")
