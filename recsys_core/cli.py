@@ -229,14 +229,13 @@ def cmd_recommend(args) -> int:
     if args.run is not None:
         run, ds, store = _stored_run(args)
         model, source = load_model(store, run, ds), f"run {run['id']} ({run['model']}, {run['label'] or 'defaults'})"
-        name = run["model"]
     elif args.model:
         _check_model(args.model)
         ds = load_dataset(args.dataset)
         model = make(args.model, ds.n_users, ds.n_items, parse_sets(args.set))
         split = loo_split(ds)
         fit_model(model, split.train, split)
-        source, name = f"{args.model}, trained now on the leave-one-out train split", args.model
+        source = f"{args.model}, trained now on the leave-one-out train split"
     else:
         raise_config("recommend needs a model (trained now) or --run ID (a stored run)")
     user = find_user(ds, args.user)
@@ -260,7 +259,7 @@ def cmd_recommend(args) -> int:
     for r in rows:
         mark = "  <- held-out test movie" if r["held_out"] else ""
         print(f"  {r['score']:>8.4f}  {r['title']}{mark}")
-    if name != "genre" and not rows:
+    if not rows:
         print("  (no unseen movie left to recommend)")
     return 0
 
