@@ -8,6 +8,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+# Debian's chromium, headless, with nothing reaching out to the network
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 
 def best_of(fn, repeat: int = 3) -> float:
     """Best wall time of `repeat` calls, in seconds (the least disturbed by other load)."""

@@ -22,20 +22,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import table
+from _common import CHROMIUM_ARGS, table
 
 from recsys_core.catalog import ZOO
 from recsys_core.paths import data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def main() -> None:
@@ -79,7 +71,7 @@ def main() -> None:
                 time.sleep(0.25)
         rows.append({"step": "server answers", "seconds from start": f"{time.perf_counter() - t0:.1f}"})
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/")
             expect(page.get_by_text("Density")).to_be_visible(timeout=120_000)

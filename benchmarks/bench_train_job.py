@@ -22,21 +22,13 @@ import time
 import urllib.request
 from pathlib import Path
 
-from _common import table
+from _common import CHROMIUM_ARGS, table
 
 from recsys_core.jobs import JobManager, submit_training
 from recsys_core.store import Store
 from recsys_core.train import describe_device
 
 ROOT = Path(__file__).resolve().parent.parent
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def manager_timing(src: str, model: str) -> dict:
@@ -94,7 +86,7 @@ def browser_timing(src: str, model: str) -> dict | None:
             except OSError:
                 time.sleep(0.5)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/train")
             page.wait_for_selector("text=This run will use", timeout=120_000)

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 
 from recsys_core import catalog, splits
 from recsys_core.build import build
-from recsys_core.catalog import MY_RUNS, describe_changes, run_key
-from recsys_core.config import config_hash, to_dict
+from recsys_core.catalog import MY_RUNS, describe_changes
+from recsys_core.config import to_dict
 from recsys_core.data import fetch, load_dataset
 from recsys_core.errors import ConfigError
-from recsys_core.runs import ensure_run
+from recsys_core.runs import ensure_run, new_run
 from recsys_core.sweeps import Sweep, run_sweep
 from recsys_core.train import Callback, pick_device
 
@@ -304,18 +304,8 @@ def submit_training(
     device = pick_device(cfg.device)  # a device that is not there is refused here
     ds = load_dataset(src)
     label = label or describe_changes(model, overrides)
-    resubmittable = {"src": src, "protocols": [protocol], "overrides": to_dict(cfg)}
-    run_id = store.create_run(
-        key=run_key(ds, model, cfg, [protocol]),
-        dataset=ds.name,
-        fingerprint=ds.fingerprint,
-        model=model,
-        config=to_dict(cfg),
-        config_hash=config_hash(cfg),
-        sweep=MY_RUNS,
-        label=label,
-        meta=resubmittable,
-    )
+    resubmittable = {"src": src, "overrides": to_dict(cfg)}
+    run_id = new_run(store, ds, model, cfg, [protocol], sweep=MY_RUNS, label=label, meta=resubmittable)
 
     def work(job: Job) -> dict:
         job.report(phase="preparing the split")

@@ -81,17 +81,7 @@ def ensure_run(
             return Outcome(done, True)
         device = describe_device(getattr(cfg, "device", "auto"))  # an absent device: ConfigError, no row written
         if run_id is None:
-            run_id = store.create_run(
-                key=key,
-                dataset=ds.name,
-                fingerprint=ds.fingerprint,
-                model=name,
-                config=to_dict(cfg),
-                config_hash=config_hash(cfg),
-                sweep=sweep,
-                label=label,
-                meta={**(meta or {}), "protocols": protocols},
-            )
+            run_id = new_run(store, ds, name, cfg, protocols, sweep=sweep, label=label, meta=meta)
         store.start_run(run_id, device)
         try:
             res = fit_and_evaluate(
@@ -125,6 +115,22 @@ def pca(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     vt = vt[:k] * np.sign(vt[np.arange(k), np.argmax(np.abs(vt[:k]), axis=1)])[:, None]
     var = s**2
     return x @ vt.T, var[:k] / max(var.sum(), 1e-300)
+
+
+def new_run(store: Store, ds: Dataset, name: str, cfg, protocols, *, sweep=None, label=None, meta=None) -> int:
+    """A 'queued' row for a run of `name` with `cfg` under `protocols` (its key, config and
+    hash); `meta` is kept with it, with the protocols."""
+    return store.create_run(
+        key=run_key(ds, name, cfg, protocols),
+        dataset=ds.name,
+        fingerprint=ds.fingerprint,
+        model=name,
+        config=to_dict(cfg),
+        config_hash=config_hash(cfg),
+        sweep=sweep,
+        label=label,
+        meta={**(meta or {}), "protocols": list(protocols)},
+    )
 
 
 def save_weights(store: Store, key: str, model: Recommender) -> None:
