@@ -8,6 +8,7 @@ PIP := $(PY) -m pip install -q --disable-pip-version-check
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 EXPORT := $(VENV)/.installed-export
+RAY := $(VENV)/.installed-ray
 DATASET ?= ml-100k
 
 .PHONY: venv data build run test test-fast lint format bench clean
@@ -28,6 +29,11 @@ $(EXPORT): $(RUNTIME) requirements-export.txt
 	$(PIP) -r requirements-export.txt
 	touch $@
 
+# optional: sweeps on a Ray cluster (the tests start a two-node cluster on this machine)
+$(RAY): $(RUNTIME) requirements-ray.txt
+	$(PIP) -r requirements-ray.txt
+	touch $@
+
 data: $(RUNTIME)
 	$(PY) -m recsys_core data fetch $(DATASET)
 
@@ -39,11 +45,11 @@ run: data
 	$(BIN)/streamlit run app.py
 
 # everything (CI): real browser, several processes, long trainings included
-test: $(DEV) $(EXPORT) data lint
+test: $(DEV) $(EXPORT) $(RAY) data lint
 	$(PY) -m pytest -q
 
 # the suite people run often: everything not marked slow (under a minute on 2 cores)
-test-fast: $(DEV) $(EXPORT) data
+test-fast: $(DEV) $(EXPORT) $(RAY) data
 	$(PY) -m pytest -q -m "not slow"
 
 lint: $(DEV)

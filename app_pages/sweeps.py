@@ -70,7 +70,7 @@ with tab_sweep:
     job = job_manager().find(label)
 
     can_run = any(r["status"] == "not run" for r in rows) and (job is None or not job.active)
-    if can_run and st.button(f"Run this sweep ({len(sweep.points)} points, background)", key="run_sweep"):
+    if can_run and st.button(f"Run this sweep ({sweep.size} points, background)", key="run_sweep"):
         job = submit_sweep(job_manager(), store(), src, sweep)
     if job is not None and job.active:
 

@@ -435,7 +435,7 @@ def cmd_sweep(args) -> int:
 
     if args.list or not (args.name or args.all):
         for s in all_sweeps().values():
-            print(f"{s.name:<18} {s.model:<8} {len(s.points)} points  {s.description or s.source}")
+            print(f"{s.name:<18} {s.model:<8} {s.size} points  {s.description or s.source}")
         print(f"(user sweeps: *.toml / *.json in {user_sweeps_dir()})")
         return 0
     ds = load_dataset(args.dataset, fetch_missing=args.dataset in ("ml-100k", "ml-1m"))
@@ -447,16 +447,33 @@ def cmd_sweep(args) -> int:
         print_report(sweep, report(sweep, ds, store))
         return 0
     sweeps = list(all_sweeps().values()) if args.all else [get_sweep(args.name)]
-    executor = PoolExecutor(args.workers) if args.workers > 1 else None
-    for sweep in sweeps:
-        print(f"sweep {sweep.name} ({sweep.model}, {len(sweep.points)} points, {sweep.protocol})", file=sys.stderr)
+    kind = args.executor or ("pool" if args.workers > 1 else "ray" if args.address else "sequential")
+    if kind == "ray":
+        from recsys_core.ray_executor import RayExecutor
 
-        def progress(j, n, label, out, param=sweep.param):
-            state = out if isinstance(out, str) else "cached" if out.cached else out.run["status"]
-            print(f"  [{j}/{n}] {param} = {label}: {state}", file=sys.stderr, flush=True)
+        executor = RayExecutor(args.address, cpus=args.cpus_per_point)
+    elif args.address:
+        raise_config("--address is for the Ray executor (--executor ray)")
+    else:
+        executor = PoolExecutor(args.workers) if kind == "pool" else None
+    try:
+        for sweep in sweeps:
+            print(f"sweep {sweep.name} ({sweep.model}, {sweep.size} points, {sweep.protocol})", file=sys.stderr)
 
-        run_sweep(sweep, ds, store, executor, src=args.dataset, progress=progress)
-        print_report(sweep, report(sweep, ds, store))
+            def progress(j, n, label, out, param=sweep.param):
+                state = out if isinstance(out, str) else "cached" if out.cached else out.run["status"]
+                where = "" if isinstance(out, str) else out.run["meta"].get("ray_host", "")
+                print(
+                    f"  [{j}/{n}] {param} = {label}: {state}{' on ' + where if where else ''}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+            run_sweep(sweep, ds, store, executor, src=args.dataset, progress=progress)
+            print_report(sweep, report(sweep, ds, store))
+    finally:
+        if kind == "ray":
+            executor.close()
     return 0
 
 
@@ -663,6 +680,17 @@ def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
     w.add_argument("--all", action="store_true")
     w.add_argument("--list", action="store_true")
     w.add_argument("--workers", type=int, default=1, help="process pool size (default: run in this process)")
+    w.add_argument(
+        "--executor",
+        choices=["sequential", "pool", "ray"],
+        help="where the points run: this process, a process pool (--workers), or a Ray cluster (--address)",
+    )
+    w.add_argument(
+        "--address",
+        help="with --executor ray: 'auto' (the cluster `ray start` began on this machine), HOST:PORT of a head,"
+        " or leave it out for a Ray instance started for the sweep",
+    )
+    w.add_argument("--cpus-per-point", type=int, default=1, help="with Ray: CPUs (torch threads) per point")
     add_dataset_arg(w)
     w.set_defaults(func=cmd_sweep)
 

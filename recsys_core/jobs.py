@@ -277,7 +277,7 @@ def submit_sweep(manager: JobManager, store, src: str, sweep: Sweep) -> Job:
         def progress(j, n, point, out):
             job.report(done=j, total=n, current=point)
 
-        job.report(done=0, total=len(sweep.points), current="starting")
+        job.report(done=0, total=sweep.size, current="starting")
         run_sweep(sweep, load_dataset(src), store, progress=progress, cancel=job.cancel)
 
     return manager.submit(label, work, kind="sweep", meta={"src": src, "sweep": sweep.name})

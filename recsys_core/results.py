@@ -53,7 +53,7 @@ def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
     rows = []
     metric = "RMSE" if sweep.protocol.startswith("ratings") else "HR@10"
     monitor = "RMSE" if metric == "RMSE" else "NDCG@10"  # what early stopping watches
-    for label, cfg in sweep.configs():
+    for label, cfg in sweep.configs(sweep.points_in(store, ds.fingerprint)):
         run = sweep_point_run(store, ds, sweep, cfg)
         if run is None:
             rows.append({"value": label, "status": "not run"})
@@ -128,8 +128,7 @@ def closest_sweep(model: str, overrides: dict, sweeps: dict) -> Sweep | None:
         return None
     diff = set(changed(model, overrides))
     for s in mine:
-        varied = {k for _, ov in s.points for k in ov}
-        if varied & diff:
+        if s.varied & diff:
             return s
     return mine[0]
 
@@ -339,7 +338,7 @@ class Results:
     def sweep_curves(self, sweep: Sweep) -> pd.DataFrame:
         """Per-epoch rows of every point of a sweep (its latest run), long format."""
         frames = []
-        for label, cfg in sweep.configs():
+        for label, cfg in sweep.configs(sweep.points_in(self.store, self.ds.fingerprint)):
             run = sweep_point_run(self.store, self.ds, sweep, cfg)
             if run is None:
                 continue

@@ -206,6 +206,14 @@ class Store:
         with self._db() as con:
             con.execute("UPDATE runs SET status=?, error=? WHERE id=?", (status, error, run_id))
 
+    def update_meta(self, run_id: int, **values) -> None:
+        """Add to a run's meta (where a remote executor ran it, for instance)."""
+        with self._db() as con:
+            row = con.execute("SELECT meta FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is not None:
+                meta = {**json.loads(row["meta"] or "{}"), **values}
+                con.execute("UPDATE runs SET meta=? WHERE id=?", (json.dumps(meta), run_id))
+
     def run(self, run_id: int) -> dict | None:
         with self._db() as con:
             r = con.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
