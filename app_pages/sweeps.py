@@ -1,6 +1,7 @@
-"""Sweeps: loss curves per epoch, one line per value, and a table of final figures (seed
-000's layout); every run of a model in parallel coordinates; and the runs started from the
-Train page ("my runs")."""
+"""Sweeps: loss curves per epoch, one line per value, and a table of final figures (the NCF
+study's layout); every run of a model in parallel coordinates; the runs started from the
+Train page ("my runs"); and a form that starts a new sweep (grid, random or TPE search) in
+the background, on this server or a Ray cluster (`RECSYS_RAY_ADDRESS`)."""
 
 import numpy as np
 import pandas as pd
@@ -19,11 +20,13 @@ from app_pages._shared import (
     start_at,
     store,
 )
+from app_pages._sweep_form import sweep_form
 from recsys_core.catalog import neural_models
 from recsys_core.errors import RecsysError
 from recsys_core.jobs import resubmit, submit_sweep
+from recsys_core.ray_executor import RayExecutor, configured_address, ray_available
 from recsys_core.splits import describe
-from recsys_core.sweeps import all_sweeps
+from recsys_core.sweeps import PoolExecutor, all_sweeps, save_user_sweep
 
 
 def parcoords_axis(values, name: str) -> dict:
@@ -48,20 +51,45 @@ def parcoords_axis(values, name: str) -> dict:
     return {"label": label, "values": values.tolist()}
 
 
+def sweep_parcoords(runs: pd.DataFrame, varied: list[str], label: str) -> go.Figure:
+    """A search's points in parallel coordinates: the settings it varied, then the validation
+    figure at the best epoch and the test figure (colour)."""
+    outcomes = [c for c in runs.columns if c.startswith("best-epoch valid") or c.startswith("test ")]
+    names = [c for c in varied if c in runs] + outcomes
+    color = next((c for c in outcomes if c.startswith("test ")), outcomes[-1])
+    fig = go.Figure(
+        go.Parcoords(
+            dimensions=[parcoords_axis(runs[c], c) for c in names],
+            line={
+                "color": runs[color].tolist(),
+                "colorscale": "Viridis",
+                "showscale": True,
+                "colorbar": {"title": color},
+            },
+        )
+    )
+    fig.update_layout(margin={"l": 60, "r": 60, "t": 60, "b": 30}, height=420, font={"size": 13}, title=label)
+    return fig
+
+
 ds, src = page_start("Sweeps")
 sweeps = all_sweeps()
-tab_sweep, tab_all, tab_mine = st.tabs(["Sweep curves", "All runs of a model", "My runs"])
+tab_sweep, tab_all, tab_mine, tab_new = st.tabs(["Sweep curves", "All runs of a model", "My runs", "New sweep"])
 
 # ------------------------------------------------------------------ one sweep
 with tab_sweep:
     c1, c2, c3 = st.columns([2, 2, 1])
+    if st.session_state.get("_new_sweep") in sweeps:  # a sweep just started from the form: show it
+        st.session_state["sweep"] = st.session_state.pop("_new_sweep")
     start_at("sweep", list(sweeps), next(iter(sweeps)))
     name = c1.selectbox("Sweep", list(sweeps), key="sweep", format_func=lambda n: f"{n} ({sweeps[n].model})")
     publish("sweep")
     sweep = sweeps[name]
+    kind = {"tpe": "a TPE search (Optuna)", "random": "a random search"}.get(sweep.search.get("method", "random"))
+    shape = f"{kind} of {sweep.size} points" if sweep.search or "=" in (sweep.points or [("", {})])[0][0] else ""
     st.caption(
         f"{sweep.description or sweep.source} · protocol **{sweep.protocol}**: {describe(sweep.protocol)} ·"
-        f" one run per {sweep.param} value"
+        f" {shape or f'one run per {sweep.param} value'}" + (" · median pruning" if sweep.prune else "")
     )
     res = results(src)
     curves = res.sweep_curves(sweep)
@@ -80,7 +108,8 @@ with tab_sweep:
             if job.status == "queued":
                 st.info(f"Queued behind {job_manager().position(job) - 1} job(s) on {job.device}.")
             elif job.active:
-                text = f"Running {name}: point {p.get('current')}"
+                on = " on the Ray cluster" if p.get("executor") == "ray" else ""
+                text = f"Running {name}{on}: {p.get('done', 0)} of {p.get('total', '?')} points done; now {p.get('current')}"
                 st.progress(p.get("done", 0) / max(p.get("total", 1), 1), text=text)
             else:
                 st.rerun()
@@ -154,6 +183,18 @@ with tab_sweep:
             width="stretch",
             column_config=metric_help(table.columns),
         )
+        if len(sweep.varied) > 1 or sweep.search:
+            mine = res.model_runs(sweep.model)
+            mine = mine[mine["source"] == sweep.name] if not mine.empty else mine
+            if len(mine) > 1:
+                st.plotly_chart(
+                    sweep_parcoords(mine, sorted(sweep.varied), f"{sweep.name}: every point, settings to results"),
+                    key="sweep_parallel",
+                )
+                st.caption(
+                    "What am I looking at: one line per point of this sweep, through the settings it varied, its "
+                    "validation figure at the best epoch and its test figure (colour); drag along an axis to filter."
+                )
         best = next((r for r in rows if r.get("best")), None)
         if sweep.claim and best is not None:
             study = sweep.description.split(":")[0]
@@ -247,3 +288,33 @@ with tab_mine:
                     st.success(f"Queued again as run {job.run_id}; follow it on the Train page.")
                 except RecsysError as e:
                     st.error(str(e))
+
+# ------------------------------------------------------------------ a new sweep
+with tab_new:
+    address = configured_address() if ray_available() else None
+    st.caption(
+        "Describe a sweep: the settings it varies, their values (a grid) or ranges (a random or TPE search with a "
+        "budget of points), and where it runs. It is checked as the Train page checks a setting, kept among your "
+        "sweeps (a JSON file, resumable: a rerun never trains a finished point again) and started in the background."
+        + (
+            ""
+            if address
+            else " Set RECSYS_RAY_ADDRESS (and install requirements-ray.txt) to run sweeps on a Ray cluster."
+        )
+    )
+    if st.session_state.get("_new_sweep_note"):
+        st.success(st.session_state.pop("_new_sweep_note"))
+    try:
+        asked = sweep_form(src, [n for n in sweeps if sweeps[n].source != "shipped"], address)
+        if asked is not None:
+            spec, where, workers = asked
+            new = save_user_sweep(spec)
+            executor = {"pool": lambda: PoolExecutor(workers), "ray": lambda: RayExecutor(address)}.get(where)
+            submit_sweep(job_manager(), store(), src, new, executor() if executor else None)
+            st.session_state["_new_sweep"] = new.name
+            st.session_state["_new_sweep_note"] = (
+                f"Started **{new.name}** ({new.size} points, {where}): follow it under Sweep curves, where it is picked."
+            )
+            st.rerun()
+    except RecsysError as e:
+        st.error(str(e))

@@ -266,21 +266,29 @@ def submit_build(manager: JobManager, store, src: str, models: list[str] | None 
     return manager.submit(label, work, kind="build", meta={"src": src})
 
 
-def submit_sweep(manager: JobManager, store, src: str, sweep: Sweep) -> Job:
-    """Start (or find) a background run of a sweep's points that are not done yet."""
+def submit_sweep(manager: JobManager, store, src: str, sweep: Sweep, executor=None) -> Job:
+    """Start (or find) a background run of a sweep's points that are not done yet, on
+    `executor` (default: one point at a time in the server). A Ray sweep has its own queue:
+    its points train on the cluster, not on this machine's CPU queue."""
     label = f"sweep {sweep.name} {src}"
     job = manager.find(label)
     if job is not None and job.active:
         return job
+    where = getattr(executor, "name", "sequential")
 
     def work(job: Job) -> None:
         def progress(j, n, point, out):
-            job.report(done=j, total=n, current=point)
+            job.report(done=j, total=n, current=point, executor=where)
 
-        job.report(done=0, total=sweep.size, current="starting")
-        run_sweep(sweep, load_dataset(src), store, progress=progress, cancel=job.cancel)
+        job.report(done=0, total=sweep.size, current="starting", executor=where)
+        try:
+            run_sweep(sweep, load_dataset(src), store, executor, src=src, progress=progress, cancel=job.cancel)
+        finally:
+            if hasattr(executor, "close"):
+                executor.close()
 
-    return manager.submit(label, work, kind="sweep", meta={"src": src, "sweep": sweep.name})
+    device = "ray" if where == "ray" else None  # else the queue of the device training picks
+    return manager.submit(label, work, device=device, kind="sweep", meta={"src": src, "sweep": sweep.name})
 
 
 def submit_training(

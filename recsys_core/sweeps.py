@@ -259,6 +259,28 @@ def load_sweep_file(path: str | os.PathLike) -> Sweep:
         spec = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (OSError, ValueError) as e:
         raise ConfigError(f"{path}: cannot read sweep file: {e}") from e
+    return sweep_from_spec(spec, path)
+
+
+def save_user_sweep(spec: dict) -> Sweep:
+    """A sweep described in the app (the same keys as a sweep file), checked as a file is,
+    then kept as `<name>.json` among the user sweeps; nothing is written when it is invalid
+    or when its name is a shipped sweep's."""
+    name = str(spec.get("name", "")).strip()
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise ConfigError("name the sweep with letters, digits, '-', '_' or '.'")
+    if name in SHIPPED:
+        raise ConfigError(f"{name!r} is a shipped sweep: choose another name")
+    sweep_from_spec({**spec, "name": name}, "the sweep described")  # checked before anything is written
+    folder = user_sweeps_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps({**spec, "name": name}, indent=2))
+    return sweep_from_spec({**spec, "name": name}, path)
+
+
+def sweep_from_spec(spec: dict, path) -> Sweep:
+    """A Sweep from a sweep file's contents (`path` names it in messages)."""
     for key in ("name", "model"):
         if key not in spec:
             raise ConfigError(f"{path}: missing '{key}'")

@@ -552,3 +552,44 @@ def test_a_corrupt_artifact_is_said_everywhere_and_rebuilt_by_itself(built_store
     assert Store(root).load_arrays(shipped_runs(Store(root), load_dataset(SYN))["mf"]["key"], "topk") is not None
     at.run()
     assert not any("failed its checksum" in w.value for w in at.warning)
+
+
+def test_sweeps_page_starts_a_tpe_search_the_user_describes_and_draws_its_points(built_store, monkeypatch, tmp_path):
+    import json
+    import shutil
+
+    from app_pages._shared import job_manager
+
+    root = tmp_path / "store"
+    shutil.copytree(built_store, root)
+    monkeypatch.setenv("RECSYS_SWEEPS", str(tmp_path / "sweeps"))
+    at = run_page("sweeps", root, monkeypatch)
+    at.selectbox(key="new_sweep_model").set_value("mf").run()
+    at.segmented_control(key="new_sweep_method").set_value("tpe").run()
+    at.multiselect(key="new_sweep_params_mf").set_value(["lr", "dim"]).run()
+    at.number_input(key="new_sweep:mf:tpe:dim:lo").set_value(4).run()
+    at.number_input(key="new_sweep:mf:tpe:dim:hi").set_value(16).run()
+    at.number_input(key="new_sweep_budget").set_value(4).run()
+    at.number_input(key="new_sweep_epochs").set_value(2).run()
+    at.text_input(key="new_sweep_name_mf_tpe").set_value("ncf-lr").run()
+    at.button(key="new_sweep_start").click().run()
+    assert any("is a shipped sweep" in e.value for e in at.error)  # refused, nothing written or started
+    assert not (tmp_path / "sweeps").exists() and not job_manager().jobs(kind="sweep")
+    at.number_input(key="new_sweep:mf:tpe:lr:hi").set_value(50.0).run()  # lr's own bound is 10
+    at.text_input(key="new_sweep_name_mf_tpe").set_value("mf-tpe").run()
+    at.button(key="new_sweep_start").click().run()
+    assert any("invalid value 50" in e.value for e in at.error), [e.value for e in at.error]
+    at.number_input(key="new_sweep:mf:tpe:lr:hi").set_value(0.05).run()
+    at.button(key="new_sweep_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    spec = json.loads((tmp_path / "sweeps" / "mf-tpe.json").read_text())
+    assert spec["search"]["method"] == "tpe" and spec["search"]["space"]["dim"] == {"low": 4, "high": 16}
+    job = next(iter(job_manager().jobs(kind="sweep")))
+    job_manager().wait(job, timeout=120)  # the state that matters: the sweep job's end
+    assert job.status == "done", job.error
+    at.run()
+    assert at.selectbox(key="sweep").value == "mf-tpe"  # the new sweep is the one shown
+    table = at.dataframe[0].value
+    assert len(table) == 4 and set(table["status"]) == {"done"}
+    assert any("a TPE search (Optuna) of 4 points" in c.value for c in at.caption)
+    assert "parcoords" in at.get("plotly_chart")[1].proto.spec  # the search's points, after its curves

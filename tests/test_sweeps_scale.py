@@ -199,3 +199,20 @@ def test_ray_a_killed_driver_leaves_a_sweep_that_resumes(cluster, tmp_path):
     after = {r["id"]: r["status"] for r in s.runs(sweep="t-ray-kill")}
     assert all(after[i] == "interrupted" for i, st in left.items() if st in ("running", "queued"))
     assert "running" not in after.values() and "queued" not in after.values()
+
+
+@pytest.mark.slow
+def test_the_apps_background_job_runs_a_search_on_the_cluster(cluster, tmp_path):
+    """What the Sweeps page does with a Ray address: the job's thread is the driver."""
+    from recsys_core.jobs import JobManager, submit_sweep
+
+    s = Store(tmp_path)
+    sweep = load_sweep_file(_tpe_file(tmp_path, 4))
+    jobs = JobManager(s)
+    job = submit_sweep(jobs, s, SRC, sweep, _ray(cluster))
+    jobs.wait(job, 180)
+    assert job.status == "done", job.error
+    assert job.progress["done"] == 4 and job.progress["executor"] == "ray"
+    runs = s.runs(sweep="t-tpe")
+    assert len(runs) == 4 and {r["status"] for r in runs} <= {"done", "pruned"}
+    assert all(r["meta"].get("ray_node") for r in runs)
