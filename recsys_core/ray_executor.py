@@ -75,6 +75,8 @@ class RayExecutor:
         self.cpus, self.gpus = max(1, int(cpus)), gpus
         self.workers = 1
         self.started_here = False
+        self._sink_handle = None
+        self._landed: set[int] = set()  # runs already written as finished: late messages change nothing
 
     def connect(self):
         ray = _ray()
@@ -107,6 +109,7 @@ class RayExecutor:
         if self.started_here and ray.is_initialized():
             ray.shutdown()
         self.started_here = False
+        self._sink_handle = None
 
     def __enter__(self):
         return self
@@ -119,15 +122,24 @@ class RayExecutor:
         """One sweep on the cluster; the connection stays up for the next sweep (`with
         RayExecutor(...) as ex:` or `close()` ends it, and a Ray instance started here)."""
         ray = self.connect()
-        sink = _sink_class(ray).remote()
         data = ray.put(run.ds)
         task = ray.remote(_train_point).options(num_cpus=self.cpus, num_gpus=self.gpus or 0, max_retries=0)
-        try:
-            yield lambda points: self._batch(ray, run, sink, data, task, points)
-        finally:
-            ray.kill(sink)
+        yield lambda points: self._batch(ray, run, data, task, points)
 
-    def _batch(self, ray, run: SweepRun, sink, data, task, points):
+    def _sink(self, ray):
+        """The actor the tasks stream to: one per connection, made again if it died."""
+        if self._sink_handle is None:
+            self._sink_handle = _sink_class(ray).remote()
+        return self._sink_handle
+
+    def _drain(self, ray) -> list:
+        try:
+            return ray.get(self._sink(ray).drain.remote())
+        except ray.exceptions.RayActorError:
+            self._sink_handle = None  # lost rows come back with each task's result
+            return []
+
+    def _batch(self, ray, run: SweepRun, data, task, points):
         store, ds, sweep = run.store, run.ds, run.sweep
         pruner = MedianPruner(store, sweep, ds.fingerprint) if sweep.prune else None
         flying: dict = {}  # ref -> (label, run id, key)
@@ -147,12 +159,14 @@ class RayExecutor:
             run_id = new_run(
                 store, ds, sweep.model, cfg, [sweep.protocol], sweep=sweep.name, label=label, meta={"point": point}
             )
-            ref = task.remote(data, sweep.model, to_dict(cfg), [sweep.protocol], run_id, sink)
+            ref = task.remote(data, sweep.model, to_dict(cfg), [sweep.protocol], run_id, self._sink(ray))
             flying[ref] = (label, run_id, key)
         pruned: dict[int, str] = {}
         while flying:
             ready, _ = ray.wait(list(flying), num_returns=1, timeout=0.25)
-            for kind, run_id, payload in ray.get(sink.drain.remote()):
+            for kind, run_id, payload in self._drain(ray):
+                if run_id in self._landed:
+                    continue  # a message that arrived after its task's result: the run is final
                 if kind == "start":
                     store.start_run(run_id, payload["device"])
                     store.update_meta(run_id, **{f"ray_{k}": v for k, v in payload.items() if k != "device"})
@@ -167,9 +181,8 @@ class RayExecutor:
                     ray.cancel(ref, force=True)
             for ref in ready:
                 label, run_id, key = flying.pop(ref)
+                self._landed.add(run_id)
                 yield label, self._land(ray, store, ref, run_id, key, pruned.get(run_id), run.cancelled)
-        if run.cancelled:
-            return
 
     def _land(self, ray, store, ref, run_id: int, key: str, prune_reason: str | None, cancelled: bool) -> Outcome:
         """Write what a finished task returned (or why it stopped) to the store."""
