@@ -24,9 +24,11 @@ from recsys_core.models.configs import (
     EASEConfig,
     EmbNetConfig,
     GenreConfig,
+    GRU4RecConfig,
     MFConfig,
     NCFConfig,
     PopularityConfig,
+    SASRecConfig,
     TrainParams,
 )
 from recsys_core.store import Store, cache_key
@@ -91,6 +93,10 @@ EMBNET_DEFAULT = EmbNetConfig(
     average_half_life=3.0,
 )
 
+# the sequential models: picked on validation (docs/tuning.md, "Sequential models")
+SASREC_DEFAULT = SASRecConfig(batch_size=128, lr=0.001, epochs=200, patience=5)
+GRU4REC_DEFAULT = GRU4RecConfig(batch_size=128, lr=0.001, epochs=200, patience=5)
+
 ZOO: dict[str, Entry] = {
     e.name: e
     for e in [
@@ -102,6 +108,10 @@ ZOO: dict[str, Entry] = {
         Entry("autorec", AUTOREC_DEFAULT, "autoencoder", "rating", "deep autoencoder, SELU (the AutoRec study)"),
         Entry("cdae", CDAE_DEFAULT, "autoencoder", "ranking", "denoising autoencoder (the CDAE study)"),
         Entry("embnet", EMBNET_DEFAULT, "neural", "rating", "embedding regressor (the embedding-network study)"),
+        Entry(
+            "sasrec", SASREC_DEFAULT, "sequential", "ranking", "self-attention over the history (Kang and McAuley 2018)"
+        ),
+        Entry("gru4rec", GRU4REC_DEFAULT, "sequential", "ranking", "a GRU over the history (Hidasi et al. 2016)"),
     ]
 }
 

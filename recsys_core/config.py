@@ -99,6 +99,9 @@ def validate(cfg, base=None) -> None:
                     raise _bad(shown, f, v)
                 if hi is not None and (x > hi or (m.get("max_open") and x == hi)):
                     raise _bad(shown, f, v)
+    problem = cfg.problems() if hasattr(cfg, "problems") else None  # a rule across fields
+    if problem:
+        raise ConfigError(f"{problem}\nvalid keys:\n{describe(shown)}")
 
 
 def _bad(base, f, v, problem: str = "") -> ConfigError:

@@ -287,6 +287,53 @@ class RatingMSE(Objective):
     valid_loss = MaskedMSE.valid_loss
 
 
+# ------------------------------------------------------------------ sequences
+
+
+class NextItem(Objective):
+    """Sequential models (SASRec, GRU4Rec): each user's training history, its latest
+    max_len + 1 items in the config's `order`, is read up to every position, and each
+    position predicts the item after it. Losses (the config's `loss`): BCE of the next item
+    against one uniform negative per position (SASRec's paper); a softmax of the next item
+    against `n_negatives` uniform negatives the batch shares (an item that is the position's
+    own target is masked out of its negatives); or a softmax over every item. A batch is a
+    set of users; padded positions carry no loss."""
+
+    def setup(self, model, train, cfg, generator):
+        super().setup(model, train, cfg, generator)
+        seqs = torch.as_tensor(train.sequences(cfg.max_len + 1, cfg.order, cfg.seed), device=self.device)
+        self.seqs = seqs[(seqs > 0).sum(1) >= 2]  # a user needs two items for one next-item step
+        self.n_items = model.n_items
+
+    def epoch_batches(self):
+        return [(b,) for b in self._perm_slices(len(self.seqs))]
+
+    def loss(self, batch):
+        seqs = self.seqs[batch[0]]
+        inputs, targets = seqs[:, :-1], seqs[:, 1:]
+        states = self.model.encode(inputs)
+        real = targets > 0
+        h, t = states[real], targets[real] - 1  # [positions, hidden], their next items
+        w = self.model.item_vectors()
+        loss = self.cfg.loss
+        if loss == "full":
+            return F.cross_entropy(h @ w.T, t)
+        if loss == "bce":
+            neg = torch.randint(0, self.n_items, t.shape, generator=self.gen, device=self.device)
+            pos_logit, neg_logit = (h * w[t]).sum(-1), (h * w[neg]).sum(-1)
+            return F.binary_cross_entropy_with_logits(
+                torch.cat([pos_logit, neg_logit]), torch.cat([torch.ones_like(pos_logit), torch.zeros_like(neg_logit)])
+            )
+        neg = torch.randint(0, self.n_items, (self.cfg.n_negatives,), generator=self.gen, device=self.device)
+        pos_logit = (h * w[t]).sum(-1, keepdim=True)
+        neg_logits = (h @ w[neg].T).masked_fill(neg[None, :] == t[:, None], float("-inf"))
+        return -torch.log_softmax(torch.cat([pos_logit, neg_logits], 1), 1)[:, 0].mean()
+
+    def valid_loss(self, valid):
+        """Cross-entropy of the validation item under a softmax over its validation candidates."""
+        return SampledSoftmax.valid_loss(self, valid)
+
+
 OBJECTIVES = {
     "pointwise": Pointwise,
     "bpr": BPR,
@@ -294,4 +341,5 @@ OBJECTIVES = {
     "masked-mse": MaskedMSE,
     "weighted-bce": WeightedBCE,
     "rating-mse": RatingMSE,
+    "next-item": NextItem,
 }

@@ -84,7 +84,7 @@ class RayExecutor:
             env = {"py_modules": [str(PACKAGE)], "env_vars": {"RECSYS_THREADS": str(self.cpus)}}
             try:
                 ray.init(
-                    address=self.address,
+                    address=self.address or "local",  # "local": a new instance, never a cluster found by chance
                     runtime_env=env,
                     log_to_driver=False,
                     include_dashboard=False if self.address is None else None,

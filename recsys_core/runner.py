@@ -84,6 +84,8 @@ def fit_and_evaluate(
             if h.status != "done":
                 history.status, history.message = h.status, f"refit on train + validation: {h.message}"
         t = time.perf_counter()
+        if history.status == "done" and not refit and getattr(model, "reads_history", False):
+            model.read(split.valid_rows)  # a sequential model reads up to the test item, not retrained
         if history.status == "done":
             found, topk, topk_scores = evaluate_many(model, split, ranking, k)
             metrics.update(found)

@@ -212,6 +212,8 @@ def load_model(store: Store, run: dict, ds: Dataset, device: str = "cpu") -> Rec
             "(the Train page's Resubmit, or the same `train` command)"
         )
     model.prepare(train)
+    if getattr(model, "reads_history", False) and any(p in splits.RANKING for p in protocols):
+        model.read(splits.loo_split(ds).valid_rows)  # as it was evaluated: up to the test item
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, KeyError) as e:

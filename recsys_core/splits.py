@@ -112,6 +112,30 @@ class Interactions:
         rank[order] = ends[self.users[order]] - 1 - np.arange(len(self))
         return rank
 
+    def sequences(self, length: int, order: str = "time", seed: int = 0) -> np.ndarray:
+        """int64 [n_users, length]: each user's latest `length` items in order, as item id + 1,
+        left-padded with 0 (the last column is the latest). `order`: "time" (equal
+        timestamps in row order, the tie rule), "shuffle-ties" (the order inside each run of
+        equal timestamps shuffled, seeded) or "shuffle" (the whole history shuffled)."""
+        noise = np.random.default_rng(seed).random(len(self))
+        if order == "time":
+            keys = (np.arange(len(self)), self.timestamps, self.users)
+        elif order == "shuffle-ties":
+            keys = (noise, self.timestamps, self.users)
+        elif order == "shuffle":
+            keys = (noise, self.users)
+        else:
+            raise ConfigError(f"unknown order {order!r}: time, shuffle-ties or shuffle")
+        rows = np.lexsort(keys)
+        users, items = self.users[rows], self.items[rows]
+        counts = np.bincount(users, minlength=self.n_users)
+        ends = np.cumsum(counts)
+        back = ends[users] - 1 - (np.arange(len(rows)))  # 0 for a user's latest
+        keep = back < length
+        out = np.zeros((self.n_users, length), dtype=np.int64)
+        out[users[keep], length - 1 - back[keep]] = items[keep] + 1
+        return out
+
     def recency_weights(self, half_life: float) -> np.ndarray:
         """float32 weight per row, halved every `half_life` later interactions of the same
         user (1 for the latest); all ones when half_life is 0 (off)."""

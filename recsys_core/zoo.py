@@ -15,6 +15,7 @@ from recsys_core.models.baselines import EASE, Popularity
 from recsys_core.models.content import GenreSimilarity
 from recsys_core.models.embnet import EmbeddingNet
 from recsys_core.models.ncf import MF, NCF
+from recsys_core.models.sequential import GRU4Rec, SASRec
 
 __all__ = ["CLASSES", "ZOO", "config_for", "entry", "is_neural", "make"]
 
@@ -27,6 +28,8 @@ CLASSES: dict[str, type[Recommender]] = {
     "autorec": AutoRec,
     "cdae": CDAE,
     "embnet": EmbeddingNet,
+    "sasrec": SASRec,
+    "gru4rec": GRU4Rec,
 }
 assert list(CLASSES) == list(ZOO), "every catalog entry has its class, in the same order"
 

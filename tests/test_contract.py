@@ -31,6 +31,8 @@ QUICK = {  # small and short: the contract is about shapes and reloading, not ac
     "autorec": {"epochs": 2, "layers": (16,), "batch_size": 16},
     "cdae": {"epochs": 2, "hidden": 16, "batch_size": 16},
     "embnet": {"epochs": 2, "dim": 8, "hidden": (16,), "dropouts": (0.2,)},
+    "sasrec": {"epochs": 2, "hidden": 16, "max_len": 20, "batch_size": 32},
+    "gru4rec": {"epochs": 2, "hidden": 16, "max_len": 20, "batch_size": 32},
 }
 RELOAD = """
 import json, sys

@@ -130,3 +130,54 @@ class EmbNetConfig(TrainParams):
     embedding_dropout: float = param(0.02, min=0, max=1, max_open=True)
     hidden: tuple[int, ...] = param((100,), min=1, max=8192, help="hidden layer sizes")
     dropouts: tuple[float, ...] = param((0.2,), min=0, max=1, max_open=True, help="one per hidden layer (or fewer)")
+
+
+# ------------------------------------------------------------------ sequential models
+
+# the training objective of the sequential models: SASRec's paper (one uniform negative per
+# position, BCE), a softmax over n_negatives uniform negatives shared by the batch, or a
+# softmax over every item
+SEQ_LOSSES = ("bce", "softmax", "full")
+# how a user's training history is ordered: by time (equal timestamps in the dataset's row
+# order, the tie rule), with the order inside equal timestamps shuffled, or shuffled whole
+ORDERS = ("time", "shuffle-ties", "shuffle")
+
+
+@dataclass(frozen=True)
+class SequentialParams(TrainParams):
+    max_len: int = param(200, min=2, max=2000, help="the latest N interactions of a user the model reads")
+    hidden: int = param(64, min=2, max=4096, help="item embedding and hidden size")
+    dropout: float = param(0.2, min=0, max=1, max_open=True, help="on embeddings and hidden states")
+    loss: str = param(
+        "softmax",
+        choices=SEQ_LOSSES,
+        help="BCE against one negative per position (SASRec's paper), softmax over n_negatives shared negatives,"
+        " or softmax over every item",
+    )
+    n_negatives: int = param(256, min=1, max=100_000, help="softmax: uniform negatives a batch shares")
+    order: str = param(
+        "time",
+        choices=ORDERS,
+        help="training order: by time, ties (equal timestamps) shuffled, or the whole history shuffled",
+    )
+
+
+def _heads_divide(cfg) -> str | None:
+    if cfg.hidden % cfg.heads:
+        return f"hidden {cfg.hidden} must be a multiple of heads {cfg.heads}"
+    return None
+
+
+@dataclass(frozen=True)
+class SASRecConfig(SequentialParams):
+    blocks: int = param(2, min=1, max=12, help="self-attention blocks")
+    heads: int = param(1, min=1, max=16, help="attention heads (hidden must be a multiple of them)")
+    positional: bool = param(True, help="learned positional embeddings (off: the order reaches it only via the mask)")
+
+    def problems(self) -> str | None:
+        return _heads_divide(self)
+
+
+@dataclass(frozen=True)
+class GRU4RecConfig(SequentialParams):
+    layers: int = param(1, min=1, max=8, help="GRU layers")

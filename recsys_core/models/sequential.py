@@ -1,0 +1,169 @@
+"""Sequential recommenders: a user is the sequence of what they interacted with, in order.
+
+SASRec (Kang and McAuley, 2018): causal self-attention over the item sequence, the last
+position's state scored against the item embeddings. GRU4Rec (Hidasi et al. 2016; the
+"GRU4Rec+" of the peers' tables with its sampled losses): a GRU over the same sequence.
+Both read a user's latest `max_len` interactions (`Interactions.sequences`, the dataset's
+tie rule) and are trained by the one loop with the `next-item` objective: each position
+predicts the item after it.
+
+The history a model reads is inference state taken from the data (`prepare`), never
+learned: during training and validation, everything before the validation item; for the
+test figures, `read(rows)` appends the validation item without retraining (as SASRec's own
+evaluation does), so a leave-one-out test scores what comes after everything the user did.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from recsys_core.models.neural import NeuralRecommender
+from recsys_core.splits import Interactions
+
+
+class SequentialRecommender(NeuralRecommender):
+    objective = "next-item"
+    reads_history = True  # runner / load_model: read the validation item before the test
+
+    def __init__(self, n_users: int, n_items: int, cfg, item_features: np.ndarray | None = None):
+        super().__init__(n_users, n_items, cfg, item_features)
+        self.item_emb = nn.Embedding(n_items + 1, cfg.hidden, padding_idx=0)  # 0: padding; item i is i + 1
+        nn.init.normal_(self.item_emb.weight[1:], std=1 / math.sqrt(cfg.hidden))
+        self.drop = nn.Dropout(cfg.dropout)
+        self.register_buffer("history", torch.zeros(n_users, cfg.max_len, dtype=torch.long), persistent=False)
+
+    # ------------------------------------------------------------ what the model reads
+
+    def prepare(self, train: Interactions) -> None:
+        super().prepare(train)
+        seqs = train.sequences(self.cfg.max_len, self.cfg.order, self.cfg.seed)
+        self.history = torch.as_tensor(seqs, device=self.item_emb.weight.device)
+
+    def read(self, rows: Interactions) -> None:
+        """Append `rows` (one per user at most, later than the history: the validation
+        items) to what each user's history holds, keeping the latest `max_len`."""
+        if rows is None or not len(rows):
+            return
+        users = torch.as_tensor(rows.users, device=self.history.device)
+        items = torch.as_tensor(rows.items, device=self.history.device) + 1
+        h = self.history.clone()
+        h[users] = torch.cat([h[users, 1:], items[:, None]], 1)
+        self.history = h
+
+    def read_items(self, user: int) -> np.ndarray:
+        """The items (ids) the model reads for `user`, oldest first."""
+        h = self.history[user].cpu().numpy()
+        return h[h > 0] - 1
+
+    # ------------------------------------------------------------ scoring
+
+    def encode(self, seqs: torch.Tensor) -> torch.Tensor:
+        """[batch, length] item ids + 1 (0 = padding) -> [batch, length, hidden] states; the
+        state at position t has seen positions <= t only."""
+        raise NotImplementedError
+
+    def item_vectors(self) -> torch.Tensor:
+        return self.item_emb.weight[1:]
+
+    def user_states(self, users) -> torch.Tensor:
+        users = torch.as_tensor(users, device=self.history.device)
+        return self.encode(self.history[users])[:, -1]
+
+    @torch.no_grad()
+    def score(self, users, items=None) -> torch.Tensor:
+        h = self.user_states(users)
+        w = self.item_vectors()
+        if items is None:
+            return h @ w.T
+        items = torch.as_tensor(items, device=h.device)
+        return (h[:, None, :] * w[items]).sum(-1)
+
+    @torch.no_grad()
+    def item_embeddings(self) -> np.ndarray:
+        return self.item_vectors().detach().float().cpu().numpy()
+
+    @torch.no_grad()
+    def user_embeddings(self) -> np.ndarray:
+        """Each user's state after reading their history: what their next item is scored with."""
+        out = [self.user_states(torch.arange(s, min(s + 512, self.n_users))) for s in range(0, self.n_users, 512)]
+        return torch.cat(out).float().cpu().numpy()
+
+
+class SASRec(SequentialRecommender):
+    """Self-attentive sequential recommendation (Kang and McAuley 2018): item + learned
+    position embeddings, `blocks` pre-norm blocks of causal multi-head self-attention and a
+    point-wise feed-forward layer, a final layer norm; scores are dot products with the
+    (shared) item embeddings."""
+
+    name = "sasrec"
+
+    def __init__(self, n_users: int, n_items: int, cfg, item_features: np.ndarray | None = None):
+        super().__init__(n_users, n_items, cfg, item_features)
+        d = cfg.hidden
+        self.pos_emb = nn.Embedding(cfg.max_len, d) if cfg.positional else None
+        self.attn_norms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(cfg.blocks))
+        self.attns = nn.ModuleList(
+            nn.MultiheadAttention(d, cfg.heads, dropout=cfg.dropout, batch_first=True) for _ in range(cfg.blocks)
+        )
+        self.ffn_norms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(cfg.blocks))
+        self.ffns = nn.ModuleList(
+            nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(d, d), nn.Dropout(cfg.dropout))
+            for _ in range(cfg.blocks)
+        )
+        self.last_norm = nn.LayerNorm(d, eps=1e-8)
+        causal = torch.triu(torch.ones(cfg.max_len, cfg.max_len, dtype=torch.bool), 1)
+        self.register_buffer("causal", causal, persistent=False)  # True: may not attend (a later position)
+
+    def _embed(self, seqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        keep = (seqs > 0).unsqueeze(-1)
+        x = self.item_emb(seqs) * math.sqrt(self.cfg.hidden)
+        if self.pos_emb is not None:
+            length = seqs.shape[1]
+            x = x + self.pos_emb.weight[self.cfg.max_len - length :]  # positions counted back from the latest
+        return self.drop(x) * keep, keep
+
+    def encode(self, seqs: torch.Tensor, attention: list | None = None) -> torch.Tensor:
+        x, keep = self._embed(seqs)
+        length = seqs.shape[1]
+        mask = self.causal[-length:, -length:]
+        for norm, attn, ffn_norm, ffn in zip(self.attn_norms, self.attns, self.ffn_norms, self.ffns):
+            q = norm(x)
+            out, weights = attn(q, x, x, attn_mask=mask, need_weights=attention is not None)
+            if attention is not None:
+                attention.append(weights)
+            x = q + out
+            y = ffn_norm(x)
+            x = (y + ffn(y)) * keep
+        return self.last_norm(x)
+
+    @torch.no_grad()
+    def attention(self, user: int) -> np.ndarray:
+        """How much the last position (the state the recommendations are scored from) attends
+        to each item it reads, oldest first: the last block, averaged over heads."""
+        seq = self.history[user][None]
+        weights: list[torch.Tensor] = []
+        self.encode(seq, attention=weights)
+        last = weights[-1][0, -1].float().cpu().numpy()
+        return last[seq[0].cpu().numpy() > 0]
+
+
+class GRU4Rec(SequentialRecommender):
+    """A GRU over the item sequence (Hidasi et al. 2016), trained with sampled losses
+    ("GRU4Rec+", Hidasi and Karatzoglou 2018); its state scored against the item embeddings."""
+
+    name = "gru4rec"
+
+    def __init__(self, n_users: int, n_items: int, cfg, item_features: np.ndarray | None = None):
+        super().__init__(n_users, n_items, cfg, item_features)
+        d = cfg.hidden
+        self.gru = nn.GRU(d, d, num_layers=cfg.layers, batch_first=True, dropout=cfg.dropout if cfg.layers > 1 else 0)
+        self.out = nn.Linear(d, d)
+
+    def encode(self, seqs: torch.Tensor) -> torch.Tensor:
+        x = self.drop(self.item_emb(seqs))
+        states, _ = self.gru(x)
+        return self.out(self.drop(states))

@@ -1,0 +1,134 @@
+"""Sequential models (SASRec, GRU4Rec): the order they read, the causal mask, what a planted
+order teaches them and what shuffling it takes away. Their reload, shapes and seen-item
+rules are in the zoo's shared contract (tests/test_contract.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from recsys_core import zoo
+from recsys_core.errors import ConfigError
+from recsys_core.evaluation import evaluate
+from recsys_core.fitting import fit_model
+from recsys_core.runner import fit_and_evaluate
+from recsys_core.splits import Interactions, loo_split
+from tests.helpers import tiny_dataset
+
+
+def _rows(users, items, timestamps, n_users=2, n_items=10) -> Interactions:
+    return Interactions(
+        np.array(users),
+        np.array(items),
+        np.ones(len(users), np.float32),
+        np.array(timestamps),
+        n_users,
+        n_items,
+    )
+
+
+def test_sequences_keep_the_tie_rule_pad_on_the_left_and_shuffle_only_what_is_asked():
+    # user 0: items 5, 3, 7 at times 1, 2, 2 (3 before 7: row order), then 1 at time 3
+    inter = _rows([0, 0, 0, 0, 1], [5, 3, 7, 1, 2], [1, 2, 2, 3, 9])
+    seqs = inter.sequences(3)
+    assert seqs.tolist() == [[4, 8, 2], [0, 0, 3]]  # the latest three, item id + 1, padded with 0
+    assert inter.sequences(6)[0].tolist() == [0, 0, 6, 4, 8, 2]
+    ties = {
+        tuple(_rows([0] * 6, [0, 1, 2, 3, 4, 5], [1, 2, 2, 2, 2, 3], 1).sequences(6, "shuffle-ties", s)[0])
+        for s in range(20)
+    }
+    assert all(t[0] == 1 and t[-1] == 6 for t in ties) and len(ties) > 1  # only the equal timestamps move
+    whole = {
+        tuple(_rows([0] * 6, [0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 6], 1).sequences(6, "shuffle", s)[0])
+        for s in range(20)
+    }
+    assert any(t[0] != 1 for t in whole) and any(t[-1] != 6 for t in whole)
+    with pytest.raises(ConfigError, match="unknown order"):
+        inter.sequences(3, "backwards")
+
+
+@pytest.mark.parametrize("name", ["sasrec", "gru4rec"])
+def test_no_position_sees_a_later_item(name):
+    model = zoo.make(
+        name,
+        4,
+        30,
+        {"hidden": 16, "max_len": 12, "dropout": 0.0, **({"blocks": 2, "heads": 2} if name == "sasrec" else {})},
+    )
+    model.eval()
+    gen = torch.Generator().manual_seed(0)
+    seqs = torch.randint(1, 31, (3, 12), generator=gen)
+    seqs[0, :4] = 0  # a padded history too
+    with torch.no_grad():
+        before = model.encode(seqs)
+        for t in (2, 6, 10):
+            changed = seqs.clone()
+            changed[:, t + 1 :] = torch.randint(1, 31, changed[:, t + 1 :].shape, generator=gen)
+            after = model.encode(changed)
+            torch.testing.assert_close(after[:, : t + 1], before[:, : t + 1], atol=1e-5, rtol=1e-5)
+            assert not torch.allclose(after[:, t + 1 :], before[:, t + 1 :])  # later positions do read them
+
+
+def test_sasrec_heads_must_divide_the_hidden_size():
+    with pytest.raises(ConfigError, match="multiple of heads"):
+        zoo.config_for("sasrec", {"hidden": 30, "heads": 4})
+
+
+def chain_dataset(n_users=150, n_items=140, steps=14, seed=0):
+    """Every user walks the same fixed chain of items (a permutation, cyclic) for `steps`
+    steps from a random start, one step per second: the next item follows from the last."""
+    rng = np.random.default_rng(seed)
+    chain = rng.permutation(n_items)
+    rows = []
+    for u in range(n_users):
+        start = rng.integers(n_items)
+        for s in range(steps):
+            rows.append((u + 1, int(chain[(start + s) % n_items]) + 1, 4.0, 1000 + s))
+    return tiny_dataset(rows, n_items)
+
+
+SEQ = {"hidden": 32, "max_len": 16, "epochs": 60, "patience": 60, "batch_size": 32, "lr": 0.005, "dropout": 0.1}
+
+
+@pytest.mark.slow
+def test_a_planted_order_is_learned_by_the_sequential_models_and_shuffling_it_takes_the_gain_away():
+    """On a walk along a chain, an order-blind model can learn which items lie near a user's
+    (EASE does, from co-occurrence), but not which end of the walk comes next: only the
+    order tells. The sequential models put the next item first; trained on shuffled
+    histories they fall back to the co-occurrence level, and their lead is gone."""
+    ds = chain_dataset()
+    mrr = {}
+    for name, over in [
+        ("popularity", {}),
+        ("mf", {"epochs": 40, "patience": 40, "dim": 32, "lr": 0.01, "loss": "softmax", "n_negatives": 16}),
+        ("ease", {"recency_half_life": 0}),
+        ("sasrec", SEQ),
+        ("gru4rec", SEQ),
+        ("sasrec-shuffled", {**SEQ, "order": "shuffle"}),
+        ("gru4rec-shuffled", {**SEQ, "order": "shuffle"}),
+    ]:
+        res = fit_and_evaluate(name.split("-")[0], ds, ["loo-uniform"], overrides=over)
+        mrr[name] = res.metrics["loo-uniform"]["MRR@10"]
+    blind = max(mrr["popularity"], mrr["mf"], mrr["ease"])  # the best order-blind model
+    for seq in ("sasrec", "gru4rec"):
+        assert mrr[seq] > 0.95, mrr  # the next item, first
+        assert mrr[seq] > blind + 0.2 and mrr[seq] > mrr["popularity"] + 0.8, mrr
+        assert mrr[f"{seq}-shuffled"] < blind + 0.05, mrr  # the order was the lead
+        assert mrr[f"{seq}-shuffled"] < mrr[seq] - 0.2, mrr
+
+
+def test_the_test_figures_read_the_validation_item_without_retraining():
+    ds = chain_dataset(n_users=40, n_items=120, steps=8)
+    res = fit_and_evaluate("sasrec", ds, ["loo-uniform"], overrides={**SEQ, "epochs": 2})
+    model, split = res.recommender, loo_split(ds)
+    for u in split.eval_users[:5]:
+        read = model.read_items(u)
+        assert read[-1] == split.valid_rows.items[split.valid_rows.users == u][0]  # the validation item, last
+        assert split.test_items[u] not in read  # never the test item
+    # the validation figures during the fit read one item less: training never saw the validation item
+    fresh = zoo.make("sasrec", ds.n_users, ds.n_items, {**SEQ, "epochs": 2})
+    fit_model(fresh, split.train, split)
+    u = split.eval_users[0]
+    assert len(fresh.read_items(u)) == len(model.read_items(u)) - 1
+    assert evaluate(model, split, "loo-uniform")["NDCG@10"] == pytest.approx(res.metrics["loo-uniform"]["NDCG@10"])
