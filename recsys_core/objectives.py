@@ -291,9 +291,10 @@ class RatingMSE(Objective):
 
 
 class NextItem(Objective):
-    """Sequential models (SASRec, GRU4Rec): each user's training history, its latest
-    max_len + 1 items in the config's `order`, is read up to every position, and each
-    position predicts the item after it. Losses (the config's `loss`): BCE of the next item
+    """Sequential models (SASRec, GRU4Rec): each user's whole training history, in the
+    config's `order`, cut into windows of max_len + 1 items (`Interactions.windows`), is
+    read up to every position, and each position predicts the item after it: every
+    interaction but a user's first is a target once an epoch. Losses (the config's `loss`): BCE of the next item
     against one uniform negative per position (SASRec's paper); a softmax of the next item
     against `n_negatives` uniform negatives the batch shares (an item that is the position's
     own target is masked out of its negatives); or a softmax over every item. A batch is a
@@ -301,8 +302,7 @@ class NextItem(Objective):
 
     def setup(self, model, train, cfg, generator):
         super().setup(model, train, cfg, generator)
-        seqs = torch.as_tensor(train.sequences(cfg.max_len + 1, cfg.order, cfg.seed), device=self.device)
-        self.seqs = seqs[(seqs > 0).sum(1) >= 2]  # a user needs two items for one next-item step
+        self.seqs = torch.as_tensor(train.windows(cfg.max_len + 1, cfg.order, cfg.seed), device=self.device)
         self.n_items = model.n_items
 
     def epoch_batches(self):
@@ -312,7 +312,7 @@ class NextItem(Objective):
         seqs = self.seqs[batch[0]]
         inputs, targets = seqs[:, :-1], seqs[:, 1:]
         states = self.model.encode(inputs)
-        real = targets > 0
+        real = (targets > 0) & (inputs > 0)  # a user's first item has nothing before it: never a target
         h, t = states[real], targets[real] - 1  # [positions, hidden], their next items
         w = self.model.item_vectors()
         loss = self.cfg.loss

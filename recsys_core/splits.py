@@ -117,16 +117,7 @@ class Interactions:
         left-padded with 0 (the last column is the latest). `order`: "time" (equal
         timestamps in row order, the tie rule), "shuffle-ties" (the order inside each run of
         equal timestamps shuffled, seeded) or "shuffle" (the whole history shuffled)."""
-        noise = np.random.default_rng(seed).random(len(self))
-        if order == "time":
-            keys = (np.arange(len(self)), self.timestamps, self.users)
-        elif order == "shuffle-ties":
-            keys = (noise, self.timestamps, self.users)
-        elif order == "shuffle":
-            keys = (noise, self.users)
-        else:
-            raise ConfigError(f"unknown order {order!r}: time, shuffle-ties or shuffle")
-        rows = np.lexsort(keys)
+        rows = self._ordered(order, seed)
         users, items = self.users[rows], self.items[rows]
         counts = np.bincount(users, minlength=self.n_users)
         ends = np.cumsum(counts)
@@ -135,6 +126,38 @@ class Interactions:
         out = np.zeros((self.n_users, length), dtype=np.int64)
         out[users[keep], length - 1 - back[keep]] = items[keep] + 1
         return out
+
+    def windows(self, length: int, order: str = "time", seed: int = 0) -> np.ndarray:
+        """int64 [n_windows, length]: every user's whole history cut, from the latest back,
+        into windows of `length` items that overlap by one, left-padded with 0 (item id + 1),
+        so that reading each window's items up to every position and predicting the next
+        makes every interaction but a user's first a target exactly once. Users with fewer
+        than two interactions give none. Ordered as `sequences`."""
+        step = length - 1
+        rows = self._ordered(order, seed)
+        users, items = self.users[rows], self.items[rows]
+        counts = np.bincount(users, minlength=self.n_users)
+        ends = np.cumsum(counts)
+        back = ends[users] - 1 - np.arange(len(rows))  # 0 for a user's latest
+        n_win = np.where(counts >= 2, (counts - 2) // step + 1, 0)
+        first = np.concatenate([[0], np.cumsum(n_win)[:-1]])
+        out = np.zeros((int(n_win.sum()), length), dtype=np.int64)
+        k, r = back // step, back % step
+        main = k < n_win[users]  # the window where it sits at column length-1-r
+        out[first[users[main]] + k[main], length - 1 - r[main]] = items[main] + 1
+        edge = (r == 0) & (k >= 1) & (k - 1 < n_win[users])  # also the first input of the window after it
+        out[first[users[edge]] + k[edge] - 1, 0] = items[edge] + 1
+        return out
+
+    def _ordered(self, order: str, seed: int) -> np.ndarray:
+        noise = np.random.default_rng(seed).random(len(self))
+        if order == "time":
+            return np.lexsort((np.arange(len(self)), self.timestamps, self.users))
+        if order == "shuffle-ties":
+            return np.lexsort((noise, self.timestamps, self.users))
+        if order == "shuffle":
+            return np.lexsort((noise, self.users))
+        raise ConfigError(f"unknown order {order!r}: time, shuffle-ties or shuffle")
 
     def recency_weights(self, half_life: float) -> np.ndarray:
         """float32 weight per row, halved every `half_life` later interactions of the same

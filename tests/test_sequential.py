@@ -132,3 +132,21 @@ def test_the_test_figures_read_the_validation_item_without_retraining():
     u = split.eval_users[0]
     assert len(fresh.read_items(u)) == len(model.read_items(u)) - 1
     assert evaluate(model, split, "loo-uniform")["NDCG@10"] == pytest.approx(res.metrics["loo-uniform"]["NDCG@10"])
+
+
+def test_windows_make_every_interaction_but_the_first_a_target_once():
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(4), [1, 2, 7, 12])
+    inter = _rows(users, rng.permutation(len(users)), np.arange(len(users)), n_users=4, n_items=50)  # items unique
+    for length in (2, 3, 4, 6, 13):
+        win = inter.windows(length)
+        targets = win[:, 1:][(win[:, 1:] > 0) & (win[:, :-1] > 0)]  # what the objective predicts
+        assert len(targets) == len(users) - 4  # every user's first item is never a target (user 0 has only it)
+        full = inter.sequences(12)
+        for u in (1, 2, 3):
+            history = full[u][full[u] > 0].tolist()
+            mine = [w[w > 0].tolist() for w in win if set(w[w > 0]) <= set(history)]
+            assert len(mine) == max(0, (len(history) - 2) // (length - 1) + 1)
+            # windows read in order: each one's items are consecutive in the history
+            assert all(" ".join(map(str, m)) in " ".join(map(str, history)) for m in mine)
+        assert (win[:, -1] > 0).all() and ((win > 0).sum(1) >= 2).all()  # latest on the right; a step each

@@ -20,6 +20,7 @@ import math
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from recsys_core.models.neural import NeuralRecommender
 from recsys_core.splits import Interactions
@@ -106,17 +107,13 @@ class SASRec(SequentialRecommender):
         d = cfg.hidden
         self.pos_emb = nn.Embedding(cfg.max_len, d) if cfg.positional else None
         self.attn_norms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(cfg.blocks))
-        self.attns = nn.ModuleList(
-            nn.MultiheadAttention(d, cfg.heads, dropout=cfg.dropout, batch_first=True) for _ in range(cfg.blocks)
-        )
+        self.attns = nn.ModuleList(CausalSelfAttention(d, cfg.heads, cfg.dropout) for _ in range(cfg.blocks))
         self.ffn_norms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(cfg.blocks))
         self.ffns = nn.ModuleList(
             nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(d, d), nn.Dropout(cfg.dropout))
             for _ in range(cfg.blocks)
         )
         self.last_norm = nn.LayerNorm(d, eps=1e-8)
-        causal = torch.triu(torch.ones(cfg.max_len, cfg.max_len, dtype=torch.bool), 1)
-        self.register_buffer("causal", causal, persistent=False)  # True: may not attend (a later position)
 
     def _embed(self, seqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         keep = (seqs > 0).unsqueeze(-1)
@@ -128,14 +125,9 @@ class SASRec(SequentialRecommender):
 
     def encode(self, seqs: torch.Tensor, attention: list | None = None) -> torch.Tensor:
         x, keep = self._embed(seqs)
-        length = seqs.shape[1]
-        mask = self.causal[-length:, -length:]
         for norm, attn, ffn_norm, ffn in zip(self.attn_norms, self.attns, self.ffn_norms, self.ffns):
             q = norm(x)
-            out, weights = attn(q, x, x, attn_mask=mask, need_weights=attention is not None)
-            if attention is not None:
-                attention.append(weights)
-            x = q + out
+            x = q + attn(q, x, attention)
             y = ffn_norm(x)
             x = (y + ffn(y)) * keep
         return self.last_norm(x)
@@ -149,6 +141,32 @@ class SASRec(SequentialRecommender):
         self.encode(seq, attention=weights)
         last = weights[-1][0, -1].float().cpu().numpy()
         return last[seq[0].cpu().numpy() > 0]
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head attention of each position over itself and the positions before it
+    (queries from the normalised input, keys and values from the input, as SASRec's); fused
+    (`scaled_dot_product_attention`) unless the weights are asked for."""
+
+    def __init__(self, d: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.q, self.k, self.v, self.out = (nn.Linear(d, d) for _ in range(4))
+
+    def forward(self, q_in: torch.Tensor, kv_in: torch.Tensor, attention: list | None = None) -> torch.Tensor:
+        b, n, d = q_in.shape
+        split = lambda t: t.view(b, n, self.heads, d // self.heads).transpose(1, 2)  # noqa: E731
+        q, k, v = split(self.q(q_in)), split(self.k(kv_in)), split(self.v(kv_in))
+        if attention is None:
+            p = self.dropout if self.training else 0.0
+            out = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+        else:  # the weights themselves, for the page that shows what the model reads
+            logits = q @ k.transpose(-1, -2) / math.sqrt(d // self.heads)
+            later = torch.triu(torch.ones(n, n, dtype=torch.bool, device=q.device), 1)
+            weights = torch.softmax(logits.masked_fill(later, float("-inf")), -1)
+            attention.append(weights.mean(1))  # averaged over heads: [batch, n, n]
+            out = weights @ v
+        return self.out(out.transpose(1, 2).reshape(b, n, d))
 
 
 class GRU4Rec(SequentialRecommender):
