@@ -54,7 +54,18 @@ HINTS: dict[str, dict] = {
     "corruption": {"kind": "slider", "range": (0.0, 0.9, 0.05), "label": "Input corruption"},
     "user_dropout": {"kind": "slider", "range": (0.0, 0.5, 0.05), "label": "User-id dropout"},
     "embedding_dropout": {"kind": "slider", "range": (0.0, 0.5, 0.01), "label": "Embedding dropout"},
-    "loss": {"label": "Loss", "format_func": {"bce": "BCE", "bpr": "BPR", "softmax": "sampled softmax"}.get},
+    "loss": {
+        "label": "Loss",
+        "format_func": {"bce": "BCE", "bpr": "BPR", "softmax": "sampled softmax", "full": "full softmax"}.get,
+    },
+    "max_len": {"kind": "grid", "options": [5, 10, 20, 50, 100, 200, 400], "label": "Sequence length read"},
+    "blocks": {"kind": "slider", "range": (1, 6, 1), "label": "Self-attention blocks"},
+    "heads": {"kind": "grid", "options": [1, 2, 4, 8], "label": "Attention heads"},
+    "layers@gru4rec": {"kind": "slider", "range": (1, 4, 1), "label": "GRU layers"},
+    "n_negatives@sasrec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Shared negatives"},
+    "n_negatives@gru4rec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Shared negatives"},
+    "order": {"label": "Training order"},
+    "positional": {"label": "Positional embeddings"},
     "sampler": {"label": "Negative sampler"},
     "optimizer": {"label": "Optimizer"},
     "schedule": {"label": "LR schedule"},
@@ -174,6 +185,8 @@ def config_form(model: str, cfg, has_genres: bool, on_cuda: bool) -> dict:
                     continue
                 if f.name == "restart_epochs" and out.get("schedule") != "cosine-restarts":
                     continue
+                if f.name == "n_negatives" and out.get("loss") in ("bce", "full") and hasattr(cfg, "max_len"):
+                    continue  # a sequential model's negatives: the sampled softmax's only
                 disabled = _hint(model, f.name).get("needs_genres", False) and not has_genres
                 if f.name == "diversity_weight":
                     disabled = not has_genres

@@ -12,7 +12,7 @@ from recsys_core.data import DEFAULT, KNOWN, Dataset, available, load_dataset
 from recsys_core.errors import RecsysError
 from recsys_core.lookup import find_movie, find_user
 from recsys_core.results import Results
-from recsys_core.runs import save_run_artifacts
+from recsys_core.runs import load_model, save_run_artifacts
 from recsys_core.splits import loo_split
 from recsys_core.store import Store
 
@@ -176,6 +176,13 @@ def store() -> Store:
 @st.cache_resource(show_spinner="Preparing the evaluation split ...")
 def cached_split(src: str):
     return loo_split(cached_dataset(src))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model's weights ...")
+def loaded_model(src: str, run_id: int):
+    """A stored run's model rebuilt from its weights (`runs.load_model`), kept for the
+    session's reruns: what the pages ask a model itself (a sequential model's reading)."""
+    return load_model(store(), store().run(run_id), cached_dataset(src))
 
 
 @st.cache_resource(max_entries=8)

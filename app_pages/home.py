@@ -1,5 +1,6 @@
 """Home: the data at a glance, the device, the leaderboard of the shipped models."""
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -13,10 +14,34 @@ from app_pages._shared import (
     results,
     show_build_progress,
 )
+from recsys_core import catalog
 from recsys_core.data import summary
-from recsys_core.results import hr_standard_error
+from recsys_core.results import Results, hr_standard_error
 from recsys_core.splits import describe
 from recsys_core.train import describe_device
+
+
+
+def order_note(res: Results) -> None:
+    """Is the order real? The order ablation (the `sasrec-order` sweep), where it has run."""
+    df = res.order_ablation()
+    if df.empty or len(df) < 2:
+        return
+    text = ", ".join(
+        f"{r['training order']}: NDCG@10 {r['NDCG@10']:.3f}"
+        + (
+            f" ({r['lead kept']:.0%} of its lead over the best order-blind model)"
+            if "lead kept" in df and pd.notna(r["lead kept"])
+            else ""
+        )
+        for _, r in df.iterrows()
+    )
+    st.caption(
+        f"**Is the order real?** SASRec trained on each user's history {text}. MovieLens has many ratings at the"
+        " same second (pseudo-sequential, Woolridge et al. 2021): what survives the shuffles is what the order"
+        " adds. The sweep `sasrec-order` on the Sweeps page."
+    )
+
 
 ds = current_dataset()
 st.title("Recsys Explorer")
@@ -110,6 +135,14 @@ else:
                     " computed on the full-ranking top-10 lists of the evaluated users, whatever the protocol."
                     " Click a column to sort."
                 )
+            if any(catalog.entry(m).family == "sequential" for m in sub["model"]):
+                st.caption(
+                    "SASRec and GRU4Rec read each user's history in order; for the test figures they read up to the"
+                    " held-out movie, the validation movie included, without retraining (as SASRec's own evaluation"
+                    " does)."
+                )
+            if p == "loo-uniform":
+                order_note(res)
     with st.expander("What is cached"):
         cached = board[["model", "status", "built"]].drop_duplicates("model").set_index("model")
         broken = res.broken()

@@ -8,6 +8,7 @@ from app_pages._shared import (
     broken_note,
     cached_split,
     index_from_url,
+    loaded_model,
     no_artifacts,
     page_start,
     publish,
@@ -15,7 +16,52 @@ from app_pages._shared import (
     results,
     start_at,
 )
+from recsys_core import catalog
 from recsys_core.data import summary
+from recsys_core.errors import RecsysError
+
+SHOWN = 15  # the latest items of a sequential model's reading shown
+
+
+def reading_panel(choice: str) -> None:
+    """What a sequential model reads for this user: the latest items in order (the validation
+    movie last: the test figures read it), and for SASRec how much the last position (what
+    the top recommendation is scored from) attends to each."""
+    run = res.run_of(choice)
+    if run is None or catalog.entry(run["model"]).family != "sequential":
+        return
+    try:
+        model = loaded_model(src, run["id"])
+    except RecsysError as e:
+        st.warning(str(e))
+        return
+    items = model.read_items(user)
+    if not len(items):
+        st.caption(f"{res.label(choice)} reads no history for this user.")
+        return
+    attention = model.attention(user) if hasattr(model, "attention") else None
+    first = max(0, len(items) - SHOWN)
+    df = pd.DataFrame(
+        {
+            "step": [f"-{len(items) - j - 1}" if j < len(items) - 1 else "latest" for j in range(first, len(items))],
+            "movie": [ds.title_of(int(i)) for i in items[first:]],
+        }
+    )
+    config = {"step": st.column_config.TextColumn("", width="small")}
+    if attention is not None:
+        df["attention"] = attention[first:]
+        top = int(df["attention"].idxmax())
+        df.loc[top, "movie"] = "MOST ATTENDED: " + df.loc[top, "movie"]
+        config["attention"] = st.column_config.ProgressColumn(
+            "attention",
+            min_value=0.0,
+            max_value=float(max(df["attention"].max(), 1e-9)),
+            format="%.3f",
+            help="the last block's attention from the latest position, averaged over heads: what the top"
+            " recommendation is scored from",
+        )
+    st.markdown(f"**What {res.label(choice)} reads** (the latest {len(df)} of {len(items)}, oldest first)")
+    st.dataframe(df.iloc[::-1], hide_index=True, width="stretch", column_config=config)
 
 ds, src = page_start("Compare users")
 res = results(src)
@@ -130,6 +176,17 @@ for col, m in ((left, model_a), (right, model_b)):
             },
         )
 st.caption("• = in both lists · HELD OUT = the user's latest movie, hidden from training: a hit")
+
+sequential = [m for m in dict.fromkeys((model_a, model_b)) if res.run_of(m) is not None]
+if any(catalog.entry(res.run_of(m)["model"]).family == "sequential" for m in sequential):
+    panels = st.columns(len(sequential))
+    for col, m in zip(panels, sequential):
+        with col:
+            reading_panel(m)
+    st.caption(
+        "A sequential model scores what comes next after the movies it reads, newest first here; for the test"
+        " figures it reads up to the held-out movie (the validation movie included, without retraining)."
+    )
 
 if ds.has_genres:
     hist_items = ds.ratings.loc[ds.ratings["user"] == user, "item"].to_numpy()

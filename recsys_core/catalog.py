@@ -94,8 +94,8 @@ EMBNET_DEFAULT = EmbNetConfig(
 )
 
 # the sequential models: picked on validation (docs/tuning.md, "Sequential models")
-SASREC_DEFAULT = SASRecConfig(batch_size=128, lr=0.001, epochs=200, patience=5)
-GRU4REC_DEFAULT = GRU4RecConfig(batch_size=128, lr=0.001, epochs=200, patience=5)
+SASREC_DEFAULT = SASRecConfig(max_len=50, loss="full", batch_size=128, lr=0.005, epochs=200, patience=5)
+GRU4REC_DEFAULT = GRU4RecConfig(max_len=50, loss="full", batch_size=128, lr=0.005, epochs=200, patience=5)
 
 ZOO: dict[str, Entry] = {
     e.name: e

@@ -353,6 +353,28 @@ class Results:
     def sweep_report(self, sweep: Sweep) -> list[dict]:
         return report(sweep, self.ds, self.store)
 
+    def order_ablation(self, sweep: str = "sasrec-order") -> pd.DataFrame:
+        """The order ablation's finished points (SASRec trained by time, ties shuffled, all
+        shuffled): test HR@10 / NDCG@10 under loo-uniform, and what each keeps of the lead
+        over the best order-blind shipped model. Empty until that sweep has run."""
+        rows = {}
+        for r in self.store.runs(sweep=sweep, fingerprint=self.ds.fingerprint):
+            m = r["metrics"].get("loo-uniform")
+            if r["status"] == "done" and isinstance(m, dict):
+                rows[r["label"]] = {"training order": r["label"], "HR@10": m["HR@10"], "NDCG@10": m["NDCG@10"]}
+        if "by time" not in rows:
+            return pd.DataFrame()
+        blind = [
+            r["metrics"]["loo-uniform"]["NDCG@10"]
+            for name, r in self.shipped.items()
+            if ZOO[name].family != "sequential" and isinstance(r["metrics"].get("loo-uniform"), dict)
+        ]
+        df = pd.DataFrame(rows.values())
+        if blind:
+            lead = rows["by time"]["NDCG@10"] - max(blind)
+            df["lead kept"] = (df["NDCG@10"] - max(blind)) / lead if lead > 0 else float("nan")
+        return df
+
     def run_curves(self, run_ids: list[int], names: dict[int, str] | None = None) -> pd.DataFrame:
         """Per-epoch rows of several runs, long format, `run` naming each line."""
         frames = []

@@ -148,6 +148,8 @@ def _emb(e: int) -> dict:
     return {"layers": (2 * e, 32)}
 
 
+ORDER_SWEEP = "sasrec-order"  # the order ablation the leaderboard's notes read (results.order_ablation)
+
 SHIPPED: dict[str, Sweep] = {
     s.name: s
     for s in [
@@ -230,6 +232,25 @@ SHIPPED: dict[str, Sweep] = {
             _CDAE,
             description="the CDAE study: hidden layer size",
             claim="one hidden layer of 50 tanh units, as in Wu et al. 2016, picked on validation",
+        ),
+        Sweep(
+            "sasrec-len",
+            "sasrec",
+            "sequence length",
+            tuple((str(n), {"max_len": n}) for n in (10, 20, 50, 100, 200)),
+            description="SASRec: how much of a user's history it reads (the latest N interactions)",
+        ),
+        Sweep(
+            ORDER_SWEEP,
+            "sasrec",
+            "training order",
+            (
+                ("by time", {"order": "time"}),
+                ("ties shuffled", {"order": "shuffle-ties"}),
+                ("all shuffled", {"order": "shuffle"}),
+            ),
+            description="is the order real? SASRec trained on histories by time, with the order inside equal"
+            " timestamps shuffled, and shuffled whole (MovieLens is pseudo-sequential: Woolridge et al. 2021)",
         ),
         Sweep(
             "mf-loss",

@@ -593,3 +593,50 @@ def test_sweeps_page_starts_a_tpe_search_the_user_describes_and_draws_its_points
     assert len(table) == 4 and set(table["status"]) == {"done"}
     assert any("a TPE search (Optuna) of 4 points" in c.value for c in at.caption)
     assert "parcoords" in at.get("plotly_chart")[1].proto.spec  # the search's points, after its curves
+
+
+def test_compare_users_shows_what_a_sequential_model_reads_and_where_sasrec_attends(
+    built_store, monkeypatch, tmp_path
+):
+    import shutil
+
+    from recsys_core import catalog
+    from recsys_core.runs import ensure_run
+    from recsys_core.splits import loo_split
+    from recsys_core.store import Store
+
+    root = tmp_path / "store"
+    shutil.copytree(built_store, root)
+    ds = load_dataset(SYN)
+    cfg = catalog.config_for("sasrec", {"epochs": 2, "hidden": 16, "max_len": 20, "batch_size": 32})
+    run = ensure_run(Store(root), ds, "sasrec", cfg, ["loo-uniform"], sweep="my-runs", label="small").run
+    at = run_page("users", root, monkeypatch)
+    at.selectbox(key="model_b").set_value(f"run:{run['id']}").run()
+    assert not at.exception, [e.value for e in at.exception]
+    user = at.selectbox(key="user").value
+    assert any(m.value.startswith("**What sasrec: small") for m in at.markdown)
+    reading = at.dataframe[-1].value
+    split = loo_split(ds)
+    history = ds.ratings[ds.ratings["user"] == user]
+    assert reading["movie"].str.removeprefix("MOST ATTENDED: ").iloc[0] == ds.title_of(int(split.valid_items[user]))
+    assert ds.title_of(int(split.test_items[user])) not in set(reading["movie"])  # never the held-out movie
+    assert len(reading) == min(15, len(history) - 1)
+    assert reading["movie"].str.startswith("MOST ATTENDED: ").sum() == 1
+    assert reading["attention"].max() == pytest.approx(reading.loc[reading["movie"].str.startswith("MOST"), "attention"].iloc[0])
+
+
+def test_the_leaderboard_notes_what_survives_when_the_order_is_shuffled(built_store, monkeypatch, tmp_path):
+    import shutil
+
+    from recsys_core.store import Store
+    from recsys_core.sweeps import SHIPPED, run_sweep
+
+    root = tmp_path / "store"
+    shutil.copytree(built_store, root)
+    small = {"epochs": 3, "hidden": 16, "max_len": 20, "batch_size": 32}
+    run_sweep(replace(SHIPPED["sasrec-order"], base=small), load_dataset(SYN), Store(root))
+    at = run_app(None, root, monkeypatch)
+    note = next(c.value for c in at.caption if c.value.startswith("**Is the order real?**"))
+    rows = {r["label"]: r for r in Store(root).runs(sweep="sasrec-order")}
+    for label in ("by time", "ties shuffled", "all shuffled"):
+        assert f"{label}: NDCG@10 {rows[label]['metrics']['loo-uniform']['NDCG@10']:.3f}" in note
