@@ -21,7 +21,6 @@ from recsys_core.splits import describe
 from recsys_core.train import describe_device
 
 
-
 def order_note(res: Results) -> None:
     """Is the order real? The order ablation (the `sasrec-order` sweep), where it has run."""
     df = res.order_ablation()

@@ -63,6 +63,7 @@ def reading_panel(choice: str) -> None:
     st.markdown(f"**What {res.label(choice)} reads** (the latest {len(df)} of {len(items)}, oldest first)")
     st.dataframe(df.iloc[::-1], hide_index=True, width="stretch", column_config=config)
 
+
 ds, src = page_start("Compare users")
 res = results(src)
 broken_note(res)

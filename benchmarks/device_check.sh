@@ -14,7 +14,7 @@ echo "== device check: every neural model, 2 epochs, CPU against each GPU"
 $PY -m recsys_core devices --check --dataset ml-100k
 echo "== CUDA-marked tests"; $PY -m pytest -q -m cuda -p no:cacheprovider 2>&1 | tail -3
 for ds in ml-100k ml-1m; do
-  for m in mf ncf cdae; do
+  for m in mf ncf cdae sasrec gru4rec; do
     echo "== $m on $ds, cuda (seconds per epoch in the history)"
     $PY -m recsys_core train $m --dataset $ds --set device=cuda --set epochs=3 --set patience=3 --quiet --json \
       | $PY -c "import json,sys; d=json.load(sys.stdin); h=d['history']; print(h['device'], [round(e['seconds'],3) for e in h['epochs']], d['metrics'].get('HR@10'))"

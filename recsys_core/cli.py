@@ -433,20 +433,21 @@ def cmd_sweep(args) -> int:
     from recsys_core.store import Store
     from recsys_core.sweeps import PoolExecutor, all_sweeps, get_sweep, run_sweep, user_sweeps_dir
 
-    if args.list or not (args.name or args.all):
+    names = args.name or []
+    if args.list or not (names or args.all):
         for s in all_sweeps().values():
             print(f"{s.name:<18} {s.model:<8} {s.size} points  {s.description or s.source}")
         print(f"(user sweeps: *.toml / *.json in {user_sweeps_dir()})")
         return 0
     ds = load_dataset(args.dataset, fetch_missing=args.dataset in ("ml-100k", "ml-1m"))
     store = Store()
-    if args.name == "report":
-        if not args.target:
-            raise_config("sweep report needs a sweep name")
-        sweep = get_sweep(args.target)
+    if names[:1] == ["report"]:
+        if len(names) != 2:
+            raise_config("sweep report needs one sweep name")
+        sweep = get_sweep(names[1])
         print_report(sweep, report(sweep, ds, store))
         return 0
-    sweeps = list(all_sweeps().values()) if args.all else [get_sweep(args.name)]
+    sweeps = list(all_sweeps().values()) if args.all else [get_sweep(n) for n in names]
     kind = args.executor or ("pool" if args.workers > 1 else "ray" if args.address else "sequential")
     if kind == "ray":
         from recsys_core.ray_executor import RayExecutor
@@ -675,8 +676,9 @@ def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_build)
 
     w = sub.add_parser("sweep", help="run hyperparameter sweeps (resumable); `sweep report NAME` prints its table")
-    w.add_argument("name", nargs="?", help="a sweep name, a .toml/.json file, or 'report'")
-    w.add_argument("target", nargs="?", help="with 'report': the sweep name")
+    w.add_argument(
+        "name", nargs="*", help="sweep names or .toml/.json files, run one after the other; or 'report NAME'"
+    )
     w.add_argument("--all", action="store_true")
     w.add_argument("--list", action="store_true")
     w.add_argument("--workers", type=int, default=1, help="process pool size (default: run in this process)")

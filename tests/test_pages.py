@@ -595,9 +595,7 @@ def test_sweeps_page_starts_a_tpe_search_the_user_describes_and_draws_its_points
     assert "parcoords" in at.get("plotly_chart")[1].proto.spec  # the search's points, after its curves
 
 
-def test_compare_users_shows_what_a_sequential_model_reads_and_where_sasrec_attends(
-    built_store, monkeypatch, tmp_path
-):
+def test_compare_users_shows_what_a_sequential_model_reads_and_where_sasrec_attends(built_store, monkeypatch, tmp_path):
     import shutil
 
     from recsys_core import catalog
@@ -622,7 +620,9 @@ def test_compare_users_shows_what_a_sequential_model_reads_and_where_sasrec_atte
     assert ds.title_of(int(split.test_items[user])) not in set(reading["movie"])  # never the held-out movie
     assert len(reading) == min(15, len(history) - 1)
     assert reading["movie"].str.startswith("MOST ATTENDED: ").sum() == 1
-    assert reading["attention"].max() == pytest.approx(reading.loc[reading["movie"].str.startswith("MOST"), "attention"].iloc[0])
+    assert reading["attention"].max() == pytest.approx(
+        reading.loc[reading["movie"].str.startswith("MOST"), "attention"].iloc[0]
+    )
 
 
 def test_the_leaderboard_notes_what_survives_when_the_order_is_shuffled(built_store, monkeypatch, tmp_path):
