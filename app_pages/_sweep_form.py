@@ -61,7 +61,9 @@ def _numeric_range(f, kind: type, default) -> tuple:
         lo = max(lo, lo_bound)
     if hi_bound is not None:
         hi = min(hi, hi_bound if not f.metadata.get("max_open") else hi_bound * 0.99)
-    return (int(lo), int(max(hi, lo + 1))) if kind is int else (float(lo), float(hi))
+    if kind is int:
+        return int(lo), int(max(hi, lo + 1))
+    return float(f"{lo:.3g}"), float(f"{hi:.3g}")  # 0.0003, not 0.00030000000000000003
 
 
 def sweep_form(src: str, existing: list[str], ray_address: str | None) -> tuple[dict, str, int] | None:

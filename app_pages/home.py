@@ -26,19 +26,16 @@ def order_note(res: Results) -> None:
     df = res.order_ablation()
     if df.empty or len(df) < 2:
         return
-    text = ", ".join(
-        f"{r['training order']}: NDCG@10 {r['NDCG@10']:.3f}"
-        + (
-            f" ({r['lead kept']:.0%} of its lead over the best order-blind model)"
-            if "lead kept" in df and pd.notna(r["lead kept"])
-            else ""
-        )
-        for _, r in df.iterrows()
-    )
+    parts = []
+    for _, r in df.iterrows():
+        lead = r.get("lead kept")
+        kept = f" (keeps {lead:.0%} of its lead over the best order-blind model)" if pd.notna(lead) else ""
+        parts.append(f"{r['training order']}: {r['NDCG@10']:.3f}{kept if r['training order'] != 'by time' else ''}")
+    text = "; ".join(parts)
     st.caption(
-        f"**Is the order real?** SASRec trained on each user's history {text}. MovieLens has many ratings at the"
-        " same second (pseudo-sequential, Woolridge et al. 2021): what survives the shuffles is what the order"
-        " adds. The sweep `sasrec-order` on the Sweeps page."
+        f"**Is the order real?** SASRec's NDCG@10 trained on each user's history {text}. MovieLens has many"
+        " ratings at the same second (pseudo-sequential, Woolridge et al. 2021): what survives the shuffles is"
+        " what the order adds. The sweep `sasrec-order` on the Sweeps page."
     )
 
 

@@ -51,12 +51,8 @@ def parcoords_axis(values, name: str) -> dict:
     return {"label": label, "values": values.tolist()}
 
 
-def sweep_parcoords(runs: pd.DataFrame, varied: list[str], label: str) -> go.Figure:
-    """A search's points in parallel coordinates: the settings it varied, then the validation
-    figure at the best epoch and the test figure (colour)."""
-    outcomes = [c for c in runs.columns if c.startswith("best-epoch valid") or c.startswith("test ")]
-    names = [c for c in varied if c in runs] + outcomes
-    color = next((c for c in outcomes if c.startswith("test ")), outcomes[-1])
+def parcoords(runs: pd.DataFrame, names: list[str], color: str, title: str | None = None) -> go.Figure:
+    """Runs in parallel coordinates: one axis per column of `names`, coloured by `color`."""
     fig = go.Figure(
         go.Parcoords(
             dimensions=[parcoords_axis(runs[c], c) for c in names],
@@ -68,8 +64,16 @@ def sweep_parcoords(runs: pd.DataFrame, varied: list[str], label: str) -> go.Fig
             },
         )
     )
-    fig.update_layout(margin={"l": 60, "r": 60, "t": 60, "b": 30}, height=420, font={"size": 13}, title=label)
+    fig.update_layout(margin={"l": 60, "r": 60, "t": 80, "b": 30}, height=480, font={"size": 13}, title=title)
     return fig
+
+
+def sweep_parcoords(runs: pd.DataFrame, varied: list[str], label: str) -> go.Figure:
+    """A search's points: the settings it varied, then the validation figure at the best
+    epoch and the test figure (colour)."""
+    outcomes = [c for c in runs.columns if c.startswith("best-epoch valid") or c.startswith("test ")]
+    color = next((c for c in outcomes if c.startswith("test ")), outcomes[-1])
+    return parcoords(runs, [c for c in varied if c in runs] + outcomes, color, label)
 
 
 ds, src = page_start("Sweeps")
@@ -231,19 +235,7 @@ with tab_all:
             "that differ between runs, the validation metric at the best epoch (the weights kept) and at the last "
             f"epoch, and the test figure ({color[5:]}; colour). Drag along an axis to filter."
         )
-        fig = go.Figure(
-            go.Parcoords(
-                dimensions=[parcoords_axis(runs[c], c) for c in names],
-                line={
-                    "color": runs[color].tolist(),
-                    "colorscale": "Viridis",
-                    "showscale": True,
-                    "colorbar": {"title": color},
-                },
-            )
-        )
-        fig.update_layout(margin={"l": 60, "r": 60, "t": 80, "b": 30}, height=480, font={"size": 13})
-        st.plotly_chart(fig, key="parallel")
+        st.plotly_chart(parcoords(runs, names, color), key="parallel")
         st.caption(
             "What am I looking at: one line per run through its settings and results; drag along an axis to keep only the runs in that range."
         )

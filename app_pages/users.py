@@ -28,8 +28,6 @@ def reading_panel(choice: str) -> None:
     movie last: the test figures read it), and for SASRec how much the last position (what
     the top recommendation is scored from) attends to each."""
     run = res.run_of(choice)
-    if run is None or catalog.entry(run["model"]).family != "sequential":
-        return
     try:
         model = loaded_model(src, run["id"])
     except RecsysError as e:
@@ -60,8 +58,9 @@ def reading_panel(choice: str) -> None:
             help="the last block's attention from the latest position, averaged over heads: what the top"
             " recommendation is scored from",
         )
-    st.markdown(f"**What {res.label(choice)} reads** (the latest {len(df)} of {len(items)}, oldest first)")
-    st.dataframe(df.iloc[::-1], hide_index=True, width="stretch", column_config=config)
+    st.markdown(f"**What {res.label(choice)} reads** (the latest {len(df)} of {len(items)}, newest first)")
+    height = 35 * (len(df) + 1) + 3  # every row shown, no inner scroll
+    st.dataframe(df.iloc[::-1], hide_index=True, width="stretch", column_config=config, height=height)
 
 
 ds, src = page_start("Compare users")
@@ -178,8 +177,12 @@ for col, m in ((left, model_a), (right, model_b)):
         )
 st.caption("• = in both lists · HELD OUT = the user's latest movie, hidden from training: a hit")
 
-sequential = [m for m in dict.fromkeys((model_a, model_b)) if res.run_of(m) is not None]
-if any(catalog.entry(res.run_of(m)["model"]).family == "sequential" for m in sequential):
+sequential = [
+    m
+    for m in dict.fromkeys((model_a, model_b))
+    if res.run_of(m) is not None and catalog.entry(res.run_of(m)["model"]).family == "sequential"
+]
+if sequential:
     panels = st.columns(len(sequential))
     for col, m in zip(panels, sequential):
         with col:

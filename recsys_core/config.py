@@ -4,7 +4,8 @@ A field's metadata may hold `min`, `max` (inclusive unless `min_open`/`max_open`
 `choices`, `check` (a function returning a problem or None), `help`, and `log` (a
 learning-rate-like value best shown on a log scale). `override(cfg, {"lr": "0.01"})` parses strings by the field's type,
 checks ranges, and returns a new config; unknown keys and bad values raise `ConfigError`
-listing the valid keys with their ranges.
+listing the valid keys with their ranges. A config class may add a rule across its fields
+as a `problems()` method returning what is wrong or None (SASRec: hidden a multiple of heads).
 """
 
 from __future__ import annotations

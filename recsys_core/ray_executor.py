@@ -13,7 +13,7 @@ The code travels with the job (`runtime_env` `py_modules`: this package, zipped 
 the dataset through Ray's object store, so a node started with `ray start --address ...`
 needs the same Python packages (requirements.txt) but not this project's checkout or data.
 
-Ray is optional (requirements-ray.txt); it is imported only when a Ray executor is made.
+Ray is optional (requirements-ray.txt); it is imported only when a Ray executor connects.
 """
 
 from __future__ import annotations

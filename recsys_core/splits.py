@@ -117,11 +117,7 @@ class Interactions:
         left-padded with 0 (the last column is the latest). `order`: "time" (equal
         timestamps in row order, the tie rule), "shuffle-ties" (the order inside each run of
         equal timestamps shuffled, seeded) or "shuffle" (the whole history shuffled)."""
-        rows = self._ordered(order, seed)
-        users, items = self.users[rows], self.items[rows]
-        counts = np.bincount(users, minlength=self.n_users)
-        ends = np.cumsum(counts)
-        back = ends[users] - 1 - (np.arange(len(rows)))  # 0 for a user's latest
+        users, items, _, back = self._by_user(order, seed)
         keep = back < length
         out = np.zeros((self.n_users, length), dtype=np.int64)
         out[users[keep], length - 1 - back[keep]] = items[keep] + 1
@@ -134,11 +130,7 @@ class Interactions:
         makes every interaction but a user's first a target exactly once. Users with fewer
         than two interactions give none. Ordered as `sequences`."""
         step = length - 1
-        rows = self._ordered(order, seed)
-        users, items = self.users[rows], self.items[rows]
-        counts = np.bincount(users, minlength=self.n_users)
-        ends = np.cumsum(counts)
-        back = ends[users] - 1 - np.arange(len(rows))  # 0 for a user's latest
+        users, items, counts, back = self._by_user(order, seed)
         n_win = np.where(counts >= 2, (counts - 2) // step + 1, 0)
         first = np.concatenate([[0], np.cumsum(n_win)[:-1]])
         out = np.zeros((int(n_win.sum()), length), dtype=np.int64)
@@ -148,6 +140,15 @@ class Interactions:
         edge = (r == 0) & (k >= 1) & (k - 1 < n_win[users])  # also the first input of the window after it
         out[first[users[edge]] + k[edge] - 1, 0] = items[edge] + 1
         return out
+
+    def _by_user(self, order: str, seed: int):
+        """(users, items) sorted by user then `order`, each user's count, and per row how
+        many of its user's rows come after it (0 for the latest)."""
+        rows = self._ordered(order, seed)
+        users, items = self.users[rows], self.items[rows]
+        counts = np.bincount(users, minlength=self.n_users)
+        back = np.cumsum(counts)[users] - 1 - np.arange(len(rows))
+        return users, items, counts, back
 
     def _ordered(self, order: str, seed: int) -> np.ndarray:
         noise = np.random.default_rng(seed).random(len(self))
