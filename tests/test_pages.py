@@ -641,3 +641,20 @@ def test_the_leaderboard_notes_what_survives_when_the_order_is_shuffled(built_st
     rows = {r["label"]: r for r in Store(root).runs(sweep="sasrec-order")}
     for label in ("by time", "ties shuffled", "all shuffled"):
         assert f"{label}: {rows[label]['metrics']['loo-uniform']['NDCG@10']:.3f}" in note
+
+
+def test_train_page_draws_the_sequential_models_settings(built_store, monkeypatch, tmp_path):
+    from recsys_core import zoo
+
+    at, _ = train_page(built_store, monkeypatch, tmp_path, "sasrec")
+    assert not at.exception, [e.value for e in at.exception]
+    cfg = zoo.config_for("sasrec")
+    assert at.select_slider(key="sasrec:max_len").value == cfg.max_len
+    assert at.slider(key="sasrec:blocks").value == cfg.blocks
+    assert at.select_slider(key="sasrec:heads").value == cfg.heads
+    assert at.selectbox(key="sasrec:order").value == "time"
+    assert not any(s.key == "sasrec:n_negatives" for s in at.select_slider)  # the full softmax has none
+    at.selectbox(key="sasrec:loss").set_value("softmax").run()
+    assert at.select_slider(key="sasrec:n_negatives").value == cfg.n_negatives
+    at.segmented_control(key="train_model").set_value("gru4rec").run()
+    assert at.slider(key="gru4rec:layers").value == zoo.config_for("gru4rec").layers
