@@ -26,8 +26,9 @@ for j, f in enumerate(found):
         numeric = [c for c in f.table.columns if f.table[c].dtype.kind == "f"]
         if numeric and len(f.table) > 1:
             label = f.table.columns[0]
-            long = f.table.melt(label, numeric, var_name="figure", value_name="value")
-            fig = px.bar(long, x=label, y="value", color="figure", barmode="group", height=280)
+            # a sweep's table names its points "value": the melted figures get a name of their own
+            long = f.table.melt(label, numeric, var_name="figure", value_name="figure value")
+            fig = px.bar(long, x=label, y="figure value", color="figure", barmode="group", height=280)
             fig.update_layout(margin={"t": 10, "b": 10}, legend_title_text="")
             st.plotly_chart(fig, key=f"finding_{j}")
             st.caption("What am I looking at: the figures of the finding above, one bar per row of its table.")

@@ -658,3 +658,20 @@ def test_train_page_draws_the_sequential_models_settings(built_store, monkeypatc
     assert at.select_slider(key="sasrec:n_negatives").value == cfg.n_negatives
     at.segmented_control(key="train_model").set_value("gru4rec").run()
     assert at.slider(key="gru4rec:layers").value == zoo.config_for("gru4rec").layers
+
+
+def test_findings_draw_a_sweeps_table_whose_points_are_named_value(built_store, monkeypatch, tmp_path):
+    """A sweep's finding table labels its points "value" (the NCF study's layout): the chart
+    of its figures must not collide with that name."""
+    import shutil
+
+    from recsys_core.store import Store
+    from recsys_core.sweeps import SHIPPED, run_sweep
+
+    root = tmp_path / "store"
+    shutil.copytree(built_store, root)
+    sweep = SHIPPED["ncf-lr"]
+    run_sweep(replace(sweep, points=sweep.points[1:3]), load_dataset(SYN), Store(root))  # two of its points
+    at = run_page("findings", root, monkeypatch)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(s.value.startswith("The NCF study: learning rate") for s in at.subheader)
