@@ -12,7 +12,8 @@ ds, src = page_start("Embedding map")
 res = results(src)
 broken_note(res)
 shipped = res.models_with("item_embeddings")
-models = [m for m in ("ncf", "mf", "embnet", "cdae", "autorec", "genre") if m in shipped]
+first = ("ncf", "mf", "embnet", "cdae", "autorec", "genre")  # the studies' models first, then any other
+models = [m for m in first if m in shipped] + [m for m in shipped if m not in first]
 models += [c for c in res.choices("item_embeddings", with_embeddings=True) if c.startswith("run:")]
 if not models:
     no_artifacts(src, "embeddings")

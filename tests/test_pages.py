@@ -13,7 +13,7 @@ from recsys_core.data import load_dataset
 from tests.conftest import ROOT, own_folders
 
 SYN = "synthetic:users=80,items=60,seed=1"
-BUILT = ["popularity", "genre", "ease", "mf"]
+BUILT = ["popularity", "genre", "ease", "mf", "sasrec"]
 
 
 @pytest.fixture(scope="module")
@@ -675,3 +675,11 @@ def test_findings_draw_a_sweeps_table_whose_points_are_named_value(built_store, 
     at = run_page("findings", root, monkeypatch)
     assert not at.exception, [e.value for e in at.exception]
     assert any(s.value.startswith("The NCF study: learning rate") for s in at.subheader)
+
+
+def test_the_embedding_map_offers_every_shipped_model_with_embeddings(built_store, monkeypatch):
+    at = run_page("embeddings", built_store, monkeypatch)
+    assert "sasrec" in at.selectbox(key="map_model").options  # not only the studies' models
+    at.selectbox(key="map_model").set_value("sasrec").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.get("plotly_chart")  # its movie map is drawn
