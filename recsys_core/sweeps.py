@@ -78,9 +78,8 @@ class Sweep:
     description: str = ""
     claim: str = ""  # what the study this sweep replays found, shown next to the result that tests it
     prune: str = ""  # "median": stop a point whose validation curve falls below the others' median
-    search: dict = field(
-        default_factory=dict
-    )  # a TPE search: {method, budget, seed, space}; its points come as it runs
+    # a TPE search: {method, budget, seed, space}; its points come as it runs
+    search: dict = field(default_factory=dict)
 
     @property
     def adaptive(self) -> bool:
@@ -412,8 +411,8 @@ def tpe_distributions(search: dict, path="the search") -> dict:
     return out
 
 
-def point_label(point: dict) -> str:
-    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items())
+def point_label(point: dict, digits: int = 3) -> str:
+    return ", ".join(f"{k}={v:.{digits}g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items())
 
 
 def _draw(rng, key: str, spec: dict, path):
@@ -689,14 +688,14 @@ class TpeSearch:
         out = []
         for _ in range(min(n, self.remaining())):
             trial = self.study.ask(self.dists)
-            label = point_label(trial.params)
+            label = point_label(trial.params, 4)  # TPE's points lie close: one more digit
             while label in self.asked:  # the same point twice in one batch: count it once
                 self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
                 self.told += 1
                 if not self.remaining():
                     return out
                 trial = self.study.ask(self.dists)
-                label = point_label(trial.params)
+                label = point_label(trial.params, 4)  # TPE's points lie close: one more digit
             self.asked[label] = trial
             out.append((label, dict(trial.params)))
         return out
