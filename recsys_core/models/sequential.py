@@ -15,6 +15,7 @@ evaluation does), so a leave-one-out test scores what comes after everything the
 
 from __future__ import annotations
 
+import abc
 import math
 
 import numpy as np
@@ -62,10 +63,10 @@ class SequentialRecommender(NeuralRecommender):
 
     # ------------------------------------------------------------ scoring
 
+    @abc.abstractmethod
     def encode(self, seqs: torch.Tensor) -> torch.Tensor:
         """[batch, length] item ids + 1 (0 = padding) -> [batch, length, hidden] states; the
         state at position t has seen positions <= t only."""
-        raise NotImplementedError
 
     def item_vectors(self) -> torch.Tensor:
         return self.item_emb.weight[1:]
