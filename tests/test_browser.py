@@ -19,19 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks._common import CHROMIUM_ARGS
 from tests.conftest import REAL_DATA, ROOT, own_folders
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+ARGS = CHROMIUM_ARGS  # the one flag list, shared with the benchmarks
 PAGES = ["", "findings", "similar", "users", "embeddings", "sweeps", "train"]
 SYN = "synthetic:users=80,items=60,seed=1"
 
