@@ -8,7 +8,8 @@ import ast
 import subprocess
 import sys
 
-from recsys_core.cli import PROTOCOL_NAMES
+from recsys_core.catalog import ZOO
+from recsys_core.cli import MODELS_HELP, PROTOCOL_NAMES
 from recsys_core.splits import PROTOCOLS
 from tests.conftest import ROOT
 
@@ -70,3 +71,8 @@ def test_help_reads_and_a_warm_build_check_do_not_import_torch():
 
 def test_the_cli_knows_every_protocol():
     assert set(PROTOCOL_NAMES) == set(PROTOCOLS)
+
+
+def test_the_cli_help_names_every_model():
+    named = MODELS_HELP.replace(" or ", ", ").split(", ")
+    assert named == list(ZOO)
