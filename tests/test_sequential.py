@@ -152,3 +152,24 @@ def test_windows_make_every_interaction_but_the_first_a_target_once():
             # windows read in order: each one's items are consecutive in the history
             assert all(" ".join(map(str, m)) in " ".join(map(str, history)) for m in mine)
         assert (win[:, -1] > 0).all() and ((win > 0).sum(1) >= 2).all()  # latest on the right; a step each
+
+
+def test_the_chunked_full_softmax_gives_cross_entropys_loss_and_gradients():
+    from recsys_core.objectives import full_softmax_loss
+
+    g = torch.Generator().manual_seed(0)
+    n_items = 5000  # a chunk of 209 rows: 700 rows make four chunks, the last one short
+    h = torch.randn(700, 16, generator=g, requires_grad=True)
+    w = torch.randn(n_items, 16, generator=g, requires_grad=True)
+    t = torch.randint(0, n_items, (700,), generator=g)
+    loss = full_softmax_loss(h, w, t)
+    (2 * loss).backward()  # the upstream gradient is applied
+    gh, gw = h.grad.clone(), w.grad.clone()
+    h.grad = w.grad = None
+    ref = torch.nn.functional.cross_entropy(h @ w.T, t)
+    (2 * ref).backward()
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-6)
+    torch.testing.assert_close(gh, h.grad, rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(gw, w.grad, rtol=1e-4, atol=1e-7)
+    with torch.no_grad():  # no gradient asked: the plain path
+        assert full_softmax_loss(h, w, t).item() == pytest.approx(ref.item(), rel=1e-6)
