@@ -47,7 +47,7 @@ def step_time(name: str, ds, split, steps: int) -> tuple[float, int]:
     obj = objectives.OBJECTIVES[model.objective]()
     obj.setup(model, split.train, cfg, torch.Generator().manual_seed(0))
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    batches = obj.epoch_batches()
+    batches = list(obj.epoch_batches())
     model.train()
 
     def run(bs):

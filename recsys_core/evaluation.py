@@ -13,17 +13,17 @@ import numpy as np
 import torch
 
 from recsys_core import metrics as M
-from recsys_core.models.base import Recommender
+from recsys_core.models.base import SCORE_CELLS, Recommender
 from recsys_core.splits import Interactions, LooSplit
 
-BATCH = 1024  # users per batch where only sampled candidates are scored
-SCORE_CELLS = 100_000  # (user, item) scores per batch of full-catalogue scoring (docs/benchmarks.md, "Memory")
+BATCH = 1024  # users per batch at most, whatever is scored
 
 
 def user_batch(n_items: int) -> int:
-    """Users per batch of full-catalogue scoring: bounded by SCORE_CELLS, so memory stays
-    flat whatever the catalogue (a model like NeuMF holds several activations per cell:
-    1,024 users x 3,706 ml-1m movies x its tower was gigabytes)."""
+    """Users per batch when each user scores `n_items` items (the catalogue, or their
+    candidates): bounded by `SCORE_CELLS`, so memory stays flat whatever the catalogue (a
+    model like NeuMF holds several activations per cell: 1,024 users x 3,706 ml-1m movies x
+    its tower was gigabytes)."""
     return max(1, min(BATCH, SCORE_CELLS // max(n_items, 1)))
 
 
@@ -31,10 +31,11 @@ def user_batch(n_items: int) -> int:
 def candidate_scores(model: Recommender, users: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """model scores for [users, candidates]; padded candidates (-1) get -inf."""
     out = np.empty(candidates.shape, dtype=np.float32)
-    for s in range(0, len(users), BATCH):
-        u = torch.as_tensor(users[s : s + BATCH])
-        c = torch.as_tensor(np.maximum(candidates[s : s + BATCH], 0))
-        out[s : s + BATCH] = model.score(u, c).float().cpu().numpy()
+    step = user_batch(candidates.shape[1] if candidates.ndim == 2 else 1)
+    for s in range(0, len(users), step):
+        u = torch.as_tensor(users[s : s + step])
+        c = torch.as_tensor(np.maximum(candidates[s : s + step], 0))
+        out[s : s + step] = model.score(u, c).float().cpu().numpy()
     out[candidates < 0] = -np.inf
     return out
 

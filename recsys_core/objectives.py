@@ -26,7 +26,7 @@ class Objective(abc.ABC):
         self.device = model.device
 
     @abc.abstractmethod
-    def epoch_batches(self) -> list[tuple]:
+    def epoch_batches(self) -> Batches:
         """The batches of one epoch (tuples of device tensors), freshly shuffled."""
 
     @abc.abstractmethod
@@ -36,9 +36,28 @@ class Objective(abc.ABC):
     def valid_loss(self, valid) -> float | None:
         return None
 
-    def _perm_slices(self, n: int) -> list[torch.Tensor]:
+    def _shuffled(self, n: int, *rows: torch.Tensor | None) -> Batches:
+        """The epoch's `n` rows in a fresh random order, cut into batches of the config's
+        size: each batch is `rows` indexed by its slice of the permutation (None stays
+        None), or the slice alone when no rows are given."""
         perm = torch.randperm(n, generator=self.gen, device=self.device)
-        return list(torch.split(perm, self.cfg.batch_size))
+        return Batches(torch.split(perm, self.cfg.batch_size), rows)
+
+
+class Batches:
+    """One epoch's batches, each gathered when the loop reaches it: an epoch holds its rows
+    and one permutation, never a gathered copy of every batch beside them (on ml-1m that
+    copy of NeuMF's five million rows was about 100 MB; docs/benchmarks.md, "Memory")."""
+
+    def __init__(self, slices, rows: tuple = ()):
+        self.slices, self.rows = list(slices), rows
+
+    def __len__(self) -> int:
+        return len(self.slices)
+
+    def __iter__(self):
+        for b in self.slices:
+            yield tuple(None if r is None else r[b] for r in self.rows) if self.rows else (b,)
 
 
 # ------------------------------------------------------------------ implicit, pointwise / pairwise
@@ -104,10 +123,7 @@ class Pointwise(Objective):
 
     def epoch_batches(self):
         users, items, labels, weights = self._rows()
-        return [
-            (users[b], items[b], labels[b], None if weights is None else weights[b])
-            for b in self._perm_slices(len(users))
-        ]
+        return self._shuffled(len(users), users, items, labels, weights)
 
     def loss(self, batch):
         users, items, labels, weights = batch
@@ -155,7 +171,7 @@ class BPR(Pointwise):
         users = self._drop_users(self.users.repeat_interleave(n))
         pos = self.items.repeat_interleave(n)
         w = None if self.pos_weights is None else self.pos_weights.repeat_interleave(n)
-        return [(users[b], pos[b], neg[b], None if w is None else w[b]) for b in self._perm_slices(len(users))]
+        return self._shuffled(len(users), users, pos, neg, w)
 
     def loss(self, batch):
         users, pos, neg, weights = batch
@@ -184,7 +200,7 @@ class SampledSoftmax(Pointwise):
         neg = self.sampler.sample(self.users, self.cfg.n_negatives, self.gen)  # [rows, n]
         users = self._drop_users(self.users)
         w = self.pos_weights
-        return [(users[b], self.items[b], neg[b], None if w is None else w[b]) for b in self._perm_slices(len(users))]
+        return self._shuffled(len(users), users, self.items, neg, w)
 
     def loss(self, batch):
         users, pos, neg, weights = batch
@@ -212,7 +228,7 @@ class MaskedMSE(Objective):
     adds MSE(f(f(x)), f(x)) over every item (the AutoRec study)."""
 
     def epoch_batches(self):
-        return [(b,) for b in self._perm_slices(len(self.model.inputs))]
+        return self._shuffled(len(self.model.inputs))
 
     def loss(self, batch):
         x = self.model.inputs[batch[0]]
@@ -246,7 +262,7 @@ class WeightedBCE(Objective):
             self.mean_weight = float(train.weighted_matrix(cfg.recency_half_life).data.mean())
 
     def epoch_batches(self):
-        return [(b,) for b in self._perm_slices(len(self.model.inputs))]
+        return self._shuffled(len(self.model.inputs))
 
     def loss(self, batch):
         users = batch[0]
@@ -278,7 +294,7 @@ class RatingMSE(Objective):
         self.ratings = torch.as_tensor(train.ratings, device=self.device)
 
     def epoch_batches(self):
-        return [(self.users[b], self.items[b], self.ratings[b]) for b in self._perm_slices(len(self.users))]
+        return self._shuffled(len(self.users), self.users, self.items, self.ratings)
 
     def loss(self, batch):
         users, items, ratings = batch
@@ -306,7 +322,7 @@ class NextItem(Objective):
         self.n_items = model.n_items
 
     def epoch_batches(self):
-        return [(b,) for b in self._perm_slices(len(self.seqs))]
+        return self._shuffled(len(self.seqs))
 
     def loss(self, batch):
         seqs = self.seqs[batch[0]]

@@ -266,6 +266,7 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
             model.train()
             total = torch.zeros((), device=device)
             if epoch > 1:
+                batches = None  # the last epoch's rows go before the next ones are drawn
                 batches = objective.epoch_batches()
             for b, batch in enumerate(batches):
                 with autocast():

@@ -17,6 +17,12 @@ import torch
 
 from recsys_core.splits import Interactions
 
+# (user, item) scores a batch of scoring holds at most (evaluation, validation, `recommend`):
+# 25,000 kept `train ncf` on ml-100k level with RecBole's NeuMF in peak memory, where
+# 100,000 cost about 100 MiB more and 1 s less on ml-1m's full evaluation
+# (docs/benchmarks.md, "Memory")
+SCORE_CELLS = 25_000
+
 
 @dataclass
 class History:
@@ -75,7 +81,7 @@ class Recommender(abc.ABC):
             raise ValueError(f"user index out of range [0, {self.n_users})")
         k = min(k, self.n_items)
         items_out, scores_out = [], []
-        step = max(1, min(1024, 100_000 // max(self.n_items, 1)))  # users a batch: at most ~100k scores in memory
+        step = max(1, min(1024, SCORE_CELLS // max(self.n_items, 1)))  # users a batch: bounded scores in memory
         for start in range(0, len(users), step):
             batch = users[start : start + step]
             s = self.score(torch.as_tensor(batch)).float().cpu()
