@@ -158,6 +158,34 @@ def test_other_losses_keep_user_dropout_and_refuse_per_user_negatives():
         zoo.make("mf", DS.n_users, DS.n_items, {"loss": "bpr", "negatives_per_user": "2"})
 
 
+def test_bce_batches_looked_up_from_the_positives_equal_the_built_rows():
+    """The BCE epoch is gathered batch by batch from the positives and the drawn negatives;
+    the same generator gives the same batches as building every row first."""
+    m = zoo.make(
+        "ncf",
+        DS.n_users,
+        DS.n_items,
+        {**FAST["ncf"], "n_negatives": "3", "user_dropout": "0.2", "recency_half_life": "5", "batch_size": "64"},
+    )
+
+    def epoch(built: bool):
+        obj = OBJECTIVES["pointwise"]()
+        obj.setup(m, SPLIT.train, m.cfg, torch.Generator().manual_seed(3))
+        if built:
+            users, items, labels, weights = obj._rows()
+            return list(obj._shuffled(len(users), users, items, labels, weights))
+        return list(obj.epoch_batches())
+
+    looked_up, built = epoch(False), epoch(True)
+    assert len(looked_up) == len(built) > 1
+    for a, b in zip(looked_up, built):
+        for x, y in zip(a, b):
+            assert torch.equal(x, y)
+    labels = torch.cat([b[2] for b in looked_up])
+    assert labels.mean().item() == pytest.approx(1 / 4)  # one positive for three negatives
+    assert (torch.cat([b[0] for b in looked_up]) == m.new_user).any()  # the dropped users are there
+
+
 def test_train_loss_decreases_and_history_is_complete():
     _, h = fitted("ncf")
     losses = [e["train_loss"] for e in h.epochs]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 CACHE_VERSION = 2  # bump when the parsed layout changes: old caches are then ignored
 
@@ -228,17 +229,30 @@ def save_cache(ds: Dataset, folder: Path) -> None:
         raise
 
 
+def _read_parquet(folder: Path, names) -> list[pd.DataFrame]:
+    """The frames, read with Arrow allocating from the C library's heap: its default pool
+    (mimalloc) keeps what a read used for itself, where torch's tensors cannot reuse it
+    (ml-1m: 33 MiB of a training process's peak; docs/benchmarks.md, "Memory")."""
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        return [pd.read_parquet(folder / f"{name}.parquet") for name in names]
+    finally:
+        pa.set_memory_pool(previous)
+
+
 def load_cache(folder: Path) -> Dataset | None:
     """The cached dataset, or None when the cache is missing, old or unreadable."""
     try:
         meta = json.loads((folder / "meta.json").read_text())
         if meta.get("version") != CACHE_VERSION:
             return None
+        ratings, items, users = _read_parquet(folder, ("ratings", "items", "users"))
         ds = Dataset(
             meta["name"],
-            pd.read_parquet(folder / "ratings.parquet"),
-            pd.read_parquet(folder / "items.parquet"),
-            pd.read_parquet(folder / "users.parquet"),
+            ratings,
+            items,
+            users,
             meta["genres"],
             meta["notes"],
             meta["extra"],
