@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
@@ -401,3 +402,13 @@ def start_at(key: str, options, default) -> None:
     link(key, options)
     if st.session_state.get(key) not in list(options):
         st.session_state[key] = default
+
+
+def lead_phrase(kept, gap) -> str:
+    """What a shuffled SASRec keeps of its lead over the best order-blind model, in words:
+    a share while it stays ahead, how far below once it falls behind ("" when unknown)."""
+    if kept is None or gap is None or pd.isna(kept) or pd.isna(gap):
+        return ""
+    if gap >= 0:
+        return f" (keeps {kept:.0%} of its lead over the best order-blind model)"
+    return f" ({-gap:.3f} below the best order-blind model: none of its lead left)"

@@ -1,6 +1,5 @@
 """Home: the data at a glance, the device, the leaderboard of the shipped models."""
 
-import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -11,6 +10,7 @@ from app_pages._shared import (
     build_job,
     current_dataset,
     job_manager,
+    lead_phrase,
     results,
     show_build_progress,
 )
@@ -28,8 +28,7 @@ def order_note(res: Results) -> None:
         return
     parts = []
     for _, r in df.iterrows():
-        lead = r.get("lead kept")
-        kept = f" (keeps {lead:.0%} of its lead over the best order-blind model)" if pd.notna(lead) else ""
+        kept = lead_phrase(r.get("lead kept"), r.get("vs best order-blind"))
         parts.append(f"{r['training order']}: {r['NDCG@10']:.3f}{kept if r['training order'] != 'by time' else ''}")
     text = "; ".join(parts)
     st.caption(

@@ -683,3 +683,11 @@ def test_the_embedding_map_offers_every_shipped_model_with_embeddings(built_stor
     at.selectbox(key="map_model").set_value("sasrec").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.get("plotly_chart")  # its movie map is drawn
+
+
+def test_the_order_note_says_how_far_below_a_shuffled_sasrec_falls():
+    from app_pages._shared import lead_phrase
+
+    assert lead_phrase(0.856, 0.058) == " (keeps 86% of its lead over the best order-blind model)"
+    assert lead_phrase(-0.91, -0.061) == " (0.061 below the best order-blind model: none of its lead left)"
+    assert lead_phrase(float("nan"), float("nan")) == ""
