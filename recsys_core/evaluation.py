@@ -90,7 +90,9 @@ def evaluate_many(model: Recommender, split: LooSplit, protocols, k: int = 10, l
     kinds = [p.removeprefix("loo-") for p in protocols if p.startswith("loo-")]
     cand_scores = {kind: [] for kind in kinds}
     full_counts = []  # (greater, ties) per batch: ties broken once at the end, whatever the batching
-    train_seen = split.train.binary
+    # what the lists leave out: the model's own seen items (a sequential model's include what it read)
+    seen = getattr(model, "seen_", None)
+    train_seen = seen if seen is not None else split.train.binary
     step = user_batch(n_items)
     for s in range(0, len(users_all), step):
         u = users_all[s : s + step]

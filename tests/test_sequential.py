@@ -136,6 +136,18 @@ def test_the_test_figures_read_the_validation_item_without_retraining():
     assert evaluate(model, split, "loo-uniform")["NDCG@10"] == pytest.approx(res.metrics["loo-uniform"]["NDCG@10"])
 
 
+def test_what_a_sequential_model_read_is_never_recommended_back():
+    ds = chain_dataset(n_users=40, n_items=120, steps=8)
+    res = fit_and_evaluate("sasrec", ds, ["loo-uniform"], overrides={**SEQ, "epochs": 2})
+    model, split = res.recommender, loo_split(ds)
+    topk = res.lists[0]
+    lists, _ = model.recommend(np.arange(ds.n_users), k=50)
+    for u, item in zip(split.valid_rows.users, split.valid_rows.items):
+        assert item in model.read_items(u)
+        assert item not in topk[u] and item not in lists[u]  # read, so seen: in neither list
+    assert np.array_equal(lists[:, :10], topk[:, :10])
+
+
 def test_windows_make_every_interaction_but_the_first_a_target_once():
     rng = np.random.default_rng(0)
     users = np.repeat(np.arange(4), [1, 2, 7, 12])

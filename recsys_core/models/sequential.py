@@ -19,6 +19,7 @@ import abc
 import math
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -61,7 +62,8 @@ class SequentialRecommender(NeuralRecommender):
 
     def read(self, rows: Interactions) -> None:
         """Append `rows` (one per user at most, later than the history: the validation
-        items) to what each user's history holds, keeping the latest `max_len`."""
+        items) to what each user's history holds, keeping the latest `max_len`; they join
+        the items `recommend` and the stored top-k lists leave out."""
         if rows is None or not len(rows):
             return
         users = torch.as_tensor(rows.users, device=self.history.device)
@@ -69,6 +71,9 @@ class SequentialRecommender(NeuralRecommender):
         h = self.history.clone()
         h[users] = torch.cat([h[users, 1:], items[:, None]], 1)
         self.history = h
+        if self.seen_ is not None:  # what it has read is seen: never recommended back
+            read = sp.csr_matrix((np.ones(len(rows), np.float32), (rows.users, rows.items)), shape=self.seen_.shape)
+            self.seen_ = (self.seen_ + read).astype(bool).astype(self.seen_.dtype).tocsr()
 
     def read_items(self, user: int) -> np.ndarray:
         """The items (ids) the model reads for `user`, oldest first."""
