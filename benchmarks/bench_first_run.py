@@ -15,19 +15,14 @@ import argparse
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from _common import CHROMIUM_ARGS, table
+from _common import CHROMIUM_ARGS, start_app, table, wait_healthy
 
 from recsys_core.catalog import ZOO
 from recsys_core.paths import data_dir
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -54,21 +49,10 @@ def main() -> None:
     )
     env.pop("RECSYS_BUILD_MODELS", None)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_app(port, env)
     rows = []
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.25)
+        wait_healthy(port, 60)
         rows.append({"step": "server answers", "seconds from start": f"{time.perf_counter() - t0:.1f}"})
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)

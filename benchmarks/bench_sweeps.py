@@ -26,15 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import table
+from _common import ROOT, table
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from recsys_core.data import load_dataset  # noqa: E402
-from recsys_core.results import run_metric  # noqa: E402
-from recsys_core.store import Store  # noqa: E402
-from recsys_core.sweeps import Sweep, load_sweep_file, run_sweep, validation_value  # noqa: E402
+from recsys_core.data import load_dataset
+from recsys_core.results import run_metric
+from recsys_core.store import Store
+from recsys_core.sweeps import Sweep, load_sweep_file, run_sweep, validation_value
 
 # the nine sweeps the first build shipped (SASRec's two are left out: alone they take longer
 # than these nine together on 2 cores, and add nothing to a comparison of executors)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_core.data.dataset import build_dataset
+from recsys_core.sweeps import Sweep
 
 
 def tiny_dataset(rows: list[tuple[int, int, float, int]], n_items: int, genres: list[str] | None = None):
@@ -38,3 +39,15 @@ def constant_scores(n_users: int, n_items: int):
             return torch.zeros(shape)
 
     return Constant(n_users, n_items)
+
+
+def failing_middle_sweep(name: str, base: dict) -> Sweep:
+    """Three NCF points whose middle one cannot train (per-user negatives need BCE): it
+    ends failed and the other two run."""
+    return Sweep(
+        name,
+        "ncf",
+        "point",
+        (("a", {"mf_dim": 2}), ("bad", {"loss": "bpr", "negatives_per_user": 1.0}), ("c", {"mf_dim": 6})),
+        base,
+    )

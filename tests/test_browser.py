@@ -11,16 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from benchmarks._common import CHROMIUM_ARGS
-from tests.conftest import REAL_DATA, ROOT, own_folders
+from benchmarks._common import CHROMIUM_ARGS, start_app, wait_healthy
+from tests.conftest import REAL_DATA, own_folders
 
 pytestmark = pytest.mark.slow
 
@@ -59,24 +55,11 @@ def server(tmp_path_factory):
         RECSYS_AUTO_FETCH="0",
         RECSYS_WEBGL_POINTS="70",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
+    proc = start_app(port, env)
+    if not wait_healthy(port, 60):
         proc.kill()
         pytest.fail("streamlit did not start")
-    yield url
+    yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)
 
@@ -94,6 +77,18 @@ def _settled(page) -> None:
 
     expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=30_000)
     expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+
+def _pick(page, choice: str, shows) -> None:
+    """Types `choice` into the page's own picker (the first select box after the dataset's)
+    and waits for `shows` and the finished run."""
+    from playwright.sync_api import expect
+
+    page.locator('[data-testid="stSelectbox"]').nth(1).click()
+    page.keyboard.type(choice)
+    page.keyboard.press("Enter")
+    expect(shows).to_be_visible(timeout=30_000)
+    _settled(page)
 
 
 def test_every_page_renders_without_error(server, shots):
@@ -243,23 +238,12 @@ def test_a_first_run_from_empty_folders_carries_on_by_itself(tmp_path):
         RECSYS_BUILD_MODELS="popularity,genre,ease",
     )
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115 - closed in the finally below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc = start_app(port, env, log)
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            for _ in range(120):  # the server's health check, then the page
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.5)
+            wait_healthy(port, 60)  # the server's health check, then the page
             page.goto(f"http://127.0.0.1:{port}/")
             table = page.locator('[data-testid="stDataFrame"]').first
             expect(table).to_be_visible(timeout=120_000)  # fetched, picked, built: no reload, no click
@@ -292,22 +276,16 @@ def test_the_demo_path_never_shows_an_exception(server, shots):
         _settled(page)
         page.get_by_role("link", name="Compare users").click()
         expect(page.get_by_text("Overlap (Jaccard)")).to_be_visible(timeout=30_000)
-        page.locator('[data-testid="stSelectbox"]').nth(1).click()  # the user picker (after the dataset's)
-        page.keyboard.type("user 7")
-        page.keyboard.press("Enter")
-        expect(
-            page.get_by_text("hits the held-out movie").or_(page.get_by_text("misses the held-out movie")).first
-        ).to_be_visible(timeout=30_000)
-        _settled(page)
+        _pick(
+            page,
+            "user 7",
+            page.get_by_text("hits the held-out movie").or_(page.get_by_text("misses the held-out movie")).first,
+        )
         page.get_by_role("link", name="Similar movies").click()
         expect(page.get_by_text("People who liked this also liked")).to_be_visible(timeout=30_000)
         _settled(page)
         page.get_by_role("link", name="Sweeps").click()
         expect(page.get_by_text("one run per")).to_be_visible(timeout=30_000)
-        page.locator('[data-testid="stSelectbox"]').nth(1).click()
-        page.keyboard.type("cdae-hidden")
-        page.keyboard.press("Enter")
-        expect(page.get_by_text("the CDAE study: hidden layer size")).to_be_visible(timeout=30_000)
-        _settled(page)
+        _pick(page, "cdae-hidden", page.get_by_text("the CDAE study: hidden layer size"))
         page.screenshot(path=str(shots / "demo-sweeps.png"), full_page=True)
         browser.close()

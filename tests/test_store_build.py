@@ -20,6 +20,7 @@ from recsys_core.results import Results, report
 from recsys_core.runs import ensure_run
 from recsys_core.store import SCHEMA_VERSION, Store
 from recsys_core.sweeps import Sweep, load_sweep_file, run_sweep
+from tests.helpers import failing_middle_sweep
 
 SRC = "synthetic:users=120,items=100,seed=4"
 DS = synthetic(users=120, items=100, seed=4)
@@ -226,14 +227,7 @@ def test_every_executor_reports_progress_goes_on_past_a_failing_point_and_cancel
     from recsys_core.sweeps import PoolExecutor, SequentialExecutor
 
     s = Store(tmp_path)
-    # the middle point cannot train (per-user negatives need BCE): it ends failed, the others run
-    sweep = Sweep(
-        "t-mixed",
-        "ncf",
-        "point",
-        (("a", {"mf_dim": 2}), ("bad", {"loss": "bpr", "negatives_per_user": 1.0}), ("c", {"mf_dim": 6})),
-        {"epochs": 1, "batch_size": 512, "layers": (8, 4)},
-    )
+    sweep = failing_middle_sweep("t-mixed", {"epochs": 1, "batch_size": 512, "layers": (8, 4)})
     ex = SequentialExecutor() if executor == "sequential" else PoolExecutor(2)
     seen = []
     runs = run_sweep(sweep, DS, s, ex, src=SRC, progress=lambda j, n, label, out: seen.append((j, n, label)))

@@ -16,6 +16,7 @@ from recsys_core.errors import ConfigError
 from recsys_core.results import report
 from recsys_core.store import Store, owner_token
 from recsys_core.sweeps import Sweep, load_sweep_file, run_sweep
+from tests.helpers import failing_middle_sweep
 
 SRC = "synthetic:users=120,items=100,seed=4"
 DS = synthetic(users=120, items=100, seed=4)
@@ -121,13 +122,7 @@ def test_ray_points_run_on_both_nodes_match_the_sequential_executor_and_rerun_no
 @pytest.mark.slow
 def test_ray_a_failing_point_ends_failed_and_cancel_ends_cancelled(cluster, tmp_path):
     s = Store(tmp_path)
-    mixed = Sweep(
-        "t-ray-mixed",
-        "ncf",
-        "point",
-        (("a", {"mf_dim": 2}), ("bad", {"loss": "bpr", "negatives_per_user": 1.0}), ("c", {"mf_dim": 6})),
-        NCF,
-    )
+    mixed = failing_middle_sweep("t-ray-mixed", NCF)
     with _ray(cluster) as ex:
         status = {r["label"]: r for r in run_sweep(mixed, DS, s, ex, src=SRC)}
         assert {k: r["status"] for k, r in status.items()} == {"a": "done", "bad": "failed", "c": "done"}
