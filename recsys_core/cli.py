@@ -730,7 +730,7 @@ def add_dataset_arg(p: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         metavar="N",
-        help="torch CPU threads for training (default: RECSYS_THREADS, else one per idle core)",
+        help="torch CPU threads for training (default: RECSYS_THREADS, else one per core)",
     )
     p.add_argument(
         "--dataset",

@@ -20,7 +20,7 @@ from recsys_core.splits import Interactions
 def fit_model(model: Recommender, train: Interactions, valid=None, callbacks=(), cancel=None) -> History:
     """Fit `model` on `train`; `valid` (a LooSplit or rating rows) drives early stopping.
     Neural models end on their best-epoch weights. torch's CPU threads are set first
-    (`train.use_threads`: RECSYS_THREADS, else one per core other processes leave idle)."""
+    (`train.use_threads`: RECSYS_THREADS, else one per core)."""
     loop.use_threads()
     loop.return_freed_memory()
     if not isinstance(model, NeuralRecommender):

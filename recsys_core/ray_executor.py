@@ -38,6 +38,8 @@ from recsys_core.sweeps import MedianPruner, SweepRun, finished_before
 from recsys_core.train import Callback, describe_device
 
 PACKAGE = Path(__file__).resolve().parent
+# the tasks' OpenMP threads wait as the driver's do (a Ray worker may load torch before this package)
+_WAIT_POLICY = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
 ADDRESS_ENV = "RECSYS_RAY_ADDRESS"  # where the app's Sweeps page sends a sweep to
 
 
@@ -81,7 +83,7 @@ class RayExecutor:
     def connect(self):
         ray = _ray()
         if not ray.is_initialized():
-            env = {"py_modules": [str(PACKAGE)], "env_vars": {"RECSYS_THREADS": str(self.cpus)}}
+            env = {"py_modules": [str(PACKAGE)], "env_vars": {"RECSYS_THREADS": str(self.cpus), **_WAIT_POLICY}}
             try:
                 ray.init(
                     address=self.address or "local",  # "local": a new instance, never a cluster found by chance

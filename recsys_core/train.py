@@ -21,7 +21,6 @@ import os
 import time
 from dataclasses import dataclass
 
-import psutil
 import torch
 
 from recsys_core.errors import ConfigError
@@ -69,13 +68,14 @@ def pick_device(requested: str = "auto") -> torch.device:
     return device
 
 
-def thread_count(measure: bool = True) -> int:
-    """torch's CPU threads for a fit: `RECSYS_THREADS` when set, else the cores other
-    processes leave idle (sampled over 0.1 s; at least one). Chosen on a 2-core machine
-    (docs/benchmarks.md, "Threads"): idle, two threads built the shipped models in 58 s
-    against 72 s with one; with both cores kept busy by other processes, one thread trained
-    NeuMF 1.6x and CDAE 1.1x faster than two. `measure=False` gives the count an idle machine
-    would get (what the device line shows) without sampling."""
+def thread_count() -> int:
+    """torch's CPU threads for a fit: `RECSYS_THREADS` when set, else one per core this
+    process may run on. Never chosen from the load of the moment: the thread count changes
+    the order of torch's sums and so a run's figures (SASRec on ml-100k, 5 epochs, HR@10
+    0.638 with one thread, 0.646 with two), so a shipped model gives the same figures on a
+    busy machine as on an idle one. Busy cores no longer call for fewer threads: with the
+    OpenMP threads waiting passively (`recsys_core.WAIT_POLICY`), two threads beside a
+    busy-loop process on 2 cores train as fast as one (docs/benchmarks.md, "Under load")."""
     raw = os.environ.get("RECSYS_THREADS", "").strip()
     if raw:
         try:
@@ -85,21 +85,16 @@ def thread_count(measure: bool = True) -> int:
         if n < 1:
             raise ConfigError(f"RECSYS_THREADS={n}: at least one thread")
         return n
-    cores = os.cpu_count() or 1
-    if not measure or cores == 1:
-        return cores
-    return max(1, min(cores, round(cores - _busy_elsewhere())))
+    return usable_cores()
 
 
-def _busy_elsewhere(interval: float = 0.1) -> float:
-    """Cores kept busy by other processes over `interval` seconds (this process excluded)."""
-    me = psutil.Process()
-    s0, p0 = psutil.cpu_times(), me.cpu_times()
-    time.sleep(interval)
-    s1, p1 = psutil.cpu_times(), me.cpu_times()
-    busy = (sum(s1) - s1.idle - getattr(s1, "iowait", 0.0)) - (sum(s0) - s0.idle - getattr(s0, "iowait", 0.0))
-    own = (p1.user + p1.system) - (p0.user + p0.system)
-    return max(0.0, busy - own) / interval
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform says, else
+    every core)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def return_freed_memory() -> bool:
@@ -142,7 +137,7 @@ def _mps_available() -> bool:
 
 def seen_devices() -> str:
     """What torch sees: 'cpu (2 threads)', then each CUDA device or the Apple GPU."""
-    parts = [f"cpu ({os.cpu_count()} cores; {_threads_rule()})"]
+    parts = [f"cpu ({usable_cores()} cores; {_threads_rule()})"]
     if torch.cuda.is_available():
         parts += [f"cuda:{j} {torch.cuda.get_device_name(j)}" for j in range(torch.cuda.device_count())]
     if _mps_available():
@@ -163,11 +158,11 @@ def describe_device(device: torch.device | str | None = None) -> str:
 
 
 def _threads_rule() -> str:
-    """'2 torch threads' (set), or 'up to 2 torch threads, one per idle core' (the rule)."""
-    n = thread_count(measure=False)
+    """'2 torch threads (RECSYS_THREADS)' (set), or '2 torch threads, one per core' (the rule)."""
+    n = thread_count()
     if os.environ.get("RECSYS_THREADS", "").strip():
         return f"{n} torch thread{'s' * (n != 1)} (RECSYS_THREADS)"
-    return f"up to {n} torch thread{'s' * (n != 1)}, one per idle core"
+    return f"{n} torch thread{'s' * (n != 1)}, one per core"
 
 
 def amp_dtype(cfg, device: torch.device) -> torch.dtype | None:

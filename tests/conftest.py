@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import recsys_core  # noqa: F401 - first: OpenMP's wait policy is set before any test imports torch
+
 ROOT = Path(__file__).resolve().parent.parent
 REAL_DATA = Path(os.environ.get("RECSYS_REAL_DATA", ROOT / "data"))
 
@@ -21,8 +23,7 @@ def isolated_folders(tmp_path_factory, monkeypatch):
     # the app fetches and builds by itself where nothing is there; tests ask for it explicitly
     monkeypatch.setenv("RECSYS_AUTO_FETCH", "0")
     monkeypatch.setenv("RECSYS_AUTO_BUILD", "0")
-    # one torch thread, not one per idle core: the same numbers on every machine, and no
-    # 0.1 s sampling of the cores at each of the suite's few hundred fits
+    # one torch thread: the same numbers on every machine, whatever its cores
     monkeypatch.setenv("RECSYS_THREADS", "1")
     yield
 

@@ -120,18 +120,15 @@ def test_every_neural_model_trains_on_cuda_with_and_without_mixed_precision(name
         assert "cuda" in h.device
 
 
-def test_threads_are_chosen_and_can_be_set(monkeypatch):
-
+def test_threads_are_one_per_core_whatever_the_load_and_can_be_set(monkeypatch):
+    import recsys_core
     from recsys_core import train
     from recsys_core.sweeps import PoolExecutor
 
-    cores = os.cpu_count() or 1
+    cores = train.usable_cores()
     monkeypatch.delenv("RECSYS_THREADS", raising=False)
-    monkeypatch.setattr(train, "_busy_elsewhere", lambda interval=0.1: 0.0)
-    assert train.thread_count() == cores  # an idle machine: one thread per core
-    monkeypatch.setattr(train, "_busy_elsewhere", lambda interval=0.1: float(cores))
-    assert train.thread_count() == 1  # every core kept busy elsewhere: one thread
-    assert train.thread_count(measure=False) == cores  # what the device line shows: no sampling
+    assert train.thread_count() == cores  # the same count on a busy machine: the same figures
+    assert describe_device("cpu").startswith(f"CPU, {cores} torch thread")
     monkeypatch.setenv("RECSYS_THREADS", "1")
     assert train.use_threads() == 1 and torch.get_num_threads() == 1
     assert describe_device("cpu").startswith("CPU, 1 torch thread (RECSYS_THREADS)")
@@ -141,6 +138,32 @@ def test_threads_are_chosen_and_can_be_set(monkeypatch):
     for asked in (1, 2, 64):
         pool = PoolExecutor(asked)
         assert pool.workers * pool.threads <= max(cores, 1)
+    # OpenMP's waiting threads sleep: set before torch loads, unless the environment named a policy
+    assert os.environ["OMP_WAIT_POLICY"] and recsys_core.WAIT_POLICY in (
+        "passive",
+        os.environ["OMP_WAIT_POLICY"].lower(),
+    )
+
+
+def test_the_wait_policy_is_passive_in_a_fresh_process_and_a_given_one_is_kept():
+    import subprocess
+    import sys
+
+    code = "import recsys_core, os, torch; print(recsys_core.WAIT_POLICY, os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["passive", "PASSIVE"]
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["active", "ACTIVE"]  # a person's setting is never replaced
+    first = "import torch, recsys_core; print(recsys_core.WAIT_POLICY)"
+    out = subprocess.run([sys.executable, "-c", first], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("unknown")
 
 
 def test_returning_freed_memory_is_off_unless_asked(monkeypatch):
