@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from recsys_core import catalog
 from recsys_core.data import Dataset
+from recsys_core.protocols import TEMPORAL
 from recsys_core.runs import Outcome, ensure_run
 from recsys_core.store import Store
 
 
-def build(ds: Dataset, models=None, store: Store | None = None, progress=None, cancel=None) -> dict[str, Outcome]:
-    """Make sure every shipped model (or `models`) is trained, evaluated and cached; returns
+def build(
+    ds: Dataset, models=None, store: Store | None = None, progress=None, cancel=None, protocol: str | None = None
+) -> dict[str, Outcome]:
+    """Make sure every shipped model (or `models`) is trained, evaluated and cached (under
+    the leave-one-out protocols, or with `protocol="temporal"` under the temporal split); returns
     name -> Outcome. `progress(j, n, name, outcome)` after each model, and
     `progress(j, n, name, None)` before a model that is not cached yet; `cancel` (an Event)
     stops it between models and inside a training. `callbacks` of the model being trained
@@ -27,7 +31,8 @@ def build(ds: Dataset, models=None, store: Store | None = None, progress=None, c
         if cancel is not None and cancel.is_set():
             break
         callbacks = progress.callbacks(name) if hasattr(progress, "callbacks") else ()
-        outcomes[name] = ensure_run(store, ds, name, cancel=cancel, callbacks=callbacks)
+        protocols = [TEMPORAL] if protocol == TEMPORAL else None
+        outcomes[name] = ensure_run(store, ds, name, protocols=protocols, cancel=cancel, callbacks=callbacks)
         if progress:
             progress(j + 1, len(names), name, outcomes[name])
     return outcomes

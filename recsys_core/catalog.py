@@ -31,6 +31,7 @@ from recsys_core.models.configs import (
     SASRecConfig,
     TrainParams,
 )
+from recsys_core.protocols import TEMPORAL
 from recsys_core.store import Store, cache_key
 
 MY_RUNS = "my-runs"  # the store's sweep name for runs started from the Train page
@@ -135,13 +136,15 @@ def neural_models() -> list[str]:
 
 
 def applicable_protocols(name: str) -> list[str]:
-    return [*splits.RANKING, *(splits.RATING if entry(name).task == "rating" else ())]
+    return [*splits.RANKING, TEMPORAL, *(splits.RATING if entry(name).task == "rating" else ())]
 
 
 def build_protocols(name: str) -> list[str]:
-    """What `build` evaluates: every ranking protocol, plus the ratings split for rating
-    models (5-fold is for the benchmark: five fits are too slow for a cold start)."""
-    return [p for p in applicable_protocols(name) if p != "ratings-5fold"]
+    """What `build` evaluates in one run per model: every leave-one-out ranking protocol, plus
+    the ratings split for rating models (5-fold is for the benchmark: five fits are too slow
+    for a cold start). The temporal split trains on other rows: its shipped runs are their
+    own (`build --protocol temporal`, `temporal_key`)."""
+    return [p for p in applicable_protocols(name) if p not in ("ratings-5fold", TEMPORAL)]
 
 
 # ------------------------------------------------------------------ run keys
@@ -157,17 +160,25 @@ def shipped_key(ds: Dataset, name: str) -> str:
     return run_key(ds, name, config_for(name), build_protocols(name))
 
 
-def shipped_runs(store: Store, ds: Dataset) -> dict[str, dict]:
-    """name -> the finished run of each shipped model with its default config (one query)."""
-    keys = {name: shipped_key(ds, name) for name in ZOO}
+def temporal_key(ds: Dataset, name: str) -> str:
+    """The cache key of a shipped model's run under the temporal split (its own training rows)."""
+    return run_key(ds, name, config_for(name), [TEMPORAL])
+
+
+def shipped_runs(store: Store, ds: Dataset, protocol: str | None = None) -> dict[str, dict]:
+    """name -> the finished run of each shipped model with its default config (one query);
+    `protocol="temporal"`: their runs under the temporal split."""
+    keyer = temporal_key if protocol == TEMPORAL else shipped_key
+    keys = {name: keyer(ds, name) for name in ZOO}
     found = store.latest_done_many(list(keys.values()))
     return {name: found[key] for name, key in keys.items() if key in found}
 
 
-def missing_models(store: Store, ds: Dataset) -> list[str]:
-    """Shipped models not built on this dataset: no finished run, or a finished run whose
-    artifacts fail their checksum (those are rebuilt, never shown half)."""
-    done = shipped_runs(store, ds)
+def missing_models(store: Store, ds: Dataset, protocol: str | None = None) -> list[str]:
+    """Shipped models not built on this dataset (under the temporal split with
+    `protocol="temporal"`): no finished run, or a finished run whose artifacts fail their
+    checksum (those are rebuilt, never shown half)."""
+    done = shipped_runs(store, ds, protocol)
     return [
         name
         for name in ZOO

@@ -18,7 +18,14 @@ import sys
 
 from recsys_core.errors import ConfigError, RecsysError
 
-PROTOCOL_NAMES = ("loo-uniform", "loo-popularity", "full", "ratings", "ratings-5fold")  # splits.PROTOCOLS, tested
+PROTOCOL_NAMES = (
+    "full",
+    "temporal",
+    "loo-uniform",
+    "loo-popularity",
+    "ratings",
+    "ratings-5fold",
+)  # protocols.PROTOCOLS, tested
 
 
 def _print_json(obj) -> None:
@@ -91,6 +98,8 @@ METRIC_ORDER = [
     "novelty",
     "mean_popularity",
     "gini",
+    "genre_calibration",
+    "popularity_calibration",
 ]
 
 
@@ -128,17 +137,111 @@ def cmd_evaluate(args) -> int:
     _check_model(args.model)
     ds = load_dataset(args.dataset)
     protocols = _check_protocol(args.model, args.protocol)
-    res = fit_and_evaluate(args.model, ds, protocols, args.k, parse_sets(args.set), refit=args.refit)
+    shares = {k: v for k, v in (("test_share", args.test_share), ("valid_share", args.valid_share)) if v is not None}
+    if shares and "temporal" not in protocols:
+        raise_config("--test-share and --valid-share set the temporal split: add --protocol temporal")
+    res = fit_and_evaluate(args.model, ds, protocols, args.k, parse_sets(args.set), refit=args.refit, temporal=shares)
+    segments = _segments(args, ds, res.ranks) if args.by else {}
     if args.json:
-        out = [res.to_json(p, args.k) for p in protocols if p in res.metrics]
+        out = [res.to_json(p, args.k) | ({"segments": segments[p]} if p in segments else {}) for p in res.metrics]
         _print_json(out[0] if len(out) == 1 else out)
         return 0
     print(f"{args.model} on {ds.name} ({ds.n_users:,} users, {ds.n_items:,} movies)")
     for p in protocols:
         print(f"  {p}: {describe(p, refit=res.refit)}")
     print(metrics_table(res.metrics, args.k))
+    if "temporal" in res.metrics:
+        print(_temporal_counts(res.metrics["temporal"]))
     print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in res.seconds.items()))
     print("beyond-accuracy columns (coverage ...) are on the full-ranking top-K lists of the evaluated users")
+    _print_segments(segments, args.by)
+    return 0
+
+
+def _temporal_counts(m: dict) -> str:
+    return (
+        f"temporal: {m['users']:,.0f} users with {m['targets']:,.0f} test-window interactions ranked; left out: "
+        f"{m['cold_users']:,.0f} users with no training history ({m['cold_user_targets']:,.0f} interactions), "
+        f"{m['repeat_targets']:,.0f} repeats of an earlier item; {m['new_item_targets']:,.0f} targets are items "
+        "no one had in training"
+    )
+
+
+def _segments(args, ds, ranks: dict, pair=None) -> dict[str, list[dict]]:
+    """protocol -> the segment table of `args.by` (one model's ranks, or a pair's)."""
+    from recsys_core.paired import segment_context, segment_table
+
+    out = {}
+    for protocol, r in ranks.items():
+        train, ref = segment_context(ds, protocol)
+        metric = getattr(args, "metric", None) or f"NDCG@{args.k}"
+        table = r if isinstance(r, dict) else {args.model: r}
+        out[protocol] = segment_table(args.by, table, train, ref, metric, pair)
+    return out
+
+
+def _print_segments(segments: dict[str, list[dict]], by: str | None) -> None:
+    for protocol, rows in segments.items():
+        print(f"\n{protocol}, by {by}:")
+        for row in rows:
+            figures = ", ".join(
+                f"{k} {v:.4f}"
+                for k, v in row.items()
+                if k not in ("segment", "users", "targets", "diff", "p_value") and _is_number(v)
+            )
+            extra = f" ({row['targets']:,} targets)" if row["targets"] != row["users"] else ""
+            sig = ""
+            if "p_value" in row:
+                sig = f"; 95% interval {row['ci95'][0]:+.4f} to {row['ci95'][1]:+.4f}, p = {row['p_value']:.3g}"
+                sig += ", significant" if row["significant"] else ", within noise"
+            print(f"  {row['segment']}: {row['users']:,} users{extra}; {figures}{sig}")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, float) and not isinstance(v, bool)
+
+
+def cmd_compare(args) -> int:
+    from recsys_core.data import load_dataset
+    from recsys_core.paired import paired, parse_metric
+    from recsys_core.protocols import protocol as protocol_record
+    from recsys_core.runs import ranks_of
+    from recsys_core.store import Store
+
+    parse_metric(args.metric)  # a bad metric is said before anything is loaded or trained
+    record = protocol_record(args.protocol)
+    if not record.ranking:
+        raise_config(
+            f"compare needs a ranking protocol (full, temporal, loo-uniform, loo-popularity), not {record.name}"
+        )
+    if args.resamples < 100:
+        raise_config(f"--resamples {args.resamples}: at least 100 for a 95% interval")
+    ds = load_dataset(args.dataset)
+    store = Store()
+
+    def say(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    _, ra = ranks_of(store, ds, args.a, args.protocol, say)
+    _, rb = ranks_of(store, ds, args.b, args.protocol, say)
+    result = paired(ra, rb, args.metric, (args.a, args.b), args.protocol, args.resamples, args.seed)
+    args.k = parse_metric(args.metric)[1]
+    segments = _segments(args, ds, {args.protocol: {args.a: ra, args.b: rb}}, (args.a, args.b)) if args.by else {}
+    if args.json:
+        out = result.to_json()
+        if segments:
+            out["segments"] = segments[args.protocol]
+        _print_json(out)
+        return 0
+    r = result
+    print(f"{r.a} vs {r.b} on {ds.name}, {r.protocol} ({record.description}), {r.metric} per user")
+    print(f"  mean {r.a} {r.mean_a:.4f}, {r.b} {r.mean_b:.4f}; difference {r.diff:+.4f}")
+    print(f"  95% paired bootstrap interval {r.ci95[0]:+.4f} to {r.ci95[1]:+.4f} ({args.resamples:,} resamples)")
+    print(
+        f"  Wilcoxon signed-rank p = {r.p_value:.3g}; {r.a} wins {r.wins:,}, ties {r.ties:,}, loses {r.losses:,} of {r.users:,} users"
+    )
+    print(f"  {r.verdict()}")
+    _print_segments(segments, args.by)
     return 0
 
 
@@ -157,17 +260,24 @@ def _stored_run(args):
 
 
 def _evaluate_run(args) -> int:
-    from recsys_core.evaluation import evaluate_many, evaluate_ratings
+    from recsys_core.evaluation import evaluate_many, evaluate_ratings, evaluate_temporal
     from recsys_core.runs import load_model
     from recsys_core.splits import RANKING, describe, loo_split, ratings_split
+    from recsys_core.temporal import temporal_split
 
     run, ds, store = _stored_run(args)
     model = load_model(store, run, ds)
     protocols = [p for p in run["meta"].get("protocols", []) if p != "ratings-5fold"] or list(RANKING)
     ranking = [p for p in protocols if p in RANKING]
-    metrics = evaluate_many(model, loo_split(ds), ranking, args.k)[0] if ranking else {}
+    metrics, ranks = {}, {}
+    if ranking:
+        metrics, _, _, ranks = evaluate_many(model, loo_split(ds), ranking, args.k)
+    if "temporal" in protocols:
+        metrics["temporal"], _, _, ranks["temporal"] = evaluate_temporal(model, temporal_split(ds), args.k)
     if "ratings" in protocols:
         metrics["ratings"] = evaluate_ratings(model, ratings_split(ds).test)
+    args.model = run["model"]
+    segments = _segments(args, ds, ranks) if args.by else {}
     if args.json:
         _print_json(
             {
@@ -177,6 +287,7 @@ def _evaluate_run(args) -> int:
                 "k": args.k,
                 "protocols": {p: describe(p) for p in metrics},
                 "metrics": metrics,
+                **({"segments": segments} if segments else {}),
             }
         )
         return 0
@@ -184,6 +295,7 @@ def _evaluate_run(args) -> int:
     for p in metrics:
         print(f"  {p}: {describe(p)}")
     print(metrics_table(metrics, args.k))
+    _print_segments(segments, args.by)
     return 0
 
 
@@ -395,17 +507,19 @@ def cmd_build(args) -> int:
     models = args.models.split(",") if args.models else list(ZOO)
     for name in models:
         _check_model(name)
-    if [m for m in missing_models(store, ds) if m in models]:  # something to train: only now import torch
-        from recsys_core.build import build
+    for protocol in [None, *(["temporal"] if args.temporal else [])]:
+        where = " under the temporal split" if protocol else ""
+        if [m for m in missing_models(store, ds, protocol) if m in models]:  # something to train: only now torch
+            from recsys_core.build import build
 
-        def progress(j, n, name, out):
-            state = "cached" if out.cached else out.run["status"]
-            secs = "" if out.cached else f" in {out.run['seconds'] or 0:.1f}s"
-            print(f"[{j}/{n}] {name:<11} {state}{secs}", file=sys.stderr, flush=True)
+            def progress(j, n, name, out, where=where):
+                state = "cached" if out.cached else out.run["status"]
+                secs = "" if out.cached else f" in {out.run['seconds'] or 0:.1f}s"
+                print(f"[{j}/{n}] {name:<11} {state}{secs}{where}", file=sys.stderr, flush=True)
 
-        build(ds, models, store, progress)
-    else:
-        print(f"all {len(models)} models cached", file=sys.stderr)
+            build(ds, models, store, progress, protocol=protocol)
+        else:
+            print(f"all {len(models)} models cached{where}", file=sys.stderr)
     if args.with_sweeps:
         from recsys_core.sweeps import SHIPPED, run_sweep
 
@@ -639,12 +753,32 @@ def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
     e.add_argument("model", nargs="?", help=models)
     e.add_argument("--run", type=int, help="evaluate a stored run (its reloaded weights) instead of training")
     add_dataset_arg(e)
-    e.add_argument("--protocol", default="loo-uniform", help=f"{protocols} or all (default loo-uniform)")
+    e.add_argument("--protocol", default="full", help=f"{protocols} or all (default full: every item ranked)")
     e.add_argument("--k", type=int, default=10)
     e.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (keys below)")
     e.add_argument("--refit", action="store_true", help=REFIT_HELP)
+    e.add_argument(
+        "--by", choices=["activity", "popularity", "recency"], help="break every ranking metric down by segment"
+    )
+    e.add_argument("--test-share", type=float, help="temporal: the share of the latest interactions tested (0.1)")
+    e.add_argument("--valid-share", type=float, help="temporal: the share before them for validation (0.1)")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+
+    c = sub.add_parser(
+        "compare",
+        help="paired test of two models on the same users: mean difference, bootstrap interval, Wilcoxon p",
+    )
+    c.add_argument("a", help="a model name (its shipped run; trained and stored if missing) or run:ID")
+    c.add_argument("b", help="the same for the second")
+    add_dataset_arg(c)
+    c.add_argument("--protocol", default="full", help="full (default), temporal, loo-uniform or loo-popularity")
+    c.add_argument("--metric", default="NDCG@10", help="HR, NDCG, Recall, Precision, MRR or MAP @K (NDCG@10)")
+    c.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples of users (10,000)")
+    c.add_argument("--seed", type=int, default=0, help="the bootstrap's seed")
+    c.add_argument("--by", choices=["activity", "popularity", "recency"], help="the same test inside each segment")
+    c.add_argument("--json", action="store_true", help="one object: a, b, metric, protocol, mean_a, ..., users")
+    c.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("similar", help="genre-similar movies")
     s.add_argument("--movie", required=True, help='title, e.g. "Toy Story (1995)" (case and year optional)')
@@ -662,7 +796,7 @@ def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
     )
     t.add_argument("model", help=models)
     add_dataset_arg(t)
-    t.add_argument("--protocol", default="loo-uniform", help=f"{protocols} or all (default loo-uniform)")
+    t.add_argument("--protocol", default="full", help=f"{protocols} or all (default full: every item ranked)")
     t.add_argument("--k", type=int, default=10)
     t.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable; keys below)"
@@ -676,6 +810,9 @@ def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
     add_dataset_arg(b)
     b.add_argument("--models", help="comma-separated subset (default: all shipped)")
     b.add_argument("--with-sweeps", action="store_true", help="then run every shipped sweep")
+    b.add_argument(
+        "--temporal", action="store_true", help="then the same models under the global temporal split (own runs)"
+    )
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_build)
 

@@ -1,13 +1,22 @@
 """Evaluate any `Recommender` under a protocol: the one place figures are computed.
 
-Ranking protocols (`loo-uniform`, `loo-popularity`, `full`) score the held-out test item
-against its candidates; beyond-accuracy metrics (coverage, diversity, novelty, mean
-popularity, Gini) are always computed on the full-ranking top-K lists of the evaluated
-users (train items excluded), the lists the dashboard shows. Rating protocols compute RMSE
-and MAE for models that predict ratings.
+Leave-one-out ranking protocols (`full`, `loo-uniform`, `loo-popularity`) score the
+held-out test item against its candidates; `temporal` ranks every test-window interaction
+against the whole catalogue (`evaluate_temporal`). Beyond-accuracy metrics (coverage,
+diversity, novelty, mean popularity, Gini, genre and popularity calibration) are always
+computed on the full-ranking top-K lists of the evaluated users (train items excluded), the
+lists the dashboard shows. Rating protocols compute RMSE and MAE for models that predict
+ratings.
+
+Besides the means, every ranking evaluation returns its per-user ranks (`Ranks`): the
+0-based place of each held-out item in its user's ranking, ties broken by one seeded draw.
+Any metric@k of any user follows from them, so the paired tests and segments
+(`recsys_core.paired`) need no model.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -15,6 +24,9 @@ import torch
 from recsys_core import metrics as M
 from recsys_core.models.base import SCORE_CELLS, Recommender
 from recsys_core.splits import Interactions, LooSplit
+from recsys_core.temporal import TemporalSplit
+
+TARGET_CHUNK = 2048  # target rows compared with their user's scores at once (bounded memory)
 
 BATCH = 1024  # users per batch at most, whatever is scored
 
@@ -38,6 +50,23 @@ def candidate_scores(model: Recommender, users: np.ndarray, candidates: np.ndarr
         out[s : s + step] = model.score(u, c).float().cpu().numpy()
     out[candidates < 0] = -np.inf
     return out
+
+
+@dataclass
+class Ranks:
+    """Per-user ranks of one ranking protocol: `ranks[j]` is the 0-based place of held-out
+    item `items[j]` in user `users[j]`'s list (one per user under leave-one-out, every
+    window interaction under `temporal`)."""
+
+    users: np.ndarray  # int64, sorted
+    items: np.ndarray  # int64
+    ranks: np.ndarray  # int64
+
+    def per_user(self, k: int = 10) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(the users, each user's metric@k arrays), users in ascending order."""
+        users, rows = np.unique(self.users, return_inverse=True)
+        hits, n_rel = M.hits_from_ranks(rows, self.ranks, len(users), k)
+        return users, M.per_user_metrics(hits, n_rel)
 
 
 def evaluate_sampled(model: Recommender, split: LooSplit, kind: str, k: int = 10, stage: str = "test") -> dict:
@@ -76,11 +105,11 @@ def evaluate(model: Recommender, split: LooSplit, protocol: str, k: int = 10) ->
 
 @torch.no_grad()
 def evaluate_many(model: Recommender, split: LooSplit, protocols, k: int = 10, list_k: int = 50):
-    """Every ranking protocol from one full scoring pass over the evaluated users.
+    """Every leave-one-out ranking protocol from one full scoring pass over the evaluated users.
 
     Returns (metrics per protocol, top-`list_k` items and scores for every user, train items
-    excluded). Sampled candidates are read from the full scores, so a model is scored
-    once however many protocols are asked for."""
+    excluded, `Ranks` per protocol). Sampled candidates are read from the full scores, so a
+    model is scored once however many protocols are asked for."""
     users_all = np.arange(split.train.n_users)
     n_items = split.train.n_items
     list_k = min(list_k, n_items)
@@ -122,8 +151,13 @@ def evaluate_many(model: Recommender, split: LooSplit, protocols, k: int = 10, l
     ev_users = split.eval_users
     lists = top_items[ev_users, :k]
     beyond = M.beyond_accuracy(
-        np.maximum(lists, 0), split.train.item_counts, split.train.n_users, split.train.item_features
+        np.maximum(lists, 0),
+        split.train.item_counts,
+        split.train.n_users,
+        split.train.item_features,
+        split.train.binary[ev_users],
     )
+    all_ranks = {}
     for p in protocols:
         if p == "full":
             greater = np.concatenate([g for g, _ in full_counts]) if full_counts else np.zeros(0, np.int64)
@@ -133,7 +167,61 @@ def evaluate_many(model: Recommender, split: LooSplit, protocols, k: int = 10, l
         else:
             sc = np.concatenate(cand_scores[p.removeprefix("loo-")])
             valid = np.isfinite(sc)
-            out[p] = M.ranking_metrics(M.hits_from_rank(M.positive_rank(sc, valid, seed=split.seed), k))
+            ranks = M.positive_rank(sc, valid, seed=split.seed)
+            out[p] = M.ranking_metrics(M.hits_from_rank(ranks, k))
             out[p]["AUC"] = M.auc(sc, valid)
         out[p].update(beyond)
-    return out, top_items, top_scores
+        all_ranks[p] = Ranks(ev_users.astype(np.int64), test[ev_users], ranks.astype(np.int64))
+    return out, top_items, top_scores, all_ranks
+
+
+@torch.no_grad()
+def evaluate_temporal(model: Recommender, split: TemporalSplit, k: int = 10, stage: str = "test", list_k: int = 50):
+    """The temporal protocol: every target of `stage` ranked against every item its user had
+    not interacted with before the window (`TemporalSplit.targets`), HR/NDCG/Recall/MAP@k
+    over the users with targets, beyond accuracy on their lists, and the counts of what was
+    left out. Returns (metrics, top-`list_k` items and scores for every user, `Ranks`)."""
+    targets = split.targets(stage)
+    before = split.before(stage)
+    n_users, n_items = before.shape
+    users_t, items_t = targets.users, targets.items
+    eval_users = np.unique(users_t)
+    greater = np.zeros(len(users_t), dtype=np.int64)
+    ties = np.zeros(len(users_t), dtype=np.int64)
+    top_items = np.full((n_users, min(list_k, n_items)), -1, dtype=np.int64)
+    top_scores = np.full(top_items.shape, -np.inf, dtype=np.float32)
+    step = user_batch(n_items)
+    for s in range(0, len(eval_users), step):
+        u = eval_users[s : s + step]
+        scores = model.score(torch.as_tensor(u)).float().cpu().numpy()
+        r, c = before[u].nonzero()
+        scores[r, c] = -np.inf  # what the user had before the window is never a candidate
+        lo, hi = np.searchsorted(users_t, [u[0], u[-1] + 1])
+        row_of = np.searchsorted(u, users_t[lo:hi])
+        for a in range(lo, hi, TARGET_CHUNK):
+            b = min(a + TARGET_CHUNK, hi)
+            block = scores[row_of[a - lo : b - lo]]  # [targets, items]
+            own = block[np.arange(b - a), items_t[a:b]][:, None]
+            greater[a:b] = (block > own).sum(1)
+            ties[a:b] = (block == own).sum(1) - 1  # the target itself is not a tie
+        values, indices = torch.sort(torch.as_tensor(scores), dim=1, descending=True, stable=True)
+        keep = top_items.shape[1]
+        top_items[u] = np.where(np.isfinite(values[:, :keep].numpy()), indices[:, :keep].numpy(), -1)
+        top_scores[u] = values[:, :keep].numpy()
+    ranks = M.ranks_from_counts(greater, ties, seed=split.seed)
+    found = Ranks(users_t, items_t, ranks)
+    _, per_user = found.per_user(k)
+    out = {name: float(v.mean()) if len(v) else float("nan") for name, v in per_user.items()}
+    if len(eval_users):
+        out.update(
+            M.beyond_accuracy(
+                np.maximum(top_items[eval_users, :k], 0),
+                split.train.item_counts,
+                split.train.n_users,
+                split.train.item_features,
+                before[eval_users],
+            )
+        )
+    out.update({key: float(v) for key, v in targets.report.items()})
+    out["cut_valid"], out["cut_test"] = float(split.cut_valid), float(split.cut_test)
+    return out, top_items, top_scores, found

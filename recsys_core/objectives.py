@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from recsys_core.evaluation import candidate_scores
 from recsys_core.sampling import NegativeSampler
 from recsys_core.splits import Interactions, LooSplit
+from recsys_core.temporal import TemporalSplit
 
 
 class Objective(abc.ABC):
@@ -280,7 +281,7 @@ class MaskedMSE(Objective):
         return loss
 
     def valid_loss(self, valid):
-        rows = valid.valid_rows if isinstance(valid, LooSplit) else valid
+        rows = valid.valid_rows if isinstance(valid, (LooSplit, TemporalSplit)) else valid
         if rows is None or not len(rows):
             return None
         pred = self.model.predict(torch.as_tensor(rows.users), torch.as_tensor(rows.items)).cpu().numpy()

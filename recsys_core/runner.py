@@ -12,9 +12,11 @@ from recsys_core import splits, zoo
 from recsys_core.config import to_dict
 from recsys_core.data import Dataset
 from recsys_core.errors import ConfigError
-from recsys_core.evaluation import evaluate_many, evaluate_ratings
+from recsys_core.evaluation import Ranks, evaluate_many, evaluate_ratings, evaluate_temporal
 from recsys_core.fitting import fit_model
 from recsys_core.models.base import History, Recommender
+from recsys_core.protocols import TEMPORAL
+from recsys_core.temporal import temporal_split
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Result:
     recommender: Recommender | None = field(default=None, repr=False)
     lists: tuple | None = field(default=None, repr=False)  # top-50 (items, scores) for every user
     refit: bool = False  # the leave-one-out figures are from a refit on train + validation
+    ranks: dict[str, Ranks] = field(default_factory=dict, repr=False)  # per-user ranks per ranking protocol
 
     def to_json(self, protocol: str, k: int) -> dict:
         return {
@@ -53,19 +56,22 @@ def fit_and_evaluate(
     cfg=None,
     cancel=None,
     refit: bool = False,
+    temporal: dict | None = None,
 ) -> Result:
     """Fit once per split family (leave-one-out / ratings) and evaluate every protocol.
 
     `refit`: for the leave-one-out protocols, train again on train + validation (every
     interaction before the test item) for the epochs validation picked, and evaluate that
-    model (`ratings-5fold` always refits each fold this way)."""
+    model (`ratings-5fold` always refits each fold this way). `temporal`: the temporal
+    split's `test_share` / `valid_share` when not the defaults; its model is fitted on its
+    own training rows (`temporal.py`)."""
     for p in protocols:
         splits.check_protocol(p)
         if p in splits.RATING and zoo.entry(name).task != "rating":
             raise ConfigError(f"{name} does not predict ratings: use {', '.join(splits.RANKING)}")
     cfg = cfg if cfg is not None else zoo.config_for(name, overrides)
     feats = ds.genre_matrix if ds.has_genres else None
-    metrics, seconds = {}, {}
+    metrics, seconds, ranks = {}, {}, {}
     history, model, lists = History(), None, None
     ranking = [p for p in protocols if p in splits.RANKING]
     if ranking:
@@ -87,10 +93,25 @@ def fit_and_evaluate(
         if history.status == "done" and not refit and getattr(model, "reads_history", False):
             model.read(split.valid_rows)  # a sequential model reads up to the test item, not retrained
         if history.status == "done":
-            found, topk, topk_scores = evaluate_many(model, split, ranking, k)
+            found, topk, topk_scores, ranks = evaluate_many(model, split, ranking, k)
             metrics.update(found)
             lists = (topk, topk_scores)
         seconds["evaluate"] = time.perf_counter() - t
+    if TEMPORAL in protocols:
+        ts = temporal_split(ds, seed=seed, **(temporal or {}))
+        m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
+        t = time.perf_counter()
+        h = fit_model(m, ts.train, ts, callbacks, cancel)
+        seconds["fit_temporal"] = time.perf_counter() - t
+        if h.status == "done":
+            if getattr(m, "reads_history", False):
+                m.read(ts.valid_rows)  # up to the test window, not retrained
+            found, topk, topk_scores, ranks[TEMPORAL] = evaluate_temporal(m, ts, k)
+            metrics[TEMPORAL] = found
+            if not ranking:
+                lists = (topk, topk_scores)
+        if not ranking:
+            model, history = m, h
     if "ratings" in protocols:
         rs = splits.ratings_split(ds, seed=seed)
         m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
@@ -118,7 +139,7 @@ def fit_and_evaluate(
             if inner:  # what picked each fold's epochs (and what tuning may look at): never the test folds
                 metrics["ratings-5fold"]["valid_RMSE"] = float(np.mean(inner))
     refitted = "refit" in seconds  # asked for and run (not after a failed fit, nor without a ranking protocol)
-    return Result(name, ds.name, ds.fingerprint, to_dict(cfg), metrics, seconds, history, model, lists, refitted)
+    return Result(name, ds.name, ds.fingerprint, to_dict(cfg), metrics, seconds, history, model, lists, refitted, ranks)
 
 
 def _refit(name: str, ds: Dataset, fitted: Recommender, history: History, cfg, train, feats, callbacks, cancel):

@@ -25,9 +25,13 @@ from recsys_core.catalog import REQUIRED, build_protocols, run_key
 from recsys_core.config import config_hash, from_dict, to_dict
 from recsys_core.data import Dataset
 from recsys_core.errors import RecsysError
+from recsys_core.evaluation import Ranks, evaluate_many, evaluate_temporal
 from recsys_core.models.base import Recommender
+from recsys_core.protocols import TEMPORAL
+from recsys_core.protocols import protocol as protocol_record
 from recsys_core.runner import Result, fit_and_evaluate
 from recsys_core.store import Store
+from recsys_core.temporal import temporal_split
 from recsys_core.train import Callback, describe_device
 
 TOPK = 50
@@ -100,6 +104,8 @@ def ensure_run(
                 save_artifacts(store, key, res.recommender, ds, res.lists)
             else:
                 save_weights(store, key, res.recommender)  # any finished run can be reloaded
+            if res.ranks:
+                save_ranks(store, key, res.ranks)
         store.finish_run(run_id, h.status, metrics, h.message if h.status != "done" else "", h.best_epoch, h.device)
         return Outcome(store.run(run_id), False, res)
 
@@ -165,6 +171,75 @@ def save_artifacts(store: Store, key: str, model: Recommender, ds: Dataset, list
     store.save_arrays(key, "topk", items=items.astype(np.int32), scores=scores.astype(np.float32))
 
 
+def save_ranks(store: Store, key: str, ranks: dict[str, Ranks]) -> None:
+    """Per-user ranks of every ranking protocol of a run (`ranks.npz`): what the paired tests
+    and segments read, with no model to load."""
+    arrays = {}
+    for p, r in ranks.items():
+        arrays |= {f"{p}__users": r.users, f"{p}__items": r.items, f"{p}__ranks": r.ranks}
+    store.save_arrays(key, "ranks", **arrays)
+
+
+def load_ranks(store: Store, run: dict, ds: Dataset, compute: bool = True) -> dict[str, Ranks]:
+    """Protocol -> per-user ranks of a stored run: from its `ranks.npz`, or, for a run stored
+    before ranks were kept (or whose file fails its checksum), computed from its reloaded
+    model and stored (`compute=False`: {} then). RecsysError when the run cannot be reloaded."""
+    found = store.load_arrays(run["key"], "ranks")
+    if found is None and compute:
+        model = load_model(store, run, ds)
+        protocols = run["meta"].get("protocols") or build_protocols(run["model"])
+        ranking = [p for p in protocols if p in splits.RANKING]
+        out = {}
+        if ranking:
+            out = evaluate_many(model, splits.loo_split(ds), ranking)[3]
+        if TEMPORAL in protocols:
+            out[TEMPORAL] = evaluate_temporal(model, temporal_split(ds))[3]
+        if out:
+            save_ranks(store, run["key"], out)
+        return out
+    if found is None:
+        return {}
+    protocols = {k.split("__")[0] for k in found}
+    return {p: Ranks(found[f"{p}__users"], found[f"{p}__items"], found[f"{p}__ranks"]) for p in protocols}
+
+
+def ranks_of(store: Store, ds: Dataset, choice: str, protocol: str, progress=None) -> tuple[dict, Ranks]:
+    """(run, per-user ranks under `protocol`) of a model name (its shipped run, trained now
+    when not stored yet) or "run:ID" (a stored run evaluated under `protocol`). RecsysError,
+    one line, for an unknown model or run, another dataset's run, or a protocol the run was
+    not evaluated under. `progress(message)` is told before a training."""
+    record = protocol_record(protocol)
+    if not record.ranking:
+        raise RecsysError(f"protocol {protocol!r} has no per-user ranks: pick a ranking protocol")
+    if choice.startswith("run:"):
+        try:
+            run = store.run(int(choice[4:]))
+        except ValueError:
+            run = None
+        if run is None:
+            raise RecsysError(f"no stored run {choice[4:]!r} in {store.path}")
+        if run["fingerprint"] != ds.fingerprint:
+            raise RecsysError(f"run {run['id']} was trained on {run['dataset']}, not on {ds.name}")
+        protocols = run["meta"].get("protocols") or build_protocols(run["model"])
+        if protocol not in protocols:
+            raise RecsysError(f"run {run['id']} was evaluated under {', '.join(protocols)}, not {protocol}")
+    else:
+        zoo.entry(choice)  # ConfigError naming the models
+        protocols = [TEMPORAL] if protocol == TEMPORAL else build_protocols(choice)
+        cfg = zoo.config_for(choice)
+        run = store.latest_done(run_key(ds, choice, cfg, protocols))
+        if run is None or run["status"] != "done":
+            if progress:
+                progress(f"training {choice} under {', '.join(protocols)} (stored for next time)")
+            run = ensure_run(store, ds, choice, cfg, protocols).run
+        if run["status"] != "done":
+            raise RecsysError(f"{choice} ended {run['status']}: {run['error'] or 'no figures'}")
+    found = load_ranks(store, run, ds)
+    if protocol not in found:
+        raise RecsysError(f"run {run['id']} has no per-user ranks under {protocol}")
+    return run, found[protocol]
+
+
 def _strongest(weights: np.ndarray, k: int) -> dict:
     """Each row's k largest off-diagonal entries: {"items": [n, k] int32, "weights": [n, k]}."""
     w = np.asarray(weights, dtype=np.float32).copy()
@@ -181,9 +256,12 @@ def _strongest(weights: np.ndarray, k: int) -> dict:
 
 def train_data(ds: Dataset, protocols) -> splits.Interactions:
     """The interactions a run with these protocols was trained on (the leave-one-out train
-    split for ranking protocols, else the ratings split's train part)."""
+    split for leave-one-out protocols, the temporal split's for `temporal` alone, else the
+    ratings split's train part)."""
     if any(p in splits.RANKING for p in protocols):
         return splits.loo_split(ds).train
+    if TEMPORAL in protocols:
+        return temporal_split(ds).train
     return splits.ratings_split(ds).train
 
 
@@ -214,6 +292,8 @@ def load_model(store: Store, run: dict, ds: Dataset, device: str = "cpu") -> Rec
     model.prepare(train)
     if getattr(model, "reads_history", False) and any(p in splits.RANKING for p in protocols):
         model.read(splits.loo_split(ds).valid_rows)  # as it was evaluated: up to the test item
+    elif getattr(model, "reads_history", False) and TEMPORAL in protocols:
+        model.read(temporal_split(ds).valid_rows)  # up to the test window
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, KeyError) as e:

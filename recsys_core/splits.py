@@ -6,7 +6,9 @@ Protocols (DESIGN.md, "Evaluation"):
   than 3 interactions stay in train only (counted). The test item is ranked against 99
   items the user never interacted with, drawn once with a fixed seed: uniformly, or in
   proportion to item popularity (the CDAE study's "random" and "popularity" tests).
-- `full`: the same split, ranked against every item the user has not interacted with.
+- `full` (the headline): the same split, ranked against every item the user has not
+  interacted with. The records of every protocol, the temporal split's among them, are in
+  `protocols.py`; the temporal split itself in `temporal.py`.
   By default the test figures come from the model trained on train alone (validation held
   out, as RecBole does); with `refit` (`evaluate --refit`) it is trained again on train +
   validation, every interaction before the test item (the NCF paper's training set), for
@@ -34,16 +36,8 @@ import scipy.sparse as sp
 from recsys_core.data import Dataset
 from recsys_core.errors import ConfigError
 from recsys_core.paths import artifacts_dir
+from recsys_core.protocols import PROTOCOLS, RANKING, RATING, check_protocol  # noqa: F401 - the records' home
 
-PROTOCOLS = {
-    "loo-uniform": "leave-one-out by time; test item vs 99 uniformly sampled unseen items",
-    "loo-popularity": "leave-one-out by time; test item vs 99 popularity-sampled unseen items",
-    "full": "leave-one-out by time; test item vs every item the user has not interacted with",
-    "ratings": "random 80/10/10 split of the explicit ratings",
-    "ratings-5fold": "5-fold cross-validation of the explicit ratings (mean over folds; trained on 4/5 as Surprise)",
-}
-RANKING = ("loo-uniform", "loo-popularity", "full")
-RATING = ("ratings", "ratings-5fold")
 N_NEGATIVES = 99
 MIN_LOO_HISTORY = 3  # interactions a user needs to be evaluated (train, validation, test)
 SPLIT_VERSION = 1
@@ -56,12 +50,8 @@ def describe(protocol: str, refit: bool = False) -> str:
     """The protocol in words; `refit` (leave-one-out only) says the model was trained again
     on train + validation before the test (`runner.fit_and_evaluate(refit=True)`)."""
     check_protocol(protocol)
-    return f"{PROTOCOLS[protocol]}; {REFIT}" if refit and protocol in RANKING else PROTOCOLS[protocol]
-
-
-def check_protocol(protocol: str) -> None:
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"unknown protocol {protocol!r}: choose one of {', '.join(PROTOCOLS)}")
+    text = PROTOCOLS[protocol].description
+    return f"{text}; {REFIT}" if refit and protocol in RANKING else text
 
 
 @dataclass

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 import torch
 
 from recsys_core.errors import ConfigError
-from recsys_core.evaluation import evaluate_sampled, predict_ratings
+from recsys_core.evaluation import evaluate_sampled, evaluate_temporal, predict_ratings
 from recsys_core.metrics import rmse
 from recsys_core.models.base import History
 from recsys_core.objectives import OBJECTIVES
 from recsys_core.splits import Interactions, LooSplit
+from recsys_core.temporal import TemporalSplit
 
 CHECK_EVERY = 8  # batches between cancel checks and progress callbacks
 # A run "diverges" when its loss stops being finite, or blows up far above the loss of the
@@ -214,7 +215,11 @@ class Callback:
 
 
 def validate(model, valid) -> dict:
-    """Validation metrics: NDCG/HR@10 on the leave-one-out validation candidates, or RMSE."""
+    """Validation metrics: NDCG/HR@10 on the leave-one-out validation candidates, on the
+    temporal validation window (every item ranked), or RMSE."""
+    if isinstance(valid, TemporalSplit):
+        m = evaluate_temporal(model, valid, 10, stage="valid", list_k=10)[0]
+        return {"HR@10": m["HR@10"], "NDCG@10": m["NDCG@10"]}
     if isinstance(valid, LooSplit):
         m = evaluate_sampled(model, valid, "uniform", 10, stage="valid")
         return {"HR@10": m["HR@10"], "NDCG@10": m["NDCG@10"]}

@@ -61,16 +61,21 @@ class SequentialRecommender(NeuralRecommender):
         self.history = torch.as_tensor(seqs, device=self.item_emb.weight.device)
 
     def read(self, rows: Interactions) -> None:
-        """Append `rows` (one per user at most, later than the history: the validation
-        items) to what each user's history holds, keeping the latest `max_len`; they join
-        the items `recommend` and the stored top-k lists leave out."""
+        """Append `rows` (later than the history: the leave-one-out validation items, or a
+        temporal window's interactions, several per user in time order with the tie rule) to
+        what each user's history holds, keeping the latest `max_len`; they join the items
+        `recommend` and the stored top-k lists leave out."""
         if rows is None or not len(rows):
             return
-        users = torch.as_tensor(rows.users, device=self.history.device)
-        items = torch.as_tensor(rows.items, device=self.history.device) + 1
-        h = self.history.clone()
-        h[users] = torch.cat([h[users, 1:], items[:, None]], 1)
-        self.history = h
+        order = np.lexsort((np.arange(len(rows)), rows.timestamps, rows.users))
+        users, items = rows.users[order], rows.items[order] + 1
+        counts = np.bincount(users, minlength=self.n_users)
+        width = int(counts.max())
+        new = np.zeros((self.n_users, width), dtype=np.int64)  # right-aligned per user, oldest first
+        new[users, width - (np.cumsum(counts)[users] - np.arange(len(users)))] = items
+        both = np.concatenate([self.history.cpu().numpy(), new], axis=1)
+        packed = np.take_along_axis(both, np.argsort(both != 0, axis=1, kind="stable"), axis=1)  # zeros first
+        self.history = torch.as_tensor(packed[:, -self.cfg.max_len :].copy(), device=self.history.device)
         if self.seen_ is not None:  # what it has read is seen: never recommended back
             read = sp.csr_matrix((np.ones(len(rows), np.float32), (rows.users, rows.items)), shape=self.seen_.shape)
             self.seen_ = (self.seen_ + read).astype(bool).astype(self.seen_.dtype).tocsr()
