@@ -115,6 +115,33 @@ def sidebar_build(src: str) -> None:
         show_build_progress(job, compact=True)
 
 
+def jobs_panel(key: str) -> None:
+    """Every running and queued job of this server, in the order they run, each with Cancel:
+    on every page that starts work."""
+    manager = job_manager()
+
+    @st.fragment(run_every=2.0)
+    def _panel():
+        active = [j for j in manager.jobs() if j.active]
+        if not active:
+            return
+        active.sort(key=lambda j: (j.status != "running", j.device, j.priority, j.id))
+        with st.expander(f"Jobs: {len(active)} running or queued", expanded=True):
+            for j in active:
+                c1, c2 = st.columns([5, 1])
+                if j.status == "running":
+                    p = j.progress
+                    paused = f", paused for {p['paused_for']}" if p.get("paused_for") else ""
+                    c1.caption(f"▶ **{j.label}** running on {j.device}{paused}")
+                else:
+                    c1.caption(f"⏸ **{j.label}**: {manager.queue_text(j)}")
+                if c2.button("Cancel", key=f"cancel_{key}_{j.id}", type="tertiary", icon=":material/cancel:"):
+                    manager.cancel(j.id)
+                    st.rerun()
+
+    _panel()
+
+
 def job_active(job) -> bool:
     return job is not None and job.active
 
@@ -320,6 +347,12 @@ METRIC_HELP = {
     "diversity": "1 − mean genre similarity of the movies within a top-10 list (higher = more varied lists).",
     "novelty": "Mean −log₂ popularity of recommended movies (higher = less mainstream).",
     "gini": "Inequality of how often movies are recommended (0 = evenly, 1 = always the same few).",
+    "MAP@10": "Mean average precision: the precision at each held-out item found in the top 10, averaged.",
+    "genre_calibration": "KL divergence of a list's genre mix from the user's own history (Steck 2018; 0 = same mix).",
+    "popularity_calibration": "Jensen-Shannon divergence of a list's head/mid/tail mix from the user's history"
+    " (Abdollahpouri et al. 2021; 0 = as mainstream as the user).",
+    "gap to next": "The model's NDCG@10 less the next model's, paired over the same users; ✓ when the Holm-corrected"
+    " Wilcoxon test and the bootstrap interval both say the gap is real, ≈ when it is within noise.",
     "train loss": "The training objective at the kept epoch (not comparable across different losses).",
     "valid loss": "The same objective on the validation item (lower is better).",
     "best epoch": "The epoch whose weights were kept (the best on validation).",

@@ -2,12 +2,22 @@
 store (never written by hand), with its protocol, a chart and a link to the page behind it.
 The page to open in front of stakeholders."""
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import page_link, page_start, results
-from recsys_core.results import findings
+from app_pages._shared import cached_dataset, page_link, page_start, results
+from recsys_core.findings import findings
+from recsys_core.paired import SEGMENT_KINDS, segment_context, segment_table
+from recsys_core.protocols import ALL_RANKING
+from recsys_core.splits import describe
 from recsys_core.sweeps import all_sweeps
+
+
+@st.cache_resource(max_entries=4)
+def cached_segment_context(src: str, protocol: str):
+    return segment_context(cached_dataset(src), protocol)
+
 
 ds, src = page_start("Findings")
 st.caption(
@@ -17,7 +27,6 @@ st.caption(
 found = findings(results(src), all_sweeps())
 if not found:
     st.info("Nothing to report yet: the shipped models are still building (see the sidebar).")
-    st.stop()
 for j, f in enumerate(found):
     with st.container(border=True):
         st.subheader(f.title)
@@ -35,3 +44,66 @@ for j, f in enumerate(found):
         else:
             st.dataframe(f.table, hide_index=True, width="stretch")
         page_link(f.page, "See it on its page", ":material/arrow_forward:", f.params)
+
+# ------------------------------------------------------------------ segments
+st.subheader("For whom: two models, segment by segment")
+res = results(src)
+protocols = [p for p in ALL_RANKING if any(res.ranks(m, p) is not None for m in res.shipped)] or ["full"]
+models = [m for m in res.shipped if res.ranks(m, protocols[0]) is not None]
+if len(models) < 2:
+    st.info("The segments need two built models with their per-user ranks stored (the build stores them).")
+    st.stop()
+c = st.columns(4)
+protocol = c[0].selectbox("Protocol", protocols, key="seg_protocol", help="full ranking is the headline")
+kind = c[1].selectbox(
+    "Segments",
+    SEGMENT_KINDS,
+    key="seg_kind",
+    format_func=lambda k: {
+        "activity": "history length (quartiles)",
+        "popularity": "held-out movie's popularity",
+        "recency": "how recently the user was active",
+    }[k],
+)
+models = [m for m in res.shipped if res.ranks(m, protocol) is not None]
+a = c[2].selectbox("Model A", models, index=0, key="seg_a")
+b = c[3].selectbox("Model B", models, index=min(1, len(models) - 1), key="seg_b")
+if a == b:
+    st.info("Pick two different models.")
+    st.stop()
+train, ref = cached_segment_context(src, protocol)
+rows = segment_table(kind, {a: res.ranks(a, protocol), b: res.ranks(b, protocol)}, train, ref, pair=(a, b))
+table = pd.DataFrame(
+    [
+        {
+            "segment": r["segment"],
+            "users": r["users"],
+            f"{a} NDCG@10": r[a],
+            f"{b} NDCG@10": r[b],
+            "A − B": r.get("diff"),
+            "95% interval": f"{r['ci95'][0]:+.3f} to {r['ci95'][1]:+.3f}" if "ci95" in r else "–",
+            "Wilcoxon p": r.get("p_value"),
+            "verdict": ("✓ real gap" if r["significant"] else "≈ within noise") if "significant" in r else "–",
+        }
+        for r in rows
+    ]
+)
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        c: st.column_config.NumberColumn(c, format="%.3f") for c in (f"{a} NDCG@10", f"{b} NDCG@10", "A − B")
+    }
+    | {"Wilcoxon p": st.column_config.NumberColumn("Wilcoxon p", format="%.2g")},
+)
+long = table.melt("segment", [f"{a} NDCG@10", f"{b} NDCG@10"], var_name="model", value_name="NDCG@10")
+fig = px.bar(long, x="segment", y="NDCG@10", color="model", barmode="group", height=300)
+fig.update_layout(margin={"t": 10, "b": 10}, legend_title_text="", xaxis_title="")
+st.plotly_chart(fig, key="segments_chart")
+st.caption(
+    "What am I looking at: each model's NDCG@10 inside each segment of users, and the paired test of the two inside"
+    f" it (the same users, 2,000 bootstrap resamples). Protocol {protocol}: {describe(protocol)}. Head movies are the"
+    " most-rated that make up 20% of the training ratings, tail the least-rated 20%. `python -m recsys_core compare"
+    f" {a} {b} --protocol {protocol} --by {kind}` gives the same table."
+)

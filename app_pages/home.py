@@ -8,15 +8,19 @@ from app_pages._shared import (
     auto_build,
     broken_note,
     build_job,
+    build_models,
     current_dataset,
     job_manager,
+    jobs_panel,
     lead_phrase,
     results,
     show_build_progress,
+    store,
 )
-from recsys_core import catalog
+from recsys_core import catalog, jobs
 from recsys_core.data import summary
-from recsys_core.results import Results, hr_standard_error
+from recsys_core.protocols import ALL_RANKING, PROTOCOLS, TEMPORAL, WHY_URL
+from recsys_core.results import Results
 from recsys_core.splits import describe
 from recsys_core.train import describe_device
 
@@ -35,6 +39,120 @@ def order_note(res: Results) -> None:
         f"**Is the order real?** SASRec's NDCG@10 trained on each user's history {text}. MovieLens has many"
         " ratings at the same second (pseudo-sequential, Woolridge et al. 2021): what survives the shuffles is"
         " what the order adds. The sweep `sasrec-order` on the Sweeps page."
+    )
+
+
+def leaderboard_tab(res: Results, board, p: str, show_rating: bool) -> None:
+    """One protocol's board: what it is, the figures, and which gaps are real (paired tests)."""
+    record = PROTOCOLS[p]
+    st.caption(
+        describe(p)
+        + (
+            ". Figures on the test set, best-epoch weights of the model trained with each user's validation item held"
+            " out (as RecBole does; `evaluate --refit` trains on it too)."
+            if record.split == "leave-one-out"
+            else "."
+        )
+    )
+    if record.sampled:
+        st.caption(
+            f":material/info: **Sampled protocol**: kept to compare with the papers that report it. Sampled metrics"
+            f" can reorder models, even in expectation ([Krichene and Rendle, KDD 2020]({WHY_URL})), so the"
+            " headline is **full** ranking."
+        )
+    sub = board[board["protocol"] == p]
+    if p == TEMPORAL and sub.empty:
+        st.info(
+            "The shipped models under the global temporal split are runs of their own (trained only on what came"
+            " before the validation window): build them in the background, or `python -m recsys_core build"
+            " --temporal`."
+        )
+        job = job_manager().find(f"build {TEMPORAL} {st.session_state['dataset']}")
+        if (job is None or not job.active) and st.button("Build the temporal board", key="build_temporal"):
+            job = jobs.submit_build(job_manager(), store(), st.session_state["dataset"], build_models(), TEMPORAL)
+        if job is not None:
+            show_build_progress(job)
+        return
+    if p == "ratings":
+        cols = ["model", "RMSE", "MAE", "train_seconds"]
+        sub = sub.sort_values("RMSE")
+        show_table(sub, cols)
+        st.caption("AutoRec and embnet are rating models: trained and judged on predicting the stars people gave.")
+        return
+    rating = sub[sub["task"] == "rating"]
+    if not show_rating:
+        sub = sub[sub["task"] != "rating"]
+    sub = sub.sort_values("NDCG@10", ascending=False).copy()
+    sub["model"] = [f"{m} (rating model)" if t == "rating" else m for m, t in zip(sub["model"], sub["task"])]
+    order = [m.removesuffix(" (rating model)") for m in sub["model"]]
+    gaps = res.gaps(p, order)
+    sub["gap to next"] = [gap_phrase(g) for g in gaps]
+    cols = ["model", "HR@10", "NDCG@10", "Recall@10", "MRR@10"]
+    cols += ["MAP@10"] if record.split == "temporal" else []
+    cols += ["AUC"] if record.sampled else []
+    cols += ["gap to next", "coverage", "novelty", "genre_calibration", "popularity_calibration", "train_seconds"]
+    show_table(sub, [c for c in cols if c in sub])
+    tested = [g for g in gaps if g is not None]
+    if tested:
+        st.caption(
+            "**Gap to next**: each model against the one below it on NDCG@10, paired over the same users (Wilcoxon"
+            f" signed-rank test, 95% bootstrap interval), Holm-corrected over the {len(tested)} gaps of this board:"
+            " ✓ a real gap, ≈ within noise. `python -m recsys_core compare A B` gives the whole test."
+        )
+    elif len(sub) > 1:
+        st.caption("Paired tests appear once each model's per-user ranks are stored (the next build stores them).")
+    if record.split == "temporal":
+        m = sub.iloc[0]
+        st.caption(
+            f"{m['users']:,.0f} users with {m['targets']:,.0f} test-window interactions are ranked; left out and"
+            f" counted: {m['cold_users']:,.0f} users with no training history ({m['cold_user_targets']:,.0f}"
+            f" interactions), {m['repeat_targets']:,.0f} repeats. {m['new_item_targets']:,.0f} targets are items no"
+            " one had in training (kept)."
+        )
+    if not show_rating and not rating.empty:
+        st.caption(
+            f"{', '.join(rating['model'])}: rating models, hidden here (see the ratings tab, or the toggle above)."
+        )
+    st.caption(
+        "Coverage and novelty (mean −log₂ popularity) are computed on the full-ranking top-10 lists; genre"
+        " calibration (Steck 2018) and popularity calibration (Abdollahpouri et al. 2021) say how far each list's"
+        " genre mix and head/mid/tail mix stray from the user's own history (0 = the same)."
+    )
+    if any(catalog.entry(m).family == "sequential" for m in order if m in catalog.ZOO):
+        st.caption(
+            "SASRec and GRU4Rec read each user's history in order; for the test figures they read up to the"
+            " held-out movie (temporal: up to the test window) without retraining, as SASRec's own evaluation does."
+        )
+    if p == "loo-uniform":
+        order_note(res)
+
+
+def gap_phrase(g: dict | None) -> str:
+    if g is None:
+        return "–"
+    t = g["test"]
+    return f"{'✓' if g['significant'] else '≈'} {t.diff:+.3f} (p {g['p_holm']:.2g})"
+
+
+def show_table(sub, cols) -> None:
+    st.dataframe(
+        sub[cols].set_index("model"),
+        width="stretch",
+        column_config={
+            "train_seconds": st.column_config.NumberColumn("train s", format="%.1f"),
+            "genre_calibration": st.column_config.NumberColumn(
+                "genre calib.", format="%.3f", help=METRIC_HELP["genre_calibration"]
+            ),
+            "popularity_calibration": st.column_config.NumberColumn(
+                "popularity calib.", format="%.3f", help=METRIC_HELP["popularity_calibration"]
+            ),
+            "gap to next": st.column_config.TextColumn("gap to next", help=METRIC_HELP["gap to next"]),
+            **{
+                c: st.column_config.NumberColumn(c, format="%.3f", help=METRIC_HELP.get(c))
+                for c in cols
+                if c not in ("model", "train_seconds", "gap to next", "genre_calibration", "popularity_calibration")
+            },
+        },
     )
 
 
@@ -77,67 +195,17 @@ if board.empty:
 else:
     if job is not None and job.active:
         show_build_progress(job)
-    protocols = [p for p in ("loo-uniform", "loo-popularity", "full", "ratings") if p in set(board["protocol"])]
-    tabs = st.tabs(protocols)
+    protocols = [p for p in (*ALL_RANKING, "ratings") if p in set(board["protocol"]) or p == TEMPORAL]
+    tabs = st.tabs([f"{p} (sampled)" if PROTOCOLS[p].sampled else p for p in protocols])
+    show_rating = st.toggle(
+        "Rating models on the ranking boards",
+        value=False,
+        help="AutoRec and embnet are trained to predict star ratings (judged by RMSE on the ratings tab); on a "
+        "ranking board they are judged on a task they were not trained for.",
+    )
     for tab, p in zip(tabs, protocols):
         with tab:
-            st.caption(
-                describe(p)
-                + (
-                    ". Figures on the test set, best-epoch weights of the model trained with each "
-                    "user's validation item held out (as RecBole does; `evaluate --refit` trains "
-                    "on it too)."
-                    if p != "ratings"
-                    else "."
-                )
-            )
-            sub = board[board["protocol"] == p]
-            if p == "ratings":
-                cols = ["model", "RMSE", "MAE", "train_seconds"]
-                sub = sub.sort_values("RMSE")
-            else:
-                cols = [
-                    "model",
-                    "HR@10",
-                    "NDCG@10",
-                    "Recall@10",
-                    "MRR@10",
-                    "AUC",
-                    "coverage",
-                    "diversity",
-                    "novelty",
-                    "train_seconds",
-                ]
-                cols = [c for c in cols if c in sub]
-                sub = sub.sort_values("NDCG@10", ascending=False)
-                if "HR@10" in sub and len(sub):
-                    se, n = hr_standard_error(ds, float(sub["HR@10"].max()))
-                    st.caption(
-                        f"{n:,} evaluated users: HR@10 has a standard error of about {se:.3f}, so gaps under"
-                        f" {2 * se:.2f} between two models are within noise on this split."
-                    )
-            st.dataframe(
-                sub[cols].set_index("model"),
-                width="stretch",
-                column_config={
-                    "train_seconds": st.column_config.NumberColumn("train s", format="%.1f"),
-                    **{c: st.column_config.NumberColumn(c, format="%.3f", help=METRIC_HELP.get(c)) for c in cols[1:-1]},
-                },
-            )
-            if p != "ratings":
-                st.caption(
-                    "Coverage, diversity (1 − mean genre cosine within a list) and novelty (mean −log₂ popularity) are"
-                    " computed on the full-ranking top-10 lists of the evaluated users, whatever the protocol."
-                    " Click a column to sort."
-                )
-            if any(catalog.entry(m).family == "sequential" for m in sub["model"]):
-                st.caption(
-                    "SASRec and GRU4Rec read each user's history in order; for the test figures they read up to the"
-                    " held-out movie, the validation movie included, without retraining (as SASRec's own evaluation"
-                    " does)."
-                )
-            if p == "loo-uniform":
-                order_note(res)
+            leaderboard_tab(res, board, p, show_rating)
     with st.expander("What is cached"):
         cached = board[["model", "status", "built"]].drop_duplicates("model").set_index("model")
         broken = res.broken()
@@ -148,6 +216,7 @@ else:
         st.dataframe(cached, width="stretch")
 
 st.caption(f"Training device: {describe_device()}")
+jobs_panel("home")
 
 # ------------------------------------------------------------------ dataset charts
 st.subheader("The data")

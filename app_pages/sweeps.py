@@ -11,6 +11,7 @@ import streamlit as st
 
 from app_pages._shared import (
     job_manager,
+    jobs_panel,
     metric_help,
     page_link,
     page_start,
@@ -77,6 +78,7 @@ def sweep_parcoords(runs: pd.DataFrame, varied: list[str], label: str) -> go.Fig
 
 
 ds, src = page_start("Sweeps")
+jobs_panel("sweeps")
 sweeps = all_sweeps()
 tab_sweep, tab_all, tab_mine, tab_new = st.tabs(["Sweep curves", "All runs of a model", "My runs", "New sweep"])
 
@@ -110,7 +112,7 @@ with tab_sweep:
         def _progress():
             p = job.progress
             if job.status == "queued":
-                st.info(f"Queued behind {job_manager().position(job) - 1} job(s) on {job.device}.")
+                st.info(job_manager().queue_text(job))
             elif job.active:
                 on = " on the Ray cluster" if p.get("executor") == "ray" else ""
                 text = f"Running {name}{on}: {p.get('done', 0)} of {p.get('total', '?')} points done; now {p.get('current')}"

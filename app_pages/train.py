@@ -6,7 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages._form import config_form, keep, reset, save
-from app_pages._shared import job_manager, page_link, page_start, results, store
+from app_pages._shared import job_manager, jobs_panel, page_link, page_start, results, store
 from recsys_core import zoo
 from recsys_core.catalog import neural_models
 from recsys_core.errors import RecsysError
@@ -124,12 +124,7 @@ def _live_figures(job_id: int, n_rows: int, n_pre: int, history: list[dict], pre
 
 with right:
     job = _job()
-    queue = [j for j in jobs.jobs() if j.active]
-    if queue:
-        st.caption(
-            "Queue: "
-            + " · ".join(f"{'▶ ' if j.status == 'running' else f'#{jobs.position(j)} '}{j.label}" for j in queue)
-        )
+    jobs_panel("train")
     if job is None:
         st.info("Pick hyperparameters on the left and press **Train**. Progress and live curves appear here.")
         st.stop()
@@ -143,7 +138,7 @@ with right:
     def live():
         p = job.progress
         if job.status == "queued":
-            st.info(f"Queued: position {jobs.position(job)} on {job.device}; it starts when the job ahead finishes.")
+            st.info(jobs.queue_text(job))
         elif job.status == "running":
             epochs, epoch = p.get("epochs") or 1, p.get("epoch") or 0
             nb, batch = p.get("n_batches") or 1, p.get("batch") or 0

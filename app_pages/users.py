@@ -1,5 +1,6 @@
 """Compare users: two models' top-10 lists side by side for one user."""
 
+import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -19,6 +20,7 @@ from app_pages._shared import (
 from recsys_core import catalog
 from recsys_core.data import summary
 from recsys_core.errors import RecsysError
+from recsys_core.paired import per_user
 
 SHOWN = 15  # the latest items of a sequential model's reading shown
 
@@ -217,3 +219,40 @@ if ds.has_genres:
     st.caption(
         "What am I looking at: the share of each genre in the user's history and in each model's top 10; one colour per genre on every page."
     )
+
+# ------------------------------------------------------------------ over all users
+st.subheader(f"Over every user: {res.label(model_a)} against {res.label(model_b)}")
+if model_a == model_b:
+    st.caption("Pick two different models to see how their per-user figures differ.")
+else:
+    test = res.paired(model_a, model_b, "full")
+    if test is None:
+        st.caption(
+            "The per-user comparison needs both models' per-user ranks under full ranking (stored by the build, and"
+            " for your own runs when they are trained)."
+        )
+    else:
+        ua, xa = per_user(res.ranks(model_a, "full"), "NDCG@10")
+        ub, xb = per_user(res.ranks(model_b, "full"), "NDCG@10")
+        common, ia, ib = np.intersect1d(ua, ub, return_indices=True)
+        diff = pd.DataFrame({"difference": xa[ia] - xb[ib]})
+        mine = diff["difference"].to_numpy()[np.searchsorted(common, user)] if user in common else None
+        changed = diff[diff["difference"] != 0]
+        fig = px.histogram(changed, x="difference", nbins=40, height=280)
+        fig.update_layout(
+            margin={"t": 10, "b": 10},
+            xaxis_title=f"NDCG@10 of {model_a} − {model_b}, per user (full ranking)",
+            yaxis_title="users",
+        )
+        if mine is not None:
+            fig.add_vline(x=float(mine), line_dash="dash", annotation_text="this user")
+        st.plotly_chart(fig, key="per_user_diff")
+        st.markdown(
+            f"**{test.verdict()}**: {model_a} does better for {test.wins:,} users, worse for {test.losses:,},"
+            f" the same for {test.ties:,} (mostly users neither model hits in its top 10)."
+        )
+        st.caption(
+            "What am I looking at: for every user with a held-out movie, how much higher the first model ranks it"
+            " than the second (NDCG@10, full ranking), users where both score the same left out of the bars. The"
+            " verdict is the paired test over all of them (Wilcoxon signed-rank, 95% bootstrap interval)."
+        )

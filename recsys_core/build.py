@@ -7,10 +7,13 @@ everything cached. Sweeps are chained after a build by the CLI, not here.
 
 from __future__ import annotations
 
+import contextlib
+
 from recsys_core import catalog
 from recsys_core.data import Dataset
+from recsys_core.errors import RecsysError
 from recsys_core.protocols import TEMPORAL
-from recsys_core.runs import Outcome, ensure_run
+from recsys_core.runs import Outcome, ensure_run, load_ranks
 from recsys_core.store import Store
 
 
@@ -32,7 +35,12 @@ def build(
             break
         callbacks = progress.callbacks(name) if hasattr(progress, "callbacks") else ()
         protocols = [TEMPORAL] if protocol == TEMPORAL else None
-        outcomes[name] = ensure_run(store, ds, name, protocols=protocols, cancel=cancel, callbacks=callbacks)
+        outcomes[name] = out = ensure_run(store, ds, name, protocols=protocols, cancel=cancel, callbacks=callbacks)
+        if out.cached and out.run["status"] == "done" and store.load_arrays(out.run["key"], "ranks") is None:
+            # a run stored before per-user ranks were kept: computed from its weights, not retrained;
+            # where its weights are gone, the pages go on without its paired tests
+            with contextlib.suppress(RecsysError):
+                load_ranks(store, out.run, ds)
         if progress:
             progress(j + 1, len(names), name, outcomes[name])
     return outcomes

@@ -16,12 +16,11 @@ Any metric@k of any user follows from them, so the paired tests and segments
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 
 from recsys_core import metrics as M
+from recsys_core.metrics import Ranks
 from recsys_core.models.base import SCORE_CELLS, Recommender
 from recsys_core.splits import Interactions, LooSplit
 from recsys_core.temporal import TemporalSplit
@@ -50,23 +49,6 @@ def candidate_scores(model: Recommender, users: np.ndarray, candidates: np.ndarr
         out[s : s + step] = model.score(u, c).float().cpu().numpy()
     out[candidates < 0] = -np.inf
     return out
-
-
-@dataclass
-class Ranks:
-    """Per-user ranks of one ranking protocol: `ranks[j]` is the 0-based place of held-out
-    item `items[j]` in user `users[j]`'s list (one per user under leave-one-out, every
-    window interaction under `temporal`)."""
-
-    users: np.ndarray  # int64, sorted
-    items: np.ndarray  # int64
-    ranks: np.ndarray  # int64
-
-    def per_user(self, k: int = 10) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """(the users, each user's metric@k arrays), users in ascending order."""
-        users, rows = np.unique(self.users, return_inverse=True)
-        hits, n_rel = M.hits_from_ranks(rows, self.ranks, len(users), k)
-        return users, M.per_user_metrics(hits, n_rel)
 
 
 def evaluate_sampled(model: Recommender, split: LooSplit, kind: str, k: int = 10, stage: str = "test") -> dict:

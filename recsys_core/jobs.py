@@ -2,9 +2,12 @@
 
 A job is a function of the Job itself: the worker runs it, the function reports progress
 with `job.report(...)` (a thread-safe dict, read by any browser session) and checks
-`job.cancel`. Jobs on one device run one at a time in submission order; queued jobs know
-their position. The page polls; the work never runs in a page's script thread, and no
-`st.*` call happens here (no streamlit import at all).
+`job.cancel`. Jobs on one device run one at a time: what a person starts (a training, a
+sweep) before the background builds, each in submission order. A build gives way between
+models: a person's job queued meanwhile runs before the build's next model, so it waits at
+most for the model being trained. Queued jobs know what they wait for (`waiting_for`). The
+page polls; the work never runs in a page's script thread, and no `st.*` call happens here
+(no streamlit import at all).
 
 Pages start work only through `submit_fetch`, `submit_build`, `submit_sweep` and
 `submit_training`. Training jobs are also runs in the store: created 'queued' at submit,
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import atexit
 import itertools
-import queue
 import threading
 import time
 import traceback
@@ -49,6 +51,7 @@ class Job:
     run_id: int | None = None  # the store's run, for training jobs
     meta: dict = field(default_factory=dict)
     status: str = "queued"  # queued | running | done | failed | diverged | cancelled
+    priority: int = 0  # 0: started by a person; 1: a background build (gives way between models)
     error: str = ""
     created: float = field(default_factory=time.time)
     started: float | None = None
@@ -80,9 +83,10 @@ class JobManager:
         self.store = store
         self.recovered = store.mark_interrupted() if store is not None else 0
         self._jobs: dict[int, Job] = {}
-        self._queues: dict[str, queue.Queue[Job]] = {}
+        self._workers: set[str] = set()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
 
     def submit(
         self,
@@ -98,11 +102,12 @@ class JobManager:
         device = device or pick_device().type
         with self._lock:
             job = Job(next(self._ids), label, fn, device, kind, run_id, dict(meta or {}))
+            job.priority = 1 if kind == "build" else 0
             self._jobs[job.id] = job
-            if device not in self._queues:
-                self._queues[device] = queue.Queue()
+            if device not in self._workers:
+                self._workers.add(device)
                 threading.Thread(target=self._serve, args=(device,), name=f"recsys-jobs-{device}", daemon=True).start()
-            self._queues[device].put(job)
+            self._ready.notify_all()
         return job
 
     def get(self, job_id: int | None) -> Job | None:
@@ -117,12 +122,60 @@ class JobManager:
         hits = [j for j in self.jobs() if j.label == label]
         return hits[-1] if hits else None
 
+    def _queued(self, device: str) -> list[Job]:
+        """The queued jobs of a device in the order they will start (call with the lock held)."""
+        waiting = [j for j in self._jobs.values() if j.device == device and j.status == "queued"]
+        return sorted(waiting, key=lambda j: (j.priority, j.id))
+
+    def waiting_for(self, job: Job) -> list[Job]:
+        """What a queued job waits for: the job running on its device, then the queued ones
+        that start before it ([] when it runs or has ended)."""
+        if job.status != "queued":
+            return []
+        with self._lock:
+            running = [j for j in self._jobs.values() if j.device == job.device and j.status == "running"]
+            queued = self._queued(job.device)
+        return running + queued[: queued.index(job)] if job in queued else running
+
     def position(self, job: Job) -> int:
-        """0 when running, else 1 + the number of jobs ahead of it on its device."""
+        """0 when running, else its place in its device's line (1: it starts next)."""
         if job.status == "running":
             return 0
-        ahead = [j for j in self.jobs() if j.active and j.device == job.device and j.id < job.id]
-        return len(ahead) + (0 if any(j.status == "running" for j in ahead) else 1)
+        with self._lock:
+            queued = self._queued(job.device)
+        return queued.index(job) + 1 if job in queued else 0
+
+    def queue_text(self, job: Job) -> str:
+        """'Queued: starts next, when build ml-100k (training sasrec) ends its current model' and the like."""
+        ahead = self.waiting_for(job)
+        if not ahead:
+            return "Starting."
+        parts = []
+        for j in ahead:
+            if j.status == "running" and j.kind == "build" and j.priority > job.priority:
+                current = j.progress.get("current")
+                parts.append(f"{j.label} gives way after its current model{f' ({current})' if current else ''}")
+            else:
+                parts.append(f"{j.label} ({j.status})")
+        n = len([j for j in ahead if j.status == "queued"])
+        head = "starts next" if n == 0 else f"{n} queued job{'s' * (n != 1)} ahead"
+        return f"Queued on {job.device}, {head}: " + "; ".join(parts) + "."
+
+    def run_waiting(self, job: Job) -> int:
+        """From inside a running job (a build between models): run, in this worker, every
+        queued job of its device that goes before it (a person's). Returns how many ran."""
+        ran = 0
+        while True:
+            with self._lock:
+                queued = [j for j in self._queued(job.device) if j.priority < job.priority]
+                if not queued:
+                    return ran
+                nxt = queued[0]
+                nxt.status, nxt.started = "running", time.time()
+            job.report(paused_for=nxt.label)
+            self._run(nxt)
+            job.report(paused_for=None)
+            ran += 1
 
     def cancel(self, job_id: int) -> None:
         job = self._jobs.get(job_id)
@@ -151,25 +204,28 @@ class JobManager:
         return job
 
     def _serve(self, device: str) -> None:
-        q = self._queues[device]
         while True:
-            job = q.get()
-            with self._lock:
-                if job.status != "queued":
-                    continue
+            with self._ready:
+                while not self._queued(device):
+                    self._ready.wait()
+                job = self._queued(device)[0]
                 job.status, job.started = "running", time.time()
-            try:
-                job.result = job.fn(job)
-                status, error = "cancelled" if job.cancel.is_set() else "done", ""
-                if isinstance(job.result, dict) and job.result.get("status") in FINAL:
-                    status, error = job.result["status"], job.result.get("error") or ""
-                job.error, job.status = error, status
-            except Exception as e:  # noqa: BLE001 - kept on the job, shown by the page
-                job.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
-                job.status = "failed"
-                if job.run_id is not None and self.store is not None:
-                    self.store.finish_run(job.run_id, "failed", error=job.error)
-            job.finished = time.time()
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        """Run a job that was just set running, and record how it ended."""
+        try:
+            job.result = job.fn(job)
+            status, error = "cancelled" if job.cancel.is_set() else "done", ""
+            if isinstance(job.result, dict) and job.result.get("status") in FINAL:
+                status, error = job.result["status"], job.result.get("error") or ""
+            job.error, job.status = error, status
+        except Exception as e:  # noqa: BLE001 - kept on the job, shown by the page
+            job.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
+            job.status = "failed"
+            if job.run_id is not None and self.store is not None:
+                self.store.finish_run(job.run_id, "failed", error=job.error)
+        job.finished = time.time()
 
 
 _MANAGERS: weakref.WeakSet[JobManager] = weakref.WeakSet()
@@ -225,8 +281,8 @@ class _BuildProgress:
     """What a build job reports: models done, the model training now with its epoch, and an
     estimate of the time left in that model from its measured epoch times."""
 
-    def __init__(self, job: Job, total: int):
-        self.job = job
+    def __init__(self, job: Job, total: int, give_way=None):
+        self.job, self.give_way = job, give_way
         job.report(done=0, total=total, current="starting")
 
     def callbacks(self, name: str):
@@ -250,20 +306,24 @@ class _BuildProgress:
 
     def __call__(self, j, n, name, out):
         self.job.report(done=j, total=n, current=name if j < n else "done", phase=None)
+        if self.give_way is not None and j < n:
+            self.give_way()  # a person's training queued meanwhile goes before the next model
 
 
-def submit_build(manager: JobManager, store, src: str, models: list[str] | None = None) -> Job:
-    """Start (or find) the background build of the shipped models (or `models`) for a dataset."""
-    label = f"build {src}"
+def submit_build(manager: JobManager, store, src: str, models: list[str] | None = None, protocol=None) -> Job:
+    """Start (or find) the background build of the shipped models (or `models`) for a
+    dataset (with `protocol="temporal"`: their runs under the temporal split)."""
+    label = f"build {src}" if protocol is None else f"build {protocol} {src}"
     job = manager.find(label)
     if job is not None and job.active:
         return job
 
     def work(job: Job) -> None:
         names = list(models or catalog.ZOO)
-        build(load_dataset(src), names, store=store, progress=_BuildProgress(job, len(names)), cancel=job.cancel)
+        progress = _BuildProgress(job, len(names), lambda: manager.run_waiting(job))
+        build(load_dataset(src), names, store=store, progress=progress, cancel=job.cancel, protocol=protocol)
 
-    return manager.submit(label, work, kind="build", meta={"src": src})
+    return manager.submit(label, work, kind="build", meta={"src": src, "protocol": protocol})
 
 
 def submit_sweep(manager: JobManager, store, src: str, sweep: Sweep, executor=None) -> Job:

@@ -11,6 +11,8 @@ every item the same gets HR@10 of about 10/100 under `loo-*`, not 1.0 (and not 0
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -80,6 +82,23 @@ def hits_from_ranks(rows: np.ndarray, ranks: np.ndarray, n_rows: int, k: int) ->
     top = ranks < k
     hits[rows[top], ranks[top]] = True
     return hits, np.bincount(rows, minlength=n_rows)
+
+
+@dataclass
+class Ranks:
+    """Per-user ranks of one ranking protocol: `ranks[j]` is the 0-based place of held-out
+    item `items[j]` in user `users[j]`'s list (one per user under leave-one-out, every
+    window interaction under `temporal`)."""
+
+    users: np.ndarray  # int64, sorted
+    items: np.ndarray  # int64
+    ranks: np.ndarray  # int64
+
+    def per_user(self, k: int = 10) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(the users, each user's metric@k arrays), users in ascending order."""
+        users, rows = np.unique(self.users, return_inverse=True)
+        hits, n_rel = hits_from_ranks(rows, self.ranks, len(users), k)
+        return users, per_user_metrics(hits, n_rel)
 
 
 def auc(scores: np.ndarray, valid: np.ndarray | None = None) -> float:

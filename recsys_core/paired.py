@@ -27,8 +27,7 @@ from scipy import stats
 
 from recsys_core.data import Dataset
 from recsys_core.errors import ConfigError
-from recsys_core.evaluation import Ranks
-from recsys_core.metrics import popularity_groups
+from recsys_core.metrics import Ranks, popularity_groups
 from recsys_core.protocols import TEMPORAL
 from recsys_core.splits import Interactions, loo_split
 from recsys_core.temporal import temporal_split

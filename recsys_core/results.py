@@ -7,7 +7,6 @@ does no query and no checksum. Every table a page shows from the store comes fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -16,8 +15,11 @@ import pandas as pd
 
 from recsys_core.catalog import MY_RUNS, ZOO, changed, run_key, shipped_runs
 from recsys_core.data import Dataset
-from recsys_core.data.summary import component_ends, favourite_genre, primary_genre
-from recsys_core.splits import MIN_LOO_HISTORY, RANKING, describe
+from recsys_core.data.summary import favourite_genre, primary_genre
+from recsys_core.metrics import Ranks
+from recsys_core.paired import Paired, holm, paired
+from recsys_core.protocols import TEMPORAL
+from recsys_core.splits import MIN_LOO_HISTORY, RANKING
 from recsys_core.store import Store
 
 if TYPE_CHECKING:  # a type only: reading results never imports the sweep runner (torch)
@@ -203,15 +205,60 @@ class Results:
 
     # ---------------------------------------------------------------- leaderboard
 
+    @cached_property
+    def temporal(self) -> dict[str, dict]:
+        """name -> the finished run of each shipped model under the temporal split."""
+        return shipped_runs(self.store, self.ds, TEMPORAL)
+
+    def ranks(self, model: str, protocol: str) -> Ranks | None:
+        """Per-user ranks of a shipped model ("ncf") or stored run ("run:12") under a ranking
+        protocol, from its `ranks.npz`; None when not stored (a run from before they were
+        kept: the next build stores them)."""
+        if protocol == TEMPORAL and not model.startswith("run:"):
+            run = self.temporal.get(model)
+            arrays = self.store.load_arrays(run["key"], "ranks") if run else None
+        else:
+            arrays = self.arrays(model, "ranks")
+        if arrays is None or f"{protocol}__ranks" not in arrays:
+            return None
+        return Ranks(*(arrays[f"{protocol}__{part}"] for part in ("users", "items", "ranks")))
+
+    def paired(self, a: str, b: str, protocol: str, metric: str = "NDCG@10", resamples: int = 2_000) -> Paired | None:
+        """The paired test of two models on the same users (None without both ranks)."""
+        ra, rb = self.ranks(a, protocol), self.ranks(b, protocol)
+        if ra is None or rb is None:
+            return None
+        return paired(ra, rb, metric, (a, b), protocol, resamples)
+
+    def gaps(self, protocol: str, order: list[str], metric: str = "NDCG@10") -> list[dict | None]:
+        """For a board sorted best first: each model's paired test against the next one down,
+        Holm-adjusted over the board (None where a model's ranks are not stored, and last)."""
+        tests = [self.paired(a, b, protocol, metric) for a, b in zip(order, order[1:])]
+        found = [t for t in tests if t is not None]
+        adjusted = iter(holm([t.p_value for t in found])) if found else iter(())
+        out: list[dict | None] = []
+        for t in tests:
+            if t is None:
+                out.append(None)
+                continue
+            p_holm = float(next(adjusted))
+            sure = p_holm < 0.05 and not (t.ci95[0] <= 0 <= t.ci95[1])
+            out.append({"test": t, "p_holm": p_holm, "significant": sure})
+        return [*out, None]
+
     def leaderboard(self) -> pd.DataFrame:
-        """One row per (model, protocol) of the shipped models."""
+        """One row per (model, protocol) of the shipped models (full ranking first; the
+        temporal split's rows from its own runs)."""
         rows = []
-        for name, run in self.shipped.items():
+        runs = [(name, run, [*RANKING, "ratings"]) for name, run in self.shipped.items()]
+        runs += [(name, run, [TEMPORAL]) for name, run in self.temporal.items()]
+        for name, run, protocols in runs:
             m = run["metrics"]
-            for p in [*RANKING, "ratings"]:
+            for p in protocols:
                 if p not in m:
                     continue
-                seconds = m.get("seconds", {}).get("fit" if p != "ratings" else "fit_ratings")
+                fit_key = {"ratings": "fit_ratings", TEMPORAL: "fit_temporal"}.get(p, "fit")
+                seconds = m.get("seconds", {}).get(fit_key)
                 rows.append(
                     {"model": name, "protocol": p, **m[p], "train_seconds": seconds, "status": run["status"]}
                     | {"built": run["finished"]}
@@ -220,6 +267,7 @@ class Results:
             return pd.DataFrame()
         df = pd.DataFrame(rows)
         df["built"] = pd.to_datetime(df["built"], unit="s").dt.strftime("%Y-%m-%d %H:%M")
+        df["task"] = [ZOO[m].task if m in ZOO else "ranking" for m in df["model"]]
         return df
 
     # ---------------------------------------------------------------- lists and neighbours
@@ -450,150 +498,3 @@ class Results:
         outcome = ("best-epoch", "last-epoch", "test", "epochs")
         fixed = [c for c in df.columns[3:] if c.split(" ")[0] not in outcome and df[c].nunique(dropna=False) <= 1]
         return df.drop(columns=fixed)
-
-
-# ------------------------------------------------------------------ findings
-
-
-@dataclass
-class Finding:
-    """One thing this dashboard found, computed from the store: a headline, the figures
-    behind it (a small table to chart), the protocol they were measured under, and the page
-    (with its link parameters) that shows the detail."""
-
-    title: str
-    text: str
-    protocol: str
-    table: pd.DataFrame
-    page: str
-    params: dict = field(default_factory=dict)
-
-
-def findings(res: Results, sweeps: dict) -> list[Finding]:
-    """What the store says about this dataset, in the order a demo tells it; a finding whose
-    runs are not in the store yet is left out (never written by hand)."""
-    out: list[Finding] = []
-    board = res.leaderboard()
-    ranking = board[board["protocol"] != "ratings"] if not board.empty else board
-    for protocol in [p for p in RANKING if not ranking.empty and p in set(ranking["protocol"])]:
-        sub = ranking[ranking["protocol"] == protocol].sort_values("NDCG@10", ascending=False)
-        if len(sub) < 2:
-            continue
-        first, second = sub.iloc[0], sub.iloc[1]
-        se, n = hr_standard_error(res.ds, float(first["HR@10"]))
-        gap = float(first["HR@10"] - second["HR@10"])
-        clear = gap > 2 * se
-        verdict = "a clear lead" if clear else "within noise of each other (under two standard errors)"
-        title = f"{first['model']} leads" if clear else f"{first['model']} and {second['model']} share the lead"
-        out.append(
-            Finding(
-                f"{title} under {protocol}",
-                f"{first['model']} ranks first by NDCG@10 ({first['NDCG@10']:.3f}); its HR@10 is {first['HR@10']:.3f} "
-                f"against {second['model']}'s {second['HR@10']:.3f}: {gap:+.3f}, {verdict} (standard error {se:.3f} "
-                f"over {n:,} users).",
-                f"{protocol}: {describe(protocol)}",
-                sub[["model", "HR@10", "NDCG@10"]].reset_index(drop=True),
-                "app_pages/home.py",
-            )
-        )
-    if not ranking.empty and {"mf", "ncf"} <= set(ranking["model"]):
-        sub = ranking[(ranking["protocol"] == "loo-uniform") & ranking["model"].isin(["mf", "ncf"])]
-        if len(sub) == 2:
-            mf, ncf = (sub[sub["model"] == m].iloc[0] for m in ("mf", "ncf"))
-            better = "beats" if mf["NDCG@10"] > ncf["NDCG@10"] else "does not beat"
-            out.append(
-                Finding(
-                    f"Plain matrix factorisation {better} NeuMF",
-                    f"MF: HR@10 {mf['HR@10']:.3f}, NDCG@10 {mf['NDCG@10']:.3f}; NeuMF: {ncf['HR@10']:.3f}, "
-                    f"{ncf['NDCG@10']:.3f}. A well-tuned dot product holds its own against the MLP tower, as Rendle et "
-                    "al. (2020) found.",
-                    f"loo-uniform: {describe('loo-uniform')}",
-                    sub[["model", "HR@10", "NDCG@10"]].reset_index(drop=True),
-                    "app_pages/users.py",
-                    {"model_a": "mf", "model_b": "ncf"},
-                )
-            )
-    for model in ("mf", "ncf", "cdae", "ease"):
-        runs = res.model_runs(model) if model != "ease" else pd.DataFrame()
-        metric = "best-epoch valid NDCG@10"
-        if runs.empty or "recency_half_life" not in runs or metric not in runs:
-            continue
-        off, on = runs[runs["recency_half_life"] == 0], runs[runs["recency_half_life"] > 0]
-        if off.empty or on.empty:
-            continue
-        a, b = float(off[metric].max()), float(on[metric].max())
-        out.append(
-            Finding(
-                f"Recency weights and {model}",
-                f"Best validation NDCG@10 of {model} runs without recency weights {a:.3f}, with them {b:.3f} ({b - a:+.3f}):"
-                " the latest interactions are held out, and recent taste predicts them.",
-                "loo-uniform (validation item)",
-                pd.DataFrame({"recency weights": ["off", "on"], "best valid NDCG@10": [a, b]}),
-                "app_pages/sweeps.py",
-                {"pc_model": model},
-            )
-        )
-    for model in res.models_with("item_embeddings"):
-        found = res.embedding_map(model)
-        if found is None or model == "genre":
-            continue
-        df, explained = found
-        neg, pos = component_ends(df, "PC1", 5)
-        out.append(
-            Finding(
-                f"What the first direction of {model}'s movie map means",
-                f"PC1 explains {explained[0]:.0%} of the variance. At one end: {', '.join(neg)}; at the other: "
-                f"{', '.join(pos)}.",
-                "train split of leave-one-out",
-                pd.DataFrame({"one end": neg, "the other end": pos}),
-                "app_pages/embeddings.py",
-                {"map_model": model},
-            )
-        )
-        break
-    spread = []
-    for sweep in sweeps.values():
-        rows = [r for r in res.sweep_report(sweep) if r.get("status") == "done"]
-        valid = [
-            v for r in rows for k, v in r.items() if k.startswith("valid ") and k != "valid_loss" and v is not None
-        ]
-        if len(valid) >= 2:
-            spread.append(
-                {
-                    "sweep": sweep.name,
-                    "setting": sweep.param,
-                    "spread of the validation metric": max(valid) - min(valid),
-                }
-            )
-    if spread:
-        table = pd.DataFrame(spread).sort_values("spread of the validation metric", ascending=False)
-        top = table.iloc[0]
-        out.append(
-            Finding(
-                "Which settings matter most",
-                f"Across the sweeps run here, {top['setting']} ({top['sweep']}) moves the validation metric most: "
-                f"{top['spread of the validation metric']:.3f} between its best and worst value.",
-                "each sweep's own protocol, validation",
-                table.reset_index(drop=True),
-                "app_pages/sweeps.py",
-                {"sweep": str(top["sweep"])},
-            )
-        )
-    for sweep in sweeps.values():
-        if not sweep.claim:
-            continue
-        best = next((r for r in res.sweep_report(sweep) if r.get("best")), None)
-        if best is None:
-            continue
-        study = sweep.description.split(":")[0]
-        out.append(
-            Finding(
-                f"{study[0].upper() + study[1:]}: {sweep.param}",
-                f"The write-up: {sweep.claim}. Here, the best {sweep.param} on validation is {best['value']}.",
-                sweep.protocol,
-                pd.DataFrame(res.sweep_report(sweep))[["value", *[k for k in best if k.startswith("valid ")]]],
-                "app_pages/sweeps.py",
-                {"sweep": sweep.name},
-            )
-        )
-    return out

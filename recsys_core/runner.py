@@ -12,8 +12,9 @@ from recsys_core import splits, zoo
 from recsys_core.config import to_dict
 from recsys_core.data import Dataset
 from recsys_core.errors import ConfigError
-from recsys_core.evaluation import Ranks, evaluate_many, evaluate_ratings, evaluate_temporal
+from recsys_core.evaluation import evaluate_many, evaluate_ratings, evaluate_temporal
 from recsys_core.fitting import fit_model
+from recsys_core.metrics import Ranks
 from recsys_core.models.base import History, Recommender
 from recsys_core.protocols import TEMPORAL
 from recsys_core.temporal import temporal_split

@@ -25,7 +25,8 @@ from recsys_core.catalog import REQUIRED, build_protocols, run_key
 from recsys_core.config import config_hash, from_dict, to_dict
 from recsys_core.data import Dataset
 from recsys_core.errors import RecsysError
-from recsys_core.evaluation import Ranks, evaluate_many, evaluate_temporal
+from recsys_core.evaluation import evaluate_many, evaluate_temporal
+from recsys_core.metrics import Ranks
 from recsys_core.models.base import Recommender
 from recsys_core.protocols import TEMPORAL
 from recsys_core.protocols import protocol as protocol_record

@@ -169,3 +169,46 @@ def test_shutdown_cancels_what_runs_and_waits_for_it():
     assert started.wait(10)
     jobs.shutdown(timeout=10)
     assert (running.status, queued.status) == ("cancelled", "cancelled")
+
+
+def test_a_persons_job_goes_before_the_background_build_and_the_build_gives_way_between_models():
+    jobs = JobManager()
+    gate, order = threading.Event(), []
+
+    def build(job):  # three "models"; between them the build gives way, as submit_build's does
+        for model in ("m1", "m2", "m3"):
+            if model == "m1":
+                gate.wait(5)
+            order.append(model)
+            jobs.run_waiting(job)
+
+    b = jobs.submit("build data", build, device="cpu", kind="build")
+    deadline = time.monotonic() + 5
+    while b.status != "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    t1 = jobs.submit("train mine", lambda job: order.append("t1"), device="cpu", kind="train")
+    t2 = jobs.submit("sweep mine", lambda job: order.append("t2"), device="cpu", kind="sweep")
+    assert jobs.position(t1) == 1 and jobs.position(t2) == 2
+    text = jobs.queue_text(t1)
+    assert "starts next" in text and "build data gives way after its current model" in text
+    assert "1 queued job ahead" in jobs.queue_text(t2)
+    gate.set()
+    jobs.wait(b, 5)
+    assert order == ["m1", "t1", "t2", "m2", "m3"]  # waited only for the model being trained
+    assert [j.status for j in (b, t1, t2)] == ["done"] * 3
+
+
+def test_a_queued_person_job_starts_before_a_queued_build():
+    jobs = JobManager()
+    gate, order = threading.Event(), []
+    blocker = jobs.submit("block", lambda job: gate.wait(5), device="cpu")
+    deadline = time.monotonic() + 5
+    while blocker.status != "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    b = jobs.submit("build data", lambda job: order.append("build"), device="cpu", kind="build")
+    t = jobs.submit("train mine", lambda job: order.append("train"), device="cpu", kind="train")
+    assert jobs.position(t) == 1 and jobs.position(b) == 2  # submitted later, runs first
+    gate.set()
+    for j in (blocker, b, t):
+        jobs.wait(j, 5)
+    assert order == ["train", "build"]

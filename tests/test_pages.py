@@ -514,7 +514,8 @@ def test_a_link_opens_the_same_view(built_store, monkeypatch):
 
 
 def test_findings_are_computed_from_the_store_and_name_their_protocol(built_store, monkeypatch):
-    from recsys_core.results import Results, findings
+    from recsys_core.findings import findings
+    from recsys_core.results import Results
     from recsys_core.store import Store
     from recsys_core.sweeps import all_sweeps
 

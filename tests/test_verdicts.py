@@ -14,7 +14,8 @@ from recsys_core import metrics as M
 from recsys_core.cli import main
 from recsys_core.data import synthetic
 from recsys_core.errors import ConfigError
-from recsys_core.evaluation import Ranks, evaluate_temporal
+from recsys_core.evaluation import evaluate_temporal
+from recsys_core.metrics import Ranks
 from recsys_core.models.base import Recommender
 from recsys_core.paired import holm, paired, paired_test, parse_metric, segment_context, segments
 from recsys_core.protocols import HEADLINE, PROTOCOLS, RANKING
