@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
@@ -108,6 +109,9 @@ def sidebar_build(src: str) -> None:
         rebuilt.add((src, broken))
         job = build_job(src)
     if not missing and (job is None or job.status == "done"):
+        return
+    if job is not None and job.active:  # one count on the screen: the build's own
+        show_build_progress(job, compact=True)
         return
     wanted = build_models()
     st.caption(f"Shipped models for **{src}**: {len(wanted) - len(missing)}/{len(wanted)} built")
@@ -272,19 +276,24 @@ def no_artifacts(ds_src: str, what: str) -> None:
 
 
 def build_activity(p: dict) -> str:
-    """'training ncf (pre-training GMF), epoch 3/20, about 40 s left at most' from a build
-    job's progress: the model being trained now, its epoch, and an upper estimate from its
-    measured seconds per epoch (early stopping usually ends sooner)."""
+    """'training ncf (pre-training GMF), epoch 3 of at most 20, 0.4 s an epoch: at most 7 s
+    left in it' from a build job's progress: the model being trained now, its epoch, and an
+    upper bound from the median of its measured epoch times (one slow epoch does not swing
+    it; early stopping usually ends sooner)."""
     now = p.get("current") or "starting"
     if now in ("starting", "done"):
         return now
-    epochs, epoch, secs = p.get("epochs"), p.get("epoch") or 0, p.get("epoch_seconds")
+    epochs, epoch = p.get("epochs"), p.get("epoch") or 0
+    times = p.get("epoch_times") or ([p["epoch_seconds"]] if p.get("epoch_seconds") else [])
     phase = p.get("phase")
     text = f"training {now}" + (f" ({phase})" if phase and phase.startswith("pre-training") else "")
+    if p.get("paused_for"):
+        return f"{text}: paused for {p['paused_for']}"
     if epochs:
-        text += f", epoch {max(epoch, 1)}/{epochs}"
-        if secs:
-            text += f", at most {max(epochs - epoch, 0) * secs:.0f} s left in it"
+        text += f", epoch {max(epoch, 1)} of at most {epochs}"
+        if times:
+            per = float(np.median(times))
+            text += f", {per:.1f} s an epoch: at most {max(epochs - epoch, 0) * per:.0f} s left in it"
     elif phase == "preparing":
         text = f"preparing {now}"
     return text

@@ -63,3 +63,15 @@ def wait_healthy(port: int, seconds: float) -> bool:
         except OSError:
             time.sleep(0.25)
     return False
+
+
+def built_models(artifacts: Path) -> dict[str, tuple[float, float]]:
+    """model -> (started, finished) of the finished runs in a run store (none yet: {})."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(artifacts / "runs.sqlite") as db:
+            rows = db.execute("SELECT model, started, finished FROM runs WHERE status = 'done'").fetchall()
+    except sqlite3.Error:
+        return {}
+    return {m: (a, b) for m, a, b in rows}

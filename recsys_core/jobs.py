@@ -290,13 +290,16 @@ class _BuildProgress:
 
         class Epochs(Callback):
             def on_train_begin(self, info):
-                job.report(current=name, phase=info.get("phase", "training"), epoch=0, epochs=info["epochs"])
+                job.report(
+                    current=name, phase=info.get("phase", "training"), epoch=0, epochs=info["epochs"], epoch_times=[]
+                )
 
             def on_batch_end(self, epoch, batch, n_batches, loss):
                 job.report(epoch=epoch, batch=batch, n_batches=n_batches)
 
             def on_epoch_end(self, row):
-                job.report(epoch=row["epoch"], epoch_seconds=row.get("seconds"))
+                times = [*job.progress.get("epoch_times", []), row.get("seconds") or 0.0]
+                job.report(epoch=row["epoch"], epoch_seconds=row.get("seconds"), epoch_times=times)
 
             def on_pretrain_epoch_end(self, phase, row):
                 self.on_epoch_end(row)
@@ -318,12 +321,15 @@ def submit_build(manager: JobManager, store, src: str, models: list[str] | None 
     if job is not None and job.active:
         return job
 
+    names = list(models or catalog.ZOO)
+
     def work(job: Job) -> None:
-        names = list(models or catalog.ZOO)
         progress = _BuildProgress(job, len(names), lambda: manager.run_waiting(job))
         build(load_dataset(src), names, store=store, progress=progress, cancel=job.cancel, protocol=protocol)
 
-    return manager.submit(label, work, kind="build", meta={"src": src, "protocol": protocol})
+    job = manager.submit(label, work, kind="build", meta={"src": src, "protocol": protocol})
+    job.report(done=0, total=len(names), current="starting")  # the count is right before the job starts
+    return job
 
 
 def submit_sweep(manager: JobManager, store, src: str, sweep: Sweep, executor=None) -> Job:

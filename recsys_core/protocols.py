@@ -104,7 +104,7 @@ HEADLINE = "full"
 RANKING = tuple(p.name for p in PROTOCOLS.values() if p.split == "leave-one-out")
 RATING = tuple(p.name for p in PROTOCOLS.values() if p.split == "ratings")
 TEMPORAL = "temporal"
-ALL_RANKING = (*RANKING, TEMPORAL)
+ALL_RANKING = tuple(p.name for p in PROTOCOLS.values() if p.ranking)  # full, temporal, then the sampled ones
 
 
 def protocol(name: str) -> Protocol:

@@ -81,7 +81,9 @@ def test_cli_evaluate_json_shape(capsys):
     assert main(["evaluate", "ease", "--dataset", "synthetic:users=120,items=150,seed=1", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"model", "dataset", "protocol", "k", "metrics", "seconds"}
-    assert {"HR@10", "NDCG@10", "Recall@10", "MRR@10", "AUC", "coverage", "diversity", "novelty"} <= set(out["metrics"])
+    assert out["protocol"] == "full"  # full ranking is the default
+    want = {"HR@10", "NDCG@10", "Recall@10", "MRR@10", "coverage", "diversity", "novelty", "genre_calibration"}
+    assert want <= set(out["metrics"]) and "AUC" not in out["metrics"]  # AUC is a sampled protocol's
 
 
 def test_cli_similar_and_recommend(capsys):

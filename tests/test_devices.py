@@ -89,7 +89,7 @@ def test_cli_train_stores_a_run_that_recommend_and_evaluate_reload(capsys):
     assert len(rows) == 4 and {"movie_id", "title", "score"} <= set(rows[0])
     assert main(["evaluate", "--run", str(run_id), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["metrics"]["loo-uniform"]["HR@10"] == pytest.approx(trained["metrics"]["HR@10"], abs=1e-9)
+    assert out["metrics"]["full"]["HR@10"] == pytest.approx(trained["metrics"]["HR@10"], abs=1e-9)  # the default
     assert main(["recommend", "--run", "9999", "--user", "5"]) == 2
     assert "no run 9999" in capsys.readouterr().err
 
