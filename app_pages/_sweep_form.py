@@ -17,6 +17,7 @@ from recsys_core.errors import ConfigError
 
 METHODS = {"grid": "Grid: every combination", "random": "Random search", "tpe": "TPE search (Optuna)"}
 BASE = ("epochs", "patience")  # shared by every point, not varied here
+MAX_POINTS = 200  # points a sweep described here may have
 
 
 def tunable(model: str) -> dict[str, tuple[dataclasses.Field, type, object]]:
@@ -111,8 +112,9 @@ def sweep_form(src: str, existing: list[str], ray_address: str | None) -> tuple[
     protocols = list(splits.RATING) if entry.task == "rating" else list(splits.RANKING)
     d1, d2, d3, d4 = st.columns(4)
     protocol = d1.selectbox("Protocol", protocols, key="new_sweep_protocol", help=splits.describe(protocols[0]))
-    epochs = d2.number_input("Epochs (at most)", 1, 1000, value=int(entry.config.epochs), key="new_sweep_epochs")
-    budget = d3.number_input("Budget (points)", 1, 200, value=8, key="new_sweep_budget", disabled=method == "grid")
+    # no bounds on the widgets: a value out of range is said on Start, never silently snapped back
+    epochs = d2.number_input("Epochs (at most)", value=int(entry.config.epochs), step=1, key="new_sweep_epochs")
+    budget = d3.number_input("Budget (points)", value=8, step=1, key="new_sweep_budget", disabled=method == "grid")
     prune = d4.toggle(
         "Median pruning",
         key="new_sweep_prune",
@@ -123,7 +125,7 @@ def sweep_form(src: str, existing: list[str], ray_address: str | None) -> tuple[
         kinds["ray"] = f"The Ray cluster at {ray_address}"
     e1, e2, e3 = st.columns([2, 1, 2])
     where = e1.radio("Run on", list(kinds), format_func=kinds.get, key="new_sweep_executor")
-    workers = e2.number_input("Workers", 2, 64, value=2, key="new_sweep_workers", disabled=where != "pool")
+    workers = e2.number_input("Workers", value=2, step=1, key="new_sweep_workers", disabled=where != "pool")
     n = 1
     for values in grid.values():
         n *= len(values)
@@ -134,6 +136,15 @@ def sweep_form(src: str, existing: list[str], ray_address: str | None) -> tuple[
         return None
     if not varied:
         raise ConfigError("pick at least one setting to vary")
+    for what, value, lo, hi, use in (
+        ("epochs", epochs, 1, 1000, True),
+        ("budget", budget, 1, MAX_POINTS, method != "grid"),
+        ("workers", workers, 2, 64, where == "pool"),
+    ):
+        if use and not lo <= value <= hi:
+            raise ConfigError(f"{what} {value:g}: give a whole number from {lo} to {hi}; nothing was started")
+    if method == "grid" and not 1 <= size <= MAX_POINTS:
+        raise ConfigError(f"the grid has {size} points: give every setting a value, at most {MAX_POINTS} points in all")
     spec = {
         "name": name.strip(),
         "model": model,

@@ -35,7 +35,7 @@ from recsys_core.protocols import TEMPORAL
 from recsys_core.store import Store, cache_key
 
 MY_RUNS = "my-runs"  # the store's sweep name for runs started from the Train page
-REQUIRED = ["topk.npz"]  # the artifact a shipped run must have intact to count as built
+REQUIRED = ["topk.npz"]  # the artifact every shipped run must have intact to count as built
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,12 @@ def shipped_runs(store: Store, ds: Dataset, protocol: str | None = None) -> dict
     return {name: found[key] for name, key in keys.items() if key in found}
 
 
+def required_files(name: str) -> list[str]:
+    """The files a shipped model's run must have intact to count as built: its top-k lists,
+    and the weights of a neural model (the pages reload them)."""
+    return [*REQUIRED, *(["weights.pt"] if is_neural(name) else [])]
+
+
 def missing_models(store: Store, ds: Dataset, protocol: str | None = None) -> list[str]:
     """Shipped models not built on this dataset (under the temporal split with
     `protocol="temporal"`): no finished run, or a finished run whose artifacts fail their
@@ -182,7 +188,8 @@ def missing_models(store: Store, ds: Dataset, protocol: str | None = None) -> li
     return [
         name
         for name in ZOO
-        if name not in done or (done[name]["status"] == "done" and not store.has_artifacts(done[name]["key"], REQUIRED))
+        if name not in done
+        or (done[name]["status"] == "done" and not store.has_artifacts(done[name]["key"], required_files(name)))
     ]
 
 

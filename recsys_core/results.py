@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from recsys_core.catalog import MY_RUNS, ZOO, changed, run_key, shipped_runs
+from recsys_core.catalog import MY_RUNS, ZOO, changed, required_files, run_key, shipped_runs
 from recsys_core.data import Dataset
 from recsys_core.data.summary import favourite_genre, primary_genre
 from recsys_core.metrics import Ranks
@@ -148,10 +148,15 @@ class Results:
 
     def arrays(self, model: str, name: str) -> dict | None:
         """An artifact of a shipped model ("ncf") or of a stored run ("run:12"), checksummed
-        once; None when not built (a run's artifacts are made on first use) or corrupt."""
+        once and checked again (size and modification time) each time it is asked for; None
+        when not built (a run's artifacts are made on first use), damaged or corrupt."""
+        run = self.run_of(model)
+        if run is None:
+            return None
+        if (model, name) in self._arrays and not self.store.intact(run["key"], f"{name}.npz"):
+            del self._arrays[model, name]  # damaged since it was read: never shown
         if (model, name) not in self._arrays:
-            run = self.run_of(model)
-            found = self.store.load_arrays(run["key"], name) if run else None
+            found = self.store.load_arrays(run["key"], name)
             if found is None:
                 return None  # not made yet (or broken): looked for again next time
             self._arrays[model, name] = found
@@ -162,9 +167,14 @@ class Results:
         return [m for m in self.shipped if self.arrays(m, artifact) is not None]
 
     def broken(self) -> list[str]:
-        """Shipped models whose run is done but whose top-k lists fail their checksum: they
-        are rebuilt (the sidebar's build job), and said to be, wherever they would appear."""
-        return [m for m, r in self.shipped.items() if r["status"] == "done" and self.arrays(m, "topk") is None]
+        """Shipped models whose run is done but whose top-k lists or weights fail their
+        checksum (checked each time, cheaply): they are rebuilt (the sidebar's build job), and
+        said to be, wherever they would appear."""
+        return [
+            m
+            for m, r in self.shipped.items()
+            if r["status"] == "done" and not self.store.has_artifacts(r["key"], required_files(m))
+        ]
 
     def shipped_run(self, model: str) -> dict | None:
         return self.shipped.get(model)

@@ -80,7 +80,8 @@ def ensure_run(
     key = run_key(ds, name, cfg, protocols)
     with store.lock(key):
         done = store.latest_done(key) if reuse else None
-        if done and (done["status"] == "diverged" or not artifacts or store.has_artifacts(key, REQUIRED)):
+        needed = REQUIRED + (["weights.pt"] if zoo.is_neural(name) else [])
+        if done and (done["status"] == "diverged" or not artifacts or store.has_artifacts(key, needed)):
             if run_id is not None:  # a queued job found its result already there
                 store.finish_run(run_id, done["status"], done["metrics"], done["error"] or "", done["best_epoch"])
             return Outcome(done, True)
@@ -286,10 +287,13 @@ def load_model(store: Store, run: dict, ds: Dataset, device: str = "cpu") -> Rec
         return model
     checkpoint = store.load_weights(run["key"])
     if checkpoint is None:
-        raise RecsysError(
-            f"run {run['id']} ({name}): its weights are missing or fail their checksum; train it again "
-            "(the Train page's Resubmit, or the same `train` command)"
+        shipped = run["sweep"] is None and run["key"] == run_key(ds, name, zoo.config_for(name), protocols)
+        advice = (
+            "it is a shipped model: the app's build (or `python -m recsys_core build`) trains it again by itself"
+            if shipped
+            else "train it again (the Train page, its Resubmit on the Sweeps page, or the same `train` command)"
         )
+        raise RecsysError(f"run {run['id']} ({name}): its weights are missing or fail their checksum; {advice}")
     model.prepare(train)
     if getattr(model, "reads_history", False) and any(p in splits.RANKING for p in protocols):
         model.read(splits.loo_split(ds).valid_rows)  # as it was evaluated: up to the test item

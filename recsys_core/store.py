@@ -90,6 +90,7 @@ class Store:
         self.root = Path(root) if root is not None else artifacts_dir()
         self.root.mkdir(parents=True, exist_ok=True)
         self.path = self.root / "runs.sqlite"
+        self._verified: dict[tuple[str, str], tuple[int, int, str]] = {}  # (key, name) -> size, mtime, hash
         self._migrate()
 
     # ---------------------------------------------------------------- database
@@ -327,13 +328,36 @@ class Store:
     def _read(self, key: str, name: str) -> bytes | None:
         """The file's bytes when present and matching its recorded SHA-256, else None."""
         expected = self._manifest(key).get(name)
+        path = self.artifact_dir(key) / name
         try:
-            data = (self.artifact_dir(key) / name).read_bytes()
+            st = path.stat()
+            data = path.read_bytes()
         except OSError:
             return None
         if expected is None or hashlib.sha256(data).hexdigest() != expected:
+            self._verified.pop((key, name), None)
             return None
+        self._verified[key, name] = (st.st_size, st.st_mtime_ns, expected)
         return data
+
+    def intact(self, key: str, name: str) -> bool:
+        """Whether an artifact file is there and matches its checksum, cheaply: a file verified
+        before and unchanged since (same size and modification time, same manifest entry) is
+        not read again; any change is read and hashed. What a page uses is checked this way
+        each time it is shown, so damage is found on the next rerun, not at the next start."""
+        try:
+            st = (self.artifact_dir(key) / name).stat()
+        except OSError:
+            self._verified.pop((key, name), None)
+            return False
+        known = self._verified.get((key, name))
+        if (
+            known is not None
+            and known[:2] == (st.st_size, st.st_mtime_ns)
+            and known[2] == self._manifest(key).get(name)
+        ):
+            return True
+        return self._read(key, name) is not None
 
     def save_arrays(self, key: str, name: str, **arrays) -> None:
         buf = io.BytesIO()
@@ -370,7 +394,7 @@ class Store:
             return None
 
     def has_artifacts(self, key: str, names: list[str]) -> bool:
-        return all(self._read(key, n) is not None for n in names)
+        return all(self.intact(key, n) for n in names)
 
     # ---------------------------------------------------------------- locks
 

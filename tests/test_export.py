@@ -32,10 +32,14 @@ def store(tmp_path):
     return s
 
 
-def test_mlflow_export_is_a_parent_with_children_and_idempotent(store, tmp_path):
+@pytest.mark.parametrize("kind", ["sqlite", "folder"])
+def test_mlflow_export_is_a_parent_with_children_and_idempotent(store, tmp_path, kind, monkeypatch):
     from mlflow.tracking import MlflowClient
 
-    uri = (tmp_path / "mlruns").as_uri()
+    # a SQLite URI opens in MLflow's own client with no setting (the README's advice); a folder
+    # needs MLFLOW_ALLOW_FILE_STORE, which the export sets for itself
+    monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}" if kind == "sqlite" else (tmp_path / "mlruns").as_uri()
     assert export_mlflow(store, uri) == {"runs": 2, "skipped": 0}
     client = MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("recsys-explorer")

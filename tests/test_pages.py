@@ -584,8 +584,13 @@ def test_sweeps_page_starts_a_tpe_search_the_user_describes_and_draws_its_points
     at.multiselect(key="new_sweep_params_mf").set_value(["lr", "dim"]).run()
     at.number_input(key="new_sweep:mf:tpe:dim:lo").set_value(4).run()
     at.number_input(key="new_sweep:mf:tpe:dim:hi").set_value(16).run()
-    at.number_input(key="new_sweep_budget").set_value(4).run()
     at.number_input(key="new_sweep_epochs").set_value(2).run()
+    at.number_input(key="new_sweep_budget").set_value(0).run()
+    assert at.number_input(key="new_sweep_budget").value == 0  # kept as typed, never snapped back
+    at.button(key="new_sweep_start").click().run()
+    assert any("budget 0: give a whole number from 1 to 200" in e.value for e in at.error)
+    assert not (tmp_path / "sweeps").exists() and not job_manager().jobs(kind="sweep")  # nothing started
+    at.number_input(key="new_sweep_budget").set_value(4).run()
     at.text_input(key="new_sweep_name_mf_tpe").set_value("ncf-lr").run()
     at.button(key="new_sweep_start").click().run()
     assert any("is a shipped sweep" in e.value for e in at.error)  # refused, nothing written or started
@@ -715,3 +720,31 @@ def test_the_server_does_not_collect_garbage_after_every_script_run():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+
+
+def test_damage_is_found_when_a_page_reads_again_not_only_at_start(built_store, tmp_path):
+    import os
+    import shutil
+
+    from recsys_core.errors import RecsysError
+    from recsys_core.results import Results
+    from recsys_core.runs import load_model
+    from recsys_core.store import Store
+
+    root = tmp_path / "store"
+    shutil.copytree(built_store, root)
+    ds = load_dataset(SYN)
+    res = Results(Store(root), ds)  # what a page keeps between reruns
+    assert res.arrays("mf", "topk") is not None and res.broken() == []
+    topk = Store(root).artifact_dir(res.shipped["mf"]["key"]) / "topk.npz"
+    topk.write_bytes(topk.read_bytes()[:100])  # truncated while the server runs
+    assert res.arrays("mf", "topk") is None and res.broken() == ["mf"]
+    weights = Store(root).artifact_dir(res.shipped["sasrec"]["key"]) / "weights.pt"
+    data = weights.read_bytes()
+    weights.write_bytes(data[:-10])
+    assert res.broken() == ["mf", "sasrec"]  # a shipped model's weights count too
+    with pytest.raises(RecsysError, match="a shipped model: the app's build"):
+        load_model(res.store, res.shipped["sasrec"], ds)  # the advice fits a shipped model
+    weights.write_bytes(data)  # put back: intact again, as long as the content matches
+    os.utime(weights)
+    assert res.broken() == ["mf"]
