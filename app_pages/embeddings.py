@@ -8,6 +8,30 @@ import streamlit as st
 from app_pages._shared import broken_note, no_artifacts, page_start, point_id, publish, ready, results, start_at
 from recsys_core.data import summary
 
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def projector_tsv(src: str, model: str | None, version) -> str:
+    """A model's vectors (or, for None, the movies' metadata) in the projector's TSV format."""
+    res = results(src)
+    return res.projector_metadata() if model is None else res.projector_vectors(model)
+
+
+def axis_sentence(corr: dict, neg_genres: list, pos_genres: list) -> str:
+    """'mostly popularity (log ratings) (r = +0.81); mean rating r = +0.20, ...; − end: Drama; + end: Action'."""
+    if not corr:
+        return "no measure available."
+    name, r = max(corr.items(), key=lambda kv: abs(kv[1]))
+    strength = "mostly" if abs(r) >= 0.5 else "partly" if abs(r) >= 0.3 else "hardly at all"
+    lead = (
+        f"{strength} {name} (r = {r:+.2f})"
+        if abs(r) >= 0.3
+        else f"not popularity, rating or year (largest r {r:+.2f}, {name})"
+    )
+    rest = ", ".join(f"{k} r = {v:+.2f}" for k, v in corr.items() if k != name)
+    ends = f"; − end leans {', '.join(neg_genres) or 'no genre'}, + end {', '.join(pos_genres) or 'no genre'}"
+    return f"{lead}; {rest}{ends if neg_genres or pos_genres else ''}."
+
+
 ds, src = page_start("Embedding map")
 res = results(src)
 broken_note(res)
@@ -22,7 +46,7 @@ c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
 start_at("map_model", models, models[0])
 start_at("map_side", ["item", "user"], "item")
 start_at("map_dims", [2, 3], 2)
-model = c1.selectbox("Model", models, key="map_model", format_func=res.label)
+model = c1.selectbox("Model", models, key="map_model", format_func=res.label, filter_mode="contains")
 if not ready(res, model, "item_embeddings"):
     st.stop()
 side = c2.radio("Points", ["item", "user"], horizontal=True, key="map_side", format_func=lambda s: s + "s")
@@ -86,17 +110,26 @@ if points:
 
 if side == "item":
     st.subheader("What the components mean")
-    st.caption("The movies at both ends of each component (the embedding-network study read PC1 as 'seriousness').")
+    st.caption(
+        "Measured on this map, not assumed: how each component goes with popularity, mean rating and release year"
+        " (correlation r over every movie), the genres over-represented among the tenth of movies at each end, and"
+        " the movies at both ends. (The embedding-network study read its PC1 as 'seriousness'; here it is whatever"
+        " the figures say.)"
+    )
     for comp in ("PC1", "PC2"):
         neg, pos = summary.component_ends(df, comp)
+        st.markdown(f"**{comp}**: {axis_sentence(*res.map_story(df, comp))}")
         a, b = st.columns(2)
         a.markdown(f"**{comp} −**\n\n" + "\n".join(f"- {t}" for t in neg))
         b.markdown(f"**{comp} +**\n\n" + "\n".join(f"- {t}" for t in pos))
-    a, b = st.columns(2)  # the TSVs are made when a button is pressed, not on every rerun
+    # the TSVs are made once per store version and handed over as data: a file named by its
+    # content keeps its address across reruns, so a click while the page reruns never finds it
+    # gone (a callable's file is dropped by the rerun: the issue's failed download)
+    a, b = st.columns(2)
     a.download_button(
         "Vectors (TensorBoard projector TSV)",
-        lambda: res.projector_vectors(model),
+        projector_tsv(src, model, res.version),
         f"{model}-vectors.tsv",
         key="tsv_vec",
     )
-    b.download_button("Metadata (TSV)", res.projector_metadata, f"{model}-metadata.tsv", key="tsv_meta")
+    b.download_button("Metadata (TSV)", projector_tsv(src, None, res.version), f"{model}-metadata.tsv", key="tsv_meta")

@@ -5,6 +5,14 @@ import streamlit as st
 
 from app_pages._shared import broken_note, index_from_url, no_artifacts, page_start, publish, ready, results, start_at
 from recsys_core.data import summary
+from recsys_core.embeddings import MIN_RATINGS, PANEL, VARIANTS, best_variant
+
+
+@st.cache_data(max_entries=32, show_spinner="Measuring the neighbours ...")
+def cached_quality(src: str, model: str, version) -> pd.DataFrame:
+    """The neighbour measure of a model's vectors, once per store version."""
+    return results(src).neighbour_quality(model)
+
 
 ds, src = page_start("Similar movies")
 titles = ds.items["title"].tolist()
@@ -18,6 +26,7 @@ item = c1.selectbox(
     index=0 if linked is None else order.index(linked),
     format_func=lambda i: titles[i],
     key="movie",
+    filter_mode="contains",  # a typed title or part of one finds it
     help="Listed by number of ratings; typing filters the titles.",
 )
 st.query_params["movie"] = ds.items["item_id"].iat[item]  # the address bar links to this movie
@@ -46,12 +55,13 @@ TABLE = {
         "weight", format="%.3f", help="how much having the picked movie raises this one's score in EASE"
     ),
     "genres": st.column_config.TextColumn("genres", width="medium"),
+    "shared genres": st.column_config.TextColumn("shared genres", width="medium", help="the why: genres in common"),
     "title": st.column_config.TextColumn("title", width="medium"),
-    "ratings": st.column_config.NumberColumn("ratings", help="how many people rated it (popularity)"),
+    "ratings": st.column_config.NumberColumn("ratings", width="small", help="how many people rated it (popularity)"),
 }
 res = results(src)
 broken_note(res)
-left, middle, right = st.columns(3)
+left, middle = st.columns(2)  # two lists a row: every column readable at 1,400 px
 with left:
     st.subheader("Same genres")
     if not ds.has_genres:
@@ -78,6 +88,7 @@ with middle:
         st.caption("The item-item model (EASE): the movies whose score having this one raises most.")
         st.dataframe(also, width="stretch", hide_index=True, column_config=TABLE)
         popularity_note(also["ratings"])
+right, measure = st.columns([3, 2])
 with right:
     st.subheader("Near in a learned embedding")
     shipped = res.models_with("item_embeddings")
@@ -88,27 +99,31 @@ with right:
     else:
         a, b = st.columns(2)
         start_at("emb_model", models, models[0])
-        start_at("emb_debias", ["top-pc", "centred", "none"], "top-pc")
         model = a.selectbox(
             "Embedding space",
             models,
             key="emb_model",
+            filter_mode="contains",
             format_func=res.label,
             help="Item vectors a model learned from who watched what (collaborative).",
         )
+        if not ready(res, model, "item_embeddings"):
+            st.stop()
+        judged = cached_quality(src, model, res.version)
+        best = best_variant(judged)
+        start_at("emb_debias", list(VARIANTS), best)
         debias = b.selectbox(
             "Popularity direction",
-            ["top-pc", "centred", "none"],
+            list(VARIANTS),
             key="emb_debias",
-            format_func={"top-pc": "removed (top component)", "centred": "centred only", "none": "kept"}.get,
+            format_func=lambda v: VARIANTS[v] + (" (best measured)" if v == best else ""),
             help="In learned embeddings popular movies all point one way, so raw cosine favours blockbusters. "
-            "Removing the first principal component (after centring) leaves what is specific to each movie.",
+            "The default is the variant whose neighbours share a genre most often over 50 well-known movies "
+            "(the table beside).",
         )
         publish("emb_model")
         publish("emb_debias")
-        if not ready(res, model, "item_embeddings"):
-            st.stop()
-        min_ratings = 20 if debias != "none" else 0  # removing popularity lets noisy rare movies in: keep them out
+        min_ratings = MIN_RATINGS if debias != "none" else 0  # removing popularity lets noisy rare movies in
         near = res.embedding_neighbours(model, item, n, debias=debias, min_ratings=min_ratings)
         st.caption(
             f"Cosine of {res.label(model)} item vectors: movies watched by the same people"
@@ -119,3 +134,21 @@ with right:
         st.download_button(
             "Download as CSV", near.to_csv(index=False), f"similar-{model}.csv", "text/csv", key="csv_emb"
         )
+        with measure:
+            st.subheader("Which neighbours to trust")
+            st.dataframe(
+                judged.drop(columns=["variant"]),
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "shares a genre": st.column_config.ProgressColumn(
+                        "shares a genre", min_value=0.0, max_value=1.0, format="percent"
+                    ),
+                    "median year gap": st.column_config.NumberColumn("median year gap", format="%.1f years"),
+                },
+            )
+            st.caption(
+                f"Measured, not picked by taste: for each of the {PANEL} most-rated movies, its 10 nearest movies by"
+                f" {res.label(model)}'s vectors (or by EASE's item-item weights); the share that share a genre with"
+                " it, and how many years apart they were released (median). The best is the default."
+            )

@@ -29,9 +29,12 @@ from recsys_core.ray_executor import RayExecutor, configured_address, ray_availa
 from recsys_core.splits import describe
 from recsys_core.sweeps import PoolExecutor, all_sweeps, save_user_sweep
 
+LOG_SETTINGS = {"lr", "weight_decay"}  # log-scale settings (config metadata "log")
+
 
 def parcoords_axis(values, name: str) -> dict:
-    """One parallel-coordinates axis: categories as ticks, rates on a log scale."""
+    """One parallel-coordinates axis: categories as ticks; rates on a log scale with a tick at
+    each power of ten (never one label per point, which piled up); whole numbers as integers."""
     label = name.replace("valid ", "valid<br>").replace("best-epoch", "best epoch").replace("last-epoch", "last epoch")
     if not pd.api.types.is_numeric_dtype(values):
         cats = sorted(values.astype(str).unique())
@@ -41,22 +44,30 @@ def parcoords_axis(values, name: str) -> dict:
             "tickvals": list(range(len(cats))),
             "ticktext": cats,
         }
-    if name in ("lr", "weight_decay") and (values > 0).all():
-        ticks = sorted(values.unique())
+    v = values.astype(float)
+    if (name in LOG_SETTINGS or name.endswith("(log)")) and (v > 0).all():
+        logs = np.log10(v)
+        decades = list(range(int(np.floor(logs.min())), int(np.ceil(logs.max())) + 1))
         return {
             "label": f"{name} (log)",
-            "values": np.log10(values).tolist(),
-            "tickvals": np.log10(ticks).tolist(),
-            "ticktext": [f"{t:g}" for t in ticks],
+            "values": logs.tolist(),
+            "tickvals": decades,
+            "ticktext": [f"{10.0**d:g}" for d in decades],
+            "range": [decades[0], decades[-1]] if len(decades) > 1 else None,
         }
-    return {"label": label, "values": values.tolist()}
+    if np.all(np.isfinite(v)) and np.all(v == np.round(v)):
+        return {"label": label, "values": v.tolist(), "tickformat": "d"}  # 20, not 20.0000
+    return {"label": label, "values": v.tolist(), "tickformat": ".3~g"}
 
 
 def parcoords(runs: pd.DataFrame, names: list[str], color: str, title: str | None = None) -> go.Figure:
-    """Runs in parallel coordinates: one axis per column of `names`, coloured by `color`."""
+    """Runs in parallel coordinates: one axis per column of `names`, coloured by `color`;
+    axis titles under the axes, clear of the top ticks."""
+    dims = [{k: x for k, x in parcoords_axis(runs[c], c).items() if x is not None} for c in names]
     fig = go.Figure(
         go.Parcoords(
-            dimensions=[parcoords_axis(runs[c], c) for c in names],
+            dimensions=dims,
+            labelside="bottom",
             line={
                 "color": runs[color].tolist(),
                 "colorscale": "Viridis",
@@ -65,7 +76,9 @@ def parcoords(runs: pd.DataFrame, names: list[str], color: str, title: str | Non
             },
         )
     )
-    fig.update_layout(margin={"l": 60, "r": 60, "t": 80, "b": 30}, height=480, font={"size": 13}, title=title)
+    fig.update_layout(
+        margin={"l": 60, "r": 60, "t": 80 if title else 40, "b": 70}, height=500, font={"size": 13}, title=title
+    )
     return fig
 
 

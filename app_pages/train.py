@@ -40,7 +40,8 @@ with left:
     cfg = entry.config
     st.caption(f"**{model}**: {entry.summary}. Sliders start at the shipped defaults.")
     # a rating model starts on the protocol it is tuned and judged on; its top-10 lists second
-    protocols = ["ratings", "loo-uniform"] if entry.task == "rating" else ["loo-uniform"]
+    ranking = ["full", "temporal", "loo-uniform", "loo-popularity"]  # full ranking first: the headline
+    protocols = ["ratings", *ranking] if entry.task == "rating" else ranking
     keep(f"{model}:protocol", protocols[0])
     protocol = st.selectbox(
         "Evaluated under", protocols, key=f"{model}:protocol", help="the protocol of the validation and test figures"

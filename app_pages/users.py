@@ -84,6 +84,7 @@ user = c1.selectbox(
     index=1 if linked is None else linked + 1,
     format_func=lambda u: "New user (no history: cold start)" if u == NEW else f"user {ids[u]}",
     key="user",
+    filter_mode="contains",  # typing "user 19" or "19" finds user 19 (fuzzy matching jumped to user 1)
 )
 if user != NEW:
     st.query_params["user"] = ids[user]  # the address bar links to this user
@@ -96,6 +97,7 @@ model_a = c2.selectbox(
     "Model A",
     ranked,
     key="model_a",
+    filter_mode="contains",
     format_func=res.label,
     help="the shipped models, then every finished run (Train page, sweeps, CLI), newest first",
 )
@@ -103,6 +105,7 @@ model_b = c3.selectbox(
     "Model B",
     ranked,
     key="model_b",
+    filter_mode="contains",
     format_func=res.label,
 )
 publish("model_a")

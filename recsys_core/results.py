@@ -16,6 +16,7 @@ import pandas as pd
 from recsys_core.catalog import MY_RUNS, ZOO, changed, required_files, run_key, shipped_runs
 from recsys_core.data import Dataset
 from recsys_core.data.summary import favourite_genre, primary_genre
+from recsys_core.embeddings import component_story, cosine_to, debiased, neighbour_quality
 from recsys_core.metrics import Ranks
 from recsys_core.paired import Paired, holm, paired
 from recsys_core.protocols import TEMPORAL
@@ -90,24 +91,6 @@ def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
         best_row = (min if monitor == "RMSE" else max)(scored, key=lambda r: r[f"valid {monitor}"])
         best_row["best"] = True
     return rows
-
-
-def debiased(vectors: np.ndarray, how: str = "none") -> np.ndarray:
-    """Embedding vectors for neighbour search: as learned ("none"), centred on their mean
-    ("centred"), or centred with the first principal component removed ("top-pc")."""
-    v = np.asarray(vectors, dtype=np.float64)
-    if how == "none":
-        return v
-    v = v - v.mean(0, keepdims=True)
-    if how == "top-pc":
-        top = np.linalg.svd(v, full_matrices=False)[2][0]  # the direction of largest variance
-        v = v - np.outer(v @ top, top)
-    return v
-
-
-def cosine_to(vectors: np.ndarray, row: int) -> np.ndarray:
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    return unit @ unit[row]
 
 
 def unstable(epochs: list[dict], monitor: str) -> str:
@@ -200,18 +183,22 @@ class Results:
 
     def choices(self, artifact: str, with_embeddings: bool = False) -> list[str]:
         """What a model picker offers: the shipped models with `artifact` intact, then every
-        usable trained run (`with_embeddings`: only models that learn embeddings)."""
+        usable trained run: your own (Train page, CLI) newest first, then each sweep's points
+        together (`with_embeddings`: only models that learn embeddings)."""
         runs = [c for c, r in self.trained.items() if not with_embeddings or r["model"] not in ("popularity", "ease")]
+        runs.sort(key=lambda c: (self.trained[c]["sweep"] not in (None, MY_RUNS), self.trained[c]["sweep"] or ""))
         return [*self.models_with(artifact), *runs]
 
     def label(self, choice: str) -> str:
-        """'ncf' for a shipped model; 'mf: dim=16, lr=0.01 · 2026-11-30 14:02 (run 12)' for a run."""
+        """'ncf' for a shipped model; 'run 12 · mf · dim=16, lr=0.01 · 11-30 14:02' for your own
+        run, '... · sweep mf-lr' for a sweep point: the run and model first, so a narrow picker
+        still shows what tells runs apart."""
         run = self.trained.get(choice)
         if run is None:
             return choice
-        when = pd.to_datetime(run["created"], unit="s").strftime("%Y-%m-%d %H:%M")
-        source = "" if run["sweep"] in (None, MY_RUNS) else f"sweep {run['sweep']}: "
-        return f"{run['model']}: {source}{run['label'] or 'defaults'} · {when} (run {run['id']})"
+        when = pd.to_datetime(run["created"], unit="s").strftime("%m-%d %H:%M")
+        source = when if run["sweep"] in (None, MY_RUNS) else f"sweep {run['sweep']}"
+        return f"run {run['id']} · {run['model']} · {run['label'] or 'defaults'} · {source}"
 
     # ---------------------------------------------------------------- leaderboard
 
@@ -338,6 +325,31 @@ class Results:
         if side == "user":
             return pd.DataFrame({"user": ds.users["user_id"].to_numpy()[order], "cosine": np.round(sims[order], 3)})
         return self._movies(order, "cosine", sims[order])
+
+    def neighbour_quality(self, model: str) -> pd.DataFrame:
+        """How good each neighbour variant of a model's item vectors is (and EASE's), over the
+        panel of well-known movies: `embeddings.neighbour_quality`."""
+        arrays, ds = self.arrays(model, "item_embeddings"), self.ds
+        years = ds.items["year"].to_numpy(dtype=np.float64) if "year" in ds.items else None
+        genres = ds.genre_matrix if ds.has_genres else None
+        return neighbour_quality(
+            None if arrays is None else arrays["vectors"],
+            ds.item_popularity,
+            genres,
+            years,
+            self.arrays("ease", "item_item"),
+        )
+
+    def map_story(self, df: pd.DataFrame, component: str):
+        """What a movie map's component separates: correlations with popularity (log ratings),
+        mean rating and year, and the genres at each end (`embeddings.component_story`)."""
+        ds = self.ds
+        mean_rating = ds.ratings.groupby("item")["rating"].mean().reindex(range(ds.n_items)).to_numpy()
+        features = {"popularity (log ratings)": np.log1p(ds.item_popularity), "mean rating": mean_rating}
+        if "year" in ds.items:
+            features["release year"] = ds.items["year"].to_numpy(dtype=np.float64)
+        genres = pd.DataFrame(ds.genre_matrix, columns=ds.genres) if ds.has_genres else None
+        return component_story(df, component, features, genres)
 
     def also_liked(self, item: int, n: int = 10) -> pd.DataFrame:
         """ "People who liked this also liked": the item-item model's (EASE's) strongest

@@ -289,3 +289,53 @@ def test_the_demo_path_never_shows_an_exception(server, shots):
         _pick(page, "cdae-hidden", page.get_by_text("the CDAE study: hidden layer size"))
         page.screenshot(path=str(shots / "demo-sweeps.png"), full_page=True)
         browser.close()
+
+
+def _cut_off_tables(page) -> list[tuple[int, int]]:
+    """(content width, shown width) of every table on the page whose columns do not fit."""
+    widths = page.evaluate(
+        """() => Array.from(document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller'))
+                .map(e => [e.scrollWidth, e.clientWidth])"""
+    )
+    return [(s, c) for s, c in widths if s > c + 2]
+
+
+def test_no_table_cuts_off_its_columns_at_1400_px_on_real_data(real_data, tmp_path, shots):
+    """MovieLens's long titles at a projector's 1,400 px: every table on every page shows all
+    of its columns (no sideways scrolling); measured in the browser, after a built store."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); .ci/run installs it")
+    pytest.importorskip("playwright.sync_api", reason="playwright not installed (requirements-dev.txt)")
+    from playwright.sync_api import sync_playwright
+
+    from recsys_core.build import build
+    from recsys_core.data import load_dataset
+    from recsys_core.store import Store
+
+    arts = tmp_path / "artifacts"
+    build(load_dataset("ml-100k"), ["popularity", "genre", "ease", "mf"], Store(arts))
+    port = _free_port()
+    env = dict(os.environ, RECSYS_ARTIFACTS=str(arts), RECSYS_DATA=str(real_data), RECSYS_DATASETS="")
+    proc = start_app(port, env)
+    try:
+        assert wait_healthy(port, 60), "streamlit did not start"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            cut = {}
+            for path in PAGES:
+                page.goto(f"http://127.0.0.1:{port}/{path}")
+                page.wait_for_selector("h1", timeout=30_000)
+                _settled(page)
+                page.wait_for_function(  # every table's grid drawn (they size their columns after the run)
+                    """() => document.querySelectorAll('[data-testid="stDataFrame"]').length ===
+                             document.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller').length"""
+                )
+                if found := _cut_off_tables(page):
+                    cut[path or "home"] = found
+                    page.screenshot(path=str(shots / f"cut-{path or 'home'}.png"), full_page=True)
+            browser.close()
+        assert not cut, f"tables wider than their frame at 1,400 px (content, shown): {cut}"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -135,8 +135,17 @@ def test_users_page_shows_cached_top10(built_store, monkeypatch):
 
 
 def test_embedding_and_sweeps_pages_render(built_store, monkeypatch):
+    from recsys_core.results import Results
+    from recsys_core.store import Store
+
     at = run_app("embeddings", built_store, monkeypatch)
     assert not at.exception and any("Explained variance" in c.value for c in at.caption)
+    # what each axis separates is measured on the map shown, not a fixed claim
+    res = Results(Store(built_store), load_dataset(SYN))
+    df, _ = res.embedding_map(at.selectbox(key="map_model").value)
+    corr, _, _ = res.map_story(df, "PC1")
+    said = next(m.value for m in at.markdown if m.value.startswith("**PC1**"))
+    assert all(f"r = {r:+.2f}" in said for r in corr.values()) and "seriousness" not in said
     at = run_app("sweeps", built_store, monkeypatch)
     assert not at.exception
     assert at.button(key="run_sweep")  # not run yet on this data: offered as a background job
@@ -223,7 +232,7 @@ def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_
     assert not at.exception, [e.value for e in at.exception]
     assert any("Finished in" in s.value for s in at.success)
     figures = at.dataframe[0].value
-    assert figures.loc["this run", "HR@10"] == pytest.approx(run["metrics"]["loo-uniform"]["HR@10"])
+    assert figures.loc["this run", "HR@10"] == pytest.approx(run["metrics"]["full"]["HR@10"])  # the default
     shipped = views_leaderboard(root)
     assert figures.loc["shipped defaults", "HR@10"] == pytest.approx(shipped)
 
@@ -255,7 +264,7 @@ def views_leaderboard(root):
     from recsys_core.store import Store
 
     b = Results(Store(root), load_dataset(SYN)).leaderboard()
-    return b[(b["model"] == "mf") & (b["protocol"] == "loo-uniform")]["HR@10"].iloc[0]
+    return b[(b["model"] == "mf") & (b["protocol"] == "full")]["HR@10"].iloc[0]
 
 
 def test_train_page_rejects_invalid_settings_and_explains(built_store, monkeypatch):
@@ -452,12 +461,11 @@ def test_a_trained_run_can_be_picked_on_every_page_beside_the_shipped_models(bui
     choice = f"run:{run['id']}"
     assert store.load_arrays(run["key"], "topk") is None  # nothing made until someone looks
     at = run_page("users", root, monkeypatch)
-    assert choice in at.selectbox(key="model_a").options or any(
-        f"(run {run['id']})" in o for o in at.selectbox(key="model_a").options
-    )
+    label = f"run {run['id']} · mf · dim=8, epochs=2 · "  # the run and its settings first: readable when narrow
+    assert any(o.startswith(label) for o in at.selectbox(key="model_a").options)
     at.selectbox(key="model_a").set_value(choice).run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any(f"(run {run['id']})" in h.value for h in at.subheader)
+    assert any(label in h.value for h in at.subheader)
     assert store.load_arrays(run["key"], "topk") is not None  # made from the reloaded weights, kept
     for page, key in (("similar", "emb_model"), ("embeddings", "map_model")):
         at = run_page(page, root, monkeypatch)
@@ -495,10 +503,21 @@ def test_similar_movies_offers_also_liked_and_popularity_free_embedding_neighbou
         build(load_dataset(SYN), ["ease", "mf"], Store(root))
     at = run_page("similar", root, monkeypatch)
     titles = [h.value for h in at.subheader]
-    assert titles == ["Same genres", "People who liked this also liked", "Near in a learned embedding"]
-    also, near = at.dataframe[1].value, at.dataframe[2].value
+    assert titles == [
+        "Same genres",
+        "People who liked this also liked",
+        "Near in a learned embedding",
+        "Which neighbours to trust",
+    ]
+    also, near, measure = at.dataframe[1].value, at.dataframe[2].value, at.dataframe[3].value
     assert len(also) == 10 and also["weight"].is_monotonic_decreasing
-    assert at.selectbox(key="emb_debias").value == "top-pc"
+    # the default is the variant measured best: most neighbours sharing a genre over the panel
+    assert len(measure) == 4 and measure["shares a genre"].between(0, 1).all()
+    variants = measure.iloc[:3]  # the three embedding variants, then EASE
+    best = variants["shares a genre"].idxmax()
+    assert at.selectbox(key="emb_debias").value == ["top-pc", "centred", "none"][best]
+    at.selectbox(key="emb_debias").set_value("top-pc").run()
+    near = at.dataframe[2].value
     assert all(r >= 20 for r in near["ratings"])  # noisy rare movies left out once popularity is removed
     assert sum("Mean popularity of this list" in c.value for c in at.caption) == 3
     at.selectbox(key="emb_debias").set_value("none").run()
@@ -632,7 +651,7 @@ def test_compare_users_shows_what_a_sequential_model_reads_and_where_sasrec_atte
     at.selectbox(key="model_b").set_value(f"run:{run['id']}").run()
     assert not at.exception, [e.value for e in at.exception]
     user = at.selectbox(key="user").value
-    assert any(m.value.startswith("**What sasrec: small") for m in at.markdown)
+    assert any(m.value.startswith(f"**What run {run['id']} · sasrec · small") for m in at.markdown)
     reading = at.dataframe[-1].value
     split = loo_split(ds)
     history = ds.ratings[ds.ratings["user"] == user]
