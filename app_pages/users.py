@@ -19,6 +19,7 @@ from app_pages._shared import (
 )
 from recsys_core import catalog
 from recsys_core.data import summary
+from recsys_core.embeddings import because
 from recsys_core.errors import RecsysError
 from recsys_core.paired import per_user
 
@@ -63,6 +64,33 @@ def reading_panel(choice: str) -> None:
     st.markdown(f"**What {res.label(choice)} reads** (the latest {len(df)} of {len(items)}, newest first)")
     height = 35 * (len(df) + 1) + 3  # every row shown, no inner scroll
     st.dataframe(df.iloc[::-1], hide_index=True, width="stretch", column_config=config, height=height)
+
+
+def because_column(choice: str, items) -> list[str] | None:
+    """'Toy Story (1995) · 31%' per recommendation: the history movie that contributes most to
+    it (EASE's item-item weight; the factor models' embedding similarity; SASRec's similarity
+    weighted by its attention), None for a model that recommends without the user's history."""
+    run = res.run_of(choice)
+    if run is None or run["model"] in ("popularity", "genre") or not len(items):
+        return None
+    history = split.train.items[split.train.users == user]
+    kw = {}
+    try:
+        if run["model"] == "ease":
+            kw["weights"] = loaded_model(src, run["id"]).item_item()
+        else:
+            arrays = res.arrays(choice, "item_embeddings")
+            if arrays is None:
+                return None
+            kw["vectors"] = arrays["vectors"]
+            if run["model"] == "sasrec":
+                model = loaded_model(src, run["id"])
+                history = model.read_items(user)
+                kw["attention"] = model.attention(user)
+    except RecsysError:
+        return None
+    source, share = because(history, items, **kw)
+    return [f"{ds.title_of(int(j))} · {s:.0%}" if j >= 0 and np.isfinite(s) else "–" for j, s in zip(source, share)]
 
 
 ds, src = page_start("Compare users")
@@ -168,12 +196,21 @@ for col, m in ((left, model_a), (right, model_b)):
             ("HELD OUT: " if h else "") + ("• " if i in both else "") + t
             for i, h, t in zip(df["item"], df["held-out test movie"], df["title"])
         ]
+        why = because_column(m, df["item"].to_numpy())
         shown = df.assign(title=marks)[["rank", "title", "score"]]  # genres: the genre mix below
+        if why is not None:
+            shown["because you watched"] = why
         st.dataframe(
             shown,
             hide_index=True,
             width="stretch",
             column_config={
+                "because you watched": st.column_config.TextColumn(
+                    "because you watched",
+                    help="the history movie that contributes most to this one, and its share of the contributions:"
+                    " EASE's item-item weight; for the factor models the similarity of the two movies' vectors;"
+                    " for SASRec that similarity weighted by its attention",
+                ),
                 "rank": st.column_config.NumberColumn("#", width="small"),
                 "score": st.column_config.NumberColumn(
                     "score", format="%.3f", width="small", help="the model's score; only the order matters"

@@ -120,3 +120,38 @@ def component_story(df: pd.DataFrame, component: str, features: dict[str, np.nda
             top = np.argsort(-lift)[:2]
             ends[j].extend(str(genres.columns[t]) for t in top if lift[t] > 0.05)
     return corr, ends[0], ends[1]
+
+
+def because(
+    history: np.ndarray,
+    recs: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    vectors: np.ndarray | None = None,
+    attention: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Why each recommended item: the history item that contributes most to it, and its share.
+
+    - `weights` (EASE's item-item matrix, [n_items, n_items]): the score of item i is the sum
+      over the history of B[j, i], so each history item's contribution is B[j, i] itself.
+    - `vectors` (a model's item embeddings): the history item whose vector is most similar
+      (cosine) to the recommended one's; with `attention` (SASRec: how much its latest
+      position reads each history item, aligned with `history`), the similarity weighted by
+      that attention.
+    Returns (the history item per recommendation, its contribution as a share of the positive
+    contributions; -1 and NaN where the user has no history)."""
+    history, recs = np.asarray(history, dtype=np.int64), np.asarray(recs, dtype=np.int64)
+    if not len(history) or not len(recs):
+        return np.full(len(recs), -1), np.full(len(recs), np.nan)
+    if weights is not None:
+        contrib = np.asarray(weights)[np.ix_(history, recs)].astype(np.float64)  # [history, recs]
+    else:
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        contrib = unit[history] @ unit[recs].T
+        if attention is not None:
+            contrib = contrib * np.asarray(attention, dtype=np.float64)[:, None]
+    top = contrib.argmax(0)
+    positive = np.clip(contrib, 0, None).sum(0)
+    best = contrib[top, np.arange(len(recs))]
+    share = np.divide(best, positive, out=np.full(len(recs), np.nan), where=positive > 0)
+    return history[top], share

@@ -130,6 +130,19 @@ def test_users_page_shows_cached_top10(built_store, monkeypatch):
     held_out = int(loo_split(ds).test_items[user])
     marked = [t.startswith("HELD OUT: ") for t in table["title"]]
     assert marked == [int(i) == held_out for i in top]  # the hit is marked on its own row, as text
+    # why this: for EASE, the history movie with the largest item-item weight to each recommendation
+    from recsys_core.runs import load_model
+
+    at.selectbox(key="model_a").set_value("ease").run()
+    table = at.dataframe[-2].value
+    ease = load_model(Store(built_store), shipped_runs(Store(built_store), ds)["ease"], ds)
+    train = loo_split(ds).train
+    history = train.items[train.users == user]
+    first = int(
+        Store(built_store).load_arrays(shipped_runs(Store(built_store), ds)["ease"]["key"], "topk")["items"][user][0]
+    )
+    expected = ds.title_of(int(history[ease.item_item()[history, first].argmax()]))
+    assert table["because you watched"].iloc[0].startswith(expected + " · ")
     at.selectbox(key="user").set_value(-1).run()  # the new-user option: no crash without NCF
     assert not at.exception
 

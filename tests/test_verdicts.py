@@ -265,3 +265,19 @@ def test_a_sequential_model_reads_a_whole_window_in_time_order():
     )
     SequentialRecommender.read(r, rows)
     assert r.history.tolist() == [[0, 5, 6, 10], [3, 4, 9, 8], [0, 0, 0, 2]]  # ids + 1, latest last, max_len kept
+
+
+def test_why_this_names_the_history_item_that_contributes_most():
+    from recsys_core.embeddings import because
+
+    weights = np.zeros((5, 5))
+    weights[0, 3], weights[1, 3], weights[1, 4] = 0.2, 0.6, 0.1  # EASE-like: history 0, 1 -> items 3, 4
+    source, share = because(np.array([0, 1]), np.array([3, 4]), weights=weights)
+    assert source.tolist() == [1, 1] and share == pytest.approx([0.6 / 0.8, 1.0])
+    vectors = np.array([[1.0, 0], [0, 1.0], [0.7, 0.7], [0.9, 0.1], [0.1, 0.9]])
+    source, _ = because(np.array([0, 1]), np.array([3, 4]), vectors=vectors)
+    assert source.tolist() == [0, 1]  # the most similar history movie
+    source, _ = because(np.array([0, 1]), np.array([3, 4]), vectors=vectors, attention=np.array([0.01, 0.99]))
+    assert source.tolist() == [1, 1]  # attention moves the reason to what the model reads
+    source, share = because(np.array([], dtype=int), np.array([3]), vectors=vectors)
+    assert source.tolist() == [-1] and np.isnan(share[0])
