@@ -63,6 +63,7 @@ from recsys_core.errors import ConfigError, RecsysError
 from recsys_core.paths import artifacts_dir
 from recsys_core.runs import Outcome, ensure_run
 from recsys_core.store import Store
+from recsys_core.studies import study
 from recsys_core.train import Callback
 
 
@@ -158,7 +159,7 @@ SHIPPED: dict[str, Sweep] = {
             "learning rate",
             tuple((str(v), {"lr": v, **_emb(3)}) for v in (1, 0.1, 0.01, 0.001)),
             _NCF000,
-            description="the NCF study: learning rate at embedding 3, dropout 0.5",
+            description=f"{study('000').name}: learning rate at embedding 3, dropout 0.5",
             claim="lr 1 was too large, 0.1 overfitted and 0.001 too small to converge: 0.01 was chosen",
         ),
         Sweep(
@@ -167,7 +168,7 @@ SHIPPED: dict[str, Sweep] = {
             "embedding size",
             tuple((str(e), _emb(e)) for e in (3, 10, 50, 100)),
             _NCF000,
-            description="the NCF study: embedding size at lr 0.01, dropout 0.5",
+            description=f"{study('000').name}: embedding size at lr 0.01, dropout 0.5",
             claim="50 and 100 reached similar losses and 100 added little: 50 was chosen",
         ),
         Sweep(
@@ -176,7 +177,7 @@ SHIPPED: dict[str, Sweep] = {
             "dropout",
             tuple((str(d), {"dropout": d, **_emb(50)}) for d in (0.1, 0.3, 0.5, 0.7, 0.9)),
             _NCF000,
-            description="the NCF study: dropout at lr 0.01, embedding 50",
+            description=f"{study('000').name}: dropout at lr 0.01, embedding 50",
             claim="0.7 and 0.9 underfitted; 0.1 fitted best but did not validate better than 0.3 or 0.5: 0.5 was chosen",
         ),
         Sweep(
@@ -191,7 +192,7 @@ SHIPPED: dict[str, Sweep] = {
             ),
             _AUTOREC,
             "ratings",
-            description="the AutoRec study: 1-layer 128/256/512 vs 3-layer 128-256-256",
+            description=f"{study('001').name}: 1-layer 128/256/512 vs 3-layer 128-256-256",
             claim="wider one-layer models overfitted (RMSE 1.084); 3 layers 128-256-256 reached 0.951",
         ),
         Sweep(
@@ -201,7 +202,7 @@ SHIPPED: dict[str, Sweep] = {
             tuple((str(d), {"dropout": d, "layers": (128, 256, 256)}) for d in (0.2, 0.4, 0.6, 0.8)),
             _AUTOREC,
             "ratings",
-            description="the AutoRec study: dropout on the encoder, 3-layer",
+            description=f"{study('001').name}: dropout on the encoder, 3-layer",
             claim="low dropout worked best: 0.2 gave the lowest RMSE, 0.939",
         ),
         Sweep(
@@ -211,7 +212,7 @@ SHIPPED: dict[str, Sweep] = {
             (("plain", {}), ("tied weights", {"tied": True}), ("dense re-feeding", {"refeeding": True})),
             _AUTOREC,
             "ratings",
-            description="the AutoRec study: tied decoder weights and dense re-feeding",
+            description=f"{study('001').name}: tied decoder weights and dense re-feeding",
             claim="tied weights made RMSE worse (0.984) and dense re-feeding did not help (0.947)",
         ),
         Sweep(
@@ -220,7 +221,7 @@ SHIPPED: dict[str, Sweep] = {
             "diversity weight",
             tuple((str(w), {"diversity_weight": w}) for w in (0.0, 0.1, 0.5, 2.0)),
             {"epochs": 12},
-            description="the content + NCF study: genre-diversity regulariser on the shipped NeuMF (HR@10 vs diversity)",
+            description=f"{study('002').name}: genre-diversity regulariser on the shipped NeuMF (HR@10 vs diversity)",
             claim="the diversity regulariser cost HR@10: 0.593 without it, 0.57 with it (MovieLens 20M)",
         ),
         Sweep(
@@ -229,7 +230,7 @@ SHIPPED: dict[str, Sweep] = {
             "hidden units",
             tuple((str(h), {"hidden": h}) for h in (25, 50, 100, 200)),
             _CDAE,
-            description="the CDAE study: hidden layer size",
+            description=f"{study('004').name}: hidden layer size",
             claim="one hidden layer of 50 tanh units, as in Wu et al. 2016, picked on validation",
         ),
         Sweep(

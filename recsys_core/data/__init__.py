@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from recsys_core.data.dataset import CACHE_VERSION, Dataset, load_cache, save_cache
-from recsys_core.data.wheels import KNOWN, dataset_folder, fetch, fetched_names, is_fetched
 from recsys_core.data.loaders import ML1M_AGES, ML1M_OCCUPATIONS, load_source
 from recsys_core.data.sources import Source
 from recsys_core.data.synthetic import parse_spec, synthetic
+from recsys_core.data.wheels import KNOWN, dataset_folder, fetch, fetched_names, is_fetched
 from recsys_core.errors import DataError
 from recsys_core.paths import data_dir
 
@@ -31,8 +31,9 @@ def available() -> list[str]:
     return fetched_names()
 
 
-def load_dataset(src: str | os.PathLike = DEFAULT, *, fetch_missing: bool = False, use_cache: bool = True,
-                 progress=print) -> Dataset:
+def load_dataset(
+    src: str | os.PathLike = DEFAULT, *, fetch_missing: bool = False, use_cache: bool = True, progress=print
+) -> Dataset:
     """Load SRC (see module docstring). Raises `DataError` with a clear message on bad input."""
     text = str(src)
     if text.startswith("synthetic"):

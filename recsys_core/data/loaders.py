@@ -14,20 +14,52 @@ import pandas as pd
 
 from recsys_core.data.dataset import Dataset, build_dataset
 from recsys_core.data.sources import Source, check_range, line_of, numeric, read_table
-
 from recsys_core.errors import DataError
 
 ML100K_GENRES = [
-    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
-    "Romance", "Sci-Fi", "Thriller", "War", "Western",
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
 ]  # fmt: skip  (the vocabulary in the order of u.item's flags, a few a line, reads as a table)
 ML1M_AGES = {"1": "Under 18", "18": "18-24", "25": "25-34", "35": "35-44", "45": "45-49", "50": "50-55", "56": "56+"}
 ML1M_OCCUPATIONS = [
-    "other", "academic/educator", "artist", "clerical/admin", "college/grad student",
-    "customer service", "doctor/health care", "executive/managerial", "farmer", "homemaker",
-    "K-12 student", "lawyer", "programmer", "retired", "sales/marketing", "scientist",
-    "self-employed", "technician/engineer", "tradesman/craftsman", "unemployed", "writer",
+    "other",
+    "academic/educator",
+    "artist",
+    "clerical/admin",
+    "college/grad student",
+    "customer service",
+    "doctor/health care",
+    "executive/managerial",
+    "farmer",
+    "homemaker",
+    "K-12 student",
+    "lawyer",
+    "programmer",
+    "retired",
+    "sales/marketing",
+    "scientist",
+    "self-employed",
+    "technician/engineer",
+    "tradesman/craftsman",
+    "unemployed",
+    "writer",
 ]  # fmt: skip  (GroupLens' occupation codes 0-20 in order, a table)
 MOVIELENS_RATINGS = (0.5, 5.0)
 NUMBERS = ("rating", "timestamp")  # parsed by the C parser when clean
@@ -89,7 +121,7 @@ def finish(
     if not len(ratings):
         raise DataError("no ratings in the file", label)
     if numeric_ids:
-        lines = ratings["line"] if "line" in ratings else None
+        lines = ratings.get("line")  # the source line numbers, where the loader kept them
         for col, what in (("user_id", "user id"), ("item_id", "movie id")):
             ids = ratings[col].astype(str).str.strip()
             bad = ~ids.str.fullmatch(r"\d+").to_numpy()
@@ -168,9 +200,7 @@ def load_ml1m(src: Source, name: str) -> Dataset:
     items, genres = _genre_vocab(items)
     users = None
     if src.has("users.dat"):
-        u, _ = read_table(
-            src, "users.dat", ["user_id", "gender", "age", "occupation", "zip"], "::", encoding="latin-1"
-        )
+        u, _ = read_table(src, "users.dat", ["user_id", "gender", "age", "occupation", "zip"], "::", encoding="latin-1")
         users = _ml1m_demographics(u)
     r, first = read_table(
         src, "ratings.dat", ["user_id", "item_id", "rating", "timestamp"], "::", encoding="latin-1", numbers=NUMBERS
@@ -211,7 +241,9 @@ def load_mllatest(src: Source, name: str) -> Dataset:
     title, year = split_title(mv["title"])
     items = pd.DataFrame({"item_id": mv["item_id"].str.strip(), "title": title, "year": year, "genres": mv["genres"]})
     items, genres = _genre_vocab(items)
-    r, first = read_table(src, "ratings.csv", ["user_id", "item_id", "rating", "timestamp"], ",", header=True, numbers=NUMBERS)
+    r, first = read_table(
+        src, "ratings.csv", ["user_id", "item_id", "rating", "timestamp"], ",", header=True, numbers=NUMBERS
+    )
     r["item_id"] = r["item_id"].str.strip()
     return finish(name, src, "ratings.csv", r, first, items, None, genres)
 
@@ -261,7 +293,9 @@ def load_netflix(src: Source, name: str) -> Dataset:
     dates = pd.to_datetime(r["date"], format="%Y-%m-%d", errors="coerce")
     if dates.isna().any():
         i = int(np.argmax(dates.isna().to_numpy()))
-        raise DataError(f"date {r['date'].iat[i]!r} is not YYYY-MM-DD", src.label(r["file"].iat[i]), int(r["line"].iat[i]))
+        raise DataError(
+            f"date {r['date'].iat[i]!r} is not YYYY-MM-DD", src.label(r["file"].iat[i]), int(r["line"].iat[i])
+        )
     ts = (dates - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
     if items is None:
         ids = r["item_id"].unique()

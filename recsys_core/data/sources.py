@@ -108,6 +108,7 @@ def read_table(
             label,
             2 if header else 1,
         )
+
     def parse(dtype):
         return pd.read_csv(
             io.BytesIO(raw),

