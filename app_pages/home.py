@@ -5,20 +5,25 @@ import streamlit as st
 
 from app_pages._shared import (
     METRIC_HELP,
+    access_settings,
     auto_build,
     broken_note,
     build_job,
     build_models,
+    caller,
     current_dataset,
     job_manager,
     jobs_panel,
     lead_phrase,
+    refused,
     results,
     show_build_progress,
     store,
 )
 from recsys_core import catalog, jobs
+from recsys_core.access import loopback
 from recsys_core.data import summary
+from recsys_core.errors import RecsysError
 from recsys_core.protocols import ALL_RANKING, PROTOCOLS, TEMPORAL, WHY_URL
 from recsys_core.results import Results
 from recsys_core.splits import describe
@@ -69,7 +74,12 @@ def leaderboard_tab(res: Results, board, p: str, show_rating: bool) -> None:
         )
         job = job_manager().find(f"build {TEMPORAL} {st.session_state['dataset']}")
         if (job is None or not job.active) and st.button("Build the temporal board", key="build_temporal"):
-            job = jobs.submit_build(job_manager(), store(), st.session_state["dataset"], build_models(), TEMPORAL)
+            try:
+                job = jobs.submit_build(
+                    job_manager(), store(), st.session_state["dataset"], build_models(), TEMPORAL, caller()
+                )
+            except RecsysError as e:
+                refused(e)
         if job is not None:
             show_build_progress(job)
         return
@@ -158,6 +168,13 @@ def show_table(sub, cols) -> None:
 
 ds = current_dataset()
 st.title("Recsys Explorer")
+if not loopback(st.get_option("server.address")) and not access_settings().configured:
+    st.warning(
+        "This server answers on every network interface and has no access settings: anyone who reaches it can"
+        " train, run sweeps, fetch, rebuild and delete. Set RECSYS_EDITOR_TOKEN (or `editor_token` in"
+        " .streamlit/secrets.toml) to make visitors viewers, or start it with `--server.address 127.0.0.1`.",
+        icon=":material/public:",
+    )
 if ds is None:
     st.stop()
 src = st.session_state["dataset"]
@@ -186,10 +203,13 @@ if board.empty:
     st.info(
         "No model is built for this dataset yet: building them runs in the background ; pages fill in as each model lands."
     )
-    if (job is None and auto_build()) or (
-        (job is None or not job.active) and st.button("Build the models now", key="build_home")
-    ):
+    if job is None and auto_build():
         job = build_job(src)
+    elif (job is None or not job.active) and st.button("Build the models now", key="build_home"):
+        try:
+            job = build_job(src, caller())
+        except RecsysError as e:
+            refused(e)
     if job is not None:
         show_build_progress(job)
 else:

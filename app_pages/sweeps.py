@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages._shared import (
+    caller,
     job_manager,
     jobs_panel,
     metric_help,
@@ -17,6 +18,7 @@ from app_pages._shared import (
     page_start,
     publish,
     readable,
+    refused,
     results,
     start_at,
     store,
@@ -24,10 +26,10 @@ from app_pages._shared import (
 from app_pages._sweep_form import sweep_form
 from recsys_core.catalog import neural_models
 from recsys_core.errors import RecsysError
-from recsys_core.jobs import resubmit, submit_sweep
+from recsys_core.jobs import AccessDenied, delete_run, delete_user_sweep, resubmit, submit_sweep, submit_user_sweep
 from recsys_core.ray_executor import RayExecutor, configured_address, ray_available
 from recsys_core.splits import describe
-from recsys_core.sweeps import PoolExecutor, all_sweeps, save_user_sweep
+from recsys_core.sweeps import PoolExecutor, all_sweeps
 
 LOG_SETTINGS = {"lr", "weight_decay"}  # log-scale settings (config metadata "log")
 
@@ -104,6 +106,17 @@ with tab_sweep:
     name = c1.selectbox("Sweep", list(sweeps), key="sweep", format_func=lambda n: f"{n} ({sweeps[n].model})")
     publish("sweep")
     sweep = sweeps[name]
+    if sweep.source != "shipped" and caller().editor:
+        with c1.popover("Delete this sweep", icon=":material/delete:"):
+            st.caption(f"Deletes the sweep {name}, every run it made and their stored files.")
+            if st.button(f"Delete {name}", key="delete_sweep_go", type="primary"):
+                try:
+                    gone = delete_user_sweep(job_manager(), store(), name, caller())
+                    st.session_state.pop("sweep", None)
+                    st.session_state["_new_sweep_note"] = f"Deleted the sweep {name} and its {gone} runs."
+                    st.rerun()
+                except RecsysError as e:
+                    refused(e)
     kind = {"tpe": "a TPE search (Optuna)", "random": "a random search"}.get(sweep.search.get("method", "random"))
     shape = f"{kind} of {sweep.size} points" if sweep.search or "=" in (sweep.points or [("", {})])[0][0] else ""
     st.caption(
@@ -118,7 +131,10 @@ with tab_sweep:
 
     can_run = any(r["status"] == "not run" for r in rows) and (job is None or not job.active)
     if can_run and st.button(f"Run this sweep ({sweep.size} points, background)", key="run_sweep"):
-        job = submit_sweep(job_manager(), store(), src, sweep)
+        try:
+            job = submit_sweep(job_manager(), store(), src, sweep, caller=caller())
+        except RecsysError as e:
+            refused(e)
     if job is not None and job.active:
 
         @st.fragment(run_every=1.0)
@@ -290,11 +306,22 @@ with tab_mine:
             rid = st.selectbox("Resubmit a run that did not finish", again["run"], format_func=names.get, key="again")
             if st.button("Resubmit", key="resubmit"):
                 try:
-                    job = resubmit(job_manager(), store(), int(rid))
+                    job = resubmit(job_manager(), store(), int(rid), caller())
                     st.session_state["train_job"] = job.id
                     st.success(f"Queued again as run {job.run_id}; follow it on the Train page.")
                 except RecsysError as e:
                     st.error(str(e))
+        if caller().editor:
+            with st.expander("Delete a run"):
+                rid = st.selectbox("Run to delete", mine["run"], format_func=names.get, key="delete_run")
+                sure = st.checkbox("Yes: delete this run, its curves and its stored files", key="delete_run_sure")
+                if st.button("Delete the run", disabled=not sure, key="delete_run_go", icon=":material/delete:"):
+                    try:
+                        delete_run(job_manager(), store(), int(rid), caller())
+                        st.session_state["delete_run_sure"] = False
+                        st.rerun()
+                    except RecsysError as e:
+                        refused(e)
 
 # ------------------------------------------------------------------ a new sweep
 with tab_new:
@@ -315,13 +342,14 @@ with tab_new:
         asked = sweep_form(src, [n for n in sweeps if sweeps[n].source != "shipped"], address)
         if asked is not None:
             spec, where, workers = asked
-            new = save_user_sweep(spec)
             executor = {"pool": lambda: PoolExecutor(workers), "ray": lambda: RayExecutor(address)}.get(where)
-            submit_sweep(job_manager(), store(), src, new, executor() if executor else None)
+            new, _ = submit_user_sweep(job_manager(), store(), src, spec, executor() if executor else None, caller())
             st.session_state["_new_sweep"] = new.name
             st.session_state["_new_sweep_note"] = (
                 f"Started **{new.name}** ({new.size} points, {where}): follow it under Sweep curves, where it is picked."
             )
             st.rerun()
+    except AccessDenied as e:
+        refused(e)
     except RecsysError as e:
         st.error(str(e))

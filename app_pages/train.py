@@ -6,8 +6,9 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages._form import config_form, keep, reset, save
-from app_pages._shared import job_manager, jobs_panel, page_link, page_start, results, store
+from app_pages._shared import caller, job_manager, jobs_panel, page_link, page_start, refused, results, store
 from recsys_core import zoo
+from recsys_core.access import AccessDenied
 from recsys_core.catalog import neural_models
 from recsys_core.errors import RecsysError
 from recsys_core.jobs import submit_training
@@ -69,8 +70,10 @@ with left:
         c1, c2 = st.columns(2)
         if c1.button("Train", type="primary", disabled=error is not None, icon=":material/play_arrow:", key="train"):
             try:
-                job = submit_training(jobs, store(), src, model, ov, protocol)
+                job = submit_training(jobs, store(), src, model, ov, protocol, caller=caller())
                 st.session_state["train_job"] = job.id
+            except AccessDenied as e:
+                refused(e)
             except RecsysError as e:
                 st.error(str(e))
         if c2.button("Reset to defaults", key="reset"):

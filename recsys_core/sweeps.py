@@ -272,6 +272,21 @@ def user_sweeps_dir() -> Path:
     return Path(os.environ.get("RECSYS_SWEEPS", artifacts_dir() / "sweeps"))
 
 
+def user_sweep_path(name: str) -> Path:
+    """The file of a sweep described in the app (never a shipped sweep's, never outside the
+    user sweeps' folder); ConfigError when there is none."""
+    if name in SHIPPED:
+        raise ConfigError(f"{name!r} is a shipped sweep: it cannot be deleted")
+    if not name or not all(c.isalnum() or c in "-_." for c in name) or name.strip(".") == "":
+        raise ConfigError(f"{name!r} is not a sweep name")
+    folder = user_sweeps_dir().resolve()
+    for suffix in (".json", ".toml"):
+        path = (folder / f"{name}{suffix}").resolve()
+        if path.parent == folder and path.is_file():
+            return path
+    raise ConfigError(f"no sweep {name!r} among the sweeps described here ({folder})")
+
+
 def load_sweep_file(path: str | os.PathLike) -> Sweep:
     """A user sweep from TOML or JSON; bad files raise ConfigError naming the file and problem."""
     path = Path(path)
@@ -283,16 +298,18 @@ def load_sweep_file(path: str | os.PathLike) -> Sweep:
     return sweep_from_spec(spec, path)
 
 
-def save_user_sweep(spec: dict) -> Sweep:
+def save_user_sweep(spec: dict, write: bool = True) -> Sweep:
     """A sweep described in the app (the same keys as a sweep file), checked as a file is,
     then kept as `<name>.json` among the user sweeps; nothing is written when it is invalid
-    or when its name is a shipped sweep's."""
+    or when its name is a shipped sweep's (nor with `write=False`: the check alone)."""
     name = str(spec.get("name", "")).strip()
-    if not name or not all(c.isalnum() or c in "-_." for c in name):
+    if not name or not all(c.isalnum() or c in "-_." for c in name) or name.strip(".") == "":
         raise ConfigError("name the sweep with letters, digits, '-', '_' or '.'")
     if name in SHIPPED:
         raise ConfigError(f"{name!r} is a shipped sweep: choose another name")
-    sweep_from_spec({**spec, "name": name}, "the sweep described")  # checked before anything is written
+    checked = sweep_from_spec({**spec, "name": name}, "the sweep described")  # before anything is written
+    if not write:
+        return checked
     folder = user_sweeps_dir()
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.json"

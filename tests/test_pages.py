@@ -780,3 +780,37 @@ def test_damage_is_found_when_a_page_reads_again_not_only_at_start(built_store, 
     weights.write_bytes(data)  # put back: intact again, as long as the content matches
     os.utime(weights)
     assert res.broken() == ["mf"]
+
+
+def test_a_viewer_sees_results_but_training_is_refused_until_the_editor_token(tmp_path, monkeypatch):
+    from app_pages._shared import job_manager
+    from recsys_core.store import Store
+
+    monkeypatch.setenv("RECSYS_EDITOR_TOKEN", "team-s3cret")
+    at = run_page("train", tmp_path / "store", monkeypatch)
+    at.button(key="train").click().run()
+    assert any("needs editor access" in w.value for w in at.warning)
+    assert Store(tmp_path / "store").runs() == [] and not job_manager().jobs(kind="train")  # nothing created
+    at.session_state["editor_token"] = "wrong"
+    at.button(key="train").click().run()
+    assert Store(tmp_path / "store").runs() == []
+    at.session_state["editor_token"] = "team-s3cret"
+    at.button(key="train").click().run()
+    assert not any("needs editor access" in w.value for w in at.warning)
+    job = job_manager().get(at.session_state["train_job"])
+    assert job is not None and job.meta["session"]  # counted against this browser session's cap
+    jobs = job_manager()
+    jobs.cancel(job.id)
+    jobs.wait(job, 60)
+
+
+def test_home_says_plainly_when_the_server_is_open_to_the_network(monkeypatch):
+    at = run_app()
+    assert not any("every network interface" in w.value for w in at.warning)  # the loopback default
+    real = st.get_option
+    monkeypatch.setattr(st, "get_option", lambda k: "0.0.0.0" if k == "server.address" else real(k))
+    at = run_app()
+    assert any("every network interface" in w.value and "RECSYS_EDITOR_TOKEN" in w.value for w in at.warning)
+    monkeypatch.setenv("RECSYS_EDITOR_TOKEN", "x")
+    at = run_app()
+    assert not any("every network interface" in w.value for w in at.warning)  # settings given: no alarm
