@@ -216,13 +216,13 @@ else:
     if job is not None and job.active:
         show_build_progress(job)
     protocols = [p for p in (*ALL_RANKING, "ratings") if p in set(board["protocol"]) or p == TEMPORAL]
-    tabs = st.tabs([f"{p} (sampled)" if PROTOCOLS[p].sampled else p for p in protocols])
     show_rating = st.toggle(
         "Rating models on the ranking boards",
         value=False,
         help="AutoRec and embnet are trained to predict star ratings (judged by RMSE on the ratings tab); on a "
         "ranking board they are judged on a task they were not trained for.",
     )
+    tabs = st.tabs([f"{p} (sampled)" if PROTOCOLS[p].sampled else p for p in protocols])
     for tab, p in zip(tabs, protocols):
         with tab:
             leaderboard_tab(res, board, p, show_rating)

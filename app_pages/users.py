@@ -67,9 +67,10 @@ def reading_panel(choice: str) -> None:
 
 
 def because_column(choice: str, items) -> list[str] | None:
-    """'Toy Story (1995) · 31%' per recommendation: the history movie that contributes most to
-    it (EASE's item-item weight; the factor models' embedding similarity; SASRec's similarity
-    weighted by its attention), None for a model that recommends without the user's history."""
+    """'Toy Story (1995) · 0.62' per recommendation: the history movie that contributes most to
+    it and how much (EASE's item-item weight; the factor models' cosine of the two movies'
+    vectors; SASRec's cosine weighted by its attention), None for a model that recommends
+    without the user's history."""
     run = res.run_of(choice)
     if run is None or run["model"] in ("popularity", "genre") or not len(items):
         return None
@@ -90,7 +91,7 @@ def because_column(choice: str, items) -> list[str] | None:
     except RecsysError:
         return None
     source, share = because(history, items, **kw)
-    return [f"{ds.title_of(int(j))} · {s:.0%}" if j >= 0 and np.isfinite(s) else "–" for j, s in zip(source, share)]
+    return [f"{ds.title_of(int(j))} · {s:.2f}" if j >= 0 and np.isfinite(s) else "–" for j, s in zip(source, share)]
 
 
 ds, src = page_start("Compare users")
@@ -197,21 +198,25 @@ for col, m in ((left, model_a), (right, model_b)):
             for i, h, t in zip(df["item"], df["held-out test movie"], df["title"])
         ]
         why = because_column(m, df["item"].to_numpy())
+        # the score only orders the list: where the model says why, that takes its place (two
+        # lists side by side keep every column in view at 1,400 px)
         shown = df.assign(title=marks)[["rank", "title", "score"]]  # genres: the genre mix below
         if why is not None:
-            shown["because you watched"] = why
+            shown = shown.drop(columns="score").assign(**{"because you watched": why})
         st.dataframe(
             shown,
             hide_index=True,
             width="stretch",
             column_config={
+                "title": st.column_config.TextColumn("title", width="medium"),
                 "because you watched": st.column_config.TextColumn(
                     "because you watched",
-                    help="the history movie that contributes most to this one, and its share of the contributions:"
-                    " EASE's item-item weight; for the factor models the similarity of the two movies' vectors;"
-                    " for SASRec that similarity weighted by its attention",
+                    width="medium",
+                    help="the history movie that contributes most to this one, and how much: EASE's item-item"
+                    " weight; for the factor models the cosine of the two movies' vectors; for SASRec that cosine"
+                    " weighted by its attention",
                 ),
-                "rank": st.column_config.NumberColumn("#", width="small"),
+                "rank": st.column_config.NumberColumn("#", width=40),
                 "score": st.column_config.NumberColumn(
                     "score", format="%.3f", width="small", help="the model's score; only the order matters"
                 ),

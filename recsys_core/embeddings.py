@@ -138,8 +138,8 @@ def because(
       (cosine) to the recommended one's; with `attention` (SASRec: how much its latest
       position reads each history item, aligned with `history`), the similarity weighted by
       that attention.
-    Returns (the history item per recommendation, its contribution as a share of the positive
-    contributions; -1 and NaN where the user has no history)."""
+    Returns (the history item per recommendation, its contribution: the weight, the cosine or
+    the attention-weighted cosine; -1 and NaN where the user has no history)."""
     history, recs = np.asarray(history, dtype=np.int64), np.asarray(recs, dtype=np.int64)
     if not len(history) or not len(recs):
         return np.full(len(recs), -1), np.full(len(recs), np.nan)
@@ -151,7 +151,4 @@ def because(
         if attention is not None:
             contrib = contrib * np.asarray(attention, dtype=np.float64)[:, None]
     top = contrib.argmax(0)
-    positive = np.clip(contrib, 0, None).sum(0)
-    best = contrib[top, np.arange(len(recs))]
-    share = np.divide(best, positive, out=np.full(len(recs), np.nan), where=positive > 0)
-    return history[top], share
+    return history[top], contrib[top, np.arange(len(recs))]

@@ -36,13 +36,19 @@ class Finding:
 
 def lead_finding(res: Results, sub: pd.DataFrame, protocol: str) -> Finding:
     """Who leads a board, and whether the lead over the runner-up is real: the paired test on
-    NDCG@10 over the same users when both models' ranks are stored, else the standard error of
-    the gap (two standard errors either way). Reads the same whichever model is ahead."""
+    NDCG@10 over the same users, Holm-corrected over the board's gaps as Home's board is, when
+    the models' ranks are stored, else the standard error of the gap (two standard errors
+    either way). Reads the same whichever model is ahead."""
     first, second = sub.iloc[0], sub.iloc[1]
-    test = res.paired(first["model"], second["model"], protocol)
+    gaps = res.gaps(protocol, list(sub["model"]))  # the same tests as Home's board, Holm-corrected over it
     gap = float(first["NDCG@10"] - second["NDCG@10"])
-    if test is not None:
-        clear, why = test.significant, test.verdict() + "."
+    if gaps[0] is not None:
+        test, p_holm = gaps[0]["test"], gaps[0]["p_holm"]
+        clear = gaps[0]["significant"]
+        n = len([g for g in gaps if g is not None])
+        why = f"{test.verdict()}; corrected for the board's {n} gaps (Holm), p = {p_holm:.3g}: " + (
+            "a real lead." if clear else "not a lead one can claim."
+        )
     else:  # no per-user ranks: the binomial standard error of HR@10's gap, whichever sign it has
         se, n = hr_standard_error(res.ds, float(first["HR@10"]))
         hr_gap = float(first["HR@10"] - second["HR@10"])
@@ -96,7 +102,11 @@ def order_changes(ranking: pd.DataFrame) -> list[Finding]:
         )
         text = (
             f"{len(flips)} of {len(common) * (len(common) - 1) // 2} pairs of models change order between {a} and {b}"
-            + (f": {said}" + ("; ..." if len(flips) > 6 else "") + "." if flips else ": the order holds.")
+            + (
+                f": {said}" + (f"; and {len(flips) - 6} more" if len(flips) > 6 else "") + "."
+                if flips
+                else ": the order holds."
+            )
             + f" Why it can: {why}."
         )
         out.append(
