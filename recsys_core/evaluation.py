@@ -173,8 +173,8 @@ def evaluate_temporal(model: Recommender, split: TemporalSplit, k: int = 10, sta
     top_items = np.full((n_users, min(list_k, n_items)), -1, dtype=np.int64)
     top_scores = np.full(top_items.shape, -np.inf, dtype=np.float32)
     step = user_batch(n_items)
-    for s in range(0, len(eval_users), step):
-        u = eval_users[s : s + step]
+    for s in range(0, n_users, step):  # every user: the stored lists serve the pages for anyone
+        u = np.arange(s, min(s + step, n_users))
         scores = model.score(torch.as_tensor(u)).float().cpu().numpy()
         r, c = before[u].nonzero()
         scores[r, c] = -np.inf  # what the user had before the window is never a candidate

@@ -169,7 +169,7 @@ class Results:
         """ "run:<id>" -> every other finished run on this dataset that can be used on the
         pages (Train page, sweep points, CLI `train`), newest first. A run whose weights turn
         out missing or corrupt says so when it is picked (`runs.load_model`)."""
-        shipped_ids = {r["id"] for r in self.shipped.values()}
+        shipped_ids = {r["id"] for r in (*self.shipped.values(), *self.temporal.values())}
         out = {}
         for r in reversed(self.store.runs(fingerprint=self.ds.fingerprint, status="done")):
             if r["id"] in shipped_ids or r["model"] not in ZOO:
