@@ -11,7 +11,9 @@ cannot start anything.
 Caps (environment, with their defaults): `RECSYS_MAX_QUEUED_PER_SESSION` (3 queued or running
 jobs a browser session started), `RECSYS_MAX_QUEUED` (20 in all), `RECSYS_MAX_SWEEP_POINTS`
 (50 points a sweep), `RECSYS_MAX_EPOCHS` (200 epochs a training), `RECSYS_MAX_UPLOAD_MB` (200).
-A request over a cap is refused naming the cap, and nothing is queued. Torch-free.
+A request over a cap is refused naming the cap, and nothing is queued. A training or sweep
+process started from the app is killed, its run ending `failed` with the reason, past
+`RECSYS_JOB_MEMORY_MB` (8192 MiB resident) or `RECSYS_JOB_SECONDS` (7200). Torch-free.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Limits:
     sweep_points: int = 50
     epochs: int = 200
     upload_mb: int = 200
+    job_memory_mb: int = 8192  # a training process's resident memory (recsys_core.child)
+    job_seconds: int = 7200  # a training process's wall time
 
     @classmethod
     def from_env(cls) -> Limits:
@@ -59,6 +63,8 @@ class Limits:
             "sweep_points": "RECSYS_MAX_SWEEP_POINTS",
             "epochs": "RECSYS_MAX_EPOCHS",
             "upload_mb": "RECSYS_MAX_UPLOAD_MB",
+            "job_memory_mb": "RECSYS_JOB_MEMORY_MB",
+            "job_seconds": "RECSYS_JOB_SECONDS",
         }
         values = {}
         for f in fields(cls):

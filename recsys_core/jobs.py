@@ -31,10 +31,12 @@ from recsys_core import catalog, splits
 from recsys_core.access import EDITOR, SYSTEM, AccessDenied, Caller, Limits, require_editor
 from recsys_core.build import build
 from recsys_core.catalog import MY_RUNS, describe_changes
+from recsys_core.child import ChildFailed, run_in_child
 from recsys_core.config import to_dict
 from recsys_core.data import fetch, load_dataset
 from recsys_core.errors import ConfigError
 from recsys_core.runs import ensure_run, new_run
+from recsys_core.store import Store
 from recsys_core.sweeps import Sweep, run_sweep, save_user_sweep, user_sweep_path
 from recsys_core.train import Callback, pick_device
 
@@ -66,6 +68,7 @@ class Job:
     meta: dict = field(default_factory=dict)
     status: str = "queued"  # queued | running | done | failed | diverged | cancelled
     priority: int = 0  # 0: started by a person; 1: a background build (gives way between models)
+    child: tuple | None = field(default=None, repr=False)  # (target, params): run in a supervised child process
     error: str = ""
     created: float = field(default_factory=time.time)
     started: float | None = None
@@ -106,17 +109,20 @@ class JobManager:
     def submit(
         self,
         label: str,
-        fn: Callable,
+        fn: Callable | None,
         *,
         device: str | None = None,
         kind: str = "task",
         run_id: int | None = None,
         meta: dict | None = None,
+        child: tuple[str, dict] | None = None,
     ) -> Job:
-        """Queue `fn(job)` on `device` (default: the device training would pick)."""
+        """Queue `fn(job)` on `device` (default: the device training would pick), or with
+        `child=("module:function", params)` that function in a supervised child process."""
         device = device or pick_device().type
         with self._lock:
             job = Job(next(self._ids), label, fn, device, kind, run_id, dict(meta or {}))
+            job.child = child
             job.priority = 1 if kind == "build" else 0
             self._jobs[job.id] = job
             if device not in self._workers:
@@ -245,13 +251,23 @@ class JobManager:
             self._run(job)
 
     def _run(self, job: Job) -> None:
-        """Run a job that was just set running, and record how it ended."""
+        """Run a job that was just set running (in a supervised child process where it has a
+        `child` target), and record how it ended."""
         try:
-            job.result = job.fn(job)
+            if job.child is not None:
+                target, params = job.child
+                lim = self.limits
+                job.result = run_in_child(job, target, params, lim.job_memory_mb, lim.job_seconds)
+            else:
+                job.result = job.fn(job)
             status, error = "cancelled" if job.cancel.is_set() else "done", ""
             if isinstance(job.result, dict) and job.result.get("status") in FINAL:
                 status, error = job.result["status"], job.result.get("error") or ""
             job.error, job.status = error, status
+        except ChildFailed as e:  # the child's own message (with its traceback), or how it died
+            job.error, job.status = str(e), "failed"
+            if job.run_id is not None and self.store is not None:
+                self.store.finish_run(job.run_id, "failed", error=job.error)
         except Exception as e:  # noqa: BLE001 - kept on the job, shown by the page
             job.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
             job.status = "failed"
@@ -384,21 +400,33 @@ def submit_sweep(manager: JobManager, store, src: str, sweep: Sweep, executor=No
             f"{manager.limits.sweep_points} (RECSYS_MAX_SWEEP_POINTS); nothing was started"
         )
     where = getattr(executor, "name", "sequential")
+    meta = {"src": src, "sweep": sweep.name, "session": caller.session}
+    if executor is None:  # one point at a time: in a supervised child process, as a training
+        params = {"root": str(store.root), "src": src, "sweep": sweep}
+        return manager.submit(label, None, kind="sweep", meta=meta, child=("recsys_core.jobs:sweep_work", params))
 
-    def work(job: Job) -> None:
-        def progress(j, n, point, out):
-            job.report(done=j, total=n, current=point, executor=where)
-
-        job.report(done=0, total=sweep.size, current="starting", executor=where)
-        try:
-            run_sweep(sweep, load_dataset(src), store, executor, src=src, progress=progress, cancel=job.cancel)
-        finally:
-            if hasattr(executor, "close"):
-                executor.close()
+    def work(job: Job) -> None:  # a process pool or a Ray cluster: the points already run elsewhere
+        sweep_work(job, store, src, sweep, executor)
 
     device = "ray" if where == "ray" else None  # else the queue of the device training picks
-    meta = {"src": src, "sweep": sweep.name, "session": caller.session}
     return manager.submit(label, work, device=device, kind="sweep", meta=meta)
+
+
+def sweep_work(job, root, src: str, sweep: Sweep, executor=None) -> None:
+    """Run a sweep's points not done yet, reporting progress through `job` (in a child
+    process for the sequential executor; `root` is the store or its folder)."""
+    where = getattr(executor, "name", "sequential")
+
+    def progress(j, n, point, out):
+        job.report(done=j, total=n, current=point, executor=where)
+
+    store = root if isinstance(root, Store) else Store(root)
+    job.report(done=0, total=sweep.size, current="starting", executor=where)
+    try:
+        run_sweep(sweep, load_dataset(src), store, executor, src=src, progress=progress, cancel=job.cancel)
+    finally:
+        if hasattr(executor, "close"):
+            executor.close()
 
 
 def submit_user_sweep(
@@ -449,29 +477,46 @@ def submit_training(
     label = label or describe_changes(model, overrides)
     resubmittable = {"src": src, "overrides": to_dict(cfg)}
     run_id = new_run(store, ds, model, cfg, [protocol], sweep=MY_RUNS, label=label, meta=resubmittable)
-
-    def work(job: Job) -> dict:
-        job.report(phase="preparing the split")
-        out = ensure_run(
-            store,
-            load_dataset(src),
-            model,
-            cfg,
-            [protocol],
-            sweep=MY_RUNS,
-            label=label,
-            artifacts=False,
-            callbacks=[JobProgress(job)],
-            cancel=job.cancel,
-            run_id=run_id,
-            reuse=False,
-        )
-        return out.run
-
+    params = {
+        "root": str(store.root),
+        "src": src,
+        "model": model,
+        "overrides": to_dict(cfg),
+        "protocol": protocol,
+        "label": label,
+        "run_id": run_id,
+    }
     meta = {"model": model, "src": src, "protocol": protocol, "label": label, "session": caller.session}
     return manager.submit(
-        f"train {model} {label} on {src}", work, device=str(device), kind="train", run_id=run_id, meta=meta
+        f"train {model} {label} on {src}",
+        None,
+        device=str(device),
+        kind="train",
+        run_id=run_id,
+        meta=meta,
+        child=("recsys_core.jobs:train_work", params),
     )
+
+
+def train_work(job, root: str, src: str, model: str, overrides: dict, protocol: str, label: str, run_id: int):
+    """A training from the app, in its own process (`recsys_core.child`): the run is trained
+    and stored as `train` would, its progress reported through `job`."""
+    job.report(phase="preparing the split")
+    out = ensure_run(
+        Store(root),
+        load_dataset(src),
+        model,
+        catalog.config_for(model, overrides),
+        [protocol],
+        sweep=MY_RUNS,
+        label=label,
+        artifacts=False,
+        callbacks=[JobProgress(job)],
+        cancel=job.cancel,
+        run_id=run_id,
+        reuse=False,
+    )
+    return out.run
 
 
 def resubmit(manager: JobManager, store, run_id: int, caller: Caller = EDITOR) -> Job:

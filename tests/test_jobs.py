@@ -99,18 +99,19 @@ def test_two_sessions_submitting_at_once_both_complete_in_order(tmp_path):
     assert len([r for r in store.runs(sweep=MY_RUNS) if r["status"] == "done"]) == 2
 
 
-def test_cancel_a_running_training_within_a_second(tmp_path):
+def test_cancel_a_running_training_in_its_process(tmp_path):
     store = Store(tmp_path)
     jobs = JobManager(store)
     job = submit_training(jobs, store, SRC, "ncf", {**TINY, "epochs": 500, "patience": 100, "batch_size": 16})
-    deadline = time.time() + 30
-    while not job.progress.get("batch") and time.time() < deadline:
+    deadline = time.time() + 60
+    while not job.progress.get("batch") and time.time() < deadline:  # the child reports its batches
         time.sleep(0.01)
-    t = time.perf_counter()
+    assert job.progress.get("pid") and job.progress.get("batch")
     jobs.cancel(job.id)
-    jobs.wait(job, 10)
-    assert job.status == "cancelled" and time.perf_counter() - t < 1.0
-    assert store.run(job.run_id)["status"] == "cancelled"
+    jobs.wait(job, 30)
+    assert job.status == "cancelled"
+    run = store.run(job.run_id)
+    assert run["status"] == "cancelled" and len(store.epochs(run["id"])) < 500  # stopped, not finished
 
 
 def test_divergence_and_bad_config(tmp_path):

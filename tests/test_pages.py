@@ -180,19 +180,18 @@ def run_page(page: str, store_root, monkeypatch) -> AppTest:
     return at
 
 
-def _wait_for_run(root, timeout=60):
-    import time
-
+def _wait_for_run(root, timeout=90):
+    """The state that matters: the app's training jobs have ended (their child processes
+    returned), and the run they stored."""
+    from app_pages._shared import job_manager
     from recsys_core.jobs import MY_RUNS
     from recsys_core.store import Store
 
-    end = time.time() + timeout
-    while time.time() < end:
-        runs = Store(root).runs(sweep=MY_RUNS)
-        if runs and runs[-1]["status"] not in ("queued", "running"):
-            return runs[-1]
-        time.sleep(0.1)
-    raise AssertionError("the training job did not finish")
+    for job in job_manager().jobs(kind="train"):
+        job_manager().wait(job, timeout)
+    runs = Store(root).runs(sweep=MY_RUNS)
+    assert runs and runs[-1]["status"] not in ("queued", "running"), "the training job did not finish"
+    return runs[-1]
 
 
 def train_page(built_store, monkeypatch, tmp_path, model: str | None = None):
@@ -233,7 +232,7 @@ def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_
     at.button(key="train").click().run()
     assert not at.exception, [e.value for e in at.exception]
     run = _wait_for_run(root)
-    assert run["status"] == "done" and run["model"] == "mf"
+    assert run["status"] == "done" and run["model"] == "mf", run["error"]
     assert (run["config"]["dim"], run["config"]["epochs"], run["config"]["lr"], run["config"]["loss"]) == (
         16,
         2,

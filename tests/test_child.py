@@ -1,0 +1,79 @@
+"""Trainings that cannot take the server down: a training child that raises, is killed,
+goes over its memory cap or its time cap ends its run `failed` with the reason, and the job
+manager (the server) goes on to the next job."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from recsys_core.access import Limits
+from recsys_core.jobs import JobManager, submit_training
+from recsys_core.store import Store
+
+pytestmark = pytest.mark.slow  # each training is a fresh process (torch imported anew)
+
+SRC = "synthetic:users=80,items=60,seed=2"
+LONG = {"epochs": 500, "patience": 100, "batch_size": 16, "mf_dim": 4, "layers": (8, 4)}
+
+
+def _wait_for(predicate, timeout=90.0):
+    end = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < end:
+        time.sleep(0.05)
+    return predicate()
+
+
+def _next_job_still_runs(jobs, store):
+    ok = submit_training(jobs, store, SRC, "mf", {"epochs": 1, "dim": 4, "batch_size": 512})
+    jobs.wait(ok, 120)
+    assert ok.status == "done", ok.error
+    assert store.run(ok.run_id)["status"] == "done"
+
+
+def test_a_killed_training_process_ends_its_run_failed_and_the_server_goes_on(tmp_path):
+    store = Store(tmp_path)
+    jobs = JobManager(store)
+    job = submit_training(jobs, store, SRC, "ncf", LONG)
+    assert _wait_for(lambda: job.progress.get("batch"))  # training in its own process
+    pid = job.progress["pid"]
+    assert pid != os.getpid()
+    os.kill(pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    jobs.wait(job, 60)
+    assert job.status == "failed" and "killed by SIGKILL" in job.error
+    run = store.run(job.run_id)
+    assert run["status"] == "failed" and "killed by SIGKILL" in run["error"]
+    _next_job_still_runs(jobs, store)
+
+
+def test_memory_and_time_caps_end_the_run_with_the_cap_named(tmp_path):
+    store = Store(tmp_path)
+    jobs = JobManager(store, Limits(job_memory_mb=60))  # less than torch itself takes
+    job = submit_training(jobs, store, SRC, "ncf", LONG)
+    jobs.wait(job, 120)
+    assert job.status == "failed" and "RECSYS_JOB_MEMORY_MB" in job.error
+    assert "RECSYS_JOB_MEMORY_MB" in store.run(job.run_id)["error"]
+    jobs = JobManager(store, Limits(job_seconds=1))
+    job = submit_training(jobs, store, SRC, "ncf", LONG)
+    jobs.wait(job, 120)
+    assert job.status == "failed" and "RECSYS_JOB_SECONDS" in job.error
+    assert store.run(job.run_id)["status"] == "failed"
+
+
+def boom(job, message: str) -> None:
+    """A work function that fails in its child process, after reporting once."""
+    job.report(phase="about to fail")
+    raise ValueError(message)
+
+
+def test_work_that_raises_in_its_process_says_why(tmp_path):
+    store = Store(tmp_path)
+    jobs = JobManager(store)
+    job = jobs.submit("boom", None, kind="train", child=("tests.test_child:boom", {"message": "no such file"}))
+    jobs.wait(job, 120)
+    assert job.status == "failed" and "ValueError: no such file" in job.error and "Traceback" in job.error
+    assert job.progress["phase"] == "about to fail"  # its reports came back before the end
+    _next_job_still_runs(jobs, store)
