@@ -40,7 +40,7 @@ def reading_panel(choice: str) -> None:
     if not len(items):
         st.caption(f"{res.label(choice)} reads no history for this user.")
         return
-    attention = model.attention(user) if hasattr(model, "attention") else None
+    attention = model.attention(user) if model.has_attention else None
     first = max(0, len(items) - SHOWN)
     df = pd.DataFrame(
         {

@@ -91,7 +91,7 @@ def fit_and_evaluate(
             if h.status != "done":
                 history.status, history.message = h.status, f"refit on train + validation: {h.message}"
         t = time.perf_counter()
-        if history.status == "done" and not refit and getattr(model, "reads_history", False):
+        if history.status == "done" and not refit and model.reads_history:
             model.read(split.valid_rows)  # a sequential model reads up to the test item, not retrained
         if history.status == "done":
             found, topk, topk_scores, ranks = evaluate_many(model, split, ranking, k)
@@ -105,7 +105,7 @@ def fit_and_evaluate(
         h = fit_model(m, ts.train, ts, callbacks, cancel)
         seconds["fit_temporal"] = time.perf_counter() - t
         if h.status == "done":
-            if getattr(m, "reads_history", False):
+            if m.reads_history:
                 m.read(ts.valid_rows)  # up to the test window, not retrained
             found, topk, topk_scores, ranks[TEMPORAL] = evaluate_temporal(m, ts, k)
             metrics[TEMPORAL] = found

@@ -164,10 +164,10 @@ def save_artifacts(store: Store, key: str, model: Recommender, ds: Dataset, list
             pca=coords.astype(np.float32),
             explained=explained.astype(np.float32),
         )
-    if hasattr(model, "score_new_user"):
+    if model.has_cold_start:
         new_user = model.score_new_user().cpu().numpy()
         store.save_arrays(key, "cold_start", scores=new_user.astype(np.float32))
-    if hasattr(model, "item_item"):  # EASE: "people who liked this also liked"
+    if model.has_item_item:  # EASE: "people who liked this also liked"
         store.save_arrays(key, "item_item", **_strongest(model.item_item(), TOPK))
     save_weights(store, key, model)
     store.save_arrays(key, "topk", items=items.astype(np.int32), scores=scores.astype(np.float32))
@@ -295,9 +295,9 @@ def load_model(store: Store, run: dict, ds: Dataset, device: str = "cpu") -> Rec
         )
         raise RecsysError(f"run {run['id']} ({name}): its weights are missing or fail their checksum; {advice}")
     model.prepare(train)
-    if getattr(model, "reads_history", False) and any(p in splits.RANKING for p in protocols):
+    if model.reads_history and any(p in splits.RANKING for p in protocols):
         model.read(splits.loo_split(ds).valid_rows)  # as it was evaluated: up to the test item
-    elif getattr(model, "reads_history", False) and TEMPORAL in protocols:
+    elif model.reads_history and TEMPORAL in protocols:
         model.read(temporal_split(ds).valid_rows)  # up to the test window
     try:
         model.load_state_dict(checkpoint["state_dict"])

@@ -56,7 +56,12 @@ class Recommender(abc.ABC):
     """
 
     name: str = "model"
+    # what a model can do, declared here and set by the classes that can (never probed)
     predicts_ratings: bool = False  # True: score() is on the rating scale (RMSE applies)
+    reads_history: bool = False  # sequential: `read(rows)` appends what it reads before a test
+    has_item_item: bool = False  # `item_item()`: an item-item weight matrix (EASE)
+    has_cold_start: bool = False  # `score_new_user()`: scores for a user with no history (NCF)
+    has_attention: bool = False  # `attention(user)`: what its last position attends to (SASRec)
 
     def __init__(self, n_users: int, n_items: int):
         self.n_users, self.n_items = n_users, n_items

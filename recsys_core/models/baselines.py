@@ -45,6 +45,8 @@ class Popularity(Recommender):
 class EASE(Recommender):
     """Closed-form item-item model; one matrix inverse of size n_items."""
 
+    has_item_item = True
+
     name = "ease"
 
     def __init__(self, n_users: int, n_items: int, cfg: EASEConfig | None = None):

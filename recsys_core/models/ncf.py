@@ -79,6 +79,8 @@ class MF(NeuralRecommender):
 class NCF(NeuralRecommender):
     """GMF, MLP or NeuMF; embeddings have one extra user row: the learned 'new user'."""
 
+    has_cold_start = True
+
     name = "ncf"
 
     def __init__(self, n_users, n_items, cfg: NCFConfig | None = None, item_features=None):

@@ -125,6 +125,8 @@ class SASRec(SequentialRecommender):
     point-wise feed-forward layer, a final layer norm; scores are dot products with the
     (shared) item embeddings."""
 
+    has_attention = True
+
     name = "sasrec"
 
     def __init__(self, n_users: int, n_items: int, cfg, item_features: np.ndarray | None = None):
