@@ -120,7 +120,7 @@ def _idle(page) -> None:
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=30_000)
 
 
-def test_train_page_runs_a_two_epoch_training(server, shots):
+def test_train_page_runs_a_two_epoch_training_another_session_sees_it(server, shots):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
@@ -154,6 +154,14 @@ def test_train_page_runs_a_two_epoch_training(server, shots):
         expect(body).to_contain_text("this run")
         _settled(page)
         page.screenshot(path=str(shots / "train-finished.png"), full_page=True)
+        # another person's session on the same server sees the finished run, with no error box
+        other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        other.goto(f"{server}/sweeps")
+        other.wait_for_selector("h1", timeout=30_000)
+        other.get_by_role("tab", name="My runs").click()
+        expect(other.locator("body")).to_contain_text("epochs=2", timeout=60_000)
+        _settled(other)
+        _settled(page)
         browser.close()
 
 
