@@ -9,8 +9,11 @@ most for the model being trained. Queued jobs know what they wait for (`waiting_
 page polls; the work never runs in a page's script thread, and no `st.*` call happens here
 (no streamlit import at all).
 
-Pages start work only through `submit_fetch`, `submit_build`, `submit_sweep` and
-`submit_training`. Training jobs are also runs in the store: created 'queued' at submit,
+Pages start work only through `submit_fetch`, `submit_build`, `submit_sweep`,
+`submit_user_sweep` and `submit_training` (and stop or remove it through `cancel_job`,
+`delete_run` and `delete_user_sweep`), each told who asks (`access.Caller`): a viewer, or a
+request over a cap, is refused here before anything is created. Trainings and sequential
+sweeps run in a supervised child process (`recsys_core.child`). Training jobs are also runs in the store: created 'queued' at submit,
 then running / done / diverged / failed / cancelled with the error message, so their state
 outlives the server. A manager built over a store first marks the runs a dead server left
 queued or running as 'interrupted' (`resubmit` queues one again).
