@@ -30,19 +30,19 @@ TARGET_CHUNK = 2048  # target rows compared with their user's scores at once (bo
 BATCH = 1024  # users per batch at most, whatever is scored
 
 
-def user_batch(n_items: int) -> int:
+def user_batch(n_items: int, cells: int = SCORE_CELLS) -> int:
     """Users per batch when each user scores `n_items` items (the catalogue, or their
     candidates): bounded by `SCORE_CELLS`, so memory stays flat whatever the catalogue (a
     model like NeuMF holds several activations per cell: 1,024 users x 3,706 ml-1m movies x
     its tower was gigabytes)."""
-    return max(1, min(BATCH, SCORE_CELLS // max(n_items, 1)))
+    return max(1, min(BATCH, cells // max(n_items, 1)))
 
 
 @torch.no_grad()
 def candidate_scores(model: Recommender, users: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """model scores for [users, candidates]; padded candidates (-1) get -inf."""
     out = np.empty(candidates.shape, dtype=np.float32)
-    step = user_batch(candidates.shape[1] if candidates.ndim == 2 else 1)
+    step = user_batch(candidates.shape[1] if candidates.ndim == 2 else 1, model.score_cells)
     for s in range(0, len(users), step):
         u = torch.as_tensor(users[s : s + step])
         c = torch.as_tensor(np.maximum(candidates[s : s + step], 0))
@@ -104,7 +104,7 @@ def evaluate_many(model: Recommender, split: LooSplit, protocols, k: int = 10, l
     # what the lists leave out: the model's own seen items (a sequential model's include what it read)
     seen = getattr(model, "seen_", None)
     train_seen = seen if seen is not None else split.train.binary
-    step = user_batch(n_items)
+    step = user_batch(n_items, model.score_cells)
     for s in range(0, len(users_all), step):
         u = users_all[s : s + step]
         scores = model.score(torch.as_tensor(u)).float().cpu().numpy()
@@ -172,7 +172,7 @@ def evaluate_temporal(model: Recommender, split: TemporalSplit, k: int = 10, sta
     ties = np.zeros(len(users_t), dtype=np.int64)
     top_items = np.full((n_users, min(list_k, n_items)), -1, dtype=np.int64)
     top_scores = np.full(top_items.shape, -np.inf, dtype=np.float32)
-    step = user_batch(n_items)
+    step = user_batch(n_items, model.score_cells)
     for s in range(0, n_users, step):  # every user: the stored lists serve the pages for anyone
         u = np.arange(s, min(s + step, n_users))
         scores = model.score(torch.as_tensor(u)).float().cpu().numpy()

@@ -62,6 +62,9 @@ class Recommender(abc.ABC):
     has_item_item: bool = False  # `item_item()`: an item-item weight matrix (EASE)
     has_cold_start: bool = False  # `score_new_user()`: scores for a user with no history (NCF)
     has_attention: bool = False  # `attention(user)`: what its last position attends to (SASRec)
+    # score cells a batch of users may take: small for models with activations per cell (NeuMF's
+    # tower), large for a product with a matrix (EASE), so scoring is not a thousand tiny matmuls
+    score_cells: int = SCORE_CELLS
 
     def __init__(self, n_users: int, n_items: int):
         self.n_users, self.n_items = n_users, n_items
@@ -86,7 +89,7 @@ class Recommender(abc.ABC):
             raise ValueError(f"user index out of range [0, {self.n_users})")
         k = min(k, self.n_items)
         items_out, scores_out = [], []
-        step = max(1, min(1024, SCORE_CELLS // max(self.n_items, 1)))  # users a batch: bounded scores in memory
+        step = max(1, min(1024, self.score_cells // max(self.n_items, 1)))  # users a batch: bounded scores
         for start in range(0, len(users), step):
             batch = users[start : start + step]
             s = self.score(torch.as_tensor(batch)).float().cpu()

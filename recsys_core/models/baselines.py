@@ -46,6 +46,7 @@ class EASE(Recommender):
     """Closed-form item-item model; one matrix inverse of size n_items."""
 
     has_item_item = True
+    score_cells = 1_000_000  # X[users] @ B: one matmul a batch, 4 MB of scores
 
     name = "ease"
 
