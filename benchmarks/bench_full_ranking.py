@@ -46,6 +46,7 @@ def main() -> None:
             t = time.perf_counter()
             if isinstance(model, NeuralRecommender):
                 model.prepare(data.train)
+                model.eval()  # as a fitted model is scored: no dropout, inference caches kept
             else:
                 model.fit(data.train)
             fit = time.perf_counter() - t
