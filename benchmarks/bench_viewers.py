@@ -25,7 +25,7 @@ PAGES = {  # path -> what shows the page has its content
     "": '[data-testid="stDataFrame"]',
     "users": '[data-testid="stDataFrame"]',
     "embeddings": ".js-plotly-plot",
-    "sweeps": ".js-plotly-plot",
+    "sweeps": '[data-testid="stSelectbox"]',  # its picker: the sweep's curves come once it has run
 }
 
 
@@ -40,7 +40,7 @@ def walk(port: int, n: int, times: dict, errors: list) -> None:
         for path, content in PAGES.items():
             t = time.perf_counter()
             await page.goto(f"http://127.0.0.1:{port}/{path}")
-            await expect(page.locator(content).first).to_be_visible(timeout=180_000)
+            await expect(page.locator(f"{content} >> visible=true").first).to_be_visible(timeout=180_000)
             await expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=180_000)
             times.setdefault(path or "home", []).append(time.perf_counter() - t)
             errors.append(await page.locator('[data-testid="stException"]').count())

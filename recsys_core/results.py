@@ -126,6 +126,7 @@ class Results:
         self.version = store.version()
         self.shipped: dict[str, dict] = shipped_runs(store, ds)
         self._arrays: dict[tuple[str, str], dict | None] = {}
+        self._gaps: dict[tuple, list] = {}
 
     # ---------------------------------------------------------------- artifacts
 
@@ -229,7 +230,15 @@ class Results:
 
     def gaps(self, protocol: str, order: list[str], metric: str = "NDCG@10") -> list[dict | None]:
         """For a board sorted best first: each model's paired test against the next one down,
-        Holm-adjusted over the board (None where a model's ranks are not stored, and last)."""
+        Holm-adjusted over the board (None where a model's ranks are not stored, and last).
+        Computed once per store version and shared by every session (the app keeps one
+        Results per version): 8 viewers on Home would otherwise bootstrap the board 8 times."""
+        key = (protocol, tuple(order), metric)
+        if key not in self._gaps:
+            self._gaps[key] = self._board_gaps(protocol, order, metric)
+        return self._gaps[key]
+
+    def _board_gaps(self, protocol: str, order: list[str], metric: str) -> list[dict | None]:
         tests = [self.paired(a, b, protocol, metric) for a, b in zip(order, order[1:])]
         found = [t for t in tests if t is not None]
         adjusted = iter(holm([t.p_value for t in found])) if found else iter(())
