@@ -105,9 +105,7 @@ def access_settings() -> Settings:
     """The access settings: RECSYS_EDITOR_TOKEN / RECSYS_EDITORS, or `editor_token` in secrets."""
     try:
         secrets = dict(st.secrets)
-    except (FileNotFoundError, StreamlitAPIException, KeyError, OSError):
-        secrets = {}
-    except Exception:  # noqa: BLE001 - a secrets file that does not parse is no access setting
+    except Exception:  # noqa: BLE001 - no secrets file, or one that does not parse: no access setting
         secrets = {}
     return Settings.from_env(secrets)
 

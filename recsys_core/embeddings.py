@@ -34,13 +34,17 @@ def cosine_to(vectors: np.ndarray, row: int) -> np.ndarray:
     return unit @ unit[row]
 
 
-def neighbours(vectors: np.ndarray, item: int, n: int, popularity: np.ndarray, min_ratings: int = 0) -> np.ndarray:
-    """The `n` items nearest to `item` by cosine (itself and items under `min_ratings` left out)."""
+def neighbours(
+    vectors: np.ndarray, item: int, n: int, popularity: np.ndarray | None = None, min_ratings: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the `n` rows nearest to `row` `item` by cosine, their cosines): itself left out, and
+    items with fewer than `min_ratings` ratings where `popularity` is given."""
     sims = cosine_to(vectors, item)
     sims[item] = -np.inf
-    if min_ratings:
+    if min_ratings and popularity is not None:
         sims[popularity < min_ratings] = -np.inf
-    return np.argsort(-sims, kind="stable")[:n]
+    order = np.argsort(-sims, kind="stable")[:n]
+    return order, sims[order]
 
 
 def panel(popularity: np.ndarray, size: int = PANEL) -> np.ndarray:
@@ -82,7 +86,7 @@ def neighbour_quality(
         for how, label in VARIANTS.items():
             v = debiased(vectors, how)
             floor = MIN_RATINGS if how != "none" else 0
-            lists = {int(q): neighbours(v, int(q), n, popularity, floor) for q in queries}
+            lists = {int(q): neighbours(v, int(q), n, popularity, floor)[0] for q in queries}
             rows.append({"variant": how, "neighbours": f"popularity direction {label}", **quality(lists, g, y)})
     if item_item is not None:
         lists = {int(q): item_item["items"][q][:n] for q in queries}

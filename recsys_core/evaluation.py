@@ -162,7 +162,9 @@ def evaluate_temporal(model: Recommender, split: TemporalSplit, k: int = 10, sta
     """The temporal protocol: every target of `stage` ranked against every item its user had
     not interacted with before the window (`TemporalSplit.targets`), HR/NDCG/Recall/MAP@k
     over the users with targets, beyond accuracy on their lists, and the counts of what was
-    left out. Returns (metrics, top-`list_k` items and scores for every user, `Ranks`)."""
+    left out. Returns (metrics, top-`list_k` items and scores for every user, `Ranks`).
+    `list_k=0` (validation, every epoch): only the users with targets are scored, and no
+    lists or list figures are made."""
     targets = split.targets(stage)
     before = split.before(stage)
     n_users, n_items = before.shape
@@ -173,8 +175,9 @@ def evaluate_temporal(model: Recommender, split: TemporalSplit, k: int = 10, sta
     top_items = np.full((n_users, min(list_k, n_items)), -1, dtype=np.int64)
     top_scores = np.full(top_items.shape, -np.inf, dtype=np.float32)
     step = user_batch(n_items, model.score_cells)
-    for s in range(0, n_users, step):  # every user: the stored lists serve the pages for anyone
-        u = np.arange(s, min(s + step, n_users))
+    scored = np.arange(n_users) if list_k else eval_users  # the stored lists serve the pages for anyone
+    for s in range(0, len(scored), step):
+        u = scored[s : s + step]
         scores = model.score(torch.as_tensor(u)).float().cpu().numpy()
         r, c = before[u].nonzero()
         scores[r, c] = -np.inf  # what the user had before the window is never a candidate
@@ -186,15 +189,16 @@ def evaluate_temporal(model: Recommender, split: TemporalSplit, k: int = 10, sta
             own = block[np.arange(b - a), items_t[a:b]][:, None]
             greater[a:b] = (block > own).sum(1)
             ties[a:b] = (block == own).sum(1) - 1  # the target itself is not a tie
-        values, indices = torch.sort(torch.as_tensor(scores), dim=1, descending=True, stable=True)
-        keep = top_items.shape[1]
-        top_items[u] = np.where(np.isfinite(values[:, :keep].numpy()), indices[:, :keep].numpy(), -1)
-        top_scores[u] = values[:, :keep].numpy()
+        if list_k:
+            values, indices = torch.sort(torch.as_tensor(scores), dim=1, descending=True, stable=True)
+            keep = top_items.shape[1]
+            top_items[u] = np.where(np.isfinite(values[:, :keep].numpy()), indices[:, :keep].numpy(), -1)
+            top_scores[u] = values[:, :keep].numpy()
     ranks = M.ranks_from_counts(greater, ties, seed=split.seed)
     found = Ranks(users_t, items_t, ranks)
     _, per_user = found.per_user(k)
     out = {name: float(v.mean()) if len(v) else float("nan") for name, v in per_user.items()}
-    if len(eval_users):
+    if len(eval_users) and list_k:
         out.update(
             M.beyond_accuracy(
                 np.maximum(top_items[eval_users, :k], 0),

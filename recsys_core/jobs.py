@@ -79,11 +79,17 @@ class Job:
     result: object = field(default=None, repr=False)
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
     _progress: dict = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
     def report(self, **values) -> None:
         with self._lock:
             self._progress.update(values)
+            self._lock.notify_all()
+
+    def wait_for(self, predicate, timeout: float = 60.0) -> bool:
+        """Block until `predicate(progress)` holds (woken by each report), or `timeout`."""
+        with self._lock:
+            return self._lock.wait_for(lambda: predicate(self._progress), timeout)
 
     @property
     def progress(self) -> dict:
@@ -560,10 +566,10 @@ def delete_user_sweep(manager: JobManager, store, name: str, caller: Caller = ED
     artifacts: editors only; never a shipped sweep. Returns how many runs went."""
     require_editor(caller, f"deleting the sweep {name}")
     from_file = user_sweep_path(name)
-    job = manager.find(next((j.label for j in manager.jobs(kind="sweep") if j.meta.get("sweep") == name), ""))
-    if job is not None and job.active:
-        manager.cancel(job.id)
-        manager.wait(job, 30)
+    for job in manager.jobs(kind="sweep"):
+        if job.meta.get("sweep") == name and job.active:
+            manager.cancel(job.id)
+            manager.wait(job, 30)
     runs = store.runs(sweep=name)
     for r in runs:
         store.delete_run(r["id"])

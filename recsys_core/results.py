@@ -16,7 +16,7 @@ import pandas as pd
 from recsys_core.catalog import MY_RUNS, ZOO, changed, required_files, run_key, shipped_runs
 from recsys_core.data import Dataset
 from recsys_core.data.summary import favourite_genre, primary_genre
-from recsys_core.embeddings import component_story, cosine_to, debiased, neighbour_quality
+from recsys_core.embeddings import component_story, debiased, neighbour_quality, neighbours
 from recsys_core.metrics import Ranks
 from recsys_core.paired import Paired, holm, paired
 from recsys_core.protocols import TEMPORAL
@@ -326,14 +326,11 @@ class Results:
         arrays, ds = self.arrays(model, f"{side}_embeddings"), self.ds
         if arrays is None:
             return pd.DataFrame()
-        sims = cosine_to(debiased(arrays["vectors"], debias), item)
-        sims[item] = -np.inf
-        if side == "item" and min_ratings > 0:
-            sims[ds.item_popularity < min_ratings] = -np.inf
-        order = np.argsort(-sims, kind="stable")[:n]
+        floor = min_ratings if side == "item" else 0
+        order, sims = neighbours(debiased(arrays["vectors"], debias), item, n, ds.item_popularity, floor)
         if side == "user":
-            return pd.DataFrame({"user": ds.users["user_id"].to_numpy()[order], "cosine": np.round(sims[order], 3)})
-        return self._movies(order, "cosine", sims[order])
+            return pd.DataFrame({"user": ds.users["user_id"].to_numpy()[order], "cosine": np.round(sims, 3)})
+        return self._movies(order, "cosine", sims)
 
     def neighbour_quality(self, model: str) -> pd.DataFrame:
         """How good each neighbour variant of a model's item vectors is (and EASE's), over the

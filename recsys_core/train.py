@@ -218,7 +218,7 @@ def validate(model, valid) -> dict:
     """Validation metrics: NDCG/HR@10 on the leave-one-out validation candidates, on the
     temporal validation window (every item ranked), or RMSE."""
     if isinstance(valid, TemporalSplit):
-        m = evaluate_temporal(model, valid, 10, stage="valid", list_k=10)[0]
+        m = evaluate_temporal(model, valid, 10, stage="valid", list_k=0)[0]  # no lists: ranks only
         return {"HR@10": m["HR@10"], "NDCG@10": m["NDCG@10"]}
     if isinstance(valid, LooSplit):
         m = evaluate_sampled(model, valid, "uniform", 10, stage="valid")

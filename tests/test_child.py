@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -20,13 +19,6 @@ SRC = "synthetic:users=80,items=60,seed=2"
 LONG = {"epochs": 500, "patience": 100, "batch_size": 16, "mf_dim": 4, "layers": (8, 4)}
 
 
-def _wait_for(predicate, timeout=90.0):
-    end = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < end:
-        time.sleep(0.05)
-    return predicate()
-
-
 def _next_job_still_runs(jobs, store):
     ok = submit_training(jobs, store, SRC, "mf", {"epochs": 1, "dim": 4, "batch_size": 512})
     jobs.wait(ok, 120)
@@ -38,7 +30,7 @@ def test_a_killed_training_process_ends_its_run_failed_and_the_server_goes_on(tm
     store = Store(tmp_path)
     jobs = JobManager(store)
     job = submit_training(jobs, store, SRC, "ncf", LONG)
-    assert _wait_for(lambda: job.progress.get("batch"))  # training in its own process
+    assert job.wait_for(lambda p: p.get("batch"), 90)  # training in its own process
     pid = job.progress["pid"]
     assert pid != os.getpid()
     os.kill(pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would

@@ -103,10 +103,8 @@ def test_cancel_a_running_training_in_its_process(tmp_path):
     store = Store(tmp_path)
     jobs = JobManager(store)
     job = submit_training(jobs, store, SRC, "ncf", {**TINY, "epochs": 500, "patience": 100, "batch_size": 16})
-    deadline = time.time() + 60
-    while not job.progress.get("batch") and time.time() < deadline:  # the child reports its batches
-        time.sleep(0.01)
-    assert job.progress.get("pid") and job.progress.get("batch")
+    assert job.wait_for(lambda p: p.get("batch"), 60)  # the child reports its batches
+    assert job.progress.get("pid")
     jobs.cancel(job.id)
     jobs.wait(job, 30)
     assert job.status == "cancelled"
@@ -177,6 +175,7 @@ def test_a_persons_job_goes_before_the_background_build_and_the_build_gives_way_
     gate, order = threading.Event(), []
 
     def build(job):  # three "models"; between them the build gives way, as submit_build's does
+        job.report(started=True)
         for model in ("m1", "m2", "m3"):
             if model == "m1":
                 gate.wait(5)
@@ -184,9 +183,7 @@ def test_a_persons_job_goes_before_the_background_build_and_the_build_gives_way_
             jobs.run_waiting(job)
 
     b = jobs.submit("build data", build, device="cpu", kind="build")
-    deadline = time.monotonic() + 5
-    while b.status != "running" and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert b.wait_for(lambda p: p.get("started"), 5)  # the build runs (on its first model)
     t1 = jobs.submit("train mine", lambda job: order.append("t1"), device="cpu", kind="train")
     t2 = jobs.submit("sweep mine", lambda job: order.append("t2"), device="cpu", kind="sweep")
     assert jobs.position(t1) == 1 and jobs.position(t2) == 2
@@ -202,10 +199,8 @@ def test_a_persons_job_goes_before_the_background_build_and_the_build_gives_way_
 def test_a_queued_person_job_starts_before_a_queued_build():
     jobs = JobManager()
     gate, order = threading.Event(), []
-    blocker = jobs.submit("block", lambda job: gate.wait(5), device="cpu")
-    deadline = time.monotonic() + 5
-    while blocker.status != "running" and time.monotonic() < deadline:
-        time.sleep(0.01)
+    blocker = jobs.submit("block", lambda job: job.report(started=True) or gate.wait(5), device="cpu")
+    assert blocker.wait_for(lambda p: p.get("started"), 5)
     b = jobs.submit("build data", lambda job: order.append("build"), device="cpu", kind="build")
     t = jobs.submit("train mine", lambda job: order.append("train"), device="cpu", kind="train")
     assert jobs.position(t) == 1 and jobs.position(b) == 2  # submitted later, runs first
