@@ -339,7 +339,8 @@ def test_no_table_cuts_off_its_columns_at_1400_px_on_real_data(real_data, tmp_pa
                 page.wait_for_function(  # every shown table's grid drawn (they size their columns after the run)
                     """() => Array.from(document.querySelectorAll('[data-testid="stDataFrame"]'))
                              .filter(e => e.getClientRects().length > 0)
-                             .every(e => e.querySelector('.dvn-scroller'))"""
+                             .every(e => e.querySelector('.dvn-scroller'))""",
+                    timeout=120_000,  # grids draw late on a loaded machine (the suite's own browsers beside it)
                 )
                 if found := _cut_off_tables(page):
                     cut[path or "home"] = found
