@@ -110,9 +110,12 @@ def _ended(code: int | None) -> str:
     return f"exited with code {code} without a result"
 
 
-def run_in_child(job, target: str, params: dict, memory_mb: int | None = None, seconds: float | None = None):
+def run_in_child(
+    job, target: str, params: dict, memory_mb: int | None = None, seconds: float | None = None, on_poll=None
+):
     """Run `target(ChildJob, **params)` in a new interpreter, relaying its reports into `job`
-    and `job.cancel` into it; the child's return value, or ChildFailed with the reason."""
+    and `job.cancel` into it; the child's return value, or ChildFailed with the reason.
+    `on_poll()` is called at each of the parent's looks (a build sets its give-way flag there)."""
     folder = Path(tempfile.mkdtemp(prefix="recsys-child-"))
     cancel_path, err_path = folder / "cancel", folder / "stderr.txt"
     root = str(Path(__file__).resolve().parent.parent)
@@ -160,6 +163,8 @@ def run_in_child(job, target: str, params: dict, memory_mb: int | None = None, s
                     outcome = (kind, value)
             if job.cancel.is_set() and not cancel_path.exists():
                 cancel_path.touch()
+            if on_poll is not None:
+                on_poll()
             if memory_mb and watched is not None and not reason:
                 try:
                     rss = watched.memory_info().rss + sum(c.memory_info().rss for c in watched.children(recursive=True))
@@ -181,12 +186,13 @@ def run_in_child(job, target: str, params: dict, memory_mb: int | None = None, s
         for f in folder.iterdir():
             f.unlink()
         folder.rmdir()
+    what = "build" if target.endswith("build_work") else "training"
     if outcome is not None and not reason:
         if outcome[0] == "result":
             return outcome[1]
         raise ChildFailed(outcome[1])
     said = f"; it wrote: {' / '.join(tail)}" if tail and not reason else ""
-    raise ChildFailed(f"the training process {reason or _ended(proc.returncode)}{said}; the server goes on")
+    raise ChildFailed(f"the {what} process {reason or _ended(proc.returncode)}{said}; the server goes on")
 
 
 if __name__ == "__main__":

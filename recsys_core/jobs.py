@@ -13,7 +13,9 @@ Pages start work only through `submit_fetch`, `submit_build`, `submit_sweep`,
 `submit_user_sweep` and `submit_training` (and stop or remove it through `cancel_job`,
 `delete_run` and `delete_user_sweep`), each told who asks (`access.Caller`): a viewer, or a
 request over a cap, is refused here before anything is created. Trainings and sequential
-sweeps run in a supervised child process (`recsys_core.child`). Training jobs are also runs in the store: created 'queued' at submit,
+sweeps run in a supervised child process (`recsys_core.child`), and so do builds (a new
+child after each time the build gave way). Training jobs are also runs in the store: created
+'queued' at submit,
 then running / done / diverged / failed / cancelled with the error message, so their state
 outlives the server. A manager built over a store first marks the runs a dead server left
 queued or running as 'interrupted' (`resubmit` queues one again).
@@ -23,12 +25,15 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import os
+import tempfile
 import threading
 import time
 import traceback
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from recsys_core import catalog, splits
 from recsys_core.access import EDITOR, SYSTEM, AccessDenied, Caller, Limits, require_editor
@@ -208,6 +213,11 @@ class JobManager:
         head = "starts next" if n == 0 else f"{n} queued job{'s' * (n != 1)} ahead"
         return f"Queued on {job.device}, {head}: " + "; ".join(parts) + "."
 
+    def has_waiting(self, job: Job) -> bool:
+        """Whether a job that goes before `job` (a person's, before a build) is queued on its device."""
+        with self._lock:
+            return any(j.priority < job.priority for j in self._queued(job.device))
+
     def run_waiting(self, job: Job) -> int:
         """From inside a running job (a build between models): run, in this worker, every
         queued job of its device that goes before it (a person's). Returns how many ran."""
@@ -336,12 +346,13 @@ def submit_fetch(manager: JobManager, name: str, retry: bool = False, caller: Ca
 
 
 class _BuildProgress:
-    """What a build job reports: models done, the model training now with its epoch, and an
-    estimate of the time left in that model from its measured epoch times."""
+    """What a build job reports: models done (of the whole build, `offset` of them before this
+    process started), the model training now with its epoch, and an estimate of the time left
+    in that model from its measured epoch times."""
 
-    def __init__(self, job: Job, total: int, give_way=None):
-        self.job, self.give_way = job, give_way
-        job.report(done=0, total=total, current="starting")
+    def __init__(self, job, total: int, offset: int = 0):
+        self.job, self.offset, self.total = job, offset, total
+        job.report(done=offset, total=total, current="starting")
 
     def callbacks(self, name: str):
         job = self.job
@@ -366,16 +377,21 @@ class _BuildProgress:
         return [Epochs()]
 
     def __call__(self, j, n, name, out):
-        self.job.report(done=j, total=n, current=name if j < n else "done", phase=None)
-        if self.give_way is not None and j < n:
-            self.give_way()  # a person's training queued meanwhile goes before the next model
+        done = self.offset + j
+        self.job.report(done=done, total=self.total, current=name if done < self.total else "done", phase=None)
 
 
 def submit_build(
     manager: JobManager, store, src: str, models: list[str] | None = None, protocol=None, caller: Caller = SYSTEM
 ) -> Job:
     """Start (or find) the background build of the shipped models (or `models`) for a
-    dataset (with `protocol="temporal"`: their runs under the temporal split)."""
+    dataset (with `protocol="temporal"`: their runs under the temporal split).
+
+    The models train in a supervised child process (`build_work`), never in the server: a
+    model that crashes or exhausts memory fails the build with its reason and the server goes
+    on. When a person's training or sweep is queued meanwhile, the child stops after its
+    current model (a give-way flag file), the person's job runs, and a new child goes on with
+    the models left."""
     require_editor(caller, "building the models")
     label = f"build {src}" if protocol is None else f"build {protocol} {src}"
     job = manager.find(label)
@@ -385,12 +401,68 @@ def submit_build(
     names = list(models or catalog.ZOO)
 
     def work(job: Job) -> None:
-        progress = _BuildProgress(job, len(names), lambda: manager.run_waiting(job))
-        build(load_dataset(src), names, store=store, progress=progress, cancel=job.cancel, protocol=protocol)
+        left = list(names)
+        flag = Path(tempfile.mkdtemp(prefix="recsys-build-")) / "give-way"
+        lim = manager.limits
+
+        def give_way_when_asked():
+            if manager.has_waiting(job) and not flag.exists():
+                flag.touch()
+
+        try:
+            while left and not job.cancel.is_set():
+                params = {
+                    "root": str(store.root),
+                    "src": src,
+                    "names": left,
+                    "total": len(names),
+                    "protocol": protocol,
+                    "give_way": str(flag),
+                }
+                try:
+                    # the memory cap holds; no time cap: a build's models are bounded by their epochs
+                    built = run_in_child(
+                        job, "recsys_core.jobs:build_work", params, lim.job_memory_mb, on_poll=give_way_when_asked
+                    )
+                except ChildFailed as e:
+                    _fail_orphans(store, job.progress.get("pid"), str(e))
+                    raise
+                left = left[len(built) :]
+                flag.unlink(missing_ok=True)
+                manager.run_waiting(job)  # a person's training queued meanwhile goes before the next model
+        finally:
+            flag.unlink(missing_ok=True)
+            flag.parent.rmdir()
 
     job = manager.submit(label, work, kind="build", meta={"src": src, "protocol": protocol})
     job.report(done=0, total=len(names), current="starting")  # the count is right before the job starts
     return job
+
+
+def build_work(job, root: str, src: str, names: list[str], total: int, protocol, give_way: str) -> list[str]:
+    """The child's side of a build: the models in `names`, one after another, until the
+    give-way flag file appears between two of them (a person's job is waiting) or the build is
+    cancelled; returns the names it built (or found cached)."""
+    store, ds = Store(root), load_dataset(src)
+    progress = _BuildProgress(job, total, offset=total - len(names))
+    built: list[str] = []
+    for name in names:
+        if job.cancel.is_set() or (built and os.path.exists(give_way)):
+            break
+        progress.offset = total - len(names) + len(built)
+        build(ds, [name], store=store, progress=progress, cancel=job.cancel, protocol=protocol)
+        if not job.cancel.is_set():
+            built.append(name)
+    return built
+
+
+def _fail_orphans(store: Store, pid, reason: str) -> None:
+    """Runs a dead build child left 'running' end 'failed' with the reason it died."""
+    if pid is None:
+        return
+    for r in store.runs(status="running"):
+        if r.get("pid") == pid:
+            store.finish_run(r["id"], "failed", error=reason)
 
 
 def submit_sweep(manager: JobManager, store, src: str, sweep: Sweep, executor=None, caller: Caller = EDITOR) -> Job:

@@ -10,7 +10,7 @@ import signal
 import pytest
 
 from recsys_core.access import Limits
-from recsys_core.jobs import JobManager, submit_training
+from recsys_core.jobs import JobManager, submit_build, submit_training
 from recsys_core.store import Store
 
 pytestmark = pytest.mark.slow  # each training is a fresh process (torch imported anew)
@@ -68,4 +68,33 @@ def test_work_that_raises_in_its_process_says_why(tmp_path):
     jobs.wait(job, 120)
     assert job.status == "failed" and "ValueError: no such file" in job.error and "Traceback" in job.error
     assert job.progress["phase"] == "about to fail"  # its reports came back before the end
+    _next_job_still_runs(jobs, store)
+
+
+def test_a_build_runs_in_its_own_process_and_gives_way_to_a_persons_job_between_models(tmp_path):
+    store = Store(tmp_path)
+    jobs = JobManager(store)
+    models = ["popularity", "genre", "ease"]
+    build = submit_build(jobs, store, SRC, models)
+    assert build.wait_for(lambda p: p.get("pid"), 60)  # its child started (importing torch)
+    assert build.progress["pid"] != os.getpid()
+    seen = []
+    mine = jobs.submit("train mine", lambda job: seen.append(build.progress["done"]), device="cpu", kind="train")
+    jobs.wait(build, 180)
+    assert build.status == "done", build.error
+    assert mine.status == "done" and len(seen) == 1 and 1 <= seen[0] < len(models)  # ran between two models
+    runs = store.runs()
+    assert sorted(r["model"] for r in runs) == sorted(models) and {r["status"] for r in runs} == {"done"}
+    assert os.getpid() not in {r["pid"] for r in runs}  # no model trained in the server
+    assert len({r["pid"] for r in runs}) == 2  # a new process went on after the person's job
+
+
+def test_a_build_over_its_memory_cap_fails_with_the_cap_named_and_the_server_goes_on(tmp_path):
+    store = Store(tmp_path)
+    jobs = JobManager(store, Limits(job_memory_mb=60))
+    build = submit_build(jobs, store, SRC, ["popularity"])
+    jobs.wait(build, 120)
+    assert build.status == "failed" and "build process" in build.error and "RECSYS_JOB_MEMORY_MB" in build.error
+    assert not [r for r in store.runs() if r["status"] == "running"]
+    jobs.limits = Limits()
     _next_job_still_runs(jobs, store)
