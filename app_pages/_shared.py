@@ -13,18 +13,63 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from recsys_core import catalog, jobs
 from recsys_core.access import SYSTEM, Caller, Settings
 from recsys_core.data import DEFAULT, KNOWN, Dataset, available, load_dataset
+from recsys_core.data.logs import is_log
 from recsys_core.errors import RecsysError
 from recsys_core.lookup import find_movie, find_user
 from recsys_core.results import Results
 from recsys_core.runs import load_model, save_run_artifacts
 from recsys_core.splits import loo_split
 from recsys_core.store import Store
+from recsys_core.uploads import own_datasets
 
 
 def dataset_options() -> list[str]:
-    """Fetched datasets, plus any SRC listed in RECSYS_DATASETS (separated by ";")."""
+    """Fetched datasets, any SRC listed in RECSYS_DATASETS (separated by ";"), and the
+    datasets added on the "Your data" page."""
     extra = [s.strip() for s in os.environ.get("RECSYS_DATASETS", "").split(";") if s.strip()]
-    return list(dict.fromkeys(available() + extra))
+    return list(dict.fromkeys(available() + extra + own_datasets()))
+
+
+def dataset_label(src: str) -> str:
+    """How the picker names a dataset: a dataset file added here by its name."""
+    if src.lower().endswith(".toml"):
+        return f"Your data: {os.path.basename(src)[:-5]}"
+    if is_log(src):
+        return f"Your data: {os.path.basename(src.split('?', 1)[0])}"
+    return src
+
+
+def words(ds: Dataset) -> dict:
+    """The dataset's own words for the pages: item ("movie", "product"), items, Items, categories."""
+    noun = ds.item_noun
+    plural = noun if noun.endswith("s") else f"{noun}s"
+    return {
+        "item": noun,
+        "items": plural,
+        "Item": noun.capitalize(),
+        "Items": plural.capitalize(),
+        "categories": ds.category_noun,
+        "category": ds.category_noun.removesuffix("s") or "category",
+    }
+
+
+def item_words() -> str:
+    """The plural item noun of the dataset the sidebar will pick ("movies" when none is loaded):
+    the navigation is drawn before the sidebar, so this reads what the picker will choose."""
+    options = dataset_options()
+    src = st.session_state.get("_switch_dataset") or st.session_state.get("dataset") or st.query_params.get("dataset")
+    if src not in options:
+        src = DEFAULT if DEFAULT in options else (options[0] if options else None)
+    try:
+        return words(cached_dataset(src))["items"] if src else "movies"
+    except RecsysError:
+        return "movies"
+
+
+def offered_note(ds: Dataset) -> None:
+    """Which shipped models this dataset does not offer, and why (nothing for MovieLens)."""
+    for name, why in catalog.not_offered(ds).items():
+        st.caption(f":material/block: **{name}** is not offered here: it {why}.")
 
 
 @st.cache_resource(show_spinner="Loading the dataset ...")
@@ -39,9 +84,18 @@ def sidebar() -> None:
         st.markdown("### Recsys Explorer")
         if options:
             link("dataset", options)
+            switch = st.session_state.pop("_switch_dataset", None)  # a dataset just added on "Your data"
+            if switch in options:
+                st.session_state["dataset"] = switch
             if st.session_state.get("dataset") not in options:  # first visit, or the data just arrived
                 st.session_state["dataset"] = DEFAULT if DEFAULT in options else options[0]
-            st.selectbox("Dataset", options, key="dataset", help="Datasets fetched on this machine.")
+            st.selectbox(
+                "Dataset",
+                options,
+                key="dataset",
+                format_func=dataset_label,
+                help='Datasets fetched on this machine, and your own (added on the "Your data" page).',
+            )
             publish("dataset")
             sidebar_build(st.session_state["dataset"])
             sidebar_fetch(options)
@@ -149,7 +203,8 @@ def sidebar_build(src: str) -> None:
     progress here; a finished model makes the page rerun so it fills in as results land."""
     try:
         res = results(src)
-        missing = [m for m in build_models() if m not in res.shipped] + res.broken()
+        offered = catalog.models_for(cached_dataset(src))
+        missing = [m for m in build_models() if m in offered and m not in res.shipped] + res.broken()
     except RecsysError:
         return  # the page says why the dataset cannot be loaded
     job = job_manager().find(f"build {src}")
@@ -165,8 +220,8 @@ def sidebar_build(src: str) -> None:
     if job is not None and job.active:  # one count on the screen: the build's own
         show_build_progress(job, compact=True)
         return
-    wanted = build_models()
-    st.caption(f"Shipped models for **{src}**: {len(wanted) - len(missing)}/{len(wanted)} built")
+    wanted = [m for m in build_models() if m in catalog.models_for(cached_dataset(src))]
+    st.caption(f"Shipped models for **{dataset_label(src)}**: {len(wanted) - len(missing)}/{len(wanted)} built")
     if job is not None:
         show_build_progress(job, compact=True)
 
@@ -289,7 +344,8 @@ def results(src: str) -> Results:
 def build_job(ds_src: str, who: Caller = SYSTEM):
     """Start (or find) the background build of the shipped models for a dataset (those in
     RECSYS_BUILD_MODELS, comma-separated, where it is set); a person's click passes `who`."""
-    return jobs.submit_build(job_manager(), store(), ds_src, build_models(), caller=who)
+    offered = catalog.models_for(cached_dataset(ds_src))
+    return jobs.submit_build(job_manager(), store(), ds_src, [m for m in build_models() if m in offered], caller=who)
 
 
 def build_models() -> list[str]:

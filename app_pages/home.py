@@ -15,10 +15,12 @@ from app_pages._shared import (
     job_manager,
     jobs_panel,
     lead_phrase,
+    offered_note,
     refused,
     results,
     show_build_progress,
     store,
+    words,
 )
 from recsys_core import catalog, jobs
 from recsys_core.access import loopback
@@ -101,7 +103,9 @@ def leaderboard_tab(res: Results, board, p: str, show_rating: bool) -> None:
     cols += ["MAP@10"] if record.split == "temporal" else []
     cols += ["AUC"] if record.sampled else []
     cols += ["gap to next", "coverage", "novelty", "genre_calibration", "popularity_calibration", "train_seconds"]
-    show_table(sub, [c for c in cols if c in sub])
+    if not res.ds.has_genres:  # no categories: nothing to calibrate against
+        cols.remove("genre_calibration")
+    show_table(sub, [c for c in cols if c in sub], words(res.ds)["category"])
     tested = [g for g in gaps if g is not None]
     if tested:
         st.caption(
@@ -144,14 +148,14 @@ def gap_phrase(g: dict | None) -> str:
     return f"{'✓' if g['significant'] else '≈'} {t.diff:+.3f} (p {g['p_holm']:.2g})"
 
 
-def show_table(sub, cols) -> None:
+def show_table(sub, cols, category: str = "genre") -> None:
     st.dataframe(
         sub[cols].set_index("model"),
         width="stretch",
         column_config={
             "train_seconds": st.column_config.NumberColumn("train s", format="%.1f"),
             "genre_calibration": st.column_config.NumberColumn(
-                "genre calib.", format="%.3f", help=METRIC_HELP["genre_calibration"]
+                f"{category} calib.", format="%.3f", help=METRIC_HELP["genre_calibration"]
             ),
             "popularity_calibration": st.column_config.NumberColumn(
                 "popularity calib.", format="%.3f", help=METRIC_HELP["popularity_calibration"]
@@ -178,20 +182,23 @@ if not loopback(st.get_option("server.address")) and not access_settings().confi
 if ds is None:
     st.stop()
 src = st.session_state["dataset"]
+w = words(ds)
 
 info = ds.info()
 st.caption(
-    f"Dataset **{ds.name}** · ratings from {info['first_rating']} to {info['last_rating']}"
+    f"Dataset **{ds.name}** · {'interactions' if ds.implicit else 'ratings'} from {info['first_rating']}"
+    f" to {info['last_rating']}"
     f" · fingerprint `{ds.fingerprint}`"
 )
 c = st.columns(5)
 c[0].metric("Users", f"{ds.n_users:,}")
-c[1].metric("Movies", f"{ds.n_items:,}")
-c[2].metric("Ratings", f"{ds.n_ratings:,}")
-c[3].metric("Density", f"{ds.density:.2%}", help="ratings / (users × movies)")
-c[4].metric("Genres", len(ds.genres) if ds.has_genres else "none")
+c[1].metric(w["Items"], f"{ds.n_items:,}")
+c[2].metric("Interactions" if ds.implicit else "Ratings", f"{ds.n_ratings:,}")
+c[3].metric("Density", f"{ds.density:.2%}", help=f"interactions / (users × {w['items']})")
+c[4].metric(w["categories"].capitalize(), len(ds.genres) if ds.has_genres else "none")
 for note in ds.notes:
     st.caption(f"ℹ️ {note}")
+offered_note(ds)
 
 # ------------------------------------------------------------------ leaderboard
 st.subheader("Leaderboard of the shipped models")
@@ -216,7 +223,7 @@ else:
     if job is not None and job.active:
         show_build_progress(job)
     protocols = [p for p in (*ALL_RANKING, "ratings") if p in set(board["protocol"]) or p == TEMPORAL]
-    show_rating = st.toggle(
+    show_rating = not ds.implicit and st.toggle(
         "Rating models on the ranking boards",
         value=False,
         help="AutoRec and embnet are trained to predict star ratings (judged by RMSE on the ratings tab); on a "
@@ -242,22 +249,32 @@ jobs_panel("home")
 st.subheader("The data")
 left, right = st.columns(2)
 with left:
-    hist = summary.rating_histogram(ds)
-    fig = px.bar(hist, x="rating", y="ratings", title="How people rate")
-    fig.update_layout(xaxis_title="rating (stars)", yaxis_title="number of ratings", bargap=0.15)
-    st.plotly_chart(fig, key="rating_hist")
-    st.caption(
-        "What am I looking at: How many ratings give each number of stars: the ratings the rating models learn to predict."
-    )
+    if ds.implicit:
+        st.info(
+            "No ratings in this data: every interaction counts as a positive, so there is no rating histogram and"
+            " the rating-prediction models are not offered."
+        )
+    else:
+        hist = summary.rating_histogram(ds)
+        fig = px.bar(hist, x="rating", y="ratings", title="How people rate")
+        fig.update_layout(xaxis_title="rating (stars)", yaxis_title="number of ratings", bargap=0.15)
+        st.plotly_chart(fig, key="rating_hist")
+        st.caption(
+            "What am I looking at: How many ratings give each number of stars: the ratings the rating models learn to"
+            " predict."
+        )
 with right:
     act = summary.activity(ds)
-    fig = px.histogram(act, x="ratings", facet_col="who", log_y=True, nbins=50, title="Ratings per user and per movie")
+    fig = px.histogram(
+        act, x="ratings", facet_col="who", log_y=True, nbins=50, title=f"Interactions per user and per {w['item']}"
+    )
     fig.update_xaxes(title="number of ratings", matches=None)
     fig.update_yaxes(title="count (log scale)")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     st.plotly_chart(fig, key="activity_hist")
     st.caption(
-        "What am I looking at: How many users rated how many movies, and movies were rated how often (log scale): a few very active users and very popular movies, a long tail of both."
+        f"What am I looking at: How many users interacted with how many {w['items']}, and how often each {w['item']} was"
+        f" chosen (log scale): a few very active users and very popular {w['items']}, a long tail of both."
     )
     st.dataframe(summary.activity_stats(ds), width="stretch")
 
@@ -265,14 +282,23 @@ left, right = st.columns(2)
 with left:
     genres = summary.genre_counts(ds)
     if len(genres):
-        fig = px.bar(genres, x="ratings", y="genre", orientation="h", hover_data=["movies"], title="Ratings per genre")
+        fig = px.bar(
+            genres,
+            x="ratings",
+            y="genre",
+            orientation="h",
+            hover_data=["movies"],
+            title=f"Interactions per {w['category']}",
+        )
         fig.update_layout(yaxis={"categoryorder": "total ascending"}, xaxis_title="number of ratings", height=520)
         st.plotly_chart(fig, key="genres")
         st.caption(
             "What am I looking at: Ratings per genre (a movie counts in each of its genres): what the genre-based lists and colours rest on."
         )
     else:
-        st.info("This dataset has no genres, so genre charts and genre similarity are not available.")
+        st.info(
+            f"This dataset has no {w['categories']}, so {w['category']} charts and {w['category']} similarity are not available."
+        )
 with right:
     over = summary.ratings_over_time(ds)
     fig = px.area(over, x="month", y="ratings", title="Ratings per month")

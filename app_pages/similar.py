@@ -3,7 +3,18 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._shared import broken_note, index_from_url, no_artifacts, page_start, publish, ready, results, start_at
+from app_pages._shared import (
+    broken_note,
+    index_from_url,
+    item_words,
+    no_artifacts,
+    page_start,
+    publish,
+    ready,
+    results,
+    start_at,
+    words,
+)
 from recsys_core.data import summary
 from recsys_core.embeddings import MIN_RATINGS, PANEL, VARIANTS, best_variant
 
@@ -14,14 +25,15 @@ def cached_quality(src: str, model: str, version) -> pd.DataFrame:
     return results(src).neighbour_quality(model)
 
 
-ds, src = page_start("Similar movies")
+ds, src = page_start(f"Similar {item_words()}")
+w = words(ds)
 titles = ds.items["title"].tolist()
 order = sorted(range(ds.n_items), key=lambda i: -int(ds.item_popularity[i]))
 default = order[0]
 c1, c2 = st.columns([3, 1])
 linked = index_from_url(ds, "movie", "movie")
 item = c1.selectbox(
-    "Movie (type to search)",
+    f"{w['Item']} (type to search)",
     order,
     index=0 if linked is None else order.index(linked),
     format_func=lambda i: titles[i],
@@ -32,32 +44,37 @@ item = c1.selectbox(
 st.query_params["movie"] = ds.items["item_id"].iat[item]  # the address bar links to this movie
 n = c2.slider("How many", 5, 30, 10, key="n_similar")
 st.caption(
-    f"**{titles[item]}** · genres: {ds.items['genres'].iat[item].replace('|', ', ') or 'none'}"
-    f" · {int(ds.item_popularity[item]):,} ratings"
+    f"**{titles[item]}** · {w['categories']}: {ds.items['genres'].iat[item].replace('|', ', ') or 'none'}"
+    f" · {int(ds.item_popularity[item]):,} {'interactions' if ds.implicit else 'ratings'}"
 )
 
 pop = ds.item_popularity
+rated = "interactions" if ds.implicit else "ratings"
 
 
 def popularity_note(items_ratings) -> None:
     """How mainstream a list is: its mean number of ratings, beside the movie's own."""
     if len(items_ratings):
         st.caption(
-            f"Mean popularity of this list: **{float(items_ratings.mean()):,.0f}** ratings a movie"
+            f"Mean popularity of this list: **{float(items_ratings.mean()):,.0f}** {rated} per {w['item']}"
             f" (the catalogue's median: {float(pd.Series(pop).median()):,.0f})."
         )
 
 
 TABLE = {
     "similarity": st.column_config.ProgressColumn("similarity", min_value=0.0, max_value=1.0, format="%.2f"),
-    "cosine": st.column_config.NumberColumn("cosine", format="%.3f", help="cosine of the two movies' vectors"),
+    "cosine": st.column_config.NumberColumn("cosine", format="%.3f", help=f"cosine of the two {w['items']}' vectors"),
     "weight": st.column_config.NumberColumn(
-        "weight", format="%.3f", help="how much having the picked movie raises this one's score in EASE"
+        "weight", format="%.3f", help=f"how much having the picked {w['item']} raises this one's score in EASE"
     ),
-    "genres": st.column_config.TextColumn("genres", width="medium"),
-    "shared genres": st.column_config.TextColumn("shared genres", width="medium", help="the why: genres in common"),
+    "genres": st.column_config.TextColumn(w["categories"], width="medium"),
+    "shared genres": st.column_config.TextColumn(
+        f"shared {w['categories']}", width="medium", help=f"the why: {w['categories']} in common"
+    ),
     "title": st.column_config.TextColumn("title", width="medium"),
-    "ratings": st.column_config.NumberColumn("ratings", width="small", help="how many people rated it (popularity)"),
+    "ratings": st.column_config.NumberColumn(
+        rated, width="small", help=f"how many people chose it: its {rated} (popularity)"
+    ),
 }
 res = results(src)
 broken_note(res)
@@ -65,12 +82,15 @@ broken_note(res)
 # MovieLens's long titles pushed the why off the edge: measured by tests/test_browser.py)
 left, middle = st.container(), st.container()
 with left:
-    st.subheader("Same genres")
+    st.subheader(f"Same {w['categories']}")
     if not ds.has_genres:
-        st.info("This dataset has no genres.")
+        st.info(f"This dataset has no {w['categories']}, so there is no {w['category']} similarity to show.")
     else:
         sim = summary.genre_neighbours(ds, item, n)
-        st.caption("Cosine of genre vectors; ties go to the more rated movie; shared genres are the why.")
+        st.caption(
+            f"Cosine of {w['category']} vectors; ties go to the more chosen {w['item']}; shared {w['categories']} are"
+            " the why."
+        )
         shown = sim[["title", "similarity", "ratings", "shared genres"]]
         st.dataframe(shown, width="stretch", hide_index=True, column_config=TABLE)
         popularity_note(sim["ratings"])
@@ -87,7 +107,7 @@ with middle:
         no_artifacts(src, "item-item weights")
     elif ready(res, "ease", "item_item"):
         also = res.also_liked(item, n)
-        st.caption("The item-item model (EASE): the movies whose score having this one raises most.")
+        st.caption(f"The item-item model (EASE): the {w['items']} whose score having this one raises most.")
         st.dataframe(also, width="stretch", hide_index=True, column_config=TABLE)
         popularity_note(also["ratings"])
 right, measure = st.container(), st.container()
@@ -128,8 +148,8 @@ with right:
         min_ratings = MIN_RATINGS if debias != "none" else 0  # removing popularity lets noisy rare movies in
         near = res.embedding_neighbours(model, item, n, debias=debias, min_ratings=min_ratings)
         st.caption(
-            f"Cosine of {res.label(model)} item vectors: movies watched by the same people"
-            + (f"; movies with at least {min_ratings} ratings." if min_ratings else ".")
+            f"Cosine of {res.label(model)} item vectors: {w['items']} chosen by the same people"
+            + (f"; {w['items']} with at least {min_ratings} {rated}." if min_ratings else ".")
         )
         st.dataframe(near, width="stretch", hide_index=True, column_config=TABLE)
         popularity_note(near["ratings"])

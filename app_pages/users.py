@@ -16,6 +16,7 @@ from app_pages._shared import (
     ready,
     results,
     start_at,
+    words,
 )
 from recsys_core import catalog
 from recsys_core.data import summary
@@ -78,7 +79,7 @@ def because_column(choice: str, items) -> list[str] | None:
     kw = {}
     try:
         if run["model"] == "ease":
-            kw["weights"] = loaded_model(src, run["id"]).item_item()
+            kw["weights"] = loaded_model(src, run["id"]).item_item(history, items)
         else:
             arrays = res.arrays(choice, "item_embeddings")
             if arrays is None:
@@ -155,30 +156,36 @@ if user == NEW:
     st.stop()
 
 profile = summary.user_profile(ds, user)
-cols = st.columns(2 + len(ds.demographics))
-cols[0].metric("Ratings", profile["ratings"])
-cols[1].metric("Mean rating", profile["mean rating"])
-for col, key in zip(cols[2:], ds.demographics):
+w = words(ds)
+shown = 1 if ds.implicit else 2  # implicit data: every rating is 1, no mean to show
+cols = st.columns(shown + len(ds.demographics))
+cols[0].metric("Interactions" if ds.implicit else "Ratings", profile["ratings"])
+if not ds.implicit:
+    cols[1].metric("Mean rating", profile["mean rating"])
+for col, key in zip(cols[shown:], ds.demographics):
     col.metric(key.capitalize(), str(profile[key]))
-st.caption("Favourite genres: " + (", ".join(profile["favourite genres"]) or "none"))
+if ds.has_genres:
+    st.caption(f"Favourite {w['categories']}: " + (", ".join(profile["favourite genres"]) or "none"))
 
 test_item = int(split.test_items[user])
 top, recent = summary.user_history(ds, user)
-with st.expander("History: highest rated and most recent movies", expanded=False):
+with st.expander(f"History: {'' if ds.implicit else 'highest rated and '}most recent {w['items']}", expanded=False):
     h1, h2 = st.columns(2)
     h1.dataframe(top, hide_index=True, width="stretch")
     h2.dataframe(recent, hide_index=True, width="stretch")
 if test_item >= 0:
     st.caption(
-        f"Held-out test movie (the user's latest, hidden from training): **{ds.title_of(test_item)}**."
-        " Lists are full-ranking top-10s with the user's training movies excluded."
+        f"Held-out test {w['item']} (the user's latest, hidden from training): **{ds.title_of(test_item)}**."
+        f" Lists are full-ranking top-10s with the user's training {w['items']} excluded."
     )
 
 lists = {m: res.top_list(m, user, test_item) for m in (model_a, model_b)}
 both = set(lists[model_a]["item"]) & set(lists[model_b]["item"])
 union = set(lists[model_a]["item"]) | set(lists[model_b]["item"])
 st.metric(
-    "Overlap (Jaccard)", f"{len(both) / max(len(union), 1):.2f}", help="shared movies / all movies in the two lists"
+    "Overlap (Jaccard)",
+    f"{len(both) / max(len(union), 1):.2f}",
+    help=f"shared {w['items']} / all {w['items']} in the two lists",
 )
 left, right = st.columns(2)
 for col, m in ((left, model_a), (right, model_b)):
@@ -188,9 +195,9 @@ for col, m in ((left, model_a), (right, model_b)):
         st.subheader(res.label(m))
         if hit:
             rank = int(df.loc[df["held-out test movie"], "rank"].iloc[0])
-            st.markdown(f":green-badge[:material/check: hits the held-out movie at rank {rank}]")
+            st.markdown(f":green-badge[:material/check: hits the held-out {w['item']} at rank {rank}]")
         else:
-            st.markdown(":gray-badge[:material/close: misses the held-out movie]")
+            st.markdown(f":gray-badge[:material/close: misses the held-out {w['item']}]")
         # the held-out row is marked in the title itself (plain text every browser draws, no
         # emoji or checkbox glyph), and the in-both mark likewise
         marks = [

@@ -28,7 +28,7 @@ def build(
     come from `progress.callbacks(name)` where the progress object has it."""
     store = store or Store()
     store.mark_interrupted()
-    names = list(models or catalog.ZOO)
+    names = list(models or catalog.models_for(ds))
     outcomes: dict[str, Outcome] = {}
     for j, name in enumerate(names):
         if cancel is not None and cancel.is_set():

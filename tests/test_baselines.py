@@ -99,3 +99,32 @@ def test_cli_similar_and_recommend(capsys):
     assert "no user with id" in capsys.readouterr().err
     assert main(["similar", "--movie", "Movei 1 (1950)", "--dataset", src]) == 2
     assert "Closest" in capsys.readouterr().err
+
+
+def test_ease_bounded_to_its_most_popular_items_on_a_large_catalogue():
+    from recsys_core.config import config_hash
+    from recsys_core.models.configs import EASEConfig
+
+    full = zoo.make("ease", DS.n_users, DS.n_items)
+    fit_model(full, SPLIT.train)
+    assert not full.bounded
+    small = zoo.make("ease", DS.n_users, DS.n_items, {"max_items": 50, "recency_half_life": 0})
+    fit_model(small, SPLIT.train)
+    assert small.bounded and len(small.kept_) == 50
+    counts = np.bincount(SPLIT.train.items, minlength=DS.n_items)
+    assert set(small.kept_) == set(np.argsort(-counts, kind="stable")[:50])  # the most popular
+    items, _ = small.recommend(np.arange(DS.n_users), k=10)
+    assert np.isin(items[items >= 0], small.kept_).all()  # an item outside is never recommended
+    # inside, it is EASE on the kept columns: the same weights as a model fitted on them alone
+    inner = small.item_item(small.kept_, small.kept_)
+    X = SPLIT.train.binary.toarray()[:, small.kept_].astype(np.float64)
+    P = np.linalg.inv(X.T @ X + 250.0 * np.eye(50))
+    B = -P / np.diag(P)[None, :]
+    np.fill_diagonal(B, 0.0)
+    assert inner == pytest.approx(B, abs=1e-5)
+    outside = np.setdiff1d(np.arange(DS.n_items), small.kept_)
+    assert not small.item_item(outside[:3], small.kept_).any()
+    top = small.strongest(5)
+    assert (top["items"][outside] == -1).all() and np.isin(top["items"][small.kept_], small.kept_).all()
+    # the field was added after runs were stored: at its default the config hash is unchanged
+    assert config_hash(EASEConfig()) == "f221ef08000f"  # as before max_items existed

@@ -813,3 +813,31 @@ def test_home_says_plainly_when_the_server_is_open_to_the_network(monkeypatch):
     monkeypatch.setenv("RECSYS_EDITOR_TOKEN", "x")
     at = run_app()
     assert not any("every network interface" in w.value for w in at.warning)  # settings given: no alarm
+
+
+def test_your_data_page_uploads_previews_maps_and_loads_a_log(monkeypatch):
+    from recsys_core.uploads import own_datasets
+
+    at = run_app("own_data")
+    log = b"buyer,sku,when,stars\nann,p1,2024-01-01,5\nann,p2,2024-01-02,3\nbob,p1,2024-01-03,4\nbob,p3,2024-01-04,2\n"
+    at.file_uploader(key="log_upload").set_value(("orders.csv", log, "text/csv"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    preview = at.dataframe[0].value
+    assert list(preview.columns) == ["buyer", "sku", "when", "stars"] and len(preview) == 4
+    # the columns found by name: the time and the rating; the user and the item named by hand
+    assert at.selectbox(key="map_time_orders.csv").value == "when"
+    assert at.selectbox(key="map_rating_orders.csv").value == "stars"
+    at.selectbox(key="map_user_orders.csv").set_value("buyer")
+    at.selectbox(key="map_item_orders.csv").set_value("sku")
+    at.text_input(key="ds_noun").set_value("product")
+    next(b for b in at.button if b.label == "Load this data").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Loaded **orders**: 4 interactions, 2 users, 3 products" in s.value for s in at.success)
+    assert own_datasets() and own_datasets()[0].endswith("orders.toml")
+    # a malformed upload: one message naming the file and the line; no dataset added
+    at.file_uploader(key="log_upload").set_value(("broken.csv", b"user,item\nann,p1\nbob,p2,extra\n", "text/csv"))
+    at.run()
+    assert any("broken.csv, line 3: expected 2 fields, found 3" in e.value for e in at.error)
+    assert len(own_datasets()) == 1

@@ -272,7 +272,7 @@ def test_why_this_names_the_history_item_that_contributes_most():
 
     weights = np.zeros((5, 5))
     weights[0, 3], weights[1, 3], weights[1, 4] = 0.2, 0.6, 0.1  # EASE-like: history 0, 1 -> items 3, 4
-    source, share = because(np.array([0, 1]), np.array([3, 4]), weights=weights)
+    source, share = because(np.array([0, 1]), np.array([3, 4]), weights=weights[np.ix_([0, 1], [3, 4])])
     assert source.tolist() == [1, 1] and share == pytest.approx([0.6, 0.1])  # B[j, i] itself
     vectors = np.array([[1.0, 0], [0, 1.0], [0.7, 0.7], [0.9, 0.1], [0.1, 0.9]])
     source, _ = because(np.array([0, 1]), np.array([3, 4]), vectors=vectors)

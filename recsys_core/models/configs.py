@@ -99,6 +99,12 @@ class PopularityConfig:
 class EASEConfig:
     lam: float = param(250.0, min=0, min_open=True, help="L2 regularisation of the item-item weights")
     recency_half_life: float = recency_param()
+    max_items: int = param(
+        10_000,
+        min=0,
+        help="the most popular items the item-item matrix covers on a larger catalogue (0: every item)",
+        added=True,
+    )
 
 
 @dataclass(frozen=True)
