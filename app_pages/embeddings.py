@@ -5,7 +5,17 @@ import os
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import broken_note, no_artifacts, page_start, point_id, publish, ready, results, start_at
+from app_pages._shared import (
+    broken_note,
+    no_artifacts,
+    page_start,
+    point_id,
+    publish,
+    ready,
+    results,
+    start_at,
+    words,
+)
 from recsys_core.data import summary
 
 
@@ -58,21 +68,29 @@ if found is None:
     st.info(f"{model} has no {side} embeddings.")
     st.stop()
 df, explained = found
-colour_options = ["primary genre", *(ds.genres if side == "item" else [])]
-colour = c4.selectbox("Colour by", colour_options, key="map_colour")
-if colour != "primary genre":
+w = words(ds)
+PRIMARY = "primary genre"  # the column summary.embedding_map fills (a log's first category)
+colour_options = [PRIMARY, *(ds.genres if side == "item" else [])]
+colour = c4.selectbox(
+    "Colour by",
+    colour_options,
+    key="map_colour",
+    format_func=lambda c: f"primary {w['category']}" if c == PRIMARY else c,
+)
+if colour != PRIMARY:
     j = ds.genres.index(colour)
     df[colour] = ["yes" if f else "no" for f in ds.genre_matrix[:, j]]
 st.caption(
     "Explained variance: "
     + ", ".join(f"PC{j + 1} {v:.1%}" for j, v in enumerate(explained))
-    + f" · {len(df):,} {side}s, sized by number of ratings · select a point (box or click) to list its neighbours"
+    + f" · {len(df):,} {w['items'] if side == 'item' else 'users'}, sized by number of"
+    f" {'interactions' if ds.implicit else 'ratings'} · select a point (box or click) to list its neighbours"
 )
 st.caption(
     f"What am I looking at: each dot is a {side} placed by the two (or three) directions along which the model's "
     f"{side} vectors differ most; {side}s the model treats alike sit close together."
 )
-palette = summary.genre_colours(ds.genres) if colour == "primary genre" else {"yes": "#BE0032", "no": "#C8C8C8"}
+palette = summary.genre_colours(ds.genres) if colour == PRIMARY else {"yes": "#BE0032", "no": "#C8C8C8"}
 kw = dict(
     color=colour,
     size="ratings",
@@ -112,8 +130,8 @@ if side == "item":
     st.subheader("What the components mean")
     st.caption(
         "Measured on this map, not assumed: how each component goes with popularity, mean rating and release year"
-        " (correlation r over every movie), the genres over-represented among the tenth of movies at each end, and"
-        " the movies at both ends. (The embedding-network study read its PC1 as 'seriousness'; here it is whatever"
+        f" (correlation r over every {w['item']}), the {w['categories']} over-represented among the tenth of"
+        f" {w['items']} at each end, and the {w['items']} at both ends. (The embedding-network study read its PC1 as 'seriousness'; here it is whatever"
         " the figures say.)"
     )
     for comp in ("PC1", "PC2"):

@@ -122,11 +122,13 @@ class EASE(Recommender):
 
     def score(self, users, items=None):
         users = np.asarray(users)
-        s = torch.as_tensor(self.X_[users].toarray()) @ self.B_  # [batch, kept items]
-        if self.bounded:
+        if self.bounded:  # a large catalogue: the sparse rows times B (a dense row would cost n_kept squared)
+            s = torch.as_tensor(np.asarray(self.X_[users] @ self.B_.numpy(), dtype=np.float32))
             full = torch.full((len(users), self.n_items), self.UNSCORED)
             full[:, torch.as_tensor(self.kept_)] = s
             s = full
+        else:
+            s = torch.as_tensor(self.X_[users].toarray()) @ self.B_  # [batch, n_items]
         return s if items is None else torch.gather(s, 1, torch.as_tensor(items))
 
 
