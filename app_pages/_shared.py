@@ -13,7 +13,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from recsys_core import catalog, jobs
 from recsys_core.access import SYSTEM, Caller, Settings
 from recsys_core.data import DEFAULT, KNOWN, Dataset, available, load_dataset
-from recsys_core.data.logs import is_log
+from recsys_core.data.logspec import is_log
 from recsys_core.errors import RecsysError
 from recsys_core.lookup import find_movie, find_user
 from recsys_core.results import Results

@@ -106,6 +106,7 @@ def leaderboard_tab(res: Results, board, p: str, show_rating: bool) -> None:
     if not res.ds.has_genres:  # no categories: nothing to calibrate against
         cols.remove("genre_calibration")
     show_table(sub, [c for c in cols if c in sub], words(res.ds)["category"])
+    bounded_note(res.ds, order)
     tested = [g for g in gaps if g is not None]
     if tested:
         st.caption(
@@ -139,6 +140,18 @@ def leaderboard_tab(res: Results, board, p: str, show_rating: bool) -> None:
         )
     if p == "loo-uniform":
         order_note(res)
+
+
+def bounded_note(ds, order) -> None:
+    """Say so where a model on this board covers only part of the catalogue (EASE, bounded)."""
+    cap = catalog.config_for("ease").max_items
+    if "ease" in order and cap and ds.n_items > cap:
+        w = words(ds)
+        st.caption(
+            f":material/info: **ease** covers the {cap:,} most popular of the {ds.n_items:,} {w['items']}: its"
+            f" item-item matrix for all of them would take {ds.n_items**2 * 4 / 2**30:,.1f} GB. The others are never"
+            " in its lists (a held-out one counts as a miss), and have no item-item weights."
+        )
 
 
 def gap_phrase(g: dict | None) -> str:

@@ -935,7 +935,7 @@ def _log_src(args) -> str | None:
     asked = {"columns": args.columns, "threshold": args.threshold, "k_core": args.k_core}
     if not any(v is not None for v in asked.values()):
         return None
-    from recsys_core.data.logs import is_log, parse_columns, with_columns
+    from recsys_core.data.logspec import is_log, parse_columns, with_columns
 
     if not args.dataset or not is_log(args.dataset) or args.dataset.lower().endswith(".toml"):
         raise RecsysError("--columns, --threshold and --k-core go with --dataset PATH of a .csv, .tsv or .parquet log")

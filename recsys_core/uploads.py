@@ -16,7 +16,8 @@ from pathlib import Path
 
 from recsys_core.access import EDITOR, AccessDenied, Caller, Limits, require_editor
 from recsys_core.data.dataset import Dataset
-from recsys_core.data.logs import LOG_SUFFIXES, LogSpec, load_log, write_toml
+from recsys_core.data.logs import load_log
+from recsys_core.data.logspec import LOG_SUFFIXES, LogSpec, write_toml
 from recsys_core.errors import DataError
 from recsys_core.paths import data_dir
 

@@ -14,7 +14,7 @@ from recsys_core.access import AccessDenied, Caller, Limits
 from recsys_core.catalog import models_for, not_offered
 from recsys_core.cli import main
 from recsys_core.data import load_dataset
-from recsys_core.data.logs import LogSpec, detect_columns, parse_src, write_toml
+from recsys_core.data.logspec import LogSpec, detect_columns, parse_src, write_toml
 from recsys_core.data.synth import Synth, generate
 from recsys_core.errors import DataError
 from recsys_core.uploads import own_datasets, save_dataset, save_upload

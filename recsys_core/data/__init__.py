@@ -19,7 +19,8 @@ import pandas as pd
 
 from recsys_core.data.dataset import CACHE_VERSION, Dataset, load_cache, save_cache
 from recsys_core.data.loaders import ML1M_AGES, ML1M_OCCUPATIONS, load_source
-from recsys_core.data.logs import is_log, load_log, parse_src
+from recsys_core.data.logs import load_log
+from recsys_core.data.logspec import is_log, parse_src
 from recsys_core.data.sources import Source
 from recsys_core.data.synthetic import parse_spec, synthetic
 from recsys_core.data.wheels import KNOWN, dataset_folder, fetch, fetched_names, is_fetched

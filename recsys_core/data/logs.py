@@ -1,45 +1,21 @@
-"""A team's own interaction log: a CSV, TSV or Parquet file of (user, item, time[, rating]),
-with an optional item table of names and categories, read into the one `Dataset`.
+"""A team's own interaction log read into the one `Dataset`: a CSV, TSV or Parquet file of
+(user, item, time[, rating]) with an optional item table of names and categories, as a
+`LogSpec` describes it (`logspec`: the SRC forms and the dataset TOML file).
 
-SRC forms (`load_dataset` sends them here):
-
-- `events.csv`, `events.tsv`, `events.parquet`: columns found by their common names
-  (`COLUMN_NAMES`), or named after a `?`: `events.csv?user=uid&item=sku&time=ts&rating=stars`,
-  with the options `threshold=4` (only ratings at or above it are kept as interactions),
-  `k_core=5`, `items=items.csv` (with `item_key=`, `item_name=`, `categories=col1+col2`,
-  `category_sep=;`), `item_noun=product` and `label=` (the dataset's name).
-- `shop.toml`: a dataset file naming the same things (`describe` writes one; the app does
-  for an upload):
-
-      [interactions]
-      path = "events.parquet"            # relative to the TOML file
-      columns = { user = "uid", item = "sku", time = "ts", rating = "stars" }
-      [items]
-      path = "products.csv"
-      columns = { item = "sku", name = "title", categories = ["dept", "tags"] }
-      category_sep = "|"
-      [options]
-      threshold = 4.0
-      k_core = 5
-      item_noun = "product"
-
-Ids may be strings; times are epoch seconds, milliseconds or microseconds (told apart by
-their size) or ISO dates. Without a rating column every interaction is a positive (the
+Ids may be strings; times are epoch seconds, milliseconds, microseconds or nanoseconds (told
+apart by their size) or dates. Without a rating column every interaction is a positive (the
 dataset is implicit: models that predict ratings are not offered). What was done to the data
-(duplicates, the threshold, the k-core, unknown items) is in the dataset's notes, with counts.
-A malformed file raises one `DataError` naming the file, the line and the problem; nothing is
-half-loaded. The whole read is columnar (Arrow), so a log of 25 million rows loads in tens of
-seconds and a few GB (docs/benchmarks.md, "Your own data").
+(repeats, the threshold, the k-core, items missing from the item table) is in the dataset's
+notes, with counts. A malformed file raises one `DataError` naming the file, the line and the
+problem; nothing is half-loaded. The read is columnar (Arrow): 25 million rows load in about
+35 s and 4 GB on two cores (docs/benchmarks.md, "Your own data at scale").
 """
 
 from __future__ import annotations
 
 import io
 import re
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 import numpy as np
 import pandas as pd
@@ -50,194 +26,21 @@ import pyarrow.parquet as pq
 
 from recsys_core.data.dataset import Dataset, _natural_order, from_codes
 from recsys_core.data.loaders import split_title
+from recsys_core.data.logspec import (
+    CATEGORY_NAMES,
+    ITEM_NAME_NAMES,
+    LOG_SUFFIXES,
+    ROLES,
+    LogSpec,
+    detect_columns,
+    is_log,
+    norm,
+    parse_src,
+)
 from recsys_core.errors import DataError
 
-LOG_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")
-ROLES = ("user", "item", "time", "rating")
-COLUMN_NAMES = {  # compared without case, "_", "-" or spaces
-    "user": ("user", "userid", "uid", "customer", "customerid", "visitor", "visitorid", "member", "memberid"),
-    "item": ("item", "itemid", "iid", "movie", "movieid", "product", "productid", "sku", "article", "articleid"),
-    "time": (
-        "timestamp",
-        "time",
-        "ts",
-        "datetime",
-        "date",
-        "when",
-        "eventtime",
-        "eventdate",
-        "orderdate",
-        "createdat",
-        "unixtime",
-    ),
-    "rating": ("rating", "score", "stars", "value", "rate"),
-}
-ITEM_NAME_NAMES = ("name", "title", "itemname", "productname", "movietitle", "label")
-CATEGORY_NAMES = ("categories", "category", "genres", "genre", "class", "tags", "department", "dept")
 CATEGORY_SEPS = ("|", ";", ",", "/")
 MAX_CATEGORIES = 200  # a column with more distinct values is an attribute, not categories
-
-
-@dataclass
-class LogSpec:
-    """Where a log is and how to read it (the parsed SRC or dataset file)."""
-
-    path: Path
-    columns: dict = field(default_factory=dict)  # role -> column name, where given
-    items: Path | None = None
-    item_columns: dict = field(default_factory=dict)  # item, name, categories (a list)
-    category_sep: str | None = None
-    threshold: float | None = None
-    k_core: int = 0
-    item_noun: str = "item"
-    name: str | None = None
-
-    @property
-    def label(self) -> str:
-        return self.name or self.path.stem
-
-
-def is_log(text: str) -> bool:
-    """Whether SRC names an interaction log (a table file or a dataset TOML file)."""
-    path = text.split("?", 1)[0].lower()
-    return path.endswith((*LOG_SUFFIXES, ".toml"))
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[\s_\-]", "", str(name).split(":")[0]).lower()
-
-
-def detect_columns(names: list[str], given: dict | None = None, label: str | None = None) -> dict:
-    """role -> column: the given ones (checked), the others found by their common names."""
-    given = {k: v for k, v in (given or {}).items() if v}
-    unknown = [r for r in given if r not in ROLES]
-    if unknown:
-        raise DataError(f"unknown column role {unknown[0]!r}: the roles are {', '.join(ROLES)}", label)
-    for role, col in given.items():
-        if col not in names:
-            raise DataError(f"no column {col!r} for {role} (the file has: {', '.join(map(str, names))})", label)
-    found = dict(given)
-    taken = set(given.values())
-    for role in ROLES:
-        if role in found:
-            continue
-        for col in names:
-            if col not in taken and _norm(col) in COLUMN_NAMES[role]:
-                found[role] = col
-                taken.add(col)
-                break
-    return found
-
-
-# ---------------------------------------------------------------- SRC and dataset files
-
-
-def parse_src(text: str) -> LogSpec:
-    """The LogSpec of a log SRC: a table file with `?options`, or a dataset TOML file."""
-    path_text, _, query = text.partition("?")
-    path = Path(path_text).expanduser()
-    if path.suffix.lower() == ".toml":
-        return read_toml(path)
-    opts = dict(parse_qsl(query, keep_blank_values=True))
-    return _spec(path, path.parent, {"columns": {r: opts.pop(r) for r in ROLES if r in opts}}, opts)
-
-
-def read_toml(path: Path) -> LogSpec:
-    if not path.exists():
-        raise DataError("no such dataset file", str(path))
-    try:
-        doc = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise DataError(f"not a valid TOML dataset file: {e}", str(path)) from e
-    inter = doc.get("interactions")
-    if not isinstance(inter, dict) or "path" not in inter:
-        raise DataError('needs an [interactions] table with a path = "..."', str(path))
-    items = doc.get("items") or {}
-    opts = dict(doc.get("options") or {})
-    opts.setdefault("label", path.stem)
-    if items.get("path"):
-        opts["items"] = items["path"]
-        cols = dict(items.get("columns") or {})
-        for key, option in (("item", "item_key"), ("name", "item_name")):
-            if cols.get(key):
-                opts[option] = cols[key]
-        cats = cols.get("categories")
-        if cats:
-            opts["categories"] = cats if isinstance(cats, list) else [cats]
-        if items.get("category_sep"):
-            opts["category_sep"] = items["category_sep"]
-    return _spec(Path(inter["path"]), path.parent, {"columns": dict(inter.get("columns") or {})}, opts)
-
-
-def _spec(path: Path, base: Path, given: dict, opts: dict) -> LogSpec:
-    """A LogSpec from the options of a SRC query or a dataset file (paths relative to `base`)."""
-    path = path if path.is_absolute() else base / path
-    known = {
-        "threshold",
-        "k_core",
-        "items",
-        "item_key",
-        "item_name",
-        "categories",
-        "category_sep",
-        "item_noun",
-        "label",
-    }
-    extra = [k for k in opts if k not in known]
-    if extra:
-        raise DataError(f"unknown option {extra[0]!r} (options: {', '.join(sorted(known))})", str(path))
-    spec = LogSpec(path, dict(given["columns"]))
-    try:
-        if opts.get("threshold") not in (None, ""):
-            spec.threshold = float(opts["threshold"])
-        if opts.get("k_core") not in (None, ""):
-            spec.k_core = int(opts["k_core"])
-    except (TypeError, ValueError) as e:
-        raise DataError(f"threshold must be a number and k_core a whole number: {e}", str(path)) from e
-    if spec.k_core < 0:
-        raise DataError(f"k_core {spec.k_core} is negative: use 0 (no filter) or more", str(path))
-    if opts.get("items"):
-        items = Path(opts["items"])
-        spec.items = items if items.is_absolute() else base / items
-        cats = opts.get("categories")
-        if isinstance(cats, str):
-            cats = [c for c in cats.split("+") if c]
-        spec.item_columns = {k: opts[o] for k, o in (("item", "item_key"), ("name", "item_name")) if opts.get(o)}
-        if cats:
-            spec.item_columns["categories"] = list(cats)
-        spec.category_sep = opts.get("category_sep") or None
-    spec.item_noun = str(opts.get("item_noun") or "item")
-    spec.name = str(opts["label"]) if opts.get("label") else None
-    return spec
-
-
-def write_toml(spec: LogSpec, path: Path) -> Path:
-    """A dataset file for `spec` (paths as given), so the same log loads the same way again."""
-
-    def q(v) -> str:
-        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-    def table(d: dict) -> str:
-        parts = []
-        for k, v in d.items():
-            shown = "[" + ", ".join(q(x) for x in v) + "]" if isinstance(v, list) else q(v)
-            parts.append(f"{k} = {shown}")
-        return "{ " + ", ".join(parts) + " }"
-
-    lines = ["[interactions]", f"path = {q(spec.path)}"]
-    if spec.columns:
-        lines.append(f"columns = {table(spec.columns)}")
-    if spec.items is not None:
-        lines += ["", "[items]", f"path = {q(spec.items)}"]
-        if spec.item_columns:
-            lines.append(f"columns = {table(spec.item_columns)}")
-        if spec.category_sep:
-            lines.append(f"category_sep = {q(spec.category_sep)}")
-    lines += ["", "[options]", f"item_noun = {q(spec.item_noun)}", f"k_core = {int(spec.k_core)}"]
-    if spec.threshold is not None:
-        lines.append(f"threshold = {float(spec.threshold)}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 # ---------------------------------------------------------------- reading tables
@@ -410,51 +213,11 @@ def k_core(user: np.ndarray, item: np.ndarray, k: int) -> np.ndarray:
 def load_log(spec: LogSpec) -> Dataset:
     """Read the log (and its item table) into a `Dataset` (see the module docstring)."""
     label = str(spec.path)
-    kind = "parquet" if spec.path.suffix.lower() in (".parquet", ".pq") else "csv"
-    table = read_table(spec.path)
-    if table.num_rows == 0:
-        raise DataError("no interactions in the file", label)
-    cols = detect_columns(table.column_names, spec.columns, label)
-    for role in ("user", "item"):
-        if role not in cols:
-            raise DataError(
-                f"no {role} column found (the file has: {', '.join(table.column_names)}); name it with "
-                f"--columns {role}=COLUMN",
-                label,
-            )
-    for role in ("user", "item"):
-        _check_ids(table[cols[role]], role, label, kind)
-    notes: list[str] = []
-    n_rows = table.num_rows
-    implicit = "rating" not in cols
-    rating = np.ones(n_rows) if implicit else _numbers(table[cols["rating"]], "rating", label, kind)
-    if "time" in cols:
-        ts, how = _times(table[cols["time"]], label, kind)
-        notes.append(f"times read as {how}")
-    else:
-        ts = np.arange(n_rows, dtype=np.int64)
-        notes.append("no time column: the file's row order is the time order (the temporal split means little)")
-    raw_user, raw_item = table[cols["user"]], table[cols["item"]]
-    keep = np.ones(n_rows, dtype=bool)
-    if spec.threshold is not None:
-        if implicit:
-            raise DataError(f"a threshold ({spec.threshold:g}) needs a rating column; this log has none", label)
-        keep = rating >= spec.threshold
-        notes.append(f"threshold {spec.threshold:g}: {int((~keep).sum()):,} interactions rated below it removed")
-    if implicit:
-        notes.append("no rating column: every interaction is a positive (implicit feedback)")
-    del table
-    user, user_ids = _ids(raw_user.filter(pa.array(keep)) if not keep.all() else raw_user)
-    item, item_ids = _ids(raw_item.filter(pa.array(keep)) if not keep.all() else raw_item)
-    rating, ts = rating[keep], ts[keep]
-    # repeats of a (user, item) pair: the latest kept (ties: the later row), before the k-core counts
-    pair = user.astype(np.int64) * len(item_ids) + item
-    order = np.lexsort((np.arange(len(pair)), ts, pair))
-    last = order[np.r_[pair[order][1:] != pair[order][:-1], True]]
-    if len(last) < len(pair):
-        last.sort()
-        notes.append(f"{len(pair) - len(last):,} repeated (user, {spec.item_noun}) rows: kept the latest of each")
-        user, item, rating, ts = user[last], item[last], rating[last], ts[last]
+    rows, cols, notes = _read_rows(spec, label)
+    user, user_ids = _ids(rows.pop("user"))
+    item, item_ids = _ids(rows.pop("item"))
+    rating, ts = rows["rating"], rows["ts"]
+    user, item, rating, ts = _latest_of_repeats(user, item, rating, ts, len(item_ids), spec.item_noun, notes)
     if spec.k_core > 1:
         kept = k_core(user, item, spec.k_core)
         gone = int((~kept).sum())
@@ -471,27 +234,67 @@ def load_log(spec: LogSpec) -> Dataset:
     if not len(user):
         raise DataError("no interactions left after the threshold and the k-core", label)
     items, categories = _item_table(spec, item_ids, notes)
-    users = pd.DataFrame({"user_id": user_ids})
     extra = {
-        "implicit": implicit,
+        "implicit": "rating" not in cols,
         "item_noun": spec.item_noun,
         "category_noun": "categories",
-        "source_rows": int(n_rows),
+        "source_rows": rows["n"],
         "columns": ", ".join(f"{r}={c}" for r, c in cols.items()),
     }
-    return from_codes(
-        spec.label,
-        user,
-        item,
-        rating.astype(np.float32),
-        ts,
-        items,
-        users,
-        categories,
-        notes,
-        extra,
-        spec.item_noun,
-    )
+    users = pd.DataFrame({"user_id": user_ids})
+    rating = rating.astype(np.float32)
+    return from_codes(spec.label, user, item, rating, ts, items, users, categories, notes, extra, spec.item_noun)
+
+
+def _read_rows(spec: LogSpec, label: str) -> tuple[dict, dict, list[str]]:
+    """The log's columns, checked, with the threshold applied: ({user, item (Arrow), rating,
+    ts (numpy), n (rows in the file)}, role -> column, notes)."""
+    kind = "parquet" if spec.path.suffix.lower() in (".parquet", ".pq") else "csv"
+    table = read_table(spec.path)
+    if table.num_rows == 0:
+        raise DataError("no interactions in the file", label)
+    cols = detect_columns(table.column_names, spec.columns, label)
+    for role in ("user", "item"):
+        if role not in cols:
+            raise DataError(
+                f"no {role} column found (the file has: {', '.join(table.column_names)}); name it with "
+                f"--columns {role}=COLUMN",
+                label,
+            )
+        _check_ids(table[cols[role]], role, label, kind)
+    notes: list[str] = []
+    n_rows = table.num_rows
+    implicit = "rating" not in cols
+    rating = np.ones(n_rows) if implicit else _numbers(table[cols["rating"]], "rating", label, kind)
+    if "time" in cols:
+        ts, how = _times(table[cols["time"]], label, kind)
+        notes.append(f"times read as {how}")
+    else:
+        ts = np.arange(n_rows, dtype=np.int64)
+        notes.append("no time column: the file's row order is the time order (the temporal split means little)")
+    user, item = table[cols["user"]], table[cols["item"]]
+    if spec.threshold is not None:
+        if implicit:
+            raise DataError(f"a threshold ({spec.threshold:g}) needs a rating column; this log has none", label)
+        keep = rating >= spec.threshold
+        notes.append(f"threshold {spec.threshold:g}: {int((~keep).sum()):,} interactions rated below it removed")
+        user, item, rating, ts = user.filter(pa.array(keep)), item.filter(pa.array(keep)), rating[keep], ts[keep]
+    if implicit:
+        notes.append("no rating column: every interaction is a positive (implicit feedback)")
+    return {"user": user, "item": item, "rating": rating, "ts": ts, "n": int(n_rows)}, cols, notes
+
+
+def _latest_of_repeats(user, item, rating, ts, n_items: int, noun: str, notes: list[str]):
+    """Repeats of a (user, item) pair reduced to the latest (ties: the later row), before the
+    k-core counts them."""
+    pair = user.astype(np.int64) * n_items + item
+    order = np.lexsort((np.arange(len(pair)), ts, pair))
+    last = order[np.r_[pair[order][1:] != pair[order][:-1], True]]
+    if len(last) == len(pair):
+        return user, item, rating, ts
+    last.sort()
+    notes.append(f"{len(pair) - len(last):,} repeated (user, {noun}) rows: kept the latest of each")
+    return user[last], item[last], rating[last], ts[last]
 
 
 def _item_table(spec: LogSpec, item_ids: np.ndarray, notes: list[str]) -> tuple[pd.DataFrame, list[str]]:
@@ -506,8 +309,8 @@ def _item_table(spec: LogSpec, item_ids: np.ndarray, notes: list[str]) -> tuple[
     key = given.get("item") or detect_columns(names).get("item")
     if key is None or key not in names:
         raise DataError(f"no item id column found in the item table (it has: {', '.join(names)})", label)
-    name_col = given.get("name") or next((c for c in names if c != key and _norm(c) in ITEM_NAME_NAMES), None)
-    cats = given.get("categories") or [c for c in names if c != key and _norm(c) in CATEGORY_NAMES]
+    name_col = given.get("name") or next((c for c in names if c != key and norm(c) in ITEM_NAME_NAMES), None)
+    cats = given.get("categories") or [c for c in names if c != key and norm(c) in CATEGORY_NAMES]
     for c in [name_col, *cats]:
         if c is not None and c not in names:
             raise DataError(f"no column {c!r} in the item table (it has: {', '.join(names)})", label)
@@ -560,37 +363,4 @@ def _category_sep(frame: pd.DataFrame) -> str | None:
     return best if counts[best] else None
 
 
-def with_columns(text: str, columns: dict, **options) -> str:
-    """SRC for a log with its columns (and options) named: `path?user=uid&item=sku`."""
-    path, _, query = text.partition("?")
-    opts = dict(parse_qsl(query, keep_blank_values=True))
-    opts.update({k: v for k, v in columns.items() if v})
-    opts.update({k: v for k, v in options.items() if v not in (None, "")})
-    return path + ("?" + "&".join(f"{k}={v}" for k, v in opts.items()) if opts else "")
-
-
-def parse_columns(text: str) -> dict:
-    """--columns user=uid,item=sku,time=ts[,rating=stars] -> {"user": "uid", ...}."""
-    out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        role, eq, col = part.partition("=")
-        if not eq or not col.strip():
-            raise DataError(f"bad --columns part {part!r}: use ROLE=COLUMN, e.g. user=uid,item=sku,time=ts")
-        if role.strip() not in ROLES:
-            raise DataError(f"unknown column role {role.strip()!r}: the roles are {', '.join(ROLES)}")
-        out[role.strip()] = col.strip()
-    return out
-
-
-__all__ = [
-    "LogSpec",
-    "detect_columns",
-    "is_log",
-    "load_log",
-    "parse_columns",
-    "parse_src",
-    "preview",
-    "read_toml",
-    "with_columns",
-    "write_toml",
-]
+__all__ = ["LOG_SUFFIXES", "ROLES", "LogSpec", "is_log", "load_log", "parse_src", "preview", "read_table"]

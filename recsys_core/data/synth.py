@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recsys_core.data.logs import LogSpec, write_toml
+from recsys_core.data.logspec import LogSpec, write_toml
 from recsys_core.errors import DataError
 
 ALPHA = 1.0
