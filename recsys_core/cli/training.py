@@ -1,0 +1,231 @@
+"""`train`, `build`, `devices`: fitting models and the devices they fit on."""
+
+from __future__ import annotations
+
+import sys
+
+from recsys_core.cli.common import check_model, check_protocol, metrics_table, parse_sets, print_json
+from recsys_core.errors import ConfigError
+
+
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    from recsys_core.catalog import MY_RUNS, config_for, describe_changes, is_neural
+    from recsys_core.config import to_dict
+    from recsys_core.data import load_dataset
+    from recsys_core.runner import fit_and_evaluate
+    from recsys_core.runs import ensure_run
+    from recsys_core.store import Store
+    from recsys_core.train import Callback
+
+    class Progress(Callback):
+        def __init__(self):
+            self.bar, self.fits = None, 0
+
+        def on_train_begin(self, info):
+            # one bar per phase: NeuMF's pre-training (GMF, MLP), the model's own fit, and
+            # with --refit all of them again on train + validation
+            if self.bar is None:
+                print(f"training {args.model} on {info['device']}", file=sys.stderr)
+            else:
+                self.bar.close()
+            phase = info.get("phase", args.model)
+            label = f"refit on train + validation: {phase}" if self.fits else phase
+            self.fits += "phase" not in info
+            self.bar = tqdm(total=info["epochs"], desc=label, unit="epoch", file=sys.stderr, disable=args.quiet)
+
+        def on_epoch_end(self, row):
+            shown = {
+                k: f"{v:.4f}" for k, v in row.items() if k in ("train_loss", "valid_loss", "HR@10", "NDCG@10", "RMSE")
+            }
+            self.bar.set_postfix(shown)
+            self.bar.update(1)
+
+        def on_pretrain_epoch_end(self, phase, row):
+            self.on_epoch_end(row)
+
+    check_model(args.model)
+    ds = load_dataset(args.dataset)
+    protocols = check_protocol(args.model, args.protocol)
+    cfg = config_for(args.model, parse_sets(args.set))
+    progress, run_id = Progress(), None
+    if args.refit:  # a refit model is tested, not stored: the store keeps validated fits
+        res = fit_and_evaluate(args.model, ds, protocols, args.k, cfg=cfg, callbacks=[progress], refit=True)
+    else:
+        label = describe_changes(args.model, parse_sets(args.set))
+        out = ensure_run(
+            Store(),
+            ds,
+            args.model,
+            cfg,
+            protocols,
+            sweep=MY_RUNS,
+            label=label,
+            artifacts=False,
+            callbacks=[progress],
+            reuse=False,
+            meta={"src": args.dataset, "overrides": to_dict(cfg)},
+        )
+        run_id, res = out.run["id"], out.result
+        if res is None:  # an error the run recorded
+            if progress.bar is not None:
+                progress.bar.close()
+            print(f"run {run_id} failed: {out.run['error']}", file=sys.stderr)
+            return 1
+    if progress.bar is not None:
+        progress.bar.close()
+    h = res.history
+    if args.json:
+        out = [dict(res.to_json(p, args.k), history=h.to_dict(), config=res.config, run=run_id) for p in protocols]
+        if not out or h.status != "done":
+            out = [
+                {
+                    "model": args.model,
+                    "dataset": ds.name,
+                    "protocol": protocols[0],
+                    "k": args.k,
+                    "metrics": {},
+                    "seconds": res.seconds,
+                    "history": h.to_dict(),
+                    "config": res.config,
+                    "run": run_id,
+                }
+            ]
+        print_json(out[0] if len(out) == 1 else out)
+        return 0 if h.status == "done" else 1
+    if h.status != "done":
+        print(f"{h.status}: {h.message}", file=sys.stderr)
+        return 1
+    best = h.epochs[h.best_epoch - 1] if h.best_epoch else h.epochs[-1]
+    last = h.epochs[-1]
+    keys = [k for k in ("train_loss", "valid_loss", "HR@10", "NDCG@10", "RMSE") if k in last]
+    if keys:
+        print(f"validation, best epoch {h.best_epoch}: " + ", ".join(f"{k} {best[k]:.4f}" for k in keys))
+        print(f"validation, last epoch {last['epoch']}: " + ", ".join(f"{k} {last[k]:.4f}" for k in keys))
+    else:
+        print("closed form: no epochs to validate")
+    if h.message:
+        print(h.message)
+    if res.refit:
+        n = h.best_epoch if is_neural(args.model) else 0
+        picked = f"{n} epoch{'s' * (n != 1)}, as validation picked" if n else "closed form"
+        print(f"test (refit on train + validation, {picked}):")
+    else:
+        print("test (best-epoch weights):" if is_neural(args.model) else "test:")
+    print(metrics_table(res.metrics, args.k))
+    print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in res.seconds.items()) + f" on {h.device}")
+    if run_id is not None:
+        print(
+            f"stored as run {run_id}: `recommend --run {run_id} --user ID`, `evaluate --run {run_id}`, and the app's pages"
+        )
+    return 0
+
+
+def cmd_build(args) -> int:
+    import time
+
+    from recsys_core.catalog import missing_models, models_for, not_offered
+    from recsys_core.data import load_dataset
+    from recsys_core.results import Results
+    from recsys_core.store import Store
+
+    t = time.perf_counter()
+    ds = load_dataset(args.dataset, fetch_missing=args.dataset in ("ml-100k", "ml-1m"))
+    store = Store()
+    models = args.models.split(",") if args.models else models_for(ds)
+    for name in models:
+        check_model(name)
+        if name in not_offered(ds):
+            raise ConfigError(f"{name} is not offered on {ds.name}: it {not_offered(ds)[name]}")
+    for name, why in not_offered(ds).items():
+        if not args.models:
+            print(f"{name}: not built on {ds.name}: it {why}", file=sys.stderr)
+    for protocol in [None, *(["temporal"] if args.temporal else [])]:
+        where = " under the temporal split" if protocol else ""
+        if [m for m in missing_models(store, ds, protocol) if m in models]:  # something to train: only now torch
+            from recsys_core.build import build
+
+            def progress(j, n, name, out, where=where):
+                state = "cached" if out.cached else out.run["status"]
+                secs = "" if out.cached else f" in {out.run['seconds'] or 0:.1f}s"
+                print(f"[{j}/{n}] {name:<11} {state}{secs}{where}", file=sys.stderr, flush=True)
+
+            build(ds, models, store, progress, protocol=protocol)
+        else:
+            print(f"all {len(models)} models cached{where}", file=sys.stderr)
+    if args.with_sweeps:
+        from recsys_core.sweeps import SHIPPED, run_sweep
+
+        for sweep in SHIPPED.values():
+            print(f"sweep {sweep.name}", file=sys.stderr, flush=True)
+            run_sweep(sweep, ds, store, src=args.dataset)
+    board = Results(store, ds).leaderboard()
+    rows = board.to_dict("records") if not board.empty else []
+    if args.json:
+        print_json(rows)
+        return 0
+    by_protocol: dict[str, dict] = {}
+    for r in rows:
+        by_protocol.setdefault(r["protocol"], {})[r["model"]] = r
+    for proto, models_ in by_protocol.items():
+        print(f"\n{proto}")
+        print(metrics_table(models_, 10).replace("protocol", "model   ", 1))
+    print(f"\nbuilt {ds.name} in {time.perf_counter() - t:.1f}s; store: {store.path}")
+    return 0
+
+
+def cmd_devices(args) -> int:
+    import time
+
+    import torch
+
+    from recsys_core.catalog import config_for, neural_models
+    from recsys_core.data import load_dataset
+    from recsys_core.fitting import fit_model
+    from recsys_core.splits import loo_split, ratings_split
+    from recsys_core.train import seen_devices
+    from recsys_core.zoo import make
+
+    print(f"torch {torch.__version__}: {seen_devices()}")
+    print(f"CUDA build: {torch.version.cuda or 'none (a CPU build of torch)'}")
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{j}" for j in range(torch.cuda.device_count())]
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    if not args.check:
+        return 0
+    ds = load_dataset(args.dataset)
+    loo, rs = loo_split(ds), ratings_split(ds)
+    print(f"check: every neural model, {args.epochs} epochs on {ds.name} on {', '.join(devices)}; same seed")
+    print(f"tolerance: validation metric within {args.tolerance} of the CPU's")
+    worst = 0.0
+    for name in neural_models():
+        base = None
+        rating = name in ("autorec", "embnet")
+        for device in devices:
+            cfg = config_for(name, {"epochs": args.epochs, "device": device, "patience": args.epochs})
+            if hasattr(cfg, "pretrain_epochs"):
+                cfg = config_for(
+                    name, {"epochs": args.epochs, "device": device, "pretrain_epochs": (1,), "patience": args.epochs}
+                )
+            model = make(
+                name, ds.n_users, ds.n_items, cfg=cfg, item_features=ds.genre_matrix if ds.has_genres else None
+            )
+            t = time.perf_counter()
+            h = fit_model(model, rs.train if rating else loo.train, rs.valid if rating else loo, ())
+            seconds = (time.perf_counter() - t) / max(len(h.epochs), 1)
+            metric = "RMSE" if rating else "NDCG@10"
+            value = h.epochs[-1].get(metric) if h.epochs else float("nan")
+            note = ""
+            if base is None:
+                base = value
+            else:
+                gap = abs(value - base)
+                worst = max(worst, gap)
+                note = f"  gap to cpu {gap:.4f} " + ("ok" if gap <= args.tolerance else "OVER TOLERANCE")
+            print(f"{name:<8} {device:<7} {h.status:<8} valid {metric} {value:.4f}  {seconds:.2f} s/epoch{note}")
+    if len(devices) == 1:
+        print("no GPU here: nothing to compare the CPU with")
+    return 0 if worst <= args.tolerance else 1
