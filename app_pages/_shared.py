@@ -20,6 +20,7 @@ from recsys_core.results import Results
 from recsys_core.runs import load_model, save_run_artifacts
 from recsys_core.splits import loo_split
 from recsys_core.store import Store
+from recsys_core.train import pick_device
 from recsys_core.uploads import own_datasets
 
 
@@ -68,7 +69,7 @@ def item_words() -> str:
 
 def offered_note(ds: Dataset) -> None:
     """Which shipped models this dataset does not offer, and why (nothing for MovieLens)."""
-    for name, why in catalog.not_offered(ds).items():
+    for name, why in catalog.not_offered(ds, pick_device().type).items():
         st.caption(f":material/block: **{name}** is not offered here: it {why}.")
 
 
@@ -203,7 +204,7 @@ def sidebar_build(src: str) -> None:
     progress here; a finished model makes the page rerun so it fills in as results land."""
     try:
         res = results(src)
-        offered = catalog.models_for(cached_dataset(src))
+        offered = catalog.models_for(cached_dataset(src), pick_device().type)
         missing = [m for m in build_models() if m in offered and m not in res.shipped] + res.broken()
     except RecsysError:
         return  # the page says why the dataset cannot be loaded
@@ -220,7 +221,7 @@ def sidebar_build(src: str) -> None:
     if job is not None and job.active:  # one count on the screen: the build's own
         show_build_progress(job, compact=True)
         return
-    wanted = [m for m in build_models() if m in catalog.models_for(cached_dataset(src))]
+    wanted = [m for m in build_models() if m in catalog.models_for(cached_dataset(src), pick_device().type)]
     st.caption(f"Shipped models for **{dataset_label(src)}**: {len(wanted) - len(missing)}/{len(wanted)} built")
     if job is not None:
         show_build_progress(job, compact=True)
@@ -344,7 +345,7 @@ def results(src: str) -> Results:
 def build_job(ds_src: str, who: Caller = SYSTEM):
     """Start (or find) the background build of the shipped models for a dataset (those in
     RECSYS_BUILD_MODELS, comma-separated, where it is set); a person's click passes `who`."""
-    offered = catalog.models_for(cached_dataset(ds_src))
+    offered = catalog.models_for(cached_dataset(ds_src), pick_device().type)
     return jobs.submit_build(job_manager(), store(), ds_src, [m for m in build_models() if m in offered], caller=who)
 
 

@@ -12,6 +12,7 @@ from recsys_core.access import AccessDenied, Limits
 from recsys_core.catalog import not_offered
 from recsys_core.data.logs import LOG_SUFFIXES, ROLES, LogSpec, is_log, preview, read_table
 from recsys_core.errors import DataError, RecsysError
+from recsys_core.train import pick_device
 from recsys_core.uploads import own_dir, save_dataset, save_upload
 
 NONE = "(none)"
@@ -162,7 +163,7 @@ if st.button("Load this data", type="primary", icon=":material/upload:"):
     )
     for note in ds.notes:
         st.caption(f":material/info: {note}")
-    for model, why in not_offered(ds).items():
+    for model, why in not_offered(ds, pick_device().type).items():
         st.caption(f":material/block: **{model}** is not offered on it: it {why}.")
     st.session_state["_switch_dataset"] = str(toml)  # the picker moves to it on the next page
     st.page_link("app_pages/home.py", label=f"Open {dataset_label(str(toml))} on Home", icon=":material/home:")

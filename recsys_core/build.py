@@ -15,6 +15,7 @@ from recsys_core.errors import RecsysError
 from recsys_core.protocols import TEMPORAL
 from recsys_core.runs import Outcome, ensure_run, load_ranks
 from recsys_core.store import Store
+from recsys_core.train import pick_device
 
 
 def build(
@@ -28,7 +29,7 @@ def build(
     come from `progress.callbacks(name)` where the progress object has it."""
     store = store or Store()
     store.mark_interrupted()
-    names = list(models or catalog.models_for(ds))
+    names = list(models or catalog.models_for(ds, pick_device().type))
     outcomes: dict[str, Outcome] = {}
     for j, name in enumerate(names):
         if cancel is not None and cancel.is_set():

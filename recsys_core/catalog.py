@@ -135,21 +135,35 @@ def neural_models() -> list[str]:
     return [m for m in ZOO if is_neural(m)]
 
 
-def not_offered(ds: Dataset) -> dict[str, str]:
-    """The shipped models this dataset cannot serve, each with the reason a page shows."""
+CPU_CELLS = 500_000_000  # users x items above which the network models are not built on a CPU
+NETWORKS = ("ncf", "autorec", "cdae", "embnet", "sasrec", "gru4rec")  # score every item through a network
+ML1M_CELLS = 6_040 * 3_706
+
+
+def not_offered(ds: Dataset, device: str | None = None) -> dict[str, str]:
+    """The shipped models this dataset cannot serve, each with the reason a page shows: rating
+    models without ratings, the genre model without categories, and, for a build on
+    `device="cpu"` above CPU_CELLS users x items, the models that score every item for every
+    user through a network (their full-ranking evaluation alone would take hours; a machine
+    with a GPU builds them). `device=None`: the rules that hold on any device."""
     out = {}
-    implicit = bool(ds.extra.get("implicit"))
+    cells = ds.n_users * ds.n_items
     for name, e in ZOO.items():
-        if implicit and e.task == "rating":
+        if ds.implicit and e.task == "rating":
             out[name] = "predicts ratings, and this dataset has none (every interaction is a positive)"
         elif name == "genre" and not ds.has_genres:
             out[name] = "compares item categories, and this dataset has none"
+        elif name in NETWORKS and device == "cpu" and cells > CPU_CELLS:
+            out[name] = (
+                f"scores every item for every user through a network: {ds.n_users:,} users x {ds.n_items:,} items is"
+                f" {cells / ML1M_CELLS:,.0f} times MovieLens-1M, too slow on a CPU (a machine with a GPU builds it)"
+            )
     return out
 
 
-def models_for(ds: Dataset) -> list[str]:
-    """The shipped models that make sense on this dataset (`not_offered` says why not the others)."""
-    skip = not_offered(ds)
+def models_for(ds: Dataset, device: str | None = None) -> list[str]:
+    """The shipped models that make sense on this dataset and device (`not_offered` says why not the others)."""
+    skip = not_offered(ds, device)
     return [m for m in ZOO if m not in skip]
 
 
@@ -198,14 +212,14 @@ def required_files(name: str) -> list[str]:
     return [*REQUIRED, *(["weights.pt"] if is_neural(name) else [])]
 
 
-def missing_models(store: Store, ds: Dataset, protocol: str | None = None) -> list[str]:
+def missing_models(store: Store, ds: Dataset, protocol: str | None = None, device: str | None = None) -> list[str]:
     """Shipped models not built on this dataset (under the temporal split with
     `protocol="temporal"`): no finished run, or a finished run whose artifacts fail their
     checksum (those are rebuilt, never shown half)."""
     done = shipped_runs(store, ds, protocol)
     return [
         name
-        for name in models_for(ds)
+        for name in models_for(ds, device)
         if name not in done
         or (done[name]["status"] == "done" and not store.has_artifacts(done[name]["key"], required_files(name)))
     ]

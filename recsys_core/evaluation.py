@@ -28,14 +28,16 @@ from recsys_core.temporal import TemporalSplit
 TARGET_CHUNK = 2048  # target rows compared with their user's scores at once (bounded memory)
 
 BATCH = 1024  # users per batch at most, whatever is scored
+MIN_USERS = 16  # users a batch at least where one user's row is over the cells (a catalogue of 25,000+)
 
 
 def user_batch(n_items: int, cells: int = SCORE_CELLS) -> int:
     """Users per batch when each user scores `n_items` items (the catalogue, or their
     candidates): bounded by `SCORE_CELLS`, so memory stays flat whatever the catalogue (a
     model like NeuMF holds several activations per cell: 1,024 users x 3,706 ml-1m movies x
-    its tower was gigabytes)."""
-    return max(1, min(BATCH, cells // max(n_items, 1)))
+    its tower was gigabytes). A catalogue larger than the cells still scores MIN_USERS users a
+    batch: one at a time, 162,541 users took minutes in per-batch overhead alone."""
+    return max(MIN_USERS if n_items > cells else 1, min(BATCH, cells // max(n_items, 1)))
 
 
 @torch.no_grad()
@@ -85,6 +87,21 @@ def evaluate(model: Recommender, split: LooSplit, protocol: str, k: int = 10) ->
     return evaluate_many(model, split, [protocol], k)[0][protocol]
 
 
+def top_in_order(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's k best (values, indices) in the order a stable descending sort gives (higher
+    score first, ties to the lower index), found by a partial selection over one int64 key a
+    cell: the score's bits made order-preserving, then the index reversed. A full sort of every
+    row cost n log n a row: minutes at 59,047 items x 162,541 users."""
+    plain = np.ascontiguousarray(scores, dtype=np.float32) + np.float32(0.0)  # -0.0 ties with 0.0, as in a sort
+    bits = plain.view(np.int32).astype(np.int64)
+    ordered = np.where(bits < 0, bits ^ 0x7FFFFFFF, bits)  # floats ordered as signed ints
+    n = scores.shape[1]
+    key = (ordered << 32) | (np.int64(n - 1) - np.arange(n, dtype=np.int64))[None, :]
+    top = torch.topk(torch.from_numpy(key), k, dim=1, largest=True, sorted=True).values.numpy()
+    indices = (n - 1) - (top & 0xFFFFFFFF)
+    return np.take_along_axis(scores, indices, axis=1), indices
+
+
 @torch.no_grad()
 def evaluate_many(model: Recommender, split: LooSplit, protocols, k: int = 10, list_k: int = 50):
     """Every leave-one-out ranking protocol from one full scoring pass over the evaluated users.
@@ -125,10 +142,9 @@ def evaluate_many(model: Recommender, split: LooSplit, protocols, k: int = 10, l
             full_counts.append(M.rank_counts(full, np.isfinite(full)))
         r, c = train_seen[u].nonzero()
         scores[r, c] = -np.inf
-        t_scores = torch.as_tensor(scores)
-        values, indices = torch.sort(t_scores, dim=1, descending=True, stable=True)
-        top_items[s : s + step] = np.where(np.isfinite(values[:, :list_k].numpy()), indices[:, :list_k].numpy(), -1)
-        top_scores[s : s + step] = values[:, :list_k].numpy()
+        values, indices = top_in_order(scores, list_k)
+        top_items[s : s + step] = np.where(np.isfinite(values), indices, -1)
+        top_scores[s : s + step] = values
     out = {}
     ev_users = split.eval_users
     lists = top_items[ev_users, :k]

@@ -283,15 +283,14 @@ class JobManager:
             if isinstance(job.result, dict) and job.result.get("status") in FINAL:
                 status, error = job.result["status"], job.result.get("error") or ""
             job.error, job.status = error, status
-        except ChildFailed as e:  # the child's own message (with its traceback), or how it died
-            job.error, job.status = str(e), "failed"
-            if job.run_id is not None and self.store is not None:
-                self.store.finish_run(job.run_id, "failed", error=job.error)
         except Exception as e:  # noqa: BLE001 - kept on the job, shown by the page
-            job.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
-            job.status = "failed"
-            if job.run_id is not None and self.store is not None:
-                self.store.finish_run(job.run_id, "failed", error=job.error)
+            # a dead child's own message (with its traceback) or how it died, else the traceback here
+            error = (
+                str(e) if isinstance(e, ChildFailed) else f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
+            )
+            if job.run_id is not None and self.store is not None:  # the store first: whoever sees the
+                self.store.finish_run(job.run_id, "failed", error=error)  # job end finds its run ended
+            job.error, job.status = error, "failed"
         job.finished = time.time()
 
 
@@ -398,7 +397,7 @@ def submit_build(
     if job is not None and job.active:
         return job
 
-    offered = catalog.models_for(load_dataset(src))
+    offered = catalog.models_for(load_dataset(src), pick_device().type)
     names = [m for m in (models or offered) if m in offered]
 
     def work(job: Job) -> None:

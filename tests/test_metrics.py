@@ -82,3 +82,20 @@ def test_beyond_accuracy_by_hand():
     # exposure counts [2, 1, 1, 0] -> sorted [0, 1, 1, 2]; Gini = 2*sum(i*x)/(n*sum) - (n+1)/n
     assert M.gini(topk, 4) == pytest.approx(2 * (0 * 1 + 1 * 2 + 1 * 3 + 2 * 4) / (4 * 4) - 5 / 4)
     assert M.gini(np.array([[0], [1], [2], [3]]), 4) == pytest.approx(0.0)
+
+
+def test_top_in_order_is_a_stable_descending_sort_cut_at_k():
+    import torch
+
+    from recsys_core.evaluation import top_in_order
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n, b = int(rng.integers(2, 300)), int(rng.integers(1, 8))
+        s = rng.integers(-3, 3, (b, n)).astype(np.float32) * np.float32(rng.choice([1, 0.5, 1e-3, 1e30]))
+        s[rng.random((b, n)) < 0.2] = -np.inf
+        s[rng.random((b, n)) < 0.2] = -0.0  # ties with 0.0, as in a sort
+        k = int(rng.integers(1, n + 1))
+        values, indices = torch.sort(torch.as_tensor(s), dim=1, descending=True, stable=True)
+        got_values, got = top_in_order(s, k)
+        assert (got == indices[:, :k].numpy()).all() and np.array_equal(got_values, values[:, :k].numpy())

@@ -221,3 +221,15 @@ def test_synth_log_is_shaped_like_movielens_and_loads(tmp_path, capsys):
     assert ds.n_users == 300 and len(ds.genres) == 12 and ds.title_of(0).startswith("Item ")
     with pytest.raises(DataError, match="at least"):
         generate(Synth(users=100, items=50, interactions=100))
+
+
+def test_network_models_are_not_built_on_a_cpu_above_the_cells_and_are_on_a_gpu():
+    from recsys_core.catalog import CPU_CELLS, NETWORKS
+
+    ds = load_dataset("synthetic:users=80,items=60,seed=2")
+    assert not not_offered(ds, "cpu")  # MovieLens-sized: everything is built
+    ds.users = pd.DataFrame({"user_id": [str(i) for i in range(CPU_CELLS // ds.n_items + 1)]})  # a wide catalogue
+    why = not_offered(ds, "cpu")
+    assert set(why) == set(NETWORKS) and "too slow on a CPU" in why["sasrec"]
+    assert not not_offered(ds, "cuda") and not not_offered(ds)  # a GPU builds them; no device: the shipped runs
+    assert models_for(ds, "cpu") == ["popularity", "genre", "ease", "mf"]

@@ -142,3 +142,15 @@ def log_src(args) -> str | None:
         raise RecsysError("--columns, --threshold and --k-core go with --dataset PATH of a .csv, .tsv or .parquet log")
     columns = parse_columns(args.columns) if args.columns else {}
     return with_columns(args.dataset, columns, threshold=args.threshold, k_core=args.k_core)
+
+
+def build_device(ds) -> str | None:
+    """The device a build trains on, looked up only where it changes what is built (a dataset
+    over catalog.CPU_CELLS): a warm build of a small dataset never imports torch."""
+    from recsys_core.catalog import CPU_CELLS
+
+    if ds.n_users * ds.n_items <= CPU_CELLS:
+        return None
+    from recsys_core.train import pick_device
+
+    return pick_device().type

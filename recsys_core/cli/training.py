@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from recsys_core.cli.common import check_model, check_protocol, metrics_table, parse_sets, print_json
+from recsys_core.cli.common import build_device, check_model, check_protocol, metrics_table, parse_sets, print_json
 from recsys_core.errors import ConfigError
 
 
@@ -133,12 +133,14 @@ def cmd_build(args) -> int:
     t = time.perf_counter()
     ds = load_dataset(args.dataset, fetch_missing=args.dataset in ("ml-100k", "ml-1m"))
     store = Store()
-    models = args.models.split(",") if args.models else models_for(ds)
+    device = build_device(ds)
+    skipped = not_offered(ds, device)
+    models = args.models.split(",") if args.models else models_for(ds, device)
     for name in models:
         check_model(name)
-        if name in not_offered(ds):
-            raise ConfigError(f"{name} is not offered on {ds.name}: it {not_offered(ds)[name]}")
-    for name, why in not_offered(ds).items():
+        if name in skipped:
+            raise ConfigError(f"{name} is not offered on {ds.name}: it {skipped[name]}")
+    for name, why in skipped.items():
         if not args.models:
             print(f"{name}: not built on {ds.name}: it {why}", file=sys.stderr)
     for protocol in [None, *(["temporal"] if args.temporal else [])]:
