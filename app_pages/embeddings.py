@@ -5,6 +5,7 @@ import os
 import plotly.express as px
 import streamlit as st
 
+from app_pages._colours import genre_colours
 from app_pages._shared import (
     broken_note,
     no_artifacts,
@@ -90,7 +91,7 @@ st.caption(
     f"What am I looking at: each dot is a {side} placed by the two (or three) directions along which the model's "
     f"{side} vectors differ most; {side}s the model treats alike sit close together."
 )
-palette = summary.genre_colours(ds.genres) if colour == PRIMARY else {"yes": "#BE0032", "no": "#C8C8C8"}
+palette = genre_colours(ds.genres) if colour == PRIMARY else {"yes": "#BE0032", "no": "#C8C8C8"}
 kw = dict(
     color=colour,
     size="ratings",

@@ -43,7 +43,7 @@ for j, f in enumerate(found):
             st.caption("What am I looking at: the figures of the finding above, one bar per row of its table.")
         else:
             st.dataframe(f.table, hide_index=True, width="stretch")
-        page_link(f.page, "See it on its page", ":material/arrow_forward:", f.params)
+        page_link(f"app_pages/{f.page}.py", "See it on its page", ":material/arrow_forward:", f.params)
 
 # ------------------------------------------------------------------ segments
 st.subheader("For whom: two models, segment by segment")

@@ -5,6 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from app_pages._colours import genre_colours
 from app_pages._shared import (
     broken_note,
     cached_split,
@@ -264,7 +265,7 @@ if ds.has_genres:
         color="movie genre",
         orientation="h",
         title="Genre mix: each list against the user's history",
-        color_discrete_map=summary.genre_colours(ds.genres),
+        color_discrete_map=genre_colours(ds.genres),
     )
     fig.update_layout(xaxis_tickformat=".0%", height=300, legend={"orientation": "h", "y": -0.3})
     st.plotly_chart(fig, key="genre_mix")

@@ -1,25 +1,18 @@
-"""Helpers shared by the benchmark scripts: timing and table printing."""
+"""Helpers shared by the benchmark scripts: timing and table printing; the app server and the
+browser flags come from the browser tests' own helper (tests/app_server.py)."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# Debian's chromium, headless, with nothing reaching out to the network
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.app_server import CHROMIUM_ARGS, start_app, wait_healthy  # noqa: E402 - the checkout on sys.path first
+
+__all__ = ["CHROMIUM_ARGS", "ROOT", "best_of", "built_models", "start_app", "table", "wait_healthy"]
 
 
 def best_of(fn, repeat: int = 3) -> float:
@@ -38,31 +31,6 @@ def table(rows: list[dict]) -> str:
     out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     out += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
     return "\n".join(out)
-
-
-def start_app(port: int, env: dict, log=None) -> subprocess.Popen:
-    """`streamlit run app.py`, headless on `port`, from the checkout; its output to `log`
-    (an open file), or discarded."""
-    out = log if log is not None else subprocess.DEVNULL
-    return subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
-    )
-
-
-def wait_healthy(port: int, seconds: float) -> bool:
-    """Whether the server on `port` answers its health check within `seconds`."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-            return True
-        except OSError:
-            time.sleep(0.25)
-    return False
 
 
 def built_models(artifacts: Path) -> dict[str, tuple[float, float]]:

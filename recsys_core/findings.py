@@ -24,7 +24,8 @@ from recsys_core.splits import describe
 class Finding:
     """One thing this dashboard found, computed from the store: a headline, the figures
     behind it (a small table to chart), the protocol they were measured under, and the page
-    (with its link parameters) that shows the detail."""
+    (its id, "home" or "users", and its link parameters) that shows the detail; the app maps
+    the id to its page file."""
 
     title: str
     text: str
@@ -63,7 +64,7 @@ def lead_finding(res: Results, sub: pd.DataFrame, protocol: str) -> Finding:
         f"{first['model']} ranks first by NDCG@10 ({first['NDCG@10']:.3f}, {gap:+.3f} over {second['model']}). {why}",
         f"{protocol}: {describe(protocol)}",
         sub[["model", "HR@10", "NDCG@10"]].reset_index(drop=True),
-        "app_pages/home.py",
+        "home",
     )
 
 
@@ -115,7 +116,7 @@ def order_changes(ranking: pd.DataFrame) -> list[Finding]:
                 text,
                 f"{a} against {b}",
                 rows.drop(columns=[f"rank under {a}", f"rank under {b}"]).reset_index(drop=True),
-                "app_pages/home.py",
+                "home",
             )
         )
     return out
@@ -143,7 +144,7 @@ def segment_findings(res: Results, protocol: str = "full") -> list[Finding]:
                 pd.DataFrame(
                     [{"segment": r["segment"], "users": r["users"], "NDCG@10": r["popularity"]} for r in rows]
                 ),
-                "app_pages/findings.py",
+                "findings",
             )
         )
     board = res.leaderboard()
@@ -170,7 +171,7 @@ def segment_findings(res: Results, protocol: str = "full") -> list[Finding]:
                     + " (✓ a real gap inside the segment, ≈ within noise).",
                     f"{protocol}: {describe(protocol)}",
                     pd.DataFrame([{"segment": r["segment"], "users": r["users"], a: r[a], b: r[b]} for r in rows]),
-                    "app_pages/findings.py",
+                    "findings",
                 )
             )
     return out
@@ -202,7 +203,7 @@ def findings(res: Results, sweeps: dict) -> list[Finding]:
                     "al. (2020) found.",
                     f"loo-uniform: {describe('loo-uniform')}",
                     sub[["model", "HR@10", "NDCG@10"]].reset_index(drop=True),
-                    "app_pages/users.py",
+                    "users",
                     {"model_a": "mf", "model_b": "ncf"},
                 )
             )
@@ -222,7 +223,7 @@ def findings(res: Results, sweeps: dict) -> list[Finding]:
                 " the latest interactions are held out, and recent taste predicts them.",
                 "loo-uniform (validation item)",
                 pd.DataFrame({"recency weights": ["off", "on"], "best valid NDCG@10": [a, b]}),
-                "app_pages/sweeps.py",
+                "sweeps",
                 {"pc_model": model},
             )
         )
@@ -239,7 +240,7 @@ def findings(res: Results, sweeps: dict) -> list[Finding]:
                 f"{', '.join(pos)}.",
                 "train split of leave-one-out",
                 pd.DataFrame({"one end": neg, "the other end": pos}),
-                "app_pages/embeddings.py",
+                "embeddings",
                 {"map_model": model},
             )
         )
@@ -268,7 +269,7 @@ def findings(res: Results, sweeps: dict) -> list[Finding]:
                 f"{top['spread of the validation metric']:.3f} between its best and worst value.",
                 "each sweep's own protocol, validation",
                 table.reset_index(drop=True),
-                "app_pages/sweeps.py",
+                "sweeps",
                 {"sweep": str(top["sweep"])},
             )
         )
@@ -285,7 +286,7 @@ def findings(res: Results, sweeps: dict) -> list[Finding]:
                 f"The write-up: {sweep.claim}. Here, the best {sweep.param} on validation is {best['value']}.",
                 sweep.protocol,
                 pd.DataFrame(res.sweep_report(sweep))[["value", *[k for k in best if k.startswith("valid ")]]],
-                "app_pages/sweeps.py",
+                "sweeps",
                 {"sweep": sweep.name},
             )
         )

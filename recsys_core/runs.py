@@ -36,6 +36,7 @@ from recsys_core.temporal import temporal_split
 from recsys_core.train import Callback, describe_device
 
 TOPK = 50
+STATE_ABOVE = 5_000  # items above which a closed-form model keeps its fitted arrays (EASE: 100 MB at 5,000)
 
 
 class StoreEpochs(Callback):
@@ -169,6 +170,8 @@ def save_artifacts(store: Store, key: str, model: Recommender, ds: Dataset, list
         store.save_arrays(key, "cold_start", scores=new_user.astype(np.float32))
     if model.has_item_item:  # EASE: "people who liked this also liked"
         store.save_arrays(key, "item_item", **model.strongest(TOPK))
+    if model.keeps_state and ds.n_items > STATE_ABOVE:  # a refit would take a minute: keep what it computes
+        store.save_arrays(key, "state", **model.state_arrays())
     save_weights(store, key, model)
     store.save_arrays(key, "topk", items=items.astype(np.int32), scores=scores.astype(np.float32))
 
@@ -259,7 +262,8 @@ def train_data(ds: Dataset, protocols) -> splits.Interactions:
 def load_model(store: Store, run: dict, ds: Dataset, device: str = "cpu") -> Recommender:
     """The fitted model of a stored run, rebuilt from its config and weights: neural models
     load their state_dict (`weights_only=True`), closed-form ones are fitted again (they are
-    deterministic and take a second). Raises RecsysError when the run cannot be rebuilt
+    deterministic and take a second), or, on a catalogue over STATE_ABOVE items, restored
+    from the arrays their fit computed (EASE's weights: a refit there takes a minute). Raises RecsysError when the run cannot be rebuilt
     (weights missing or corrupt, another dataset), saying what to do."""
     if run["fingerprint"] != ds.fingerprint:
         raise RecsysError(f"run {run['id']} was trained on {run['dataset']}, not on {ds.name}")
@@ -272,7 +276,11 @@ def load_model(store: Store, run: dict, ds: Dataset, device: str = "cpu") -> Rec
     feats = ds.genre_matrix if ds.has_genres else None
     model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
     if not zoo.is_neural(name):
-        model.fit(train)
+        state = store.load_arrays(run["key"], "state") if model.keeps_state else None
+        if state is not None:
+            model.restore(train, state)  # a large catalogue's EASE: its weights, not a minute's refit
+        else:
+            model.fit(train)
         return model
     checkpoint = store.load_weights(run["key"])
     if checkpoint is None:

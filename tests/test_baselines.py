@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -14,16 +15,25 @@ from recsys_core.evaluation import evaluate
 from recsys_core.fitting import fit_model
 from recsys_core.splits import loo_split
 
-DS = synthetic(users=300, items=200, seed=0)
-SPLIT = loo_split(DS, use_cache=False)
+
+@functools.cache
+def syn():
+    """Built at first use, once for this module (never at import)."""
+    return synthetic(users=300, items=200, seed=0)
+
+
+@functools.cache
+def syn_split():
+    """Built at first use, once for this module (never at import)."""
+    return loo_split(syn(), use_cache=False)
 
 
 @pytest.fixture(scope="module")
 def fitted():
     out = {}
     for name in ("popularity", "genre", "ease"):
-        m = zoo.make(name, DS.n_users, DS.n_items)
-        fit_model(m, SPLIT.train)
+        m = zoo.make(name, syn().n_users, syn().n_items)
+        fit_model(m, syn_split().train)
         out[name] = m
     return out
 
@@ -34,26 +44,26 @@ def test_interface_shapes_and_seen_items_excluded(fitted, name):
     users = np.arange(20)
     import torch
 
-    assert tuple(m.score(torch.as_tensor(users)).shape) == (20, DS.n_items)
+    assert tuple(m.score(torch.as_tensor(users)).shape) == (20, syn().n_items)
     cand = np.tile(np.arange(7), (20, 1))
     assert tuple(m.score(torch.as_tensor(users), torch.as_tensor(cand)).shape) == (20, 7)
     items, scores = m.recommend(users, k=10)
     assert items.shape == (20, 10) and (np.diff(scores, axis=1) <= 1e-6).all()
-    seen = SPLIT.train.binary.toarray().astype(bool)
+    seen = syn_split().train.binary.toarray().astype(bool)
     assert not seen[users[:, None], items].any()
     one, _ = m.recommend(3, k=5)
     np.testing.assert_array_equal(one, items[3, :5])
 
 
 def test_models_learn_planted_taste_better_than_popularity(fitted):
-    hr = {name: evaluate(m, SPLIT, "loo-uniform")["HR@10"] for name, m in fitted.items()}
+    hr = {name: evaluate(m, syn_split(), "loo-uniform")["HR@10"] for name, m in fitted.items()}
     assert hr["ease"] > hr["popularity"] + 0.1
     assert hr["genre"] > hr["popularity"] + 0.05
 
 
 def test_genre_similar_and_shared_genres():
-    m = zoo.make("genre", DS.n_users, DS.n_items)
-    fit_model(m, SPLIT.train)
+    m = zoo.make("genre", syn().n_users, syn().n_items)
+    fit_model(m, syn_split().train)
     items, sims = m.similar(0, k=5)
     assert 0 not in items and (np.diff(sims) <= 1e-6).all()
     top = items[0]
@@ -61,10 +71,10 @@ def test_genre_similar_and_shared_genres():
 
 
 def test_tfidf_changes_weights():
-    a = zoo.make("genre", DS.n_users, DS.n_items, {"tfidf": "true"})
-    fit_model(a, SPLIT.train)
-    b = zoo.make("genre", DS.n_users, DS.n_items)
-    fit_model(b, SPLIT.train)
+    a = zoo.make("genre", syn().n_users, syn().n_items, {"tfidf": "true"})
+    fit_model(a, syn_split().train)
+    b = zoo.make("genre", syn().n_users, syn().n_items)
+    fit_model(b, syn_split().train)
     assert not np.allclose(a.item_embeddings(), b.item_embeddings())
 
 
@@ -105,26 +115,44 @@ def test_ease_bounded_to_its_most_popular_items_on_a_large_catalogue():
     from recsys_core.config import config_hash
     from recsys_core.models.configs import EASEConfig
 
-    full = zoo.make("ease", DS.n_users, DS.n_items)
-    fit_model(full, SPLIT.train)
+    full = zoo.make("ease", syn().n_users, syn().n_items)
+    fit_model(full, syn_split().train)
     assert not full.bounded
-    small = zoo.make("ease", DS.n_users, DS.n_items, {"max_items": 50, "recency_half_life": 0})
-    fit_model(small, SPLIT.train)
+    small = zoo.make("ease", syn().n_users, syn().n_items, {"max_items": 50, "recency_half_life": 0})
+    fit_model(small, syn_split().train)
     assert small.bounded and len(small.kept_) == 50
-    counts = np.bincount(SPLIT.train.items, minlength=DS.n_items)
+    counts = np.bincount(syn_split().train.items, minlength=syn().n_items)
     assert set(small.kept_) == set(np.argsort(-counts, kind="stable")[:50])  # the most popular
-    items, _ = small.recommend(np.arange(DS.n_users), k=10)
+    items, _ = small.recommend(np.arange(syn().n_users), k=10)
     assert np.isin(items[items >= 0], small.kept_).all()  # an item outside is never recommended
     # inside, it is EASE on the kept columns: the same weights as a model fitted on them alone
     inner = small.item_item(small.kept_, small.kept_)
-    X = SPLIT.train.binary.toarray()[:, small.kept_].astype(np.float64)
+    X = syn_split().train.binary.toarray()[:, small.kept_].astype(np.float64)
     P = np.linalg.inv(X.T @ X + 250.0 * np.eye(50))
     B = -P / np.diag(P)[None, :]
     np.fill_diagonal(B, 0.0)
     assert inner == pytest.approx(B, abs=1e-5)
-    outside = np.setdiff1d(np.arange(DS.n_items), small.kept_)
+    outside = np.setdiff1d(np.arange(syn().n_items), small.kept_)
     assert not small.item_item(outside[:3], small.kept_).any()
     top = small.strongest(5)
     assert (top["items"][outside] == -1).all() and np.isin(top["items"][small.kept_], small.kept_).all()
     # the field was added after runs were stored: at its default the config hash is unchanged
     assert config_hash(EASEConfig()) == "f221ef08000f"  # as before max_items existed
+
+
+def test_ease_on_a_large_catalogue_reloads_its_weights_instead_of_refitting(tmp_path, monkeypatch):
+    from recsys_core import runs
+    from recsys_core.models.baselines import EASE
+    from recsys_core.store import Store
+
+    monkeypatch.setattr(runs, "STATE_ABOVE", 100)  # this dataset's 200 items count as large
+    store = Store(tmp_path)
+    cfg = zoo.config_for("ease", {"max_items": 150})
+    out = runs.ensure_run(store, syn(), "ease", cfg)
+    assert store.load_arrays(out.run["key"], "state") is not None
+    monkeypatch.setattr(EASE, "fit", lambda *a, **k: pytest.fail("refitted"))
+    again = runs.load_model(store, out.run, syn())
+    assert again.bounded and len(again.kept_) == 150
+    fitted = out.result.recommender
+    users = np.arange(syn().n_users)
+    assert np.array_equal(again.recommend(users, k=10)[0], fitted.recommend(users, k=10)[0])

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks._common import CHROMIUM_ARGS, start_app, wait_healthy
+from tests.app_server import CHROMIUM_ARGS, start_app, wait_healthy
 from tests.conftest import REAL_DATA, own_folders
 
 pytestmark = pytest.mark.slow

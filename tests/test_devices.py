@@ -4,6 +4,7 @@ need CUDA are marked `cuda` and skip with the reason where torch sees no CUDA de
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -21,8 +22,19 @@ from recsys_core.splits import loo_split
 from recsys_core.store import Store
 from recsys_core.train import amp_dtype, describe_device, pick_device
 
-DS = synthetic(users=120, items=80, seed=2)
-SPLIT = loo_split(DS, use_cache=False)
+
+@functools.cache
+def syn():
+    """Built at first use, once for this module (never at import)."""
+    return synthetic(users=120, items=80, seed=2)
+
+
+@functools.cache
+def syn_split():
+    """Built at first use, once for this module (never at import)."""
+    return loo_split(syn(), use_cache=False)
+
+
 QUICK = {"epochs": "2", "dim": "8", "batch_size": "256", "loss": "bce", "n_negatives": "2"}
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="torch sees no CUDA device here")
 
@@ -58,8 +70,8 @@ def test_mixed_precision_is_off_on_the_cpu_and_changes_nothing_there():
     assert amp_dtype(catalog.config_for("mf", {"amp": "fp16"}), torch.device("cuda")) == torch.float16
     runs = []
     for amp in ("off", "bf16"):
-        m = zoo.make("mf", DS.n_users, DS.n_items, {**QUICK, "amp": amp, "device": "cpu"})
-        h = fit_model(m, SPLIT.train, SPLIT)
+        m = zoo.make("mf", syn().n_users, syn().n_items, {**QUICK, "amp": amp, "device": "cpu"})
+        h = fit_model(m, syn_split().train, syn_split())
         assert "mixed precision" not in h.device and h.device == f"CPU, {torch.get_num_threads()} torch thread"
         runs.append([e["train_loss"] for e in h.epochs])
     assert runs[0] == runs[1]
@@ -99,8 +111,8 @@ def test_cli_train_stores_a_run_that_recommend_and_evaluate_reload(capsys):
 def test_cpu_and_cuda_give_close_validation_figures_from_the_same_seed():
     figures = {}
     for device in ("cpu", "cuda"):
-        m = zoo.make("mf", DS.n_users, DS.n_items, {**QUICK, "epochs": "4", "device": device})
-        h = fit_model(m, SPLIT.train, SPLIT)
+        m = zoo.make("mf", syn().n_users, syn().n_items, {**QUICK, "epochs": "4", "device": device})
+        h = fit_model(m, syn_split().train, syn_split())
         assert h.status == "done", h.message
         figures[device] = h.epochs[-1]["NDCG@10"]
     assert abs(figures["cpu"] - figures["cuda"]) < 0.05, figures  # different random streams, same learning
@@ -114,8 +126,8 @@ def test_every_neural_model_trains_on_cuda_with_and_without_mixed_precision(name
         cfg = catalog.config_for(name, {"epochs": 1, "device": "cuda", "amp": amp})
         if name == "ncf":
             cfg = catalog.config_for(name, {"epochs": 1, "device": "cuda", "amp": amp, "pretrain_epochs": (1,)})
-        m = zoo.make(name, DS.n_users, DS.n_items, cfg=cfg, item_features=DS.genre_matrix)
-        h = fit_model(m, SPLIT.train, SPLIT)
+        m = zoo.make(name, syn().n_users, syn().n_items, cfg=cfg, item_features=syn().genre_matrix)
+        h = fit_model(m, syn_split().train, syn_split())
         assert h.status == "done" and np.isfinite(h.epochs[-1]["train_loss"]), (amp, h.message)
         assert "cuda" in h.device
 

@@ -4,6 +4,8 @@ epoch, test metrics named by protocol without '@', and a second export that adds
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from recsys_core.cli import main
@@ -12,10 +14,15 @@ from recsys_core.export import export_mlflow, export_tensorboard, metric_name
 from recsys_core.store import Store
 from recsys_core.sweeps import Sweep, run_sweep
 
+
+@functools.cache
+def syn():
+    """Built at first use, once for this module (never at import)."""
+    return synthetic(users=80, items=60, seed=5)
+
+
 mlflow = pytest.importorskip("mlflow", reason="mlflow-skinny not installed (requirements-export.txt)")
 pytest.importorskip("tensorboard", reason="tensorboard not installed (requirements-export.txt)")
-
-DS = synthetic(users=80, items=60, seed=5)
 
 
 @pytest.fixture
@@ -28,7 +35,7 @@ def store(tmp_path):
         (("4", {"dim": 4}), ("8", {"dim": 8})),
         {"epochs": 2, "patience": 2, "batch_size": 256, "loss": "bce", "n_negatives": 2},
     )
-    run_sweep(sweep, DS, s)
+    run_sweep(sweep, syn(), s)
     return s
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from types import SimpleNamespace
@@ -23,9 +24,25 @@ from recsys_core.objectives import OBJECTIVES
 from recsys_core.splits import loo_split, ratings_split
 from recsys_core.train import Callback, EarlyStopping, WeightAverage, validate
 
-DS = synthetic(users=300, items=200, seed=0)
-SPLIT = loo_split(DS, use_cache=False)
-FEATS = DS.genre_matrix
+
+@functools.cache
+def syn():
+    """Built at first use, once for this module (never at import)."""
+    return synthetic(users=300, items=200, seed=0)
+
+
+@functools.cache
+def syn_split():
+    """Built at first use, once for this module (never at import)."""
+    return loo_split(syn(), use_cache=False)
+
+
+@functools.cache
+def feats():
+    """Built at first use, once for this module (never at import)."""
+    return syn().genre_matrix
+
+
 FAST = {
     "mf": {"epochs": "8", "batch_size": "512", "lr": "0.01", "dim": "16"},
     "ncf": {"epochs": "8", "batch_size": "512", "lr": "0.005", "mf_dim": "8", "layers": "32-16-8"},
@@ -36,8 +53,8 @@ FAST = {
 
 
 def fitted(name: str, **extra):
-    m = zoo.make(name, DS.n_users, DS.n_items, {**FAST[name], **extra}, item_features=FEATS)
-    h = fit_model(m, SPLIT.train, SPLIT)
+    m = zoo.make(name, syn().n_users, syn().n_items, {**FAST[name], **extra}, item_features=feats())
+    h = fit_model(m, syn_split().train, syn_split())
     return m, h
 
 
@@ -56,9 +73,9 @@ class Fits(Callback):
 
 @pytest.fixture(scope="module")
 def popularity_hr():
-    m = zoo.make("popularity", DS.n_users, DS.n_items)
-    fit_model(m, SPLIT.train)
-    return evaluate(m, SPLIT, "loo-uniform")["HR@10"]
+    m = zoo.make("popularity", syn().n_users, syn().n_items)
+    fit_model(m, syn_split().train)
+    return evaluate(m, syn_split(), "loo-uniform")["HR@10"]
 
 
 @pytest.mark.parametrize("name", ["mf", "ncf", "cdae", "autorec", "embnet"])
@@ -66,16 +83,16 @@ def test_model_contract_and_learning(name, popularity_hr):
     m, h = fitted(name)
     assert h.status == "done" and h.epochs
     users = torch.arange(12)
-    assert tuple(m.score(users).shape) == (12, DS.n_items)
+    assert tuple(m.score(users).shape) == (12, syn().n_items)
     cand = torch.as_tensor(np.tile(np.arange(9), (12, 1)))
     assert tuple(m.score(users, cand).shape) == (12, 9)
     items, _ = m.recommend(np.arange(12), k=10)
-    seen = SPLIT.train.binary.toarray().astype(bool)
+    seen = syn_split().train.binary.toarray().astype(bool)
     assert not seen[np.arange(12)[:, None], items].any()
     emb = m.item_embeddings()
-    assert emb is not None and emb.shape[0] == DS.n_items
+    assert emb is not None and emb.shape[0] == syn().n_items
     if name in ("mf", "ncf", "cdae"):  # implicit rankers must clearly beat popularity
-        hr = evaluate(m, SPLIT, "loo-uniform")["HR@10"]
+        hr = evaluate(m, syn_split(), "loo-uniform")["HR@10"]
         assert hr > popularity_hr + 0.1, (name, hr, popularity_hr)
     # rating models learn the planted ratings: test_rating_models_on_the_ratings_protocol
 
@@ -85,11 +102,11 @@ def test_every_loss_learns_the_planted_structure(name, loss, popularity_hr):
     """The shipped losses (MF: softmax, NeuMF: BCE) in test_model_contract_and_learning."""
     m, h = fitted(name, loss=loss)
     assert h.status == "done" and m.objective == LOSSES[loss]
-    assert evaluate(m, SPLIT, "loo-uniform")["HR@10"] > popularity_hr + 0.1, (name, loss)
+    assert evaluate(m, syn_split(), "loo-uniform")["HR@10"] > popularity_hr + 0.1, (name, loss)
     # the validation loss is the model's own loss, on the held-out items: below an untrained model's
     untrained = OBJECTIVES[LOSSES[loss]]()
-    untrained.model = zoo.make(name, DS.n_users, DS.n_items, {**FAST[name], "loss": loss}, item_features=FEATS)
-    start = untrained.valid_loss(SPLIT)
+    untrained.model = zoo.make(name, syn().n_users, syn().n_items, {**FAST[name], "loss": loss}, item_features=feats())
+    start = untrained.valid_loss(syn_split())
     assert min(e["valid_loss"] for e in h.epochs) < start - 0.05, (start, h.epochs)
 
 
@@ -137,25 +154,25 @@ def test_bpr_and_sampled_softmax_losses_hand_computed():
 )
 def test_candidate_logits_are_the_pairwise_logits(name, extra):
     """MF and NCF score a user's candidates per user and per item (faster); same logits."""
-    m = zoo.make(name, DS.n_users, DS.n_items, {**FAST[name], **extra}, item_features=FEATS)
+    m = zoo.make(name, syn().n_users, syn().n_items, {**FAST[name], **extra}, item_features=feats())
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for p in m.parameters():  # biases start at 0: give every weight a value to check
             p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
     m.eval()
-    users, items = torch.arange(5), torch.randint(0, DS.n_items, (5, 7), generator=gen)
+    users, items = torch.arange(5), torch.randint(0, syn().n_items, (5, 7), generator=gen)
     pairwise = NeuralRecommender.forward_candidates(m, users, items)
     assert torch.allclose(m.forward_candidates(users, items), pairwise, atol=1e-5)
 
 
 def test_other_losses_keep_user_dropout_and_refuse_per_user_negatives():
-    m = zoo.make("ncf", DS.n_users, DS.n_items, {**FAST["ncf"], "loss": "softmax", "user_dropout": "0.3"})
+    m = zoo.make("ncf", syn().n_users, syn().n_items, {**FAST["ncf"], "loss": "softmax", "user_dropout": "0.3"})
     obj = OBJECTIVES["softmax"]()
-    obj.setup(m, SPLIT.train, m.cfg, torch.Generator().manual_seed(0))
+    obj.setup(m, syn_split().train, m.cfg, torch.Generator().manual_seed(0))
     users = torch.cat([b[0] for b in obj.epoch_batches()])
     assert (users == m.new_user).float().mean() == pytest.approx(0.3, abs=0.03)
     with pytest.raises(ConfigError, match="negatives_per_user works with loss=bce only"):
-        zoo.make("mf", DS.n_users, DS.n_items, {"loss": "bpr", "negatives_per_user": "2"})
+        zoo.make("mf", syn().n_users, syn().n_items, {"loss": "bpr", "negatives_per_user": "2"})
 
 
 def test_bce_batches_looked_up_from_the_positives_equal_the_built_rows():
@@ -163,14 +180,14 @@ def test_bce_batches_looked_up_from_the_positives_equal_the_built_rows():
     the same generator gives the same batches as building every row first."""
     m = zoo.make(
         "ncf",
-        DS.n_users,
-        DS.n_items,
+        syn().n_users,
+        syn().n_items,
         {**FAST["ncf"], "n_negatives": "3", "user_dropout": "0.2", "recency_half_life": "5", "batch_size": "64"},
     )
 
     def epoch(built: bool):
         obj = OBJECTIVES["pointwise"]()
-        obj.setup(m, SPLIT.train, m.cfg, torch.Generator().manual_seed(3))
+        obj.setup(m, syn_split().train, m.cfg, torch.Generator().manual_seed(3))
         if built:
             users, items, labels, weights = obj._rows()
             return list(obj._shuffled(len(users), users, items, labels, weights))
@@ -214,7 +231,7 @@ def test_early_stopping_restores_best_epoch():
     m, h = fitted("ncf", epochs="30", lr="0.05", patience="2")  # a high lr overfits fast
     assert h.best_epoch is not None and h.best_epoch < len(h.epochs)
     best = h.epochs[h.best_epoch - 1]["NDCG@10"]
-    assert validate(m, SPLIT)["NDCG@10"] == pytest.approx(best)
+    assert validate(m, syn_split())["NDCG@10"] == pytest.approx(best)
 
 
 def test_weight_average_unit():
@@ -232,12 +249,12 @@ def test_weight_average_unit():
 
 
 def test_weight_average_is_what_validation_saw_and_what_the_fit_returns():
-    rs = ratings_split(DS)
+    rs = ratings_split(syn())
     light = {"embedding_dropout": "0.02", "weight_decay": "1e-5"}  # not the shipped regularisation
     runs = {}
     for half_life in ("0", "1"):  # lr 0.1: the plain steps bounce around the optimum
         extra = {**light, "epochs": "10", "patience": "10", "lr": "0.1", "average_half_life": half_life}
-        m = zoo.make("embnet", DS.n_users, DS.n_items, {**FAST["embnet"], **extra})
+        m = zoo.make("embnet", syn().n_users, syn().n_items, {**FAST["embnet"], **extra})
         h = fit_model(m, rs.train, rs.valid)
         best = h.epochs[h.best_epoch - 1]["RMSE"]
         assert validate(m, rs.valid)["RMSE"] == pytest.approx(best)  # the kept weights are the validated ones
@@ -246,7 +263,7 @@ def test_weight_average_is_what_validation_saw_and_what_the_fit_returns():
     ends = {}
     for half_life in ("0", "1"):  # no validation set (the 5-fold refit): the fit ends on the average
         extra = {**light, "epochs": "10", "lr": "0.1", "average_half_life": half_life}
-        m = zoo.make("embnet", DS.n_users, DS.n_items, {**FAST["embnet"], **extra})
+        m = zoo.make("embnet", syn().n_users, syn().n_items, {**FAST["embnet"], **extra})
         fit_model(m, rs.train)
         ends[half_life] = validate(m, rs.valid)["RMSE"]
     assert ends["1"] < ends["0"] - 0.02, ends
@@ -259,20 +276,22 @@ def test_cancel_stops_the_run():
         def on_batch_end(self, epoch, batch, n_batches, loss):
             stop.set()
 
-    m = zoo.make("ncf", DS.n_users, DS.n_items, FAST["ncf"], item_features=FEATS)
-    h = fit_model(m, SPLIT.train, SPLIT, [CancelSoon()], cancel=stop)
+    m = zoo.make("ncf", syn().n_users, syn().n_items, FAST["ncf"], item_features=feats())
+    h = fit_model(m, syn_split().train, syn_split(), [CancelSoon()], cancel=stop)
     assert h.status == "cancelled" and not h.epochs
 
 
 def test_divergence_is_a_status_not_a_crash():
     # SELU layers with SGD at lr 10 overflow within a few batches
     m = zoo.make(
-        "autorec", DS.n_users, DS.n_items, {**FAST["autorec"], "lr": "10", "optimizer": "sgd", "momentum": "0.99"}
+        "autorec", syn().n_users, syn().n_items, {**FAST["autorec"], "lr": "10", "optimizer": "sgd", "momentum": "0.99"}
     )
-    h = fit_model(m, SPLIT.train, SPLIT)
+    h = fit_model(m, syn_split().train, syn_split())
     assert h.status == "diverged" and "learning rate" in h.message
-    m = zoo.make("ncf", DS.n_users, DS.n_items, {**FAST["ncf"], "lr": "1", "epochs": "2"}, item_features=FEATS)
-    h = fit_model(m, SPLIT.train, SPLIT)  # seed 000's lr 1 on this small NCF: a bad but finite run, never a crash
+    m = zoo.make("ncf", syn().n_users, syn().n_items, {**FAST["ncf"], "lr": "1", "epochs": "2"}, item_features=feats())
+    h = fit_model(
+        m, syn_split().train, syn_split()
+    )  # seed 000's lr 1 on this small NCF: a bad but finite run, never a crash
     assert h.status == "done" and len(h.epochs) == 2 and all(np.isfinite(e["train_loss"]) for e in h.epochs)
 
 
@@ -283,8 +302,8 @@ def test_gpu_out_of_memory_is_a_clear_failure(monkeypatch):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     monkeypatch.setattr(Pointwise, "loss", oom)
-    m = zoo.make("mf", DS.n_users, DS.n_items, {**FAST["mf"], "loss": "bce"})
-    h = fit_model(m, SPLIT.train, SPLIT)
+    m = zoo.make("mf", syn().n_users, syn().n_items, {**FAST["mf"], "loss": "bce"})
+    h = fit_model(m, syn_split().train, syn_split())
     assert h.status == "failed" and not h.epochs
     assert "out of GPU memory" in h.message and "lower the batch size" in h.message and "20.00 GiB" in h.message
 
@@ -293,14 +312,14 @@ def test_cold_start_new_user_embedding_is_learned():
     m, h = fitted("ncf", user_dropout="0.2", genre_features="true")
     s = m.score_new_user().cpu().numpy()
     assert np.isfinite(s).all() and s.std() > 0
-    pop = SPLIT.train.item_counts
+    pop = syn_split().train.item_counts
     assert np.corrcoef(s, pop)[0, 1] > 0.3  # with no history, popular items come first
 
 
 def test_rating_models_on_the_ratings_protocol():
-    rs = ratings_split(DS)
+    rs = ratings_split(syn())
     for name in ("embnet", "autorec"):
-        m = zoo.make(name, DS.n_users, DS.n_items, FAST[name])
+        m = zoo.make(name, syn().n_users, syn().n_items, FAST[name])
         h = fit_model(m, rs.train, rs.valid)
         assert "RMSE" in h.epochs[-1]
         from recsys_core.evaluation import evaluate_ratings
@@ -315,9 +334,9 @@ def test_five_fold_refits_each_fold_on_all_its_training_ratings():
     from recsys_core.splits import ratings_folds
 
     seen = []
-    res = fit_and_evaluate("embnet", DS, ["ratings-5fold"], overrides=FAST["embnet"], callbacks=[Fits(seen)])
+    res = fit_and_evaluate("embnet", syn(), ["ratings-5fold"], overrides=FAST["embnet"], callbacks=[Fits(seen)])
     assert len(seen) == 10  # per fold: early-stopped on the inner tenth, then refit
-    for fold, (first, refit) in zip(ratings_folds(DS, 5), zip(seen[::2], seen[1::2])):
+    for fold, (first, refit) in zip(ratings_folds(syn(), 5), zip(seen[::2], seen[1::2])):
         best = max(range(len(first["rows"])), key=lambda j: -first["rows"][j]["RMSE"]) + 1
         assert refit["epochs"] == best and len(refit["rows"]) == best  # the epochs validation picked
         assert "RMSE" not in refit["rows"][-1]  # no validation rows left to look at
@@ -353,34 +372,34 @@ def test_neumf_pretraining_from_gmf_and_mlp():
             phases.append(phase)
 
     fixed = {**FAST["ncf"], "pretrain": "true", "pretrain_epochs": "2,1", "epochs": "1"}
-    r = zoo.make("ncf", DS.n_users, DS.n_items, fixed, item_features=FEATS)
-    assert fit_model(r, SPLIT.train, callbacks=[Record()]).status == "done"
+    r = zoo.make("ncf", syn().n_users, syn().n_items, fixed, item_features=feats())
+    assert fit_model(r, syn_split().train, callbacks=[Record()]).status == "done"
     assert phases == ["GMF", "GMF", "MLP"]  # fixed counts, without validation
     with pytest.raises(ConfigError, match="pretrain_epochs"):
-        zoo.make("ncf", DS.n_users, DS.n_items, {"pretrain_epochs": "1,2,3"})
+        zoo.make("ncf", syn().n_users, syn().n_items, {"pretrain_epochs": "1,2,3"})
 
 
 def test_refit_trains_on_train_and_validation_for_the_epochs_validation_picked():
     from recsys_core.runner import fit_and_evaluate
 
     seen = []
-    res = fit_and_evaluate("mf", DS, ["loo-uniform"], overrides=FAST["mf"], callbacks=[Fits(seen)], refit=True)
+    res = fit_and_evaluate("mf", syn(), ["loo-uniform"], overrides=FAST["mf"], callbacks=[Fits(seen)], refit=True)
     first, again = seen
     best = res.history.best_epoch
     assert res.history.epochs == first["rows"]  # the run's history is the validated fit's
     assert again["epochs"] == best and len(again["rows"]) == best
     assert "NDCG@10" not in again["rows"][-1]  # nothing left to validate on
-    users = SPLIT.eval_users
-    valid = SPLIT.valid_items[users]
+    users = syn_split().eval_users
+    valid = syn_split().valid_items[users]
     assert np.asarray(res.recommender.seen_[users, valid]).all()  # trained on the validation items
     assert not (res.lists[0][users] == valid[:, None]).any()  # and they are not recommended back
     assert "refit on train + validation" in res.to_json("loo-uniform", 10)["protocol_description"]
     assert "refit" in res.seconds
 
-    plain = fit_and_evaluate("mf", DS, ["loo-uniform"], overrides=FAST["mf"])
+    plain = fit_and_evaluate("mf", syn(), ["loo-uniform"], overrides=FAST["mf"])
     assert not np.asarray(plain.recommender.seen_[users, valid]).any()
     assert "refit" not in plain.to_json("loo-uniform", 10)["protocol_description"]
-    ease = fit_and_evaluate("ease", DS, ["loo-uniform"], refit=True)  # closed form: refit as it is
+    ease = fit_and_evaluate("ease", syn(), ["loo-uniform"], refit=True)  # closed form: refit as it is
     assert np.asarray(ease.recommender.seen_[users, valid]).all()
 
 

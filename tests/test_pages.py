@@ -411,8 +411,8 @@ def test_a_chart_point_id_is_read_whatever_form_streamlit_hands_back():
 
 
 def test_every_genre_has_its_own_colour_fixed_across_datasets():
+    from app_pages._colours import genre_colours
     from recsys_core.data.loaders import ML100K_GENRES
-    from recsys_core.data.summary import genre_colours
 
     ml100k = genre_colours(ML100K_GENRES)
     ml1m = genre_colours([g for g in ML100K_GENRES if g != "unknown"])  # ml-1m: the same 18 named genres
@@ -421,6 +421,8 @@ def test_every_genre_has_its_own_colour_fixed_across_datasets():
     assert all(ml1m[g] == ml100k[g] for g in ml1m)  # Drama is the same blue on every dataset and page
     other = genre_colours(["Drama", "Space opera", "Telenovela"])
     assert other["Drama"] == ml100k["Drama"] and len(set(other.values())) == len(other)
+    shop = genre_colours([f"Department {i}" for i in range(20)])  # a log's own 20 categories
+    assert len(set(shop.values())) == len(shop)
 
 
 def test_the_train_form_is_made_from_config_metadata_and_keeps_settings_across_pages(built_store, monkeypatch):

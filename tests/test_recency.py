@@ -3,6 +3,8 @@ of taste (leave-one-out by time asks for the next interaction)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,18 @@ from recsys_core.evaluation import evaluate
 from recsys_core.fitting import fit_model
 from recsys_core.splits import interactions, loo_split
 from tests.helpers import tiny_dataset
+
+
+@functools.cache
+def drift_data():
+    """Built at first use, once for this module (never at import)."""
+    return drifting()
+
+
+@functools.cache
+def drift_split():
+    """Built at first use, once for this module (never at import)."""
+    return loo_split(drift_data(), n_negatives=40, use_cache=False)
 
 
 def test_recency_weights_hand_computed():
@@ -43,8 +57,6 @@ def drifting(users: int = 240, groups: int = 4, per_group: int = 30, old: int = 
     return tiny_dataset(rows, n_items=groups * per_group)
 
 
-DRIFT = drifting()
-DRIFT_SPLIT = loo_split(DRIFT, n_negatives=40, use_cache=False)
 FAST = {
     "ease": {},
     "cdae": {"epochs": 30, "batch_size": 32, "lr": 0.003, "hidden": 32, "patience": 30},
@@ -53,9 +65,11 @@ FAST = {
 
 
 def _hr(name: str, half_life: float, extra: dict) -> float:
-    m = zoo.make(name, DRIFT.n_users, DRIFT.n_items, {**FAST[name], **extra, "recency_half_life": half_life})
-    assert fit_model(m, DRIFT_SPLIT.train, DRIFT_SPLIT).status == "done"
-    return evaluate(m, DRIFT_SPLIT, "loo-uniform")["HR@10"]
+    m = zoo.make(
+        name, drift_data().n_users, drift_data().n_items, {**FAST[name], **extra, "recency_half_life": half_life}
+    )
+    assert fit_model(m, drift_split().train, drift_split()).status == "done"
+    return evaluate(m, drift_split(), "loo-uniform")["HR@10"]
 
 
 @pytest.mark.parametrize("name,extra", [("ease", {}), ("cdae", {}), ("mf", {}), ("mf", {"loss": "bce"})])

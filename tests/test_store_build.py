@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import os
 import socket
@@ -22,8 +23,14 @@ from recsys_core.store import SCHEMA_VERSION, Store
 from recsys_core.sweeps import Sweep, load_sweep_file, run_sweep
 from tests.helpers import failing_middle_sweep
 
+
+@functools.cache
+def syn():
+    """Built at first use, once for this module (never at import)."""
+    return synthetic(users=120, items=100, seed=4)
+
+
 SRC = "synthetic:users=120,items=100,seed=4"
-DS = synthetic(users=120, items=100, seed=4)
 QUICK = {"ncf": {"epochs": 2, "batch_size": 512, "mf_dim": 4, "layers": (8, 4)}}
 
 
@@ -73,39 +80,39 @@ def test_interrupted_write_leaves_old_state(tmp_path, monkeypatch):
 
 def test_build_is_idempotent_and_rebuilds_corrupt_artifacts(tmp_path):
     s = Store(tmp_path)
-    outcomes = build(DS, ["popularity", "ease"], s)
+    outcomes = build(syn(), ["popularity", "ease"], s)
     assert set(outcomes) == {"popularity", "ease"} and not any(o.cached for o in outcomes.values())
-    board = Results(s, DS).leaderboard()
+    board = Results(s, syn()).leaderboard()
     assert set(board["model"]) == {"popularity", "ease"}
     assert set(board["protocol"]) == {"loo-uniform", "loo-popularity", "full"}
     n_runs = len(s.runs())
-    assert all(o.cached for o in build(DS, ["popularity", "ease"], s).values())
+    assert all(o.cached for o in build(syn(), ["popularity", "ease"], s).values())
     assert len(s.runs()) == n_runs  # everything cached
-    key = shipped_runs(s, DS)["ease"]["key"]
+    key = shipped_runs(s, syn())["ease"]["key"]
     (s.artifact_dir(key) / "topk.npz").write_bytes(b"garbage")
-    assert missing_models(s, DS) == [m for m in zoo.ZOO if m not in ("popularity",)]  # ease counts as missing
-    build(DS, ["ease"], s)
+    assert missing_models(s, syn()) == [m for m in zoo.ZOO if m not in ("popularity",)]  # ease counts as missing
+    build(syn(), ["ease"], s)
     assert len(s.runs()) == n_runs + 1 and s.load_arrays(key, "topk") is not None
 
 
 def test_build_neural_saves_weights_embeddings_and_cold_start(tmp_path):
     s = Store(tmp_path)
     cfg = zoo.config_for("ncf", QUICK["ncf"])
-    out = ensure_run(s, DS, "ncf", cfg)
+    out = ensure_run(s, syn(), "ncf", cfg)
     key = out.run["key"]
     assert out.run["status"] == "done" and len(s.epochs(out.run["id"])) == 2
     ck = s.load_weights(key)
     assert ck["model"] == "ncf" and ck["config"]["mf_dim"] == 4
     emb = s.load_arrays(key, "item_embeddings")
-    assert emb["vectors"].shape[0] == DS.n_items and emb["pca"].shape[1] == 3
-    assert s.load_arrays(key, "cold_start")["scores"].shape == (DS.n_items,)
+    assert emb["vectors"].shape[0] == syn().n_items and emb["pca"].shape[1] == 3
+    assert s.load_arrays(key, "cold_start")["scores"].shape == (syn().n_items,)
     top = s.load_arrays(key, "topk")["items"]
-    assert top.shape[0] == DS.n_users
+    assert top.shape[0] == syn().n_users
 
 
 def _train_same(root):
     s = Store(root)
-    out = ensure_run(s, DS, "ncf", zoo.config_for("ncf", QUICK["ncf"]))
+    out = ensure_run(s, syn(), "ncf", zoo.config_for("ncf", QUICK["ncf"]))
     return out.cached
 
 
@@ -133,12 +140,12 @@ def test_sweep_resume_after_a_kill(tmp_path):
     sw = _sweep()
     # simulate a killed process: point "2" done, point "4" left running by a dead pid
     cfgs = dict(sw.configs())
-    ensure_run(s, DS, "ncf", cfgs["2"], ["loo-uniform"], sweep=sw.name, label="2", artifacts=False)
-    key4 = run_key(DS, "ncf", cfgs["4"], ["loo-uniform"])
+    ensure_run(s, syn(), "ncf", cfgs["2"], ["loo-uniform"], sweep=sw.name, label="2", artifacts=False)
+    key4 = run_key(syn(), "ncf", cfgs["4"], ["loo-uniform"])
     rid = s.create_run(
         key=key4,
-        dataset=DS.name,
-        fingerprint=DS.fingerprint,
+        dataset=syn().name,
+        fingerprint=syn().fingerprint,
         model="ncf",
         config={},
         config_hash="x",
@@ -148,12 +155,12 @@ def test_sweep_resume_after_a_kill(tmp_path):
     s.start_run(rid, "cpu")
     with sqlite3.connect(s.path) as con:
         con.execute("UPDATE runs SET pid=999999, owner=? WHERE id=?", (f"{socket.gethostname()}:999999:1", rid))
-    runs = run_sweep(sw, DS, s)
+    runs = run_sweep(sw, syn(), s)
     assert [r["label"] for r in runs] == ["2", "4", "6"] and all(r["status"] == "done" for r in runs)
     assert s.run(rid)["status"] == "interrupted"
     done = [r for r in s.runs(sweep=sw.name) if r["status"] == "done"]
     assert len(done) == 3  # nothing duplicated: point 2 was not retrained
-    rows = report(sw, DS, s)
+    rows = report(sw, syn(), s)
     assert sum(bool(r.get("best")) for r in rows) == 1 and all(r["status"] == "done" for r in rows)
 
 
@@ -230,7 +237,7 @@ def test_every_executor_reports_progress_goes_on_past_a_failing_point_and_cancel
     sweep = failing_middle_sweep("t-mixed", {"epochs": 1, "batch_size": 512, "layers": (8, 4)})
     ex = SequentialExecutor() if executor == "sequential" else PoolExecutor(2)
     seen = []
-    runs = run_sweep(sweep, DS, s, ex, src=SRC, progress=lambda j, n, label, out: seen.append((j, n, label)))
+    runs = run_sweep(sweep, syn(), s, ex, src=SRC, progress=lambda j, n, label, out: seen.append((j, n, label)))
     assert sorted(label for _, _, label in seen) == ["a", "bad", "c"] and {n for _, n, _ in seen} == {3}
     status = {r["label"]: r["status"] for r in runs}
     assert status == {"a": "done", "bad": "failed", "c": "done"}
@@ -244,11 +251,11 @@ def test_every_executor_reports_progress_goes_on_past_a_failing_point_and_cancel
         tuple((str(d), {"mf_dim": d}) for d in (3, 5, 7, 9)),
         {"epochs": 3, "batch_size": 256, "layers": (8, 4)},
     )
-    run_sweep(again, DS, s, ex, src=SRC, progress=lambda *a: stop.set(), cancel=stop)
+    run_sweep(again, syn(), s, ex, src=SRC, progress=lambda *a: stop.set(), cancel=stop)
     statuses = [r["status"] for r in s.runs(sweep="t-cancel")]
     assert statuses.count("done") < 4 and "running" not in statuses and "queued" not in statuses
     assert set(statuses) <= {"done", "cancelled"}
-    assert run_sweep(again, DS, s, ex, src=SRC, cancel=stop) == []  # cancelled before it starts: nothing runs
+    assert run_sweep(again, syn(), s, ex, src=SRC, cancel=stop) == []  # cancelled before it starts: nothing runs
 
 
 def test_sweep_files_with_a_grid_of_several_parameters_or_a_random_search(tmp_path):
@@ -295,12 +302,12 @@ def test_median_pruning_stops_a_point_below_the_others_and_a_rerun_does_not_redo
     sweep = Sweep(
         "t-prune", "mf", "lr", (("a", {"lr": 0.01}), ("b", {"lr": 0.02}), ("slow", {"lr": 1e-5})), base, prune="median"
     )
-    runs = {r["label"]: r for r in run_sweep(sweep, DS, s)}
+    runs = {r["label"]: r for r in run_sweep(sweep, syn(), s)}
     assert runs["a"]["status"] == runs["b"]["status"] == "done"
     assert runs["slow"]["status"] == "pruned" and runs["slow"]["error"].startswith("pruned at epoch 2")
     assert len(s.epochs(runs["slow"]["id"])) < 4  # stopped early, its curve kept
-    rows = {r["value"]: r for r in report(sweep, DS, s)}
+    rows = {r["value"]: r for r in report(sweep, syn(), s)}
     assert rows["slow"]["note"].startswith("pruned at epoch") and not rows["slow"].get("best")
     n = len(s.runs())
-    run_sweep(sweep, DS, s)
+    run_sweep(sweep, syn(), s)
     assert len(s.runs()) == n  # done and pruned points are both final: nothing reruns

@@ -3,6 +3,7 @@ two-node cluster (`ray.cluster_utils`, both nodes on this machine)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -19,9 +20,14 @@ from recsys_core.sweeps import Sweep, load_sweep_file, run_sweep
 from tests.helpers import failing_middle_sweep
 
 SRC = "synthetic:users=120,items=100,seed=4"
-DS = synthetic(users=120, items=100, seed=4)
 ROOT = Path(__file__).resolve().parent.parent
 NCF = {"epochs": 2, "batch_size": 512, "layers": (8, 4)}
+
+
+@functools.cache
+def syn():
+    """Built at first use, once for this module (never at import)."""
+    return synthetic(users=120, items=100, seed=4)
 
 
 def _tpe_file(tmp_path, budget: int) -> Path:
@@ -38,19 +44,19 @@ def test_a_tpe_search_runs_its_budget_resumes_from_the_store_and_reports_its_poi
     s = Store(tmp_path)
     sweep = load_sweep_file(_tpe_file(tmp_path, 5))
     assert sweep.adaptive and sweep.size == 5 and sweep.points == () and sweep.varied == {"lr", "dim"}
-    runs = run_sweep(sweep, DS, s)
+    runs = run_sweep(sweep, syn(), s)
     assert len(runs) == 5 and len({r["label"] for r in runs}) == 5
     assert {r["status"] for r in runs} <= {"done", "pruned"} and "done" in {r["status"] for r in runs}
     for r in runs:  # each point's settings are kept with its run, in the space asked for
         assert 1e-5 <= r["meta"]["point"]["lr"] <= 0.05 and r["meta"]["point"]["dim"] in (4, 8, 16)
         assert r["config"]["lr"] == pytest.approx(r["meta"]["point"]["lr"])
-    rows = report(sweep, DS, s)
+    rows = report(sweep, syn(), s)
     assert [row["value"] for row in rows] == [r["label"] for r in runs]
     assert sum(bool(row.get("best")) for row in rows) == 1
     n = len(s.runs())
-    assert run_sweep(sweep, DS, s) == [] and len(s.runs()) == n  # the budget is spent: nothing reruns
+    assert run_sweep(sweep, syn(), s) == [] and len(s.runs()) == n  # the budget is spent: nothing reruns
     # a bigger budget goes on from the five finished points (replayed into a new study)
-    more = run_sweep(load_sweep_file(_tpe_file(tmp_path, 7)), DS, s)
+    more = run_sweep(load_sweep_file(_tpe_file(tmp_path, 7)), syn(), s)
     assert len(more) == 2 and len(s.runs(sweep="t-tpe")) == 7
 
 
@@ -100,7 +106,7 @@ def _grid(name: str, dims=(2, 4, 6, 8), **base) -> Sweep:
 def test_ray_points_run_on_both_nodes_match_the_sequential_executor_and_rerun_nothing(cluster, tmp_path):
     s = Store(tmp_path / "ray")
     with _ray(cluster) as ex:
-        runs = run_sweep(_grid("t-ray"), DS, s, ex, src=SRC)
+        runs = run_sweep(_grid("t-ray"), syn(), s, ex, src=SRC)
         assert ex.workers == 2
         assert {r["status"] for r in runs} == {"done"} and len(runs) == 4
         assert len({r["meta"]["ray_node"] for r in runs}) == 2  # both nodes trained points
@@ -110,9 +116,9 @@ def test_ray_points_run_on_both_nodes_match_the_sequential_executor_and_rerun_no
         assert all(s.load_weights(r["key"]) is not None for r in runs)  # a point can be reloaded
         assert not (Path(os.environ["RECSYS_ARTIFACTS"]) / "runs.sqlite").exists()  # no worker opened a store
         n = len(s.runs())
-        again = run_sweep(_grid("t-ray"), DS, s, ex, src=SRC)
+        again = run_sweep(_grid("t-ray"), syn(), s, ex, src=SRC)
         assert len(s.runs()) == n and all(r["status"] == "done" for r in again)  # a rerun trains nothing
-    seq = {r["label"]: r for r in run_sweep(_grid("t-ray"), DS, Store(tmp_path / "seq"), src=SRC)}
+    seq = {r["label"]: r for r in run_sweep(_grid("t-ray"), syn(), Store(tmp_path / "seq"), src=SRC)}
     for r in runs:
         want = seq[r["label"]]["metrics"]["loo-uniform"]
         for m in ("HR@10", "NDCG@10"):
@@ -124,7 +130,7 @@ def test_ray_a_failing_point_ends_failed_and_cancel_ends_cancelled(cluster, tmp_
     s = Store(tmp_path)
     mixed = failing_middle_sweep("t-ray-mixed", NCF)
     with _ray(cluster) as ex:
-        status = {r["label"]: r for r in run_sweep(mixed, DS, s, ex, src=SRC)}
+        status = {r["label"]: r for r in run_sweep(mixed, syn(), s, ex, src=SRC)}
         assert {k: r["status"] for k, r in status.items()} == {"a": "done", "bad": "failed", "c": "done"}
         assert "negatives_per_user" in status["bad"]["error"]
         # Stop once the first epoch of any point has landed: what runs is ended, what waits never starts
@@ -140,7 +146,7 @@ def test_ray_a_failing_point_ends_failed_and_cancel_ends_cancelled(cluster, tmp_
         watcher = threading.Thread(target=watch)
         watcher.start()
         try:
-            run_sweep(long, DS, s, ex, src=SRC, cancel=stop)
+            run_sweep(long, syn(), s, ex, src=SRC, cancel=stop)
         finally:
             stop.set()
             watcher.join()
@@ -154,6 +160,8 @@ from recsys_core.data import load_dataset
 from recsys_core.ray_executor import RayExecutor
 from recsys_core.store import Store
 from recsys_core.sweeps import Sweep, run_sweep
+
+
 sweep = Sweep("t-ray-kill", "ncf", "mf_dim", tuple((str(d), {"mf_dim": d}) for d in (2, 4, 6)),
               {"epochs": 40, "patience": 40, "batch_size": 256, "layers": (8, 4), "pretrain": False})
 run_sweep(sweep, load_dataset(sys.argv[2]), Store(sys.argv[1]), RayExecutor(sys.argv[3]), src=sys.argv[2])
@@ -189,7 +197,7 @@ def test_ray_a_killed_driver_leaves_a_sweep_that_resumes(cluster, tmp_path):
         {"epochs": 40, "patience": 40, "batch_size": 256, "layers": (8, 4), "pretrain": False},
     )
     with _ray(cluster) as ex:
-        runs = run_sweep(sweep, DS, s, ex, src=SRC)
+        runs = run_sweep(sweep, syn(), s, ex, src=SRC)
     assert sorted(r["label"] for r in runs) == ["2", "4", "6"] and all(r["status"] == "done" for r in runs)
     after = {r["id"]: r["status"] for r in s.runs(sweep="t-ray-kill")}
     assert all(after[i] == "interrupted" for i, st in left.items() if st in ("running", "queued"))

@@ -178,56 +178,14 @@ def cmd_build(args) -> int:
 
 
 def cmd_devices(args) -> int:
-    import time
-
-    import torch
-
-    from recsys_core.catalog import config_for, neural_models
     from recsys_core.data import load_dataset
-    from recsys_core.fitting import fit_model
-    from recsys_core.splits import loo_split, ratings_split
-    from recsys_core.train import seen_devices
-    from recsys_core.zoo import make
+    from recsys_core.device_check import available_devices, cross_check, describe_torch
 
-    print(f"torch {torch.__version__}: {seen_devices()}")
-    print(f"CUDA build: {torch.version.cuda or 'none (a CPU build of torch)'}")
-    devices = ["cpu"]
-    if torch.cuda.is_available():
-        devices += [f"cuda:{j}" for j in range(torch.cuda.device_count())]
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        devices.append("mps")
+    print(describe_torch())
     if not args.check:
         return 0
-    ds = load_dataset(args.dataset)
-    loo, rs = loo_split(ds), ratings_split(ds)
-    print(f"check: every neural model, {args.epochs} epochs on {ds.name} on {', '.join(devices)}; same seed")
-    print(f"tolerance: validation metric within {args.tolerance} of the CPU's")
-    worst = 0.0
-    for name in neural_models():
-        base = None
-        rating = name in ("autorec", "embnet")
-        for device in devices:
-            cfg = config_for(name, {"epochs": args.epochs, "device": device, "patience": args.epochs})
-            if hasattr(cfg, "pretrain_epochs"):
-                cfg = config_for(
-                    name, {"epochs": args.epochs, "device": device, "pretrain_epochs": (1,), "patience": args.epochs}
-                )
-            model = make(
-                name, ds.n_users, ds.n_items, cfg=cfg, item_features=ds.genre_matrix if ds.has_genres else None
-            )
-            t = time.perf_counter()
-            h = fit_model(model, rs.train if rating else loo.train, rs.valid if rating else loo, ())
-            seconds = (time.perf_counter() - t) / max(len(h.epochs), 1)
-            metric = "RMSE" if rating else "NDCG@10"
-            value = h.epochs[-1].get(metric) if h.epochs else float("nan")
-            note = ""
-            if base is None:
-                base = value
-            else:
-                gap = abs(value - base)
-                worst = max(worst, gap)
-                note = f"  gap to cpu {gap:.4f} " + ("ok" if gap <= args.tolerance else "OVER TOLERANCE")
-            print(f"{name:<8} {device:<7} {h.status:<8} valid {metric} {value:.4f}  {seconds:.2f} s/epoch{note}")
+    devices = available_devices()
+    worst = cross_check(load_dataset(args.dataset), devices, args.epochs, args.tolerance)
     if len(devices) == 1:
         print("no GPU here: nothing to compare the CPU with")
     return 0 if worst <= args.tolerance else 1

@@ -53,6 +53,7 @@ class EASE(Recommender):
     others never recommended and without item-item weights; `bounded` says so)."""
 
     has_item_item = True
+    keeps_state = True  # `state_arrays` / `restore`: reloaded without a refit on a large catalogue
     score_cells = 1_000_000  # X[users] @ B: one matmul a batch, 4 MB of scores
 
     name = "ease"
@@ -87,11 +88,39 @@ class EASE(Recommender):
         B = -P / P.diagonal()[None, :]
         del P
         B.fill_diagonal_(0.0)
-        if self.cfg.recency_half_life > 0:
-            X = train.weighted_matrix(self.cfg.recency_half_life).astype(np.float32).tocsr()
-            X = X[:, self.kept_].tocsr() if self.bounded else X
-        self.B_, self.X_ = B.float(), X.tocsr()
+        self.B_, self.X_ = self._weights(B.float()), self._rows(train, X)
         return closed_form_history(time.perf_counter() - t)
+
+    def _weights(self, B: torch.Tensor) -> torch.Tensor:
+        """B as the scores read it. The inverse comes back column-major; a bounded model's
+        sparse rows read B row by row, so it gets a row-major copy (its scores at 35,000 items
+        took 10 minutes column-major). An unbounded one keeps the layout its figures came from."""
+        return B.contiguous() if self.bounded else B
+
+    def _rows(self, train: Interactions, binary) -> sp.csr_matrix:
+        """The users' rows the scores read: binary, or weighted by recency (the kept items)."""
+        if self.cfg.recency_half_life <= 0:
+            return binary.tocsr()
+        X = train.weighted_matrix(self.cfg.recency_half_life).astype(np.float32).tocsr()
+        return X[:, self.kept_].tocsr() if self.bounded else X
+
+    def state_arrays(self) -> dict:
+        """What a refit would compute again: the item-item weights and the kept items (on a
+        large catalogue the refit takes a minute; the pages reload these instead)."""
+        kept = self.kept_ if self.bounded else np.zeros(0, dtype=np.int64)
+        return {"B": self.B_.numpy(), "kept": kept}
+
+    def restore(self, train: Interactions, arrays: dict) -> None:
+        """The fitted model from `state_arrays` and the training rows, without the inverse."""
+        self.remember_seen(train)
+        kept = np.asarray(arrays["kept"], dtype=np.int64)
+        self.kept_ = kept if len(kept) else None
+        X = train.binary.astype(np.float32)
+        X = X[:, self.kept_].tocsr() if self.bounded else X
+        self.B_, self.X_ = (
+            self._weights(torch.as_tensor(np.asarray(arrays["B"], dtype=np.float32))),
+            self._rows(train, X),
+        )
 
     def item_item(self, rows=None, cols=None) -> np.ndarray:
         """B[i, j], how much having item i raises the score of item j, for the catalogue
