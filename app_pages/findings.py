@@ -61,7 +61,7 @@ kind = c[1].selectbox(
     key="seg_kind",
     format_func=lambda k: {
         "activity": "history length (quartiles)",
-        "popularity": "held-out movie's popularity",
+        "popularity": f"held-out {ds.item_noun}'s popularity",
         "recency": "how recently the user was active",
     }[k],
 )
@@ -103,7 +103,7 @@ fig.update_layout(margin={"t": 10, "b": 10}, legend_title_text="", xaxis_title="
 st.plotly_chart(fig, key="segments_chart")
 st.caption(
     "What am I looking at: each model's NDCG@10 inside each segment of users, and the paired test of the two inside"
-    f" it (the same users, 2,000 bootstrap resamples). Protocol {protocol}: {describe(protocol)}. Head movies are the"
-    " most-rated that make up 20% of the training ratings, tail the least-rated 20%. `python -m recsys_core compare"
+    f" it (the same users, 2,000 bootstrap resamples). Protocol {protocol}: {describe(protocol)}. Head {ds.item_noun}s"
+    " are the most chosen that make up 20% of the training interactions, tail the least chosen 20%. `python -m recsys_core compare"
     f" {a} {b} --protocol {protocol} --by {kind}` gives the same table."
 )

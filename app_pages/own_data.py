@@ -56,11 +56,16 @@ def pick_file(label: str, key: str, optional: bool = False) -> Path | None:
         )
         if up is None:
             return None
+        saved = st.session_state.get(f"{key}_saved")
+        if saved is not None and saved[0] == up.file_id:  # written on an earlier rerun: not again
+            return Path(saved[1])
         try:
-            return save_upload(up.name, up.getvalue(), caller(), limits)
+            path = save_upload(up.name, up.getvalue(), caller(), limits)
         except (AccessDenied, DataError) as e:
             refused(e)
             return None
+        st.session_state[f"{key}_saved"] = (up.file_id, str(path))
+        return path
     files = server_files()
     if not files:
         st.caption("No file on this server yet: list some in RECSYS_DATASETS (separated by `;`), or upload one.")

@@ -23,9 +23,13 @@ from recsys_core import catalog
 from recsys_core.data import summary
 from recsys_core.embeddings import because
 from recsys_core.errors import RecsysError
+from recsys_core.lookup import find_user
 from recsys_core.paired import per_user
 
 SHOWN = 15  # the latest items of a sequential model's reading shown
+
+MANY_USERS = 20_000  # above this the user picker lists the most active, and any other id is typed
+LISTED = 2_000
 
 
 def reading_panel(choice: str) -> None:
@@ -109,10 +113,37 @@ ids = ds.users["user_id"].tolist()
 c1, c2, c3 = st.columns([2, 1, 1])
 NEW = -1
 linked = index_from_url(ds, "user", "user")
+
+
+def _typed_user() -> None:
+    """A typed user id picks that user (the list holds only the most active on a large dataset)."""
+    text = st.session_state.get("user_typed", "").strip()
+    if text:
+        try:
+            st.session_state["user"] = find_user(ds, text)
+        except RecsysError as e:
+            st.session_state["user_typed_error"] = str(e)
+
+
+if ds.n_users > MANY_USERS:  # 162,541 users in one list took seconds a rerun: the most active, or any typed
+    c1.text_input(
+        "User id",
+        key="user_typed",
+        on_change=_typed_user,
+        placeholder="any user id, then Enter",
+        help=f"The list below holds the {LISTED:,} most active of {ds.n_users:,} users; type any other id here.",
+    )
+    if "user_typed_error" in st.session_state:
+        c1.warning(st.session_state.pop("user_typed_error"))
+    shown = [int(u) for u in np.argsort(-ds.user_activity, kind="stable")[:LISTED]]
+    kept = [u for u in (linked, st.session_state.get("user")) if isinstance(u, int) and u >= 0 and u not in shown]
+    options = [NEW, *kept, *shown]
+else:
+    options = [NEW, *range(ds.n_users)]
 user = c1.selectbox(
     "User",
-    [NEW, *range(ds.n_users)],
-    index=1 if linked is None else linked + 1,
+    options,
+    index=options.index(linked) if linked is not None and linked in options else 1,
     format_func=lambda u: "New user (no history: cold start)" if u == NEW else f"user {ids[u]}",
     key="user",
     filter_mode="contains",  # typing "user 19" or "19" finds user 19 (fuzzy matching jumped to user 1)

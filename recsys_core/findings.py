@@ -136,10 +136,12 @@ def segment_findings(res: Results, protocol: str = "full") -> list[Finding]:
         out.append(
             Finding(
                 "Where the popularity baseline's score comes from",
-                f"{share:.0%} of its NDCG@10 is earned on users whose held-out movie is among the {best['segment']}"
+                f"{share:.0%} of its NDCG@10 is earned on users whose held-out {res.ds.item_noun} is among the"
+                f" {best['segment']}"
                 f" ({best['users']:,} of {sum(r['users'] for r in rows):,} users): "
                 + ", ".join(f"{r['segment']} {r['popularity']:.3f}" for r in rows)
-                + ". Head items: the most-rated movies that make up 20% of the training ratings; tail: the least.",
+                + f". Head items: the most chosen {res.ds.item_noun}s that make up 20% of the training interactions;"
+                " tail: the least.",
                 f"{protocol}: {describe(protocol)}",
                 pd.DataFrame(
                     [{"segment": r["segment"], "users": r["users"], "NDCG@10": r["popularity"]} for r in rows]
@@ -235,7 +237,7 @@ def findings(res: Results, sweeps: dict) -> list[Finding]:
         neg, pos = component_ends(df, "PC1", 5)
         out.append(
             Finding(
-                f"What the first direction of {model}'s movie map means",
+                f"What the first direction of {model}'s {res.ds.item_noun} map means",
                 f"PC1 explains {explained[0]:.0%} of the variance. At one end: {', '.join(neg)}; at the other: "
                 f"{', '.join(pos)}.",
                 "train split of leave-one-out",

@@ -15,9 +15,8 @@ Pages start work only through `submit_fetch`, `submit_build`, `submit_sweep`,
 request over a cap, is refused here before anything is created. Trainings and sequential
 sweeps run in a supervised child process (`recsys_core.child`), and so do builds (a new
 child after each time the build gave way). Training jobs are also runs in the store: created
-'queued' at submit,
-then running / done / diverged / failed / cancelled with the error message, so their state
-outlives the server. A manager built over a store first marks the runs a dead server left
+'queued' at submit, then running / done / diverged / failed / cancelled with the error
+message, so their state outlives the server. A manager built over a store first marks the runs a dead server left
 queued or running as 'interrupted' (`resubmit` queues one again).
 """
 

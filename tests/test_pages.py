@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -843,3 +844,25 @@ def test_your_data_page_uploads_previews_maps_and_loads_a_log(monkeypatch):
     at.run()
     assert any("broken.csv, line 3: expected 2 fields, found 3" in e.value for e in at.error)
     assert len(own_datasets()) == 1
+
+
+def test_a_large_dataset_lists_its_most_active_users_and_takes_any_typed_id(tmp_path, monkeypatch):
+    from recsys_core.build import build
+    from recsys_core.store import Store
+
+    big = "synthetic:users=20050,items=40,seed=3"
+    monkeypatch.setenv("RECSYS_DATASETS", big)
+    build(load_dataset(big), ["popularity"], Store(tmp_path))
+    at = run_app(None, tmp_path, monkeypatch)
+    at.session_state["dataset"] = big
+    at.switch_page("app_pages/users.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    picker = at.selectbox(key="user")
+    assert len(picker.options) == 1 + 2_000  # the new user, then the 2,000 most active
+    ds = load_dataset(big)
+    quiet = int(np.argsort(-ds.user_activity, kind="stable")[-1])  # the least active: not listed
+    at.text_input(key="user_typed").input(ds.users["user_id"].iat[quiet]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="user").value == quiet
+    at.text_input(key="user_typed").input("no-such-user").run()
+    assert any("no user with id 'no-such-user'" in w.value for w in at.warning)

@@ -16,17 +16,6 @@ def rating_histogram(ds: Dataset) -> pd.DataFrame:
     return pd.DataFrame({"rating": counts.index.astype(float), "ratings": counts.to_numpy()})
 
 
-def activity(ds: Dataset) -> pd.DataFrame:
-    """Ratings per user and per movie, long format (who, count) for histograms."""
-    return pd.concat(
-        [
-            pd.DataFrame({"who": "per user", "ratings": ds.user_activity}),
-            pd.DataFrame({"who": "per movie", "ratings": ds.item_popularity}),
-        ],
-        ignore_index=True,
-    )
-
-
 def activity_stats(ds: Dataset) -> pd.DataFrame:
     """Min / median / mean / max ratings per user and per movie."""
     rows = []
