@@ -42,15 +42,16 @@ def dataset_label(src: str) -> str:
 
 def words(ds: Dataset) -> dict:
     """The dataset's own words for the pages: item ("movie", "product"), items, Items, categories."""
-    noun = ds.item_noun
+    noun, cats = ds.item_noun, ds.category_noun
     plural = noun if noun.endswith("s") else f"{noun}s"
+    one = cats[:-3] + "y" if cats.endswith("ies") else cats.removesuffix("s")  # categories -> category
     return {
         "item": noun,
         "items": plural,
         "Item": noun.capitalize(),
         "Items": plural.capitalize(),
-        "categories": ds.category_noun,
-        "category": ds.category_noun.removesuffix("s") or "category",
+        "categories": cats,
+        "category": one or "category",
     }
 
 

@@ -313,7 +313,7 @@ with right:
         title=f"Interactions per user and per {w['item']}",
     )
     fig.update_layout(bargap=0.05)
-    fig.update_xaxes(title="number of ratings", matches=None)
+    fig.update_xaxes(title=f"number of {'interactions' if ds.implicit else 'ratings'}", matches=None)
     fig.update_yaxes(title="count (log scale)")
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     st.plotly_chart(fig, key="activity_hist")

@@ -233,3 +233,13 @@ def test_network_models_are_not_built_on_a_cpu_above_the_cells_and_are_on_a_gpu(
     assert set(why) == set(NETWORKS) and "too slow on a CPU" in why["sasrec"]
     assert not not_offered(ds, "cuda") and not not_offered(ds)  # a GPU builds them; no device: the shipped runs
     assert models_for(ds, "cpu") == ["popularity", "genre", "ease", "mf"]
+
+
+def test_the_pages_words_for_a_log():
+    from app_pages._shared import words
+
+    ds = load_dataset("synthetic:users=80,items=60,seed=2")
+    assert words(ds)["items"] == "movies" and words(ds)["category"] == "genre"
+    ds.extra.update(item_noun="product", category_noun="categories")
+    w = words(ds)
+    assert (w["item"], w["Items"], w["categories"], w["category"]) == ("product", "Products", "categories", "category")
