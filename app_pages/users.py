@@ -135,9 +135,9 @@ if ds.n_users > MANY_USERS:  # 162,541 users in one list took seconds a rerun: t
     )
     if "user_typed_error" in st.session_state:
         c1.warning(st.session_state.pop("user_typed_error"))
-    shown = [int(u) for u in np.argsort(-ds.user_activity, kind="stable")[:LISTED]]
-    kept = [u for u in (linked, st.session_state.get("user")) if isinstance(u, int) and u >= 0 and u not in shown]
-    options = [NEW, *kept, *shown]
+    listed = [int(u) for u in np.argsort(-ds.user_activity, kind="stable")[:LISTED]]
+    kept = [u for u in (linked, st.session_state.get("user")) if isinstance(u, int) and u >= 0 and u not in listed]
+    options = [NEW, *kept, *listed]
 else:
     options = [NEW, *range(ds.n_users)]
 user = c1.selectbox(
@@ -189,12 +189,12 @@ if user == NEW:
 
 profile = summary.user_profile(ds, user)
 w = words(ds)
-shown = 1 if ds.implicit else 2  # implicit data: every rating is 1, no mean to show
-cols = st.columns(shown + len(ds.demographics))
+n_metrics = 1 if ds.implicit else 2  # implicit data: every rating is 1, no mean to show
+cols = st.columns(n_metrics + len(ds.demographics))
 cols[0].metric("Interactions" if ds.implicit else "Ratings", profile["ratings"])
 if not ds.implicit:
     cols[1].metric("Mean rating", profile["mean rating"])
-for col, key in zip(cols[shown:], ds.demographics):
+for col, key in zip(cols[n_metrics:], ds.demographics):
     col.metric(key.capitalize(), str(profile[key]))
 if ds.has_genres:
     st.caption(f"Favourite {w['categories']}: " + (", ".join(profile["favourite genres"]) or "none"))
