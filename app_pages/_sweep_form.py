@@ -1,6 +1,6 @@
 """The Sweeps page's "New sweep" form: a sweep described with widgets (model, the settings it
 varies with their values or ranges, a budget, pruning, where it runs), turned into the same
-spec a sweep file holds; `recsys_core.sweeps.save_user_sweep` checks it as the Train page
+spec a sweep file holds; `recsys_core.sweeps.registry.save_user_sweep` checks it as the Train page
 checks a setting (one validation, in the config metadata). UI glue only.
 """
 
@@ -12,8 +12,10 @@ import typing
 import streamlit as st
 
 from app_pages._form import HINTS, SKIP
-from recsys_core import catalog, splits
 from recsys_core.errors import ConfigError
+from recsys_core.evaluation import splits
+from recsys_core.evaluation.protocols import RANKING, RATING
+from recsys_core.runs import catalog
 
 METHODS = {"grid": "Grid: every combination", "random": "Random search", "tpe": "TPE search (Optuna)"}
 BASE = ("epochs", "patience")  # shared by every point, not varied here
@@ -68,7 +70,10 @@ def _numeric_range(f, kind: type, default) -> tuple:
 
 
 def sweep_form(src: str, existing: list[str], ray_address: str | None) -> tuple[dict, str, int] | None:
-    """The form; on submit (spec, executor kind, pool workers), else None."""
+    """The form; on submit (spec, executor kind, pool workers), else None.
+
+    long: a form's widgets in the order a person fills them; Streamlit draws them in the
+    order the code runs."""
     models = catalog.neural_models()
     c1, c2 = st.columns(2)
     model = c1.selectbox("Model", models, key="new_sweep_model")
@@ -109,7 +114,7 @@ def sweep_form(src: str, existing: list[str], ray_address: str | None) -> tuple[
         space[name] = {"low": low, "high": high, **({"log": True} if log else {})}
 
     entry = catalog.entry(model)
-    protocols = list(splits.RATING) if entry.task == "rating" else list(splits.RANKING)
+    protocols = list(RATING) if entry.task == "rating" else list(RANKING)
     d1, d2, d3, d4 = st.columns(4)
     protocol = d1.selectbox("Protocol", protocols, key="new_sweep_protocol", help=splits.describe(protocols[0]))
     # no bounds on the widgets: a value out of range is said on Start, never silently snapped back

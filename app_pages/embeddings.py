@@ -6,17 +6,8 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages._colours import genre_colours
-from app_pages._shared import (
-    broken_note,
-    no_artifacts,
-    page_start,
-    point_id,
-    publish,
-    ready,
-    results,
-    start_at,
-    words,
-)
+from app_pages._shared import no_artifacts, page_start, ready, results
+from app_pages._widgets import broken_note, point_id, publish, start_at, words
 from recsys_core.data import summary
 
 

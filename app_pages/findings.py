@@ -6,12 +6,13 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages._shared import cached_dataset, page_link, page_start, results
-from recsys_core.findings import findings
-from recsys_core.paired import SEGMENT_KINDS, segment_context, segment_table
-from recsys_core.protocols import ALL_RANKING
-from recsys_core.splits import describe
-from recsys_core.sweeps import all_sweeps
+from app_pages._shared import cached_dataset, page_start, results
+from app_pages._widgets import page_link
+from recsys_core.evaluation.paired import SEGMENT_KINDS, segment_context, segment_table
+from recsys_core.evaluation.protocols import ALL_RANKING
+from recsys_core.evaluation.splits import describe
+from recsys_core.runs.findings import findings
+from recsys_core.sweeps.registry import all_sweeps
 
 
 @st.cache_resource(max_entries=4)

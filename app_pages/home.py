@@ -6,10 +6,8 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages._shared import (
-    METRIC_HELP,
     access_settings,
     auto_build,
-    broken_note,
     build_job,
     build_models,
     cached_dataset,
@@ -17,22 +15,22 @@ from app_pages._shared import (
     current_dataset,
     job_manager,
     jobs_panel,
-    lead_phrase,
     offered_note,
     refused,
     results,
     show_build_progress,
     store,
-    words,
 )
-from recsys_core import catalog, jobs
-from recsys_core.access import loopback
+from app_pages._widgets import METRIC_HELP, broken_note, lead_phrase, words
+from recsys_core import jobs
 from recsys_core.data import summary
 from recsys_core.errors import RecsysError
-from recsys_core.protocols import ALL_RANKING, PROTOCOLS, TEMPORAL, WHY_URL
-from recsys_core.results import Results
-from recsys_core.splits import describe
-from recsys_core.train import describe_device
+from recsys_core.evaluation.protocols import ALL_RANKING, PROTOCOLS, TEMPORAL, WHY_URL
+from recsys_core.evaluation.splits import describe
+from recsys_core.jobs.access import loopback
+from recsys_core.runs import catalog
+from recsys_core.runs.results import Results
+from recsys_core.training.devices import describe_device
 
 
 def order_note(res: Results) -> None:
@@ -53,7 +51,9 @@ def order_note(res: Results) -> None:
 
 
 def leaderboard_tab(res: Results, board, p: str, show_rating: bool) -> None:
-    """One protocol's board: what it is, the figures, and which gaps are real (paired tests)."""
+    """One protocol's board: what it is, the figures, and which gaps are real (paired tests).
+
+    long: the page's elements in the order they are drawn (Streamlit draws as the code runs)."""
     record = PROTOCOLS[p]
     st.caption(
         describe(p)

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages._shared import caller, dataset_label, refused, words
-from recsys_core.access import AccessDenied, Limits
-from recsys_core.catalog import not_offered
-from recsys_core.data.logs import LOG_SUFFIXES, ROLES, LogSpec, is_log, preview, read_table
+from app_pages._shared import caller, refused
+from app_pages._widgets import dataset_label, words
+from recsys_core.data.logs import preview, read_table
+from recsys_core.data.logspec import LOG_SUFFIXES, ROLES, LogSpec, is_log
 from recsys_core.errors import DataError, RecsysError
-from recsys_core.train import pick_device
-from recsys_core.uploads import own_dir, save_dataset, save_upload
+from recsys_core.jobs.access import AccessDenied, Limits
+from recsys_core.jobs.uploads import own_dir, save_dataset, save_upload
+from recsys_core.runs.catalog import not_offered
+from recsys_core.training.devices import pick_device
 
 NONE = "(none)"
 TYPES = [s.lstrip(".") for s in LOG_SUFFIXES]

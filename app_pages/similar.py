@@ -3,20 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from app_pages._shared import (
-    broken_note,
-    index_from_url,
-    item_words,
-    no_artifacts,
-    page_start,
-    publish,
-    ready,
-    results,
-    start_at,
-    words,
-)
+from app_pages._shared import item_words, no_artifacts, page_start, ready, results
+from app_pages._widgets import broken_note, index_from_url, publish, start_at, words
 from recsys_core.data import summary
-from recsys_core.embeddings import MIN_RATINGS, PANEL, VARIANTS, best_variant
+from recsys_core.runs.embeddings import MIN_RATINGS, PANEL, VARIANTS, best_variant
 
 
 @st.cache_data(max_entries=32, show_spinner="Measuring the neighbours ...")

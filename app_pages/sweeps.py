@@ -9,27 +9,17 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages._shared import (
-    caller,
-    job_manager,
-    jobs_panel,
-    metric_help,
-    page_link,
-    page_start,
-    publish,
-    readable,
-    refused,
-    results,
-    start_at,
-    store,
-)
+from app_pages._shared import caller, job_manager, jobs_panel, page_start, refused, results, store
 from app_pages._sweep_form import sweep_form
-from recsys_core.catalog import neural_models
+from app_pages._widgets import metric_help, page_link, publish, readable, start_at
 from recsys_core.errors import RecsysError
-from recsys_core.jobs import AccessDenied, delete_run, delete_user_sweep, resubmit, submit_sweep, submit_user_sweep
-from recsys_core.ray_executor import RayExecutor, configured_address, ray_available
-from recsys_core.splits import describe
-from recsys_core.sweeps import PoolExecutor, all_sweeps
+from recsys_core.evaluation.splits import describe
+from recsys_core.jobs.access import AccessDenied
+from recsys_core.jobs.work import delete_run, delete_user_sweep, resubmit, submit_sweep, submit_user_sweep
+from recsys_core.runs.catalog import neural_models
+from recsys_core.sweeps.executors import PoolExecutor
+from recsys_core.sweeps.ray_cluster import RayExecutor, configured_address, ray_available
+from recsys_core.sweeps.registry import all_sweeps
 
 LOG_SETTINGS = {"lr", "weight_decay"}  # log-scale settings (config metadata "log")
 

@@ -6,16 +6,17 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages._form import config_form, keep, reset, save
-from app_pages._shared import caller, job_manager, jobs_panel, page_link, page_start, refused, results, store
-from recsys_core import zoo
-from recsys_core.access import AccessDenied
-from recsys_core.catalog import neural_models
+from app_pages._shared import caller, job_manager, jobs_panel, page_start, refused, results, store
+from app_pages._widgets import page_link
 from recsys_core.errors import RecsysError
-from recsys_core.jobs import submit_training
-from recsys_core.results import closest_sweep
-from recsys_core.splits import describe
-from recsys_core.sweeps import all_sweeps
-from recsys_core.train import describe_device, pick_device
+from recsys_core.evaluation.splits import describe
+from recsys_core.jobs.access import AccessDenied
+from recsys_core.jobs.work import submit_training
+from recsys_core.runs import zoo
+from recsys_core.runs.catalog import neural_models
+from recsys_core.runs.reports import closest_sweep
+from recsys_core.sweeps.registry import all_sweeps
+from recsys_core.training.devices import describe_device, pick_device
 
 MODELS = neural_models()
 CURVES_EVERY = 4.0  # seconds between redraws of the live curves (the progress bar: every second)

@@ -6,25 +6,14 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages._colours import genre_colours
-from app_pages._shared import (
-    broken_note,
-    cached_split,
-    index_from_url,
-    loaded_model,
-    no_artifacts,
-    page_start,
-    publish,
-    ready,
-    results,
-    start_at,
-    words,
-)
-from recsys_core import catalog
+from app_pages._shared import cached_split, loaded_model, no_artifacts, page_start, ready, results
+from app_pages._widgets import broken_note, index_from_url, publish, start_at, words
 from recsys_core.data import summary
-from recsys_core.embeddings import because
+from recsys_core.data.lookup import find_user
 from recsys_core.errors import RecsysError
-from recsys_core.lookup import find_user
-from recsys_core.paired import per_user
+from recsys_core.evaluation.paired import per_user
+from recsys_core.runs import catalog
+from recsys_core.runs.embeddings import because
 
 SHOWN = 15  # the latest items of a sequential model's reading shown
 

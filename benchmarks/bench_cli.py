@@ -19,9 +19,9 @@ import time
 
 from _common import table
 
-from recsys_core.catalog import missing_models
 from recsys_core.data import load_dataset
-from recsys_core.store import Store
+from recsys_core.runs.catalog import missing_models
+from recsys_core.runs.store import Store
 
 
 def wall(cmd: list[str], repeat: int) -> float:
@@ -51,8 +51,8 @@ def main() -> None:
         check = min(check, time.perf_counter() - t)
     bare = wall([py, "-c", "pass"], args.repeat)
     code = (
-        "import sys; from recsys_core.catalog import missing_models; from recsys_core.data import load_dataset;"
-        "from recsys_core.store import Store; missing_models(Store(), load_dataset(sys.argv[1]))"
+        "import sys; from recsys_core.runs.catalog import missing_models; from recsys_core.data import load_dataset;"
+        "from recsys_core.runs.store import Store; missing_models(Store(), load_dataset(sys.argv[1]))"
     )
     check_process = wall([py, "-c", code, args.dataset], args.repeat)
     torch_import = wall([py, "-c", "import torch"], args.repeat)

@@ -16,10 +16,10 @@ import pstats
 import torch
 from _common import best_of, table
 
-from recsys_core import zoo
 from recsys_core.data import load_dataset
-from recsys_core.fitting import fit_model
-from recsys_core.splits import ratings_split
+from recsys_core.evaluation.splits import ratings_split
+from recsys_core.runs import zoo
+from recsys_core.training.fitting import fit_model
 
 REPEAT = 200
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from _common import CHROMIUM_ARGS, built_models, start_app, table, wait_healthy
 
-from recsys_core.catalog import ZOO
 from recsys_core.paths import data_dir
+from recsys_core.runs.catalog import ZOO
 
 
 def main() -> None:

@@ -19,14 +19,15 @@ import time
 
 from _common import table
 
-from recsys_core import zoo
-from recsys_core.catalog import ZOO
 from recsys_core.data import load_dataset
-from recsys_core.evaluation import evaluate_many, evaluate_temporal
+from recsys_core.evaluation.protocols import RANKING
+from recsys_core.evaluation.scoring import evaluate_many, evaluate_temporal
+from recsys_core.evaluation.splits import loo_split
+from recsys_core.evaluation.temporal import temporal_split
 from recsys_core.models.neural import NeuralRecommender
-from recsys_core.splits import RANKING, loo_split
-from recsys_core.temporal import temporal_split
-from recsys_core.train import use_threads
+from recsys_core.runs import zoo
+from recsys_core.runs.catalog import ZOO
+from recsys_core.training.devices import use_threads
 
 
 def main() -> None:

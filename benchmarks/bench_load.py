@@ -28,7 +28,7 @@ from pathlib import Path
 
 from _common import CHROMIUM_ARGS, ROOT, start_app, table, wait_healthy
 
-from recsys_core.catalog import ZOO
+from recsys_core.runs.catalog import ZOO
 
 HOG = "while True: pass"
 

@@ -24,13 +24,13 @@ import numpy as np
 import torch
 from _common import table
 
-from recsys_core import zoo
 from recsys_core.data import load_dataset
-from recsys_core.evaluation import evaluate_sampled
-from recsys_core.fitting import fit_model
-from recsys_core.runner import fit_and_evaluate
-from recsys_core.splits import loo_split
-from recsys_core.train import describe_device
+from recsys_core.evaluation.scoring import evaluate_sampled
+from recsys_core.evaluation.splits import loo_split
+from recsys_core.runs import zoo
+from recsys_core.runs.experiment import fit_and_evaluate
+from recsys_core.training.devices import describe_device
+from recsys_core.training.fitting import fit_model
 
 
 def accuracy(ds, models, five_fold: bool, refit: bool = False) -> None:

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from _common import table
 
-from recsys_core.catalog import shipped_runs
 from recsys_core.data import load_dataset
-from recsys_core.store import Store
+from recsys_core.runs.catalog import shipped_runs
+from recsys_core.runs.store import Store
 
 PAGES = ["home", "similar", "users", "embeddings", "sweeps", "train"]
 

@@ -11,8 +11,8 @@ import torch
 from _common import best_of, table
 
 from recsys_core.data import load_dataset
-from recsys_core.sampling import NegativeSampler
-from recsys_core.splits import interactions
+from recsys_core.data.interactions import interactions
+from recsys_core.training.sampling import NegativeSampler
 
 
 def naive(train, n: int, seed: int = 0) -> list:

@@ -49,12 +49,12 @@ def one(size: str, models: list[str], mf_epochs: int, folder: Path) -> dict:
     os.environ["RECSYS_DATA"] = str(folder / "data")
     os.environ["RECSYS_ARTIFACTS"] = str(folder / "artifacts")
     os.environ.setdefault("RECSYS_AUTO_BUILD", "0")
-    from recsys_core.catalog import config_for
     from recsys_core.data import load_dataset
     from recsys_core.data.synth import Synth, write
-    from recsys_core.runs import ensure_run
-    from recsys_core.splits import loo_split
-    from recsys_core.store import Store
+    from recsys_core.evaluation.splits import loo_split
+    from recsys_core.runs.catalog import config_for
+    from recsys_core.runs.life import ensure_run
+    from recsys_core.runs.store import Store
 
     users, items, k = SHAPES[size]
     out: dict = {"size": size, "users": users, "items": items}

@@ -19,11 +19,12 @@ from _common import best_of, table
 from torch import nn
 from torch.nn import functional as F
 
-from recsys_core import objectives, zoo
 from recsys_core.data import load_dataset
+from recsys_core.evaluation.splits import loo_split
 from recsys_core.models import sequential
-from recsys_core.splits import loo_split
-from recsys_core.train import use_threads
+from recsys_core.runs import zoo
+from recsys_core.training import objectives
+from recsys_core.training.devices import use_threads
 
 
 @contextmanager

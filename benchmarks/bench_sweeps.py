@@ -29,9 +29,11 @@ from pathlib import Path
 from _common import ROOT, table
 
 from recsys_core.data import load_dataset
-from recsys_core.results import run_metric
-from recsys_core.store import Store
-from recsys_core.sweeps import Sweep, load_sweep_file, run_sweep, validation_value
+from recsys_core.runs.reports import run_metric
+from recsys_core.runs.store import Store
+from recsys_core.sweeps.executors import run_sweep
+from recsys_core.sweeps.search import validation_value
+from recsys_core.sweeps.spec import Sweep, load_sweep_file
 
 # the nine sweeps the first build shipped (SASRec's two are left out: alone they take longer
 # than these nine together on 2 cores, and add nothing to a comparison of executors)

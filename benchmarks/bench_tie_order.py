@@ -27,11 +27,12 @@ import numpy as np
 import pandas as pd
 from _common import table
 
-from recsys_core import splits, zoo
 from recsys_core.data import load_dataset
-from recsys_core.evaluation import evaluate_many
-from recsys_core.fitting import fit_model
+from recsys_core.evaluation import splits
+from recsys_core.evaluation.scoring import evaluate_many
 from recsys_core.paths import data_dir
+from recsys_core.runs import zoo
+from recsys_core.training.fitting import fit_model
 
 RULES = ("hash", "file", "item-asc", "item-desc")
 NEURAL_RULES = ("hash", "file")

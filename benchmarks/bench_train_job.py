@@ -24,9 +24,10 @@ from pathlib import Path
 
 from _common import CHROMIUM_ARGS, table
 
-from recsys_core.jobs import JobManager, submit_training
-from recsys_core.store import Store
-from recsys_core.train import describe_device
+from recsys_core.jobs.manager import JobManager
+from recsys_core.jobs.work import submit_training
+from recsys_core.runs.store import Store
+from recsys_core.training.devices import describe_device
 
 ROOT = Path(__file__).resolve().parent.parent
 

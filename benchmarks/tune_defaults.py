@@ -14,11 +14,11 @@ import itertools
 
 from _common import table
 
-from recsys_core import zoo
 from recsys_core.data import load_dataset
-from recsys_core.runner import fit_and_evaluate
-from recsys_core.splits import loo_split
-from recsys_core.train import validate
+from recsys_core.evaluation.splits import loo_split
+from recsys_core.runs import zoo
+from recsys_core.runs.experiment import fit_and_evaluate
+from recsys_core.training.loop import validate
 
 
 def grid(**values) -> list[dict]:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from recsys_core.data.dataset import build_dataset
-from recsys_core.sweeps import Sweep
+from recsys_core.sweeps.spec import Sweep
 
 
 def tiny_dataset(rows: list[tuple[int, int, float, int]], n_items: int, genres: list[str] | None = None):

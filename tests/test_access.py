@@ -9,11 +9,11 @@ import threading
 import pytest
 
 from recsys_core import jobs
-from recsys_core.access import AccessDenied, Caller, Limits, Settings, loopback
 from recsys_core.errors import ConfigError, RecsysError
-from recsys_core.jobs import JobManager
-from recsys_core.store import Store
-from recsys_core.sweeps import Sweep
+from recsys_core.jobs.access import AccessDenied, Caller, Limits, Settings, loopback
+from recsys_core.jobs.manager import JobManager
+from recsys_core.runs.store import Store
+from recsys_core.sweeps.spec import Sweep
 
 SRC = "synthetic:users=60,items=40,seed=3"
 VIEWER = Caller("viewer", "s1")
@@ -87,7 +87,7 @@ def test_caps_from_the_environment(monkeypatch):
 
 def test_a_user_sweep_is_deleted_with_its_runs_and_names_cannot_escape(tmp_path, monkeypatch):
     monkeypatch.setenv("RECSYS_SWEEPS", str(tmp_path / "sweeps"))
-    from recsys_core.sweeps import save_user_sweep
+    from recsys_core.sweeps.registry import save_user_sweep
 
     store = Store(tmp_path / "store")
     manager = JobManager(store)

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from recsys_core import zoo
 from recsys_core.cli import main
 from recsys_core.data import synthetic
-from recsys_core.evaluation import evaluate
-from recsys_core.fitting import fit_model
-from recsys_core.splits import loo_split
+from recsys_core.evaluation.scoring import evaluate
+from recsys_core.evaluation.splits import loo_split
+from recsys_core.runs import zoo
+from recsys_core.training.fitting import fit_model
 
 
 @functools.cache
@@ -141,17 +141,18 @@ def test_ease_bounded_to_its_most_popular_items_on_a_large_catalogue():
 
 
 def test_ease_on_a_large_catalogue_reloads_its_weights_instead_of_refitting(tmp_path, monkeypatch):
-    from recsys_core import runs
     from recsys_core.models.baselines import EASE
-    from recsys_core.store import Store
+    from recsys_core.runs import artifacts
+    from recsys_core.runs.life import ensure_run
+    from recsys_core.runs.store import Store
 
-    monkeypatch.setattr(runs, "STATE_ABOVE", 100)  # this dataset's 200 items count as large
+    monkeypatch.setattr(artifacts, "STATE_ABOVE", 100)  # this dataset's 200 items count as large
     store = Store(tmp_path)
     cfg = zoo.config_for("ease", {"max_items": 150})
-    out = runs.ensure_run(store, syn(), "ease", cfg)
+    out = ensure_run(store, syn(), "ease", cfg)
     assert store.load_arrays(out.run["key"], "state") is not None
     monkeypatch.setattr(EASE, "fit", lambda *a, **k: pytest.fail("refitted"))
-    again = runs.load_model(store, out.run, syn())
+    again = artifacts.load_model(store, out.run, syn())
     assert again.bounded and len(again.kept_) == 150
     fitted = out.result.recommender
     users = np.arange(syn().n_users)

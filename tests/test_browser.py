@@ -37,9 +37,9 @@ def server(tmp_path_factory):
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); .ci/run installs it")
     pytest.importorskip("playwright.sync_api", reason="playwright not installed (requirements-dev.txt)")
-    from recsys_core.build import build
     from recsys_core.data import load_dataset
-    from recsys_core.store import Store
+    from recsys_core.runs.build import build
+    from recsys_core.runs.store import Store
 
     arts = tmp_path_factory.mktemp("browser-artifacts")
     with own_folders(tmp_path_factory, arts):
@@ -317,9 +317,9 @@ def test_no_table_cuts_off_its_columns_at_1400_px_on_real_data(real_data, tmp_pa
     pytest.importorskip("playwright.sync_api", reason="playwright not installed (requirements-dev.txt)")
     from playwright.sync_api import sync_playwright
 
-    from recsys_core.build import build
     from recsys_core.data import load_dataset
-    from recsys_core.store import Store
+    from recsys_core.runs.build import build
+    from recsys_core.runs.store import Store
 
     arts = tmp_path / "artifacts"
     build(load_dataset("ml-100k"), ["popularity", "genre", "ease", "mf"], Store(arts))

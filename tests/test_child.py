@@ -9,9 +9,10 @@ import signal
 
 import pytest
 
-from recsys_core.access import Limits
-from recsys_core.jobs import JobManager, submit_build, submit_training
-from recsys_core.store import Store
+from recsys_core.jobs.access import Limits
+from recsys_core.jobs.manager import JobManager
+from recsys_core.jobs.work import submit_build, submit_training
+from recsys_core.runs.store import Store
 
 pytestmark = pytest.mark.slow  # each training is a fresh process (torch imported anew)
 

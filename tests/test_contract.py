@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 import torch
 
-from recsys_core import catalog
 from recsys_core.data import load_dataset
 from recsys_core.errors import RecsysError
-from recsys_core.runs import ensure_run, load_model
-from recsys_core.splits import loo_split
-from recsys_core.store import Store
+from recsys_core.evaluation.splits import loo_split
+from recsys_core.runs import catalog
+from recsys_core.runs.artifacts import load_model
+from recsys_core.runs.life import ensure_run
+from recsys_core.runs.store import Store
 from tests.conftest import ROOT
 
 SRC = "synthetic:users=70,items=50,seed=3"
@@ -38,8 +39,8 @@ RELOAD = """
 import json, sys
 import numpy as np
 from recsys_core.data import load_dataset
-from recsys_core.runs import load_model
-from recsys_core.store import Store
+from recsys_core.runs.artifacts import load_model
+from recsys_core.runs.store import Store
 store, ds = Store(sys.argv[1]), load_dataset(sys.argv[2])
 out = {}
 for rid in json.loads(sys.argv[3]):

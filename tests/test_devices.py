@@ -12,15 +12,16 @@ import numpy as np
 import pytest
 import torch
 
-from recsys_core import catalog, zoo
 from recsys_core.cli import main
 from recsys_core.data import synthetic
 from recsys_core.errors import ConfigError
-from recsys_core.fitting import fit_model
-from recsys_core.jobs import JobManager, submit_training
-from recsys_core.splits import loo_split
-from recsys_core.store import Store
-from recsys_core.train import amp_dtype, describe_device, pick_device
+from recsys_core.evaluation.splits import loo_split
+from recsys_core.jobs.manager import JobManager
+from recsys_core.jobs.work import submit_training
+from recsys_core.runs import catalog, zoo
+from recsys_core.runs.store import Store
+from recsys_core.training.devices import amp_dtype, describe_device, pick_device
+from recsys_core.training.fitting import fit_model
 
 
 @functools.cache
@@ -134,19 +135,19 @@ def test_every_neural_model_trains_on_cuda_with_and_without_mixed_precision(name
 
 def test_threads_are_one_per_core_whatever_the_load_and_can_be_set(monkeypatch):
     import recsys_core
-    from recsys_core import train
-    from recsys_core.sweeps import PoolExecutor
+    from recsys_core.sweeps.executors import PoolExecutor
+    from recsys_core.training import devices
 
-    cores = train.usable_cores()
+    cores = devices.usable_cores()
     monkeypatch.delenv("RECSYS_THREADS", raising=False)
-    assert train.thread_count() == cores  # the same count on a busy machine: the same figures
+    assert devices.thread_count() == cores  # the same count on a busy machine: the same figures
     assert describe_device("cpu").startswith(f"CPU, {cores} torch thread")
     monkeypatch.setenv("RECSYS_THREADS", "1")
-    assert train.use_threads() == 1 and torch.get_num_threads() == 1
+    assert devices.use_threads() == 1 and torch.get_num_threads() == 1
     assert describe_device("cpu").startswith("CPU, 1 torch thread (RECSYS_THREADS)")
     monkeypatch.setenv("RECSYS_THREADS", "zero")
     with pytest.raises(ConfigError, match="whole number"):
-        train.thread_count()
+        devices.thread_count()
     for asked in (1, 2, 64):
         pool = PoolExecutor(asked)
         assert pool.workers * pool.threads <= max(cores, 1)
@@ -181,12 +182,12 @@ def test_the_wait_policy_is_passive_in_a_fresh_process_and_a_given_one_is_kept()
 def test_returning_freed_memory_is_off_unless_asked(monkeypatch):
     import platform
 
-    from recsys_core import train
+    from recsys_core.training import devices
 
-    monkeypatch.setattr(train, "_MALLOC_SET", None)
+    monkeypatch.setattr(devices, "_MALLOC_SET", None)
     monkeypatch.delenv("RECSYS_MMAP_THRESHOLD", raising=False)
-    assert train.return_freed_memory() is False
-    monkeypatch.setattr(train, "_MALLOC_SET", None)
+    assert devices.return_freed_memory() is False
+    monkeypatch.setattr(devices, "_MALLOC_SET", None)
     monkeypatch.setenv("RECSYS_MMAP_THRESHOLD", str(64 * 2**20))  # large: harmless to the rest of the suite
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
-    assert train.return_freed_memory() is glibc
+    assert devices.return_freed_memory() is glibc

@@ -10,9 +10,10 @@ import pytest
 
 from recsys_core.cli import main
 from recsys_core.data import synthetic
-from recsys_core.export import export_mlflow, export_tensorboard, metric_name
-from recsys_core.store import Store
-from recsys_core.sweeps import Sweep, run_sweep
+from recsys_core.runs.export import export_mlflow, export_tensorboard, metric_name
+from recsys_core.runs.store import Store
+from recsys_core.sweeps.executors import run_sweep
+from recsys_core.sweeps.spec import Sweep
 
 
 @functools.cache

@@ -1,6 +1,7 @@
-"""The house rules that keep the library easy to live in, checked: no import cycle, no
-import of the package's own modules inside a function (except the CLI's deferred ones),
-and the reads that must not import torch do not."""
+"""The house rules that keep the library easy to live in, checked: the packages import only
+the layers below them (the table below), no import cycle, no import of the package's own
+modules inside a function (except the CLI's deferred ones), files a person can hold in their
+head, and the reads that must not import torch do not."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import ast
 import subprocess
 import sys
 
-from recsys_core.catalog import ZOO
 from recsys_core.cli import MODELS_HELP, PROTOCOL_NAMES
-from recsys_core.splits import PROTOCOLS
+from recsys_core.evaluation.protocols import PROTOCOLS
+from recsys_core.runs.catalog import ZOO
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "recsys_core"
@@ -22,6 +23,76 @@ def _modules() -> dict[str, ast.Module]:
         name = ".".join(f.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         out[name] = ast.parse(f.read_text())
     return out
+
+
+# The layers, bottom up: a package may import the foundation and the packages listed for it,
+# never one above it. docs/architecture.md draws the same table.
+FOUNDATION = {"recsys_core", "recsys_core.config", "recsys_core.errors", "recsys_core.paths"}
+ALLOWED = {
+    "data": set(),
+    "models": {"data"},
+    "evaluation": {"data", "models"},
+    "training": {"data", "models", "evaluation"},
+    "runs": {"data", "models", "evaluation", "training"},
+    "sweeps": {"data", "models", "evaluation", "training", "runs"},
+    "jobs": {"data", "models", "evaluation", "training", "runs", "sweeps"},
+    "cli": {"data", "models", "evaluation", "training", "runs", "sweeps"},
+}
+MAX_LINES = 400
+MAX_FUNCTION = 60  # lines; a longer function says why in its docstring ("long: ...")
+
+
+def _package(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in ALLOWED else None
+
+
+def _imports(tree: ast.Module) -> set[str]:
+    found = set()
+    for node in ast.walk(tree):  # every import, deferred ones included
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("recsys_core"):
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("recsys_core")}
+    return found
+
+
+def test_every_package_imports_only_the_layers_below_it():
+    mods = _modules()
+    assert {_package(m) for m in mods} - {None} == set(ALLOWED), "every package has its row in the table"
+    wrong = []
+    for name, tree in mods.items():
+        here = _package(name)
+        for imported in _imports(tree):
+            there = _package(imported)
+            if imported in mods and there is None and imported not in FOUNDATION:
+                wrong.append(f"{name} imports {imported}, which belongs to no layer")
+            if here is None and there is not None and name in FOUNDATION:
+                wrong.append(f"{name} (the foundation) imports {imported}")
+            if here and there and there != here and there not in ALLOWED[here]:
+                wrong.append(f"{name} ({here}) imports {imported} ({there})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_package_says_what_it_holds_and_what_it_may_import():
+    for init in PACKAGE.glob("*/__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert "Holds" in doc and "May import" in doc, f"{init.relative_to(ROOT)}: what it holds, what it may import"
+
+
+def test_files_and_functions_a_person_can_hold_in_their_head():
+    long = []
+    for f in [*PACKAGE.rglob("*.py"), *(ROOT / "app_pages").glob("*.py")]:
+        text = f.read_text()
+        if len(text.splitlines()) > MAX_LINES:
+            long.append(f"{f.relative_to(ROOT)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                size = node.end_lineno - node.lineno + 1
+                if size > MAX_FUNCTION and "long:" not in (ast.get_docstring(node) or ""):
+                    long.append(f"{f.relative_to(ROOT)}: {node.name} is {size} lines with no reason given")
+    assert not long, "\n".join(long)
 
 
 def test_no_import_cycle_among_the_package_modules():
@@ -63,7 +134,9 @@ def test_own_modules_are_imported_at_the_top_except_by_the_cli():
 def test_help_reads_and_a_warm_build_check_do_not_import_torch():
     code = (
         "import sys, recsys_core.cli, recsys_core.cli.common, recsys_core.cli.data, recsys_core.cli.evaluation,"
-        " recsys_core.cli.training, recsys_core.cli.sweeps, recsys_core.catalog, recsys_core.results, recsys_core.data.summary;"
+        " recsys_core.cli.training, recsys_core.cli.sweeps, recsys_core.runs.catalog, recsys_core.runs.results,"
+        " recsys_core.runs.reports, recsys_core.runs.findings, recsys_core.runs.store, recsys_core.data.summary,"
+        " recsys_core.evaluation.protocols, recsys_core.evaluation.splits, recsys_core.evaluation.paired;"
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -11,8 +11,10 @@ import time
 import pytest
 
 from recsys_core.errors import ConfigError
-from recsys_core.jobs import MY_RUNS, JobManager, resubmit, submit_training
-from recsys_core.store import Store
+from recsys_core.jobs.manager import JobManager
+from recsys_core.jobs.work import resubmit, submit_training
+from recsys_core.runs.catalog import MY_RUNS
+from recsys_core.runs.store import Store
 
 SRC = "synthetic:users=80,items=60,seed=2"
 TINY = {"epochs": 2, "batch_size": 256, "mf_dim": 4, "layers": (8, 4)}

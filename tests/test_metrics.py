@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from recsys_core import metrics as M
+from recsys_core.evaluation import metrics as M
 
 
 def test_ranking_metrics_one_relevant_item_by_hand():
@@ -87,7 +87,7 @@ def test_beyond_accuracy_by_hand():
 def test_top_in_order_is_a_stable_descending_sort_cut_at_k():
     import torch
 
-    from recsys_core.evaluation import top_in_order
+    from recsys_core.evaluation.scoring import top_in_order
 
     rng = np.random.default_rng(1)
     for _ in range(200):

@@ -11,18 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from recsys_core import zoo
 from recsys_core.cli import main
 from recsys_core.data import synthetic
 from recsys_core.errors import ConfigError
-from recsys_core.evaluation import evaluate
-from recsys_core.fitting import fit_model
-from recsys_core.models.embnet import EmbNetConfig
-from recsys_core.models.ncf import LOSSES
+from recsys_core.evaluation.scoring import evaluate
+from recsys_core.evaluation.splits import loo_split, ratings_split
+from recsys_core.models.configs import LOSSES, EmbNetConfig
 from recsys_core.models.neural import NeuralRecommender
-from recsys_core.objectives import OBJECTIVES
-from recsys_core.splits import loo_split, ratings_split
-from recsys_core.train import Callback, EarlyStopping, WeightAverage, validate
+from recsys_core.runs import zoo
+from recsys_core.training.fitting import fit_model
+from recsys_core.training.loop import Callback, EarlyStopping, WeightAverage, validate
+from recsys_core.training.objectives import OBJECTIVES
 
 
 @functools.cache
@@ -296,7 +295,7 @@ def test_divergence_is_a_status_not_a_crash():
 
 
 def test_gpu_out_of_memory_is_a_clear_failure(monkeypatch):
-    from recsys_core.objectives import Pointwise
+    from recsys_core.training.objectives import Pointwise
 
     def oom(self, batch):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
@@ -322,7 +321,7 @@ def test_rating_models_on_the_ratings_protocol():
         m = zoo.make(name, syn().n_users, syn().n_items, FAST[name])
         h = fit_model(m, rs.train, rs.valid)
         assert "RMSE" in h.epochs[-1]
-        from recsys_core.evaluation import evaluate_ratings
+        from recsys_core.evaluation.scoring import evaluate_ratings
 
         r = evaluate_ratings(m, rs.test)
         global_mean = float(np.sqrt(np.mean((rs.test.ratings - rs.train.ratings.mean()) ** 2)))
@@ -330,8 +329,8 @@ def test_rating_models_on_the_ratings_protocol():
 
 
 def test_five_fold_refits_each_fold_on_all_its_training_ratings():
-    from recsys_core.runner import fit_and_evaluate
-    from recsys_core.splits import ratings_folds
+    from recsys_core.evaluation.splits import ratings_folds
+    from recsys_core.runs.experiment import fit_and_evaluate
 
     seen = []
     res = fit_and_evaluate("embnet", syn(), ["ratings-5fold"], overrides=FAST["embnet"], callbacks=[Fits(seen)])
@@ -380,7 +379,7 @@ def test_neumf_pretraining_from_gmf_and_mlp():
 
 
 def test_refit_trains_on_train_and_validation_for_the_epochs_validation_picked():
-    from recsys_core.runner import fit_and_evaluate
+    from recsys_core.runs.experiment import fit_and_evaluate
 
     seen = []
     res = fit_and_evaluate("mf", syn(), ["loo-uniform"], overrides=FAST["mf"], callbacks=[Fits(seen)], refit=True)

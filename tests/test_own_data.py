@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys_core.access import AccessDenied, Caller, Limits
-from recsys_core.catalog import models_for, not_offered
 from recsys_core.cli import main
 from recsys_core.data import load_dataset
 from recsys_core.data.logspec import LogSpec, detect_columns, parse_src, write_toml
 from recsys_core.data.synth import Synth, generate
 from recsys_core.errors import DataError
-from recsys_core.uploads import own_datasets, save_dataset, save_upload
+from recsys_core.jobs.access import AccessDenied, Caller, Limits
+from recsys_core.jobs.uploads import own_datasets, save_dataset, save_upload
+from recsys_core.runs.catalog import models_for, not_offered
 
 VIEWER = Caller("viewer", "s1")
 ROWS = [  # user, item, rating, epoch seconds
@@ -224,7 +224,7 @@ def test_synth_log_is_shaped_like_movielens_and_loads(tmp_path, capsys):
 
 
 def test_network_models_are_not_built_on_a_cpu_above_the_cells_and_are_on_a_gpu():
-    from recsys_core.catalog import CPU_CELLS, NETWORKS
+    from recsys_core.runs.catalog import CPU_CELLS, NETWORKS
 
     ds = load_dataset("synthetic:users=80,items=60,seed=2")
     assert not not_offered(ds, "cpu")  # MovieLens-sized: everything is built
@@ -236,7 +236,7 @@ def test_network_models_are_not_built_on_a_cpu_above_the_cells_and_are_on_a_gpu(
 
 
 def test_the_pages_words_for_a_log():
-    from app_pages._shared import words
+    from app_pages._widgets import words
 
     ds = load_dataset("synthetic:users=80,items=60,seed=2")
     assert words(ds)["items"] == "movies" and words(ds)["category"] == "genre"

@@ -20,8 +20,8 @@ BUILT = ["popularity", "genre", "ease", "mf", "sasrec"]
 @pytest.fixture(scope="module")
 def built_store(tmp_path_factory):
     """A store with cheap shipped models built for the synthetic dataset."""
-    from recsys_core.build import build
-    from recsys_core.store import Store
+    from recsys_core.runs.build import build
+    from recsys_core.runs.store import Store
 
     root = tmp_path_factory.mktemp("built")
     with own_folders(tmp_path_factory, root):
@@ -76,10 +76,10 @@ def test_home_without_any_dataset_offers_fetch(monkeypatch):
 
 
 def test_home_leaderboard_shows_store_values(built_store, monkeypatch):
-    from recsys_core.catalog import shipped_runs
-    from recsys_core.paired import holm
-    from recsys_core.results import Results
-    from recsys_core.store import Store
+    from recsys_core.evaluation.paired import holm
+    from recsys_core.runs.catalog import shipped_runs
+    from recsys_core.runs.results import Results
+    from recsys_core.runs.store import Store
 
     at = run_app(store_root=built_store, monkeypatch=monkeypatch)
     runs = shipped_runs(Store(built_store), load_dataset(SYN))
@@ -113,8 +113,8 @@ def test_similar_page_lists_genre_neighbours(built_store, monkeypatch):
 
 
 def test_users_page_shows_cached_top10(built_store, monkeypatch):
-    from recsys_core.catalog import shipped_runs
-    from recsys_core.store import Store
+    from recsys_core.runs.catalog import shipped_runs
+    from recsys_core.runs.store import Store
 
     at = run_app("users", built_store, monkeypatch)
     assert not at.exception
@@ -126,13 +126,13 @@ def test_users_page_shows_cached_top10(built_store, monkeypatch):
     table = at.dataframe[-2].value
     shown = [t.removeprefix("HELD OUT: ").removeprefix("• ") for t in table["title"]]
     assert shown == ds.items["title"].to_numpy()[top].tolist()
-    from recsys_core.splits import loo_split
+    from recsys_core.evaluation.splits import loo_split
 
     held_out = int(loo_split(ds).test_items[user])
     marked = [t.startswith("HELD OUT: ") for t in table["title"]]
     assert marked == [int(i) == held_out for i in top]  # the hit is marked on its own row, as text
     # why this: for EASE, the history movie with the largest item-item weight to each recommendation
-    from recsys_core.runs import load_model
+    from recsys_core.runs.artifacts import load_model
 
     at.selectbox(key="model_a").set_value("ease").run()
     table = at.dataframe[-2].value
@@ -149,8 +149,8 @@ def test_users_page_shows_cached_top10(built_store, monkeypatch):
 
 
 def test_embedding_and_sweeps_pages_render(built_store, monkeypatch):
-    from recsys_core.results import Results
-    from recsys_core.store import Store
+    from recsys_core.runs.results import Results
+    from recsys_core.runs.store import Store
 
     at = run_app("embeddings", built_store, monkeypatch)
     assert not at.exception and any("Explained variance" in c.value for c in at.caption)
@@ -185,8 +185,8 @@ def _wait_for_run(root, timeout=90):
     """The state that matters: the app's training jobs have ended (their child processes
     returned), and the run they stored."""
     from app_pages._shared import job_manager
-    from recsys_core.jobs import MY_RUNS
-    from recsys_core.store import Store
+    from recsys_core.runs.catalog import MY_RUNS
+    from recsys_core.runs.store import Store
 
     for job in job_manager().jobs(kind="train"):
         job_manager().wait(job, timeout)
@@ -208,7 +208,7 @@ def train_page(built_store, monkeypatch, tmp_path, model: str | None = None):
 
 
 def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_store, monkeypatch, tmp_path):
-    from recsys_core import zoo
+    from recsys_core.runs import zoo
 
     at, root = train_page(built_store, monkeypatch, tmp_path)
     assert at.segmented_control(key="train_model").value == "ncf"
@@ -251,8 +251,9 @@ def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_
 
 
 def test_train_page_names_the_sweep_it_draws_only_once_that_sweep_has_runs(built_store, monkeypatch, tmp_path):
-    from recsys_core.store import Store
-    from recsys_core.sweeps import get_sweep, run_sweep
+    from recsys_core.runs.store import Store
+    from recsys_core.sweeps.executors import run_sweep
+    from recsys_core.sweeps.registry import get_sweep
 
     at, root = train_page(built_store, monkeypatch, tmp_path, "autorec")
     at.slider(key="autorec:epochs").set_value(2)
@@ -273,8 +274,8 @@ def test_train_page_names_the_sweep_it_draws_only_once_that_sweep_has_runs(built
 
 
 def views_leaderboard(root):
-    from recsys_core.results import Results
-    from recsys_core.store import Store
+    from recsys_core.runs.results import Results
+    from recsys_core.runs.store import Store
 
     b = Results(Store(root), load_dataset(SYN)).leaderboard()
     return b[(b["model"] == "mf") & (b["protocol"] == "full")]["HR@10"].iloc[0]
@@ -293,8 +294,9 @@ def test_train_page_rejects_invalid_settings_and_explains(built_store, monkeypat
 def test_sweeps_page_lists_my_runs_and_parallel_coordinates(built_store, monkeypatch, tmp_path):
     import shutil
 
-    from recsys_core.jobs import JobManager, submit_training
-    from recsys_core.store import Store
+    from recsys_core.jobs.manager import JobManager
+    from recsys_core.jobs.work import submit_training
+    from recsys_core.runs.store import Store
 
     root = tmp_path / "store"
     shutil.copytree(built_store, root)
@@ -316,7 +318,7 @@ def test_switching_to_a_dataset_builds_what_is_missing_with_progress(monkeypatch
     """With auto-build on, picking a dataset with nothing built starts the build in the
     background; its progress shows in the sidebar and the leaderboard fills in."""
     from app_pages._shared import job_manager
-    from recsys_core import catalog
+    from recsys_core.runs import catalog
 
     monkeypatch.setattr(catalog, "ZOO", {n: catalog.ZOO[n] for n in ("popularity", "genre", "ease")})  # cheap ones
     monkeypatch.setenv("RECSYS_AUTO_BUILD", "1")
@@ -383,8 +385,9 @@ def test_sweeps_page_with_a_user_sweep_of_a_closed_form_model(built_store, monke
 def test_sweeps_page_warns_that_different_losses_are_not_on_one_scale(built_store, monkeypatch, tmp_path):
     import shutil
 
-    from recsys_core.store import Store
-    from recsys_core.sweeps import get_sweep, run_sweep
+    from recsys_core.runs.store import Store
+    from recsys_core.sweeps.executors import run_sweep
+    from recsys_core.sweeps.registry import get_sweep
 
     root = tmp_path / "store"
     shutil.copytree(built_store, root)
@@ -403,7 +406,7 @@ def test_sweeps_page_warns_that_different_losses_are_not_on_one_scale(built_stor
 
 
 def test_a_chart_point_id_is_read_whatever_form_streamlit_hands_back():
-    from app_pages._shared import point_id
+    from app_pages._widgets import point_id
 
     assert point_id({"customdata": {"0": 17}}) == 17  # Streamlit 1.67, WebGL and SVG scatters
     assert point_id({"customdata": [17]}) == 17
@@ -430,7 +433,7 @@ def test_the_train_form_is_made_from_config_metadata_and_keeps_settings_across_p
     import dataclasses
 
     from app_pages._form import SKIP
-    from recsys_core import catalog
+    from recsys_core.runs import catalog
 
     at = run_app("train", built_store, monkeypatch)
     for model in ("mf", "cdae", "embnet"):
@@ -453,9 +456,9 @@ def test_the_train_form_is_made_from_config_metadata_and_keeps_settings_across_p
 def test_a_trained_run_can_be_picked_on_every_page_beside_the_shipped_models(built_store, monkeypatch, tmp_path):
     import shutil
 
-    from recsys_core import catalog
-    from recsys_core.runs import ensure_run
-    from recsys_core.store import Store
+    from recsys_core.runs import catalog
+    from recsys_core.runs.life import ensure_run
+    from recsys_core.runs.store import Store
 
     root = tmp_path / "store"
     shutil.copytree(built_store, root)
@@ -509,8 +512,8 @@ def test_a_trained_run_can_be_picked_on_every_page_beside_the_shipped_models(bui
 
 
 def test_similar_movies_offers_also_liked_and_popularity_free_embedding_neighbours(tmp_path_factory, monkeypatch):
-    from recsys_core.build import build
-    from recsys_core.store import Store
+    from recsys_core.runs.build import build
+    from recsys_core.runs.store import Store
     from tests.conftest import own_folders
 
     root = tmp_path_factory.mktemp("similar")
@@ -558,10 +561,10 @@ def test_a_link_opens_the_same_view(built_store, monkeypatch):
 
 
 def test_findings_are_computed_from_the_store_and_name_their_protocol(built_store, monkeypatch):
-    from recsys_core.findings import findings
-    from recsys_core.results import Results
-    from recsys_core.store import Store
-    from recsys_core.sweeps import all_sweeps
+    from recsys_core.runs.findings import findings
+    from recsys_core.runs.results import Results
+    from recsys_core.runs.store import Store
+    from recsys_core.sweeps.registry import all_sweeps
 
     res = Results(Store(built_store), load_dataset(SYN))
     found = findings(res, all_sweeps())
@@ -585,8 +588,8 @@ def test_a_corrupt_artifact_is_said_everywhere_and_rebuilt_by_itself(built_store
     import shutil
 
     from app_pages._shared import job_manager
-    from recsys_core.catalog import shipped_runs
-    from recsys_core.store import Store
+    from recsys_core.runs.catalog import shipped_runs
+    from recsys_core.runs.store import Store
 
     root = tmp_path / "store"
     shutil.copytree(built_store, root)
@@ -652,10 +655,10 @@ def test_sweeps_page_starts_a_tpe_search_the_user_describes_and_draws_its_points
 def test_compare_users_shows_what_a_sequential_model_reads_and_where_sasrec_attends(built_store, monkeypatch, tmp_path):
     import shutil
 
-    from recsys_core import catalog
-    from recsys_core.runs import ensure_run
-    from recsys_core.splits import loo_split
-    from recsys_core.store import Store
+    from recsys_core.evaluation.splits import loo_split
+    from recsys_core.runs import catalog
+    from recsys_core.runs.life import ensure_run
+    from recsys_core.runs.store import Store
 
     root = tmp_path / "store"
     shutil.copytree(built_store, root)
@@ -683,8 +686,9 @@ def test_compare_users_shows_what_a_sequential_model_reads_and_where_sasrec_atte
 def test_the_leaderboard_notes_what_survives_when_the_order_is_shuffled(built_store, monkeypatch, tmp_path):
     import shutil
 
-    from recsys_core.store import Store
-    from recsys_core.sweeps import SHIPPED, run_sweep
+    from recsys_core.runs.store import Store
+    from recsys_core.sweeps.executors import run_sweep
+    from recsys_core.sweeps.registry import SHIPPED
 
     root = tmp_path / "store"
     shutil.copytree(built_store, root)
@@ -698,7 +702,7 @@ def test_the_leaderboard_notes_what_survives_when_the_order_is_shuffled(built_st
 
 
 def test_train_page_draws_the_sequential_models_settings(built_store, monkeypatch, tmp_path):
-    from recsys_core import zoo
+    from recsys_core.runs import zoo
 
     at, _ = train_page(built_store, monkeypatch, tmp_path, "sasrec")
     assert not at.exception, [e.value for e in at.exception]
@@ -719,8 +723,9 @@ def test_findings_draw_a_sweeps_table_whose_points_are_named_value(built_store, 
     of its figures must not collide with that name."""
     import shutil
 
-    from recsys_core.store import Store
-    from recsys_core.sweeps import SHIPPED, run_sweep
+    from recsys_core.runs.store import Store
+    from recsys_core.sweeps.executors import run_sweep
+    from recsys_core.sweeps.registry import SHIPPED
 
     root = tmp_path / "store"
     shutil.copytree(built_store, root)
@@ -740,7 +745,7 @@ def test_the_embedding_map_offers_every_shipped_model_with_embeddings(built_stor
 
 
 def test_the_order_note_says_how_far_below_a_shuffled_sasrec_falls():
-    from app_pages._shared import lead_phrase
+    from app_pages._widgets import lead_phrase
 
     assert lead_phrase(0.856, 0.058) == " (keeps 86% of its lead over the best order-blind model)"
     assert lead_phrase(-0.91, -0.061) == " (0.061 below the best order-blind model: none of its lead left)"
@@ -761,9 +766,9 @@ def test_damage_is_found_when_a_page_reads_again_not_only_at_start(built_store, 
     import shutil
 
     from recsys_core.errors import RecsysError
-    from recsys_core.results import Results
-    from recsys_core.runs import load_model
-    from recsys_core.store import Store
+    from recsys_core.runs.artifacts import load_model
+    from recsys_core.runs.results import Results
+    from recsys_core.runs.store import Store
 
     root = tmp_path / "store"
     shutil.copytree(built_store, root)
@@ -786,7 +791,7 @@ def test_damage_is_found_when_a_page_reads_again_not_only_at_start(built_store, 
 
 def test_a_viewer_sees_results_but_training_is_refused_until_the_editor_token(tmp_path, monkeypatch):
     from app_pages._shared import job_manager
-    from recsys_core.store import Store
+    from recsys_core.runs.store import Store
 
     monkeypatch.setenv("RECSYS_EDITOR_TOKEN", "team-s3cret")
     at = run_page("train", tmp_path / "store", monkeypatch)
@@ -819,7 +824,7 @@ def test_home_says_plainly_when_the_server_is_open_to_the_network(monkeypatch):
 
 
 def test_your_data_page_uploads_previews_maps_and_loads_a_log(monkeypatch):
-    from recsys_core.uploads import own_datasets
+    from recsys_core.jobs.uploads import own_datasets
 
     at = run_app("own_data")
     log = b"buyer,sku,when,stars\nann,p1,2024-01-01,5\nann,p2,2024-01-02,3\nbob,p1,2024-01-03,4\nbob,p3,2024-01-04,2\n"
@@ -847,8 +852,8 @@ def test_your_data_page_uploads_previews_maps_and_loads_a_log(monkeypatch):
 
 
 def test_a_large_dataset_lists_its_most_active_users_and_takes_any_typed_id(tmp_path, monkeypatch):
-    from recsys_core.build import build
-    from recsys_core.store import Store
+    from recsys_core.runs.build import build
+    from recsys_core.runs.store import Store
 
     big = "synthetic:users=20050,items=40,seed=3"
     monkeypatch.setenv("RECSYS_DATASETS", big)

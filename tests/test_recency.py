@@ -8,10 +8,11 @@ import functools
 import numpy as np
 import pytest
 
-from recsys_core import zoo
-from recsys_core.evaluation import evaluate
-from recsys_core.fitting import fit_model
-from recsys_core.splits import interactions, loo_split
+from recsys_core.data.interactions import interactions
+from recsys_core.evaluation.scoring import evaluate
+from recsys_core.evaluation.splits import loo_split
+from recsys_core.runs import zoo
+from recsys_core.training.fitting import fit_model
 from tests.helpers import tiny_dataset
 
 

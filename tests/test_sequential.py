@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from recsys_core import zoo
+from recsys_core.data.interactions import Interactions
 from recsys_core.errors import ConfigError
-from recsys_core.evaluation import evaluate
-from recsys_core.fitting import fit_model
-from recsys_core.runner import fit_and_evaluate
-from recsys_core.splits import Interactions, loo_split
+from recsys_core.evaluation.scoring import evaluate
+from recsys_core.evaluation.splits import loo_split
+from recsys_core.runs import zoo
+from recsys_core.runs.experiment import fit_and_evaluate
+from recsys_core.training.fitting import fit_model
 from tests.helpers import tiny_dataset
 
 
@@ -167,7 +168,7 @@ def test_windows_make_every_interaction_but_the_first_a_target_once():
 
 
 def test_the_chunked_full_softmax_gives_cross_entropys_loss_and_gradients():
-    from recsys_core.objectives import full_softmax_loss
+    from recsys_core.training.losses import full_softmax_loss
 
     g = torch.Generator().manual_seed(0)
     n_items = 5000  # a chunk of 209 rows: 700 rows make four chunks, the last one short

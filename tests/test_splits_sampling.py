@@ -8,10 +8,11 @@ import torch
 from scipy.stats import chisquare
 
 from recsys_core.data import synthetic
-from recsys_core.evaluation import evaluate
-from recsys_core.fitting import fit_model
-from recsys_core.sampling import NegativeSampler
-from recsys_core.splits import interactions, loo_split, ratings_folds, ratings_split
+from recsys_core.data.interactions import interactions
+from recsys_core.evaluation.scoring import evaluate
+from recsys_core.evaluation.splits import loo_split, ratings_folds, ratings_split
+from recsys_core.training.fitting import fit_model
+from recsys_core.training.sampling import NegativeSampler
 from tests.helpers import constant_scores, tiny_dataset
 
 
@@ -54,7 +55,7 @@ def test_popularity_negatives_are_more_popular_than_uniform():
 def test_corrupt_split_cache_is_rebuilt(tmp_path):
     ds = synthetic(users=60, items=120, seed=1)
     a = loo_split(ds)
-    from recsys_core.splits import _cache_path
+    from recsys_core.evaluation.splits import _cache_path
 
     path = _cache_path(ds.fingerprint, "loo-99", 0)
     path.write_bytes(b"garbage")
@@ -125,7 +126,7 @@ def test_per_user_counts_follow_history():
 
 
 def test_hr_standard_error_counts_the_evaluated_users():
-    from recsys_core.results import hr_standard_error
+    from recsys_core.runs.results import hr_standard_error
 
     rows = [(u, i, 4, i) for u in (1, 2, 3, 4) for i in (1, 2, 3)] + [(5, 1, 4, 1), (5, 2, 4, 2)]
     se, n = hr_standard_error(tiny_dataset(rows, n_items=4), 0.5)

@@ -12,15 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-from recsys_core import zoo
-from recsys_core.build import build
-from recsys_core.catalog import missing_models, run_key, shipped_runs
 from recsys_core.data import synthetic
 from recsys_core.errors import ConfigError
-from recsys_core.results import Results, report
-from recsys_core.runs import ensure_run
-from recsys_core.store import SCHEMA_VERSION, Store
-from recsys_core.sweeps import Sweep, load_sweep_file, run_sweep
+from recsys_core.runs import zoo
+from recsys_core.runs.build import build
+from recsys_core.runs.catalog import missing_models, run_key, shipped_runs
+from recsys_core.runs.life import ensure_run
+from recsys_core.runs.reports import report
+from recsys_core.runs.results import Results
+from recsys_core.runs.store import SCHEMA_VERSION, Store
+from recsys_core.sweeps.executors import run_sweep
+from recsys_core.sweeps.spec import Sweep, load_sweep_file
 from tests.helpers import failing_middle_sweep
 
 
@@ -186,7 +188,7 @@ def test_custom_sweep_file_and_bad_files(tmp_path):
 
 
 def test_migration_from_schema_1_keeps_runs(tmp_path):
-    from recsys_core.store import MIGRATIONS
+    from recsys_core.runs.store import MIGRATIONS
 
     with sqlite3.connect(tmp_path / "runs.sqlite") as con:
         for stmt in MIGRATIONS[1]:
@@ -213,7 +215,7 @@ def test_a_reused_pid_is_not_a_live_owner(tmp_path):
 
 
 def test_pca_of_embeddings_by_hand():
-    from recsys_core.runs import pca
+    from recsys_core.runs.artifacts import pca
 
     # points on the line y = 2x (plus one off it): the first component is that line's direction
     x = np.array([[-2.0, -4.0], [-1.0, -2.0], [0.0, 0.0], [1.0, 2.0], [2.0, 4.5]])
@@ -231,7 +233,7 @@ def test_pca_of_embeddings_by_hand():
 def test_every_executor_reports_progress_goes_on_past_a_failing_point_and_cancels(tmp_path, executor):
     import threading
 
-    from recsys_core.sweeps import PoolExecutor, SequentialExecutor
+    from recsys_core.sweeps.executors import PoolExecutor, SequentialExecutor
 
     s = Store(tmp_path)
     sweep = failing_middle_sweep("t-mixed", {"epochs": 1, "batch_size": 512, "layers": (8, 4)})

@@ -14,9 +14,10 @@ import pytest
 
 from recsys_core.data.synthetic import synthetic
 from recsys_core.errors import ConfigError
-from recsys_core.results import report
-from recsys_core.store import Store, owner_token
-from recsys_core.sweeps import Sweep, load_sweep_file, run_sweep
+from recsys_core.runs.reports import report
+from recsys_core.runs.store import Store, owner_token
+from recsys_core.sweeps.executors import run_sweep
+from recsys_core.sweeps.spec import Sweep, load_sweep_file
 from tests.helpers import failing_middle_sweep
 
 SRC = "synthetic:users=120,items=100,seed=4"
@@ -93,7 +94,7 @@ def cluster():
 
 
 def _ray(cluster):
-    from recsys_core.ray_executor import RayExecutor
+    from recsys_core.sweeps.ray_cluster import RayExecutor
 
     return RayExecutor(cluster.address)
 
@@ -157,9 +158,10 @@ def test_ray_a_failing_point_ends_failed_and_cancel_ends_cancelled(cluster, tmp_
 _DRIVER = """
 import sys
 from recsys_core.data import load_dataset
-from recsys_core.ray_executor import RayExecutor
-from recsys_core.store import Store
-from recsys_core.sweeps import Sweep, run_sweep
+from recsys_core.sweeps.ray_cluster import RayExecutor
+from recsys_core.runs.store import Store
+from recsys_core.sweeps.executors import run_sweep
+from recsys_core.sweeps.spec import Sweep
 
 
 sweep = Sweep("t-ray-kill", "ncf", "mf_dim", tuple((str(d), {"mf_dim": d}) for d in (2, 4, 6)),
@@ -207,7 +209,8 @@ def test_ray_a_killed_driver_leaves_a_sweep_that_resumes(cluster, tmp_path):
 @pytest.mark.slow
 def test_the_apps_background_job_runs_a_search_on_the_cluster(cluster, tmp_path):
     """What the Sweeps page does with a Ray address: the job's thread is the driver."""
-    from recsys_core.jobs import JobManager, submit_sweep
+    from recsys_core.jobs.manager import JobManager
+    from recsys_core.jobs.work import submit_sweep
 
     s = Store(tmp_path)
     sweep = load_sweep_file(_tpe_file(tmp_path, 4))

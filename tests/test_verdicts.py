@@ -10,17 +10,17 @@ import numpy as np
 import pytest
 import torch
 
-from recsys_core import metrics as M
 from recsys_core.cli import main
 from recsys_core.data import synthetic
+from recsys_core.data.interactions import Interactions
 from recsys_core.errors import ConfigError
-from recsys_core.evaluation import evaluate_temporal
-from recsys_core.metrics import Ranks
+from recsys_core.evaluation import metrics as M
+from recsys_core.evaluation.metrics import Ranks
+from recsys_core.evaluation.paired import holm, paired, paired_test, parse_metric, segment_context, segments
+from recsys_core.evaluation.protocols import HEADLINE, PROTOCOLS, RANKING
+from recsys_core.evaluation.scoring import evaluate_temporal
+from recsys_core.evaluation.temporal import temporal_split
 from recsys_core.models.base import Recommender
-from recsys_core.paired import holm, paired, paired_test, parse_metric, segment_context, segments
-from recsys_core.protocols import HEADLINE, PROTOCOLS, RANKING
-from recsys_core.splits import Interactions
-from recsys_core.temporal import temporal_split
 from tests.helpers import tiny_dataset
 
 # user, item, rating, time: user 4 appears only in the test window (cold)
@@ -268,7 +268,7 @@ def test_a_sequential_model_reads_a_whole_window_in_time_order():
 
 
 def test_why_this_names_the_history_item_that_contributes_most():
-    from recsys_core.embeddings import because
+    from recsys_core.runs.embeddings import because
 
     weights = np.zeros((5, 5))
     weights[0, 3], weights[1, 3], weights[1, 4] = 0.2, 0.6, 0.1  # EASE-like: history 0, 1 -> items 3, 4

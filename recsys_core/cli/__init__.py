@@ -1,6 +1,8 @@
-"""`python -m recsys_core ...`: the command-line face of the library, one module a command group
-(`data`, `evaluation`, `training`, `sweeps`; `common` for what they share) and this one: the
-parser and `main`. Each subcommand names its function as "module:function" (the lazy import
+"""`python -m recsys_core ...`: the command-line face of the library.
+
+Holds one module a command group (`data`, `evaluation`, `training`, `sweeps`; `common` for
+what they share) and this one: the parser and `main`. May import: every layer of the library
+but the app's job layer (the CLI runs its work in its own process). Each subcommand names its function as "module:function" (the lazy import
 table is the parser itself), and `main` imports that module only when the command runs.
 
 Errors a user can fix (`RecsysError`) are printed as one line and exit with status 2,
@@ -34,7 +36,9 @@ __all__ = ["MODELS_HELP", "PROTOCOL_NAMES", "build_parser", "main"]
 
 def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
     """The parser; `detailed_help` adds each model's --set keys to `train`'s and `evaluate`'s
-    help (only when help is asked for: it reads the catalog)."""
+    help (only when help is asked for: it reads the catalog).
+
+    long: a declaration, one statement an option, in the order `--help` lists them."""
     p = argparse.ArgumentParser(prog="python -m recsys_core", description="Recsys Explorer's command line")
     sub = p.add_subparsers(dest="command", required=True)
     raw = argparse.RawDescriptionHelpFormatter

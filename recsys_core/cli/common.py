@@ -28,15 +28,15 @@ def print_json(obj) -> None:
 
 
 def check_model(name: str) -> str:
-    from recsys_core.catalog import entry
+    from recsys_core.runs.catalog import entry
 
     entry(name)  # ConfigError listing the models
     return name
 
 
 def check_protocol(model: str, protocol: str) -> list[str]:
-    from recsys_core.catalog import applicable_protocols
-    from recsys_core.splits import check_protocol
+    from recsys_core.evaluation.protocols import check_protocol
+    from recsys_core.runs.catalog import applicable_protocols
 
     if protocol == "all":
         return applicable_protocols(model)
@@ -95,8 +95,8 @@ REFIT_HELP = (
 def set_keys_help() -> str:
     """Each model's `--set` keys with their shipped defaults and ranges (for `train --help`
     and `evaluate --help`; reads the torch-free catalog)."""
-    from recsys_core.catalog import ZOO
     from recsys_core.config import describe
+    from recsys_core.runs.catalog import ZOO
 
     parts = ["--set keys per model (KEY=VALUE; shipped default, range, meaning):"]
     for name, e in ZOO.items():
@@ -147,10 +147,10 @@ def log_src(args) -> str | None:
 def build_device(ds) -> str | None:
     """The device a build trains on, looked up only where it changes what is built (a dataset
     over catalog.CPU_CELLS): a warm build of a small dataset never imports torch."""
-    from recsys_core.catalog import CPU_CELLS
+    from recsys_core.runs.catalog import CPU_CELLS
 
     if ds.n_users * ds.n_items <= CPU_CELLS:
         return None
-    from recsys_core.train import pick_device
+    from recsys_core.training.devices import pick_device
 
     return pick_device().type

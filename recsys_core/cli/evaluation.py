@@ -9,8 +9,8 @@ from recsys_core.cli.common import check_model, check_protocol, metrics_table, p
 
 def cmd_evaluate(args) -> int:
     from recsys_core.data import load_dataset
-    from recsys_core.runner import fit_and_evaluate
-    from recsys_core.splits import describe
+    from recsys_core.evaluation.splits import describe
+    from recsys_core.runs.experiment import fit_and_evaluate
 
     if args.run is not None:
         return _evaluate_run(args)
@@ -51,7 +51,7 @@ def _temporal_counts(m: dict) -> str:
 
 def _segments(args, ds, ranks: dict, pair=None) -> dict[str, list[dict]]:
     """protocol -> the segment table of `args.by` (one model's ranks, or a pair's)."""
-    from recsys_core.paired import segment_context, segment_table
+    from recsys_core.evaluation.paired import segment_context, segment_table
 
     out = {}
     for protocol, r in ranks.items():
@@ -85,10 +85,10 @@ def _is_number(v) -> bool:
 
 def cmd_compare(args) -> int:
     from recsys_core.data import load_dataset
-    from recsys_core.paired import paired, parse_metric
-    from recsys_core.protocols import protocol as protocol_record
-    from recsys_core.runs import ranks_of
-    from recsys_core.store import Store
+    from recsys_core.evaluation.paired import paired, parse_metric
+    from recsys_core.evaluation.protocols import protocol as protocol_record
+    from recsys_core.runs.life import ranks_of
+    from recsys_core.runs.store import Store
 
     parse_metric(args.metric)  # a bad metric is said before anything is loaded or trained
     record = protocol_record(args.protocol)
@@ -131,7 +131,7 @@ def _stored_run(args):
     """(run, dataset, store) of `--run ID`: the dataset the run was trained on unless
     --dataset names another source of the same data."""
     from recsys_core.data import load_dataset
-    from recsys_core.store import Store
+    from recsys_core.runs.store import Store
 
     store = Store()
     run = store.run(args.run)
@@ -142,10 +142,11 @@ def _stored_run(args):
 
 
 def _evaluate_run(args) -> int:
-    from recsys_core.evaluation import evaluate_many, evaluate_ratings, evaluate_temporal
-    from recsys_core.runs import load_model
-    from recsys_core.splits import RANKING, describe, loo_split, ratings_split
-    from recsys_core.temporal import temporal_split
+    from recsys_core.evaluation.protocols import RANKING
+    from recsys_core.evaluation.scoring import evaluate_many, evaluate_ratings, evaluate_temporal
+    from recsys_core.evaluation.splits import describe, loo_split, ratings_split
+    from recsys_core.evaluation.temporal import temporal_split
+    from recsys_core.runs.artifacts import load_model
 
     run, ds, store = _stored_run(args)
     model = load_model(store, run, ds)
@@ -183,9 +184,9 @@ def _evaluate_run(args) -> int:
 
 def cmd_similar(args) -> int:
     from recsys_core.data import load_dataset
-    from recsys_core.lookup import find_movie
-    from recsys_core.splits import interactions
-    from recsys_core.zoo import make
+    from recsys_core.data.interactions import interactions
+    from recsys_core.data.lookup import find_movie
+    from recsys_core.runs.zoo import make
 
     ds = load_dataset(args.dataset)
     item = find_movie(ds, args.movie)
@@ -214,11 +215,11 @@ def cmd_similar(args) -> int:
 
 def cmd_recommend(args) -> int:
     from recsys_core.data import load_dataset
-    from recsys_core.fitting import fit_model
-    from recsys_core.lookup import find_user
-    from recsys_core.runs import load_model
-    from recsys_core.splits import loo_split
-    from recsys_core.zoo import make
+    from recsys_core.data.lookup import find_user
+    from recsys_core.evaluation.splits import loo_split
+    from recsys_core.runs.artifacts import load_model
+    from recsys_core.runs.zoo import make
+    from recsys_core.training.fitting import fit_model
 
     if args.run is not None:
         run, ds, store = _stored_run(args)

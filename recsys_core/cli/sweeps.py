@@ -9,9 +9,10 @@ from recsys_core.cli.common import raise_config
 
 def cmd_sweep(args) -> int:
     from recsys_core.data import load_dataset
-    from recsys_core.results import report
-    from recsys_core.store import Store
-    from recsys_core.sweeps import PoolExecutor, all_sweeps, get_sweep, run_sweep, user_sweeps_dir
+    from recsys_core.runs.reports import report
+    from recsys_core.runs.store import Store
+    from recsys_core.sweeps.executors import PoolExecutor, run_sweep
+    from recsys_core.sweeps.registry import all_sweeps, get_sweep, user_sweeps_dir
 
     names = args.name or []
     if args.list or not (names or args.all):
@@ -30,7 +31,7 @@ def cmd_sweep(args) -> int:
     sweeps = list(all_sweeps().values()) if args.all else [get_sweep(n) for n in names]
     kind = args.executor or ("pool" if args.workers > 1 else "ray" if args.address else "sequential")
     if kind == "ray":
-        from recsys_core.ray_executor import RayExecutor
+        from recsys_core.sweeps.ray_cluster import RayExecutor
 
         executor = RayExecutor(args.address, cpus=args.cpus_per_point)
     elif args.address:
@@ -59,8 +60,8 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from recsys_core.export import export_mlflow, export_tensorboard
-    from recsys_core.store import Store
+    from recsys_core.runs.export import export_mlflow, export_tensorboard
+    from recsys_core.runs.store import Store
 
     if not (args.mlflow or args.tensorboard):
         raise_config("export needs --mlflow URI and/or --tensorboard DIR")

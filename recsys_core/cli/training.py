@@ -8,16 +8,12 @@ from recsys_core.cli.common import build_device, check_model, check_protocol, me
 from recsys_core.errors import ConfigError
 
 
-def cmd_train(args) -> int:
+def _progress(args):
+    """tqdm bars on stderr: one a phase (NeuMF's pre-training of GMF and MLP, the model's own
+    fit, and with --refit all of them again on train + validation)."""
     from tqdm import tqdm
 
-    from recsys_core.catalog import MY_RUNS, config_for, describe_changes, is_neural
-    from recsys_core.config import to_dict
-    from recsys_core.data import load_dataset
-    from recsys_core.runner import fit_and_evaluate
-    from recsys_core.runs import ensure_run
-    from recsys_core.store import Store
-    from recsys_core.train import Callback
+    from recsys_core.training.loop import Callback
 
     class Progress(Callback):
         def __init__(self):
@@ -45,11 +41,22 @@ def cmd_train(args) -> int:
         def on_pretrain_epoch_end(self, phase, row):
             self.on_epoch_end(row)
 
+    return Progress()
+
+
+def cmd_train(args) -> int:
+    from recsys_core.config import to_dict
+    from recsys_core.data import load_dataset
+    from recsys_core.runs.catalog import MY_RUNS, config_for, describe_changes
+    from recsys_core.runs.experiment import fit_and_evaluate
+    from recsys_core.runs.life import ensure_run
+    from recsys_core.runs.store import Store
+
     check_model(args.model)
     ds = load_dataset(args.dataset)
     protocols = check_protocol(args.model, args.protocol)
     cfg = config_for(args.model, parse_sets(args.set))
-    progress, run_id = Progress(), None
+    progress, run_id = _progress(args), None
     if args.refit:  # a refit model is tested, not stored: the store keeps validated fits
         res = fit_and_evaluate(args.model, ds, protocols, args.k, cfg=cfg, callbacks=[progress], refit=True)
     else:
@@ -75,6 +82,13 @@ def cmd_train(args) -> int:
             return 1
     if progress.bar is not None:
         progress.bar.close()
+    return _print_result(args, ds, protocols, res, run_id)
+
+
+def _print_result(args, ds, protocols, res, run_id) -> int:
+    """What `train` prints once the fit ends (JSON with --json), and its exit status."""
+    from recsys_core.runs.catalog import is_neural
+
     h = res.history
     if args.json:
         out = [dict(res.to_json(p, args.k), history=h.to_dict(), config=res.config, run=run_id) for p in protocols]
@@ -97,7 +111,7 @@ def cmd_train(args) -> int:
     if h.status != "done":
         print(f"{h.status}: {h.message}", file=sys.stderr)
         return 1
-    best = h.epochs[h.best_epoch - 1] if h.best_epoch else h.epochs[-1]
+    best = h.best_row()
     last = h.epochs[-1]
     keys = [k for k in ("train_loss", "valid_loss", "HR@10", "NDCG@10", "RMSE") if k in last]
     if keys:
@@ -125,10 +139,10 @@ def cmd_train(args) -> int:
 def cmd_build(args) -> int:
     import time
 
-    from recsys_core.catalog import missing_models, models_for, not_offered
     from recsys_core.data import load_dataset
-    from recsys_core.results import Results
-    from recsys_core.store import Store
+    from recsys_core.runs.catalog import missing_models, models_for, not_offered
+    from recsys_core.runs.results import Results
+    from recsys_core.runs.store import Store
 
     t = time.perf_counter()
     ds = load_dataset(args.dataset, fetch_missing=args.dataset in ("ml-100k", "ml-1m"))
@@ -146,7 +160,7 @@ def cmd_build(args) -> int:
     for protocol in [None, *(["temporal"] if args.temporal else [])]:
         where = " under the temporal split" if protocol else ""
         if [m for m in missing_models(store, ds, protocol) if m in models]:  # something to train: only now torch
-            from recsys_core.build import build
+            from recsys_core.runs.build import build
 
             def progress(j, n, name, out, where=where):
                 state = "cached" if out.cached else out.run["status"]
@@ -157,7 +171,8 @@ def cmd_build(args) -> int:
         else:
             print(f"all {len(models)} models cached{where}", file=sys.stderr)
     if args.with_sweeps:
-        from recsys_core.sweeps import SHIPPED, run_sweep
+        from recsys_core.sweeps.executors import run_sweep
+        from recsys_core.sweeps.registry import SHIPPED
 
         for sweep in SHIPPED.values():
             print(f"sweep {sweep.name}", file=sys.stderr, flush=True)
@@ -179,13 +194,27 @@ def cmd_build(args) -> int:
 
 def cmd_devices(args) -> int:
     from recsys_core.data import load_dataset
-    from recsys_core.device_check import available_devices, cross_check, describe_torch
+    from recsys_core.runs.catalog import config_for, entry, neural_models
+    from recsys_core.runs.zoo import make
+    from recsys_core.training.device_check import Candidate, available_devices, cross_check, describe_torch
 
     print(describe_torch())
     if not args.check:
         return 0
     devices = available_devices()
-    worst = cross_check(load_dataset(args.dataset), devices, args.epochs, args.tolerance)
+    ds = load_dataset(args.dataset)
+    feats = ds.genre_matrix if ds.has_genres else None
+
+    def maker(name):
+        def make_one(overrides: dict):
+            if "pretrain_epochs" in type(config_for(name)).__dataclass_fields__:
+                overrides = {**overrides, "pretrain_epochs": (1,)}  # NeuMF: a one-epoch pre-training of each tower
+            return make(name, ds.n_users, ds.n_items, cfg=config_for(name, overrides), item_features=feats)
+
+        return make_one
+
+    models = [Candidate(n, entry(n).task == "rating", maker(n)) for n in neural_models()]
+    worst = cross_check(ds, devices, args.epochs, args.tolerance, models)
     if len(devices) == 1:
         print("no GPU here: nothing to compare the CPU with")
     return 0 if worst <= args.tolerance else 1

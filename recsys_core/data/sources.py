@@ -87,6 +87,9 @@ def read_table(
     column (default: all of `columns`); a row with too many fields is an error.
     Columns in `numbers` are parsed as float64 by the C parser when every value is a
     number; otherwise they stay strings and `numeric()` finds the bad line.
+
+    long: each kind of malformed input (encoding, separator, short and long rows, empty
+    cells) is caught where the parse meets it, so its message can name the line.
     """
     label = src.label(name)
     raw = src.read(name)

@@ -84,7 +84,10 @@ def activity(rng: np.random.Generator, users: int, total: int, cap: int) -> np.n
 
 
 def generate(s: Synth) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(log, item table): the log's columns user_id, item_id, timestamp[, rating]."""
+    """(log, item table): the log's columns user_id, item_id, timestamp[, rating].
+
+    long: one generative story told in order (popularity, categories, activity, tastes,
+    sessions, times, ratings), each step drawing from the same seeded generator."""
     s.check()
     rng = np.random.default_rng(s.seed)
     weight = (np.arange(s.items) + 10.0) ** -ALPHA

@@ -42,7 +42,9 @@ def synthetic(
     per_user: int = 30,
     sharpness: float = 6.0,
 ) -> Dataset:
-    """Generate a planted dataset (see module docstring). Deterministic for its arguments."""
+    """Generate a planted dataset (see module docstring). Deterministic for its arguments.
+
+    long: one seeded story (genres, tastes, popularity, ratings, times) in the order it draws."""
     if users < 2 or items < 10 or not 1 <= genres <= len(GENRE_NAMES):
         raise DataError(f"synthetic data needs users >= 2, items >= 10, 1 <= genres <= {len(GENRE_NAMES)}")
     per_user = min(per_user, items // 2)

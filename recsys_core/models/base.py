@@ -3,50 +3,25 @@
 A subclass implements `score`; `recommend` is written once, here: score, mask what the user
 has seen, top-k. Closed-form models implement `fit(train, valid, callbacks, cancel)`
 themselves; neural ones are fitted by the one training loop, and every caller goes through
-`recsys_core.fitting.fit_model`, which serves both.
+`recsys_core.training.fitting.fit_model`, which serves both.
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
-from recsys_core.splits import Interactions
+from recsys_core.data.interactions import Interactions
+from recsys_core.models.history import History
 
 # (user, item) scores a batch of scoring holds at most (evaluation, validation, `recommend`):
 # 25,000 kept `train ncf` on ml-100k level with RecBole's NeuMF in peak memory, where
 # 100,000 cost about 100 MiB more and 1 s less on ml-1m's full evaluation
 # (docs/benchmarks.md, "Memory")
 SCORE_CELLS = 25_000
-
-
-@dataclass
-class History:
-    """What a fit did: one row per epoch (a single row for closed-form models)."""
-
-    epochs: list[dict] = field(default_factory=list)  # epoch, train_loss, valid_loss, metrics..., seconds
-    best_epoch: int | None = None
-    status: str = "done"  # done | diverged | cancelled | failed
-    message: str = ""
-    device: str = "cpu"
-
-    @property
-    def seconds(self) -> float:
-        return float(sum(e.get("seconds", 0.0) for e in self.epochs))
-
-    def to_dict(self) -> dict:
-        return {
-            "epochs": self.epochs,
-            "best_epoch": self.best_epoch,
-            "status": self.status,
-            "message": self.message,
-            "device": self.device,
-            "seconds": self.seconds,
-        }
 
 
 class Recommender(abc.ABC):

@@ -17,9 +17,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from recsys_core.data.interactions import Interactions
 from recsys_core.models.base import History, Recommender, closed_form_history
 from recsys_core.models.configs import EASEConfig, PopularityConfig
-from recsys_core.splits import Interactions
 
 
 class Popularity(Recommender):

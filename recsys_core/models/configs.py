@@ -52,7 +52,7 @@ class TrainParams:
     amp: str = param("off", choices=AMP_MODES, help="mixed precision on CUDA (bf16 or fp16); off on the CPU and MPS")
 
 
-# loss -> objective (recsys_core.objectives): BCE scores every row alone; BPR each
+# loss -> objective (recsys_core.training.objectives): BCE scores every row alone; BPR each
 # (positive, negative) pair; sampled softmax each positive against its n_negatives
 LOSSES = {"bce": "pointwise", "bpr": "bpr", "softmax": "softmax"}
 

@@ -13,10 +13,10 @@ import time
 import numpy as np
 import torch
 
+from recsys_core.data.interactions import Interactions
 from recsys_core.errors import DataError
 from recsys_core.models.base import History, Recommender, closed_form_history
 from recsys_core.models.configs import GenreConfig
-from recsys_core.splits import Interactions
 
 _POP_TIEBREAK = 1e-4  # popularity share added to cosine scores; smaller than any genre difference
 

@@ -1,6 +1,6 @@
 """What every neural model shares: training parameters in its config, and the inference
 state it keeps itself (`prepare`). How a model is fitted lives beside the training loop
-(`recsys_core.fitting`): nothing here imports it."""
+(`recsys_core.training.fitting`): nothing here imports it."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from recsys_core.data.interactions import Interactions
 from recsys_core.models.base import History, Recommender
-from recsys_core.splits import Interactions
 
 
 class NeuralRecommender(Recommender, nn.Module):
-    """A Recommender that is an nn.Module trained by `recsys_core.train.fit`.
+    """A Recommender that is an nn.Module trained by `recsys_core.training.loop.fit`.
 
-    Subclasses set `objective` (a name in `recsys_core.objectives.OBJECTIVES`), build layers
+    Subclasses set `objective` (a name in `recsys_core.training.objectives.OBJECTIVES`), build layers
     in `__init__`, and implement `forward` (training path) and `score` (inference path).
     """
 

@@ -24,8 +24,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from recsys_core.data.interactions import Interactions
 from recsys_core.models.neural import NeuralRecommender
-from recsys_core.splits import Interactions
 
 
 class Dropout(nn.Dropout):

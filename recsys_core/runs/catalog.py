@@ -1,0 +1,241 @@
+"""The shipped models and the keys their runs are stored under. Torch-free, so the CLI's
+help, a warm build and the pages' reads never import torch.
+
+An explicit dict, name -> entry (no importlib string search): each entry's tuned default
+config, family, task and a one-line summary. `config_for(name, overrides)` validates
+overrides (unknown keys and bad values raise `ConfigError` listing the valid keys and
+ranges). A run is keyed by dataset fingerprint + model + config hash + protocols + the
+store's artifact version (`run_key`); `shipped_runs` finds the shipped models' runs.
+The model classes are in `recsys_core.runs.zoo`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from recsys_core.config import config_hash, override, to_dict
+from recsys_core.data import Dataset
+from recsys_core.errors import ConfigError
+from recsys_core.evaluation.protocols import RANKING, RATING, TEMPORAL
+from recsys_core.models.configs import (
+    AutoRecConfig,
+    CDAEConfig,
+    EASEConfig,
+    EmbNetConfig,
+    GenreConfig,
+    GRU4RecConfig,
+    MFConfig,
+    NCFConfig,
+    PopularityConfig,
+    SASRecConfig,
+    TrainParams,
+)
+from recsys_core.runs.store import Store, cache_key
+
+MY_RUNS = "my-runs"  # the store's sweep name for runs started from the Train page
+REQUIRED = ["topk.npz"]  # the artifact every shipped run must have intact to count as built
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    config: object  # the tuned default config
+    family: str
+    task: str  # "ranking" (implicit top-k) or "rating" (explicit, RMSE; also ranks)
+    summary: str
+
+    @property
+    def neural(self) -> bool:
+        """Trained by the one loop (its config carries the training parameters)."""
+        return isinstance(self.config, TrainParams)
+
+
+# Tuned defaults (docs/tuning.md: how each was chosen, on validation only).
+# recency_half_life: recent interactions weigh more (leave-one-out by time asks for the next)
+MF_DEFAULT = MFConfig(
+    dim=128, batch_size=2048, lr=0.003, weight_decay=1e-6, recency_half_life=10, loss="softmax", n_negatives=16
+)
+NCF_DEFAULT = NCFConfig(
+    mf_dim=32,
+    layers=(64, 32, 16, 8),
+    batch_size=4096,
+    lr=0.005,
+    pretrain=True,
+    schedule="cosine-restarts",
+    recency_half_life=10,
+)
+EASE_DEFAULT = EASEConfig(recency_half_life=20)
+# AutoRec's and embnet's regularisation and weight averaging were picked on the 5 folds'
+# inner validation (the fourth tuning pass)
+AUTOREC_DEFAULT = AutoRecConfig(
+    layers=(128, 128),
+    dropout=0.85,
+    item_based=True,
+    batch_size=32,
+    lr=0.0005,
+    weight_decay=1e-5,
+    epochs=100,
+    patience=10,
+    average_half_life=10.0,
+)
+CDAE_DEFAULT = CDAEConfig(
+    hidden=600, batch_size=32, lr=0.001, epochs=100, patience=5, pos_weight=False, recency_half_life=5
+)
+EMBNET_DEFAULT = EmbNetConfig(
+    dim=100,
+    embedding_dropout=0.4,
+    batch_size=1024,
+    lr=0.003,
+    weight_decay=1e-3,
+    epochs=80,
+    patience=10,
+    average_half_life=3.0,
+)
+
+# the sequential models: picked on validation (docs/tuning.md, "Sequential models")
+SASREC_DEFAULT = SASRecConfig(max_len=50, loss="full", batch_size=128, lr=0.005, epochs=200, patience=5)
+GRU4REC_DEFAULT = GRU4RecConfig(max_len=50, loss="full", batch_size=128, lr=0.005, epochs=200, patience=5)
+
+ZOO: dict[str, Entry] = {
+    e.name: e
+    for e in [
+        Entry("popularity", PopularityConfig(), "baseline", "ranking", "most popular unseen items"),
+        Entry("genre", GenreConfig(), "content", "ranking", "cosine of genre vectors (the content-based study)"),
+        Entry("ease", EASE_DEFAULT, "baseline", "ranking", "closed-form item-item model (Steck 2019)"),
+        Entry("mf", MF_DEFAULT, "factorisation", "ranking", "dot-product MF with biases (BCE, BPR or sampled softmax)"),
+        Entry("ncf", NCF_DEFAULT, "neural", "ranking", "NeuMF: GMF + MLP tower (the NCF studies)"),
+        Entry("autorec", AUTOREC_DEFAULT, "autoencoder", "rating", "deep autoencoder, SELU (the AutoRec study)"),
+        Entry("cdae", CDAE_DEFAULT, "autoencoder", "ranking", "denoising autoencoder (the CDAE study)"),
+        Entry("embnet", EMBNET_DEFAULT, "neural", "rating", "embedding regressor (the embedding-network study)"),
+        Entry(
+            "sasrec", SASREC_DEFAULT, "sequential", "ranking", "self-attention over the history (Kang and McAuley 2018)"
+        ),
+        Entry("gru4rec", GRU4REC_DEFAULT, "sequential", "ranking", "a GRU over the history (Hidasi et al. 2016)"),
+    ]
+}
+
+
+def entry(name: str) -> Entry:
+    if name not in ZOO:
+        raise ConfigError(f"unknown model {name!r}: choose one of {', '.join(ZOO)}")
+    return ZOO[name]
+
+
+def config_for(name: str, overrides: dict | None = None):
+    return override(entry(name).config, overrides or {})
+
+
+def is_neural(name: str) -> bool:
+    return entry(name).neural
+
+
+def neural_models() -> list[str]:
+    return [m for m in ZOO if is_neural(m)]
+
+
+CPU_CELLS = 500_000_000  # users x items above which the network models are not built on a CPU
+NETWORKS = ("ncf", "autorec", "cdae", "embnet", "sasrec", "gru4rec")  # score every item through a network
+ML1M_CELLS = 6_040 * 3_706
+
+
+def not_offered(ds: Dataset, device: str | None = None) -> dict[str, str]:
+    """The shipped models this dataset cannot serve, each with the reason a page shows: rating
+    models without ratings, the genre model without categories, and, for a build on
+    `device="cpu"` above CPU_CELLS users x items, the models that score every item for every
+    user through a network (their full-ranking evaluation alone would take hours; a machine
+    with a GPU builds them). `device=None`: the rules that hold on any device."""
+    out = {}
+    cells = ds.n_users * ds.n_items
+    for name, e in ZOO.items():
+        if ds.implicit and e.task == "rating":
+            out[name] = "predicts ratings, and this dataset has none (every interaction is a positive)"
+        elif name == "genre" and not ds.has_genres:
+            out[name] = "compares item categories, and this dataset has none"
+        elif name in NETWORKS and device == "cpu" and cells > CPU_CELLS:
+            out[name] = (
+                f"scores every item for every user through a network: {ds.n_users:,} users x {ds.n_items:,} items is"
+                f" {cells / ML1M_CELLS:,.0f} times MovieLens-1M, too slow on a CPU (a machine with a GPU builds it)"
+            )
+    return out
+
+
+def models_for(ds: Dataset, device: str | None = None) -> list[str]:
+    """The shipped models that make sense on this dataset and device (`not_offered` says why not the others)."""
+    skip = not_offered(ds, device)
+    return [m for m in ZOO if m not in skip]
+
+
+def applicable_protocols(name: str) -> list[str]:
+    return [*RANKING, TEMPORAL, *(RATING if entry(name).task == "rating" else ())]
+
+
+def build_protocols(name: str) -> list[str]:
+    """What `build` evaluates in one run per model: every leave-one-out ranking protocol, plus
+    the ratings split for rating models (5-fold is for the benchmark: five fits are too slow
+    for a cold start). The temporal split trains on other rows: its shipped runs are their
+    own (`build --protocol temporal`, `temporal_key`)."""
+    return [p for p in applicable_protocols(name) if p not in ("ratings-5fold", TEMPORAL)]
+
+
+# ------------------------------------------------------------------ run keys
+
+
+def run_key(ds: Dataset, name: str, cfg, protocols) -> str:
+    protocol_part = "+".join(sorted(protocols)).replace("loo-", "")
+    return cache_key(ds.fingerprint, name, config_hash(cfg) + "-" + protocol_part)[:120]
+
+
+def shipped_key(ds: Dataset, name: str) -> str:
+    """The cache key of a shipped model with its default config."""
+    return run_key(ds, name, config_for(name), build_protocols(name))
+
+
+def temporal_key(ds: Dataset, name: str) -> str:
+    """The cache key of a shipped model's run under the temporal split (its own training rows)."""
+    return run_key(ds, name, config_for(name), [TEMPORAL])
+
+
+def shipped_runs(store: Store, ds: Dataset, protocol: str | None = None) -> dict[str, dict]:
+    """name -> the finished run of each shipped model with its default config (one query);
+    `protocol="temporal"`: their runs under the temporal split."""
+    keyer = temporal_key if protocol == TEMPORAL else shipped_key
+    keys = {name: keyer(ds, name) for name in models_for(ds)}
+    found = store.latest_done_many(list(keys.values()))
+    return {name: found[key] for name, key in keys.items() if key in found}
+
+
+def required_files(name: str) -> list[str]:
+    """The files a shipped model's run must have intact to count as built: its top-k lists,
+    and the weights of a neural model (the pages reload them)."""
+    return [*REQUIRED, *(["weights.pt"] if is_neural(name) else [])]
+
+
+def missing_models(store: Store, ds: Dataset, protocol: str | None = None, device: str | None = None) -> list[str]:
+    """Shipped models not built on this dataset (under the temporal split with
+    `protocol="temporal"`): no finished run, or a finished run whose artifacts fail their
+    checksum (those are rebuilt, never shown half)."""
+    done = shipped_runs(store, ds, protocol)
+    return [
+        name
+        for name in models_for(ds, device)
+        if name not in done
+        or (done[name]["status"] == "done" and not store.has_artifacts(done[name]["key"], required_files(name)))
+    ]
+
+
+def changed(model: str, overrides: dict) -> dict:
+    """The overrides that differ from the shipped default (a run's short label)."""
+    default, cfg = to_dict(config_for(model)), to_dict(config_for(model, overrides))
+    return {k: v for k, v in cfg.items() if default.get(k) != v}
+
+
+def describe_changes(model: str, overrides: dict) -> str:
+    """'dim=32, lr=0.01' (the model's settings first, then training ones), or 'defaults'."""
+    training = {f.name for f in dataclasses.fields(TrainParams)}
+    diff = changed(model, overrides)
+    if not diff:
+        return "defaults"
+    diff = dict(sorted(diff.items(), key=lambda kv: kv[0] in training))
+    fmt = {list: lambda v: "-".join(map(str, v)), float: lambda v: f"{v:g}"}
+    return ", ".join(f"{k}={fmt.get(type(v), str)(v)}" for k, v in diff.items())

@@ -1,0 +1,47 @@
+"""The model classes of the catalog's entries, and `make`: a fresh, unfitted model.
+
+The entries themselves (names, tuned defaults, tasks) are in the torch-free
+`recsys_core.runs.catalog`; this module adds the classes, which need torch.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from recsys_core.models.autoencoders import CDAE, AutoRec
+from recsys_core.models.base import Recommender
+from recsys_core.models.baselines import EASE, Popularity
+from recsys_core.models.content import GenreSimilarity
+from recsys_core.models.embnet import EmbeddingNet
+from recsys_core.models.ncf import MF, NCF
+from recsys_core.models.sequential import GRU4Rec, SASRec
+from recsys_core.runs.catalog import ZOO, config_for, entry, is_neural
+
+__all__ = ["CLASSES", "ZOO", "config_for", "entry", "is_neural", "make"]
+
+CLASSES: dict[str, type[Recommender]] = {
+    "popularity": Popularity,
+    "genre": GenreSimilarity,
+    "ease": EASE,
+    "mf": MF,
+    "ncf": NCF,
+    "autorec": AutoRec,
+    "cdae": CDAE,
+    "embnet": EmbeddingNet,
+    "sasrec": SASRec,
+    "gru4rec": GRU4Rec,
+}
+assert list(CLASSES) == list(ZOO), "every catalog entry has its class, in the same order"
+
+
+def make(
+    name: str, n_users: int, n_items: int, overrides: dict | None = None, cfg=None, item_features=None
+) -> Recommender:
+    """A fresh, unfitted model (neural weights initialised from the config's seed)."""
+    entry(name)
+    cfg = cfg if cfg is not None else config_for(name, overrides)
+    cls = CLASSES[name]
+    if is_neural(name):
+        torch.manual_seed(cfg.seed)
+        return cls(n_users, n_items, cfg, item_features)
+    return cls(n_users, n_items, cfg)

@@ -1,0 +1,146 @@
+"""Devices and threads: which device a run trains on, how many CPU threads torch uses, mixed
+precision, and how a device is named in a run's record. The policy lives here, apart from
+the training loop, so a page that names the device never imports the loop.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+
+import torch
+
+from recsys_core.errors import ConfigError
+
+_MALLOC_SET: bool | None = None  # whether glibc was told to return freed memory (once a process)
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """The device a run will use: `auto` takes CUDA, then MPS, then the CPU; `cpu`, `cuda`,
+    `cuda:N` and `mps` are taken as asked when present, and raise ConfigError (saying what
+    torch sees) when not, so a run is refused before it is queued."""
+    requested = str(requested or "auto")
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError as e:
+        raise ConfigError(f"unknown device {requested!r}: use auto, cpu, cuda, cuda:N or mps") from e
+    if device.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise ConfigError(f"device {requested!r}: torch sees no CUDA device here ({seen_devices()})")
+        if device.index is not None and device.index >= n:
+            raise ConfigError(f"device {requested!r}: torch sees {n} CUDA device(s), cuda:0 .. cuda:{n - 1}")
+    elif device.type == "mps" and not _mps_available():
+        raise ConfigError(f"device 'mps': no Apple GPU is available here ({seen_devices()})")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"unknown device {requested!r}: use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def thread_count() -> int:
+    """torch's CPU threads for a fit: `RECSYS_THREADS` when set, else one per core this
+    process may run on. Never chosen from the load of the moment: the thread count changes
+    the order of torch's sums and so a run's figures (SASRec on ml-100k, 5 epochs, HR@10
+    0.638 with one thread, 0.646 with two), so a shipped model gives the same figures on a
+    busy machine as on an idle one. Busy cores no longer call for fewer threads: with the
+    OpenMP threads waiting passively (`recsys_core.WAIT_POLICY`), two threads beside a
+    busy-loop process on 2 cores train as fast as one (docs/benchmarks.md, "Under load")."""
+    raw = os.environ.get("RECSYS_THREADS", "").strip()
+    if raw:
+        try:
+            n = int(raw)
+        except ValueError as e:
+            raise ConfigError(f"RECSYS_THREADS={raw!r}: expected a whole number of threads") from e
+        if n < 1:
+            raise ConfigError(f"RECSYS_THREADS={n}: at least one thread")
+        return n
+    return usable_cores()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform says, else
+    every core)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def return_freed_memory() -> bool:
+    """With `RECSYS_MMAP_THRESHOLD=N` (bytes), ask glibc's malloc to serve blocks of N and
+    more from their own mappings, given back to the system when freed, instead of from a
+    heap it keeps at its high-water mark. Off by default: it lowers the peak (`train ncf` on
+    ml-100k: 651 -> 504 MiB at 256 KiB) but costs a page fault per large tensor (MF's
+    training 10 -> 21 s), measured in docs/benchmarks.md, "Memory". False where it is off or
+    the C library is not glibc (macOS, Windows, musl)."""
+    global _MALLOC_SET
+    if _MALLOC_SET is None:
+        _MALLOC_SET = False
+        try:
+            threshold = int(os.environ.get("RECSYS_MMAP_THRESHOLD", "0"))
+            if threshold > 0:
+                libc = ctypes.CDLL("libc.so.6")
+                m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameters
+                _MALLOC_SET = bool(libc.mallopt(m_mmap_threshold, threshold)) and bool(
+                    libc.mallopt(m_trim_threshold, 4 * threshold)
+                )
+        except (OSError, AttributeError, ValueError):
+            _MALLOC_SET = False
+    return _MALLOC_SET
+
+
+def use_threads() -> int:
+    """Apply `thread_count()` to torch (process-wide) and return it."""
+    n = thread_count()
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+
+
+def seen_devices() -> str:
+    """What torch sees: 'cpu (2 threads)', then each CUDA device or the Apple GPU."""
+    parts = [f"cpu ({usable_cores()} cores; {_threads_rule()})"]
+    if torch.cuda.is_available():
+        parts += [f"cuda:{j} {torch.cuda.get_device_name(j)}" for j in range(torch.cuda.device_count())]
+    if _mps_available():
+        parts.append("mps (Apple GPU)")
+    return ", ".join(parts)
+
+
+def describe_device(device: torch.device | str | None = None) -> str:
+    """'NVIDIA H100 80GB HBM3 (cuda:0)' or 'CPU, 2 torch threads (no GPU found)'."""
+    device = pick_device() if device is None else pick_device(str(device))
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"{torch.cuda.get_device_name(index)} (cuda:{index})"
+    if device.type == "mps":
+        return "Apple GPU (mps)"
+    gpu = "" if torch.cuda.is_available() or _mps_available() else " (no GPU found)"
+    return f"CPU, {_threads_rule()}{gpu}"
+
+
+def _threads_rule() -> str:
+    """'2 torch threads (RECSYS_THREADS)' (set), or '2 torch threads, one per core' (the rule)."""
+    n = thread_count()
+    if os.environ.get("RECSYS_THREADS", "").strip():
+        return f"{n} torch thread{'s' * (n != 1)} (RECSYS_THREADS)"
+    return f"{n} torch thread{'s' * (n != 1)}, one per core"
+
+
+def amp_dtype(cfg, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a run: bf16 or fp16 on CUDA when asked for, else None (mixed
+    precision is off on the CPU and MPS, whatever the config says)."""
+    mode = getattr(cfg, "amp", "off")
+    if device.type != "cuda" or mode == "off":
+        return None
+    return torch.bfloat16 if mode == "bf16" else torch.float16

@@ -1,0 +1,85 @@
+"""What the objectives share: the full softmax over every item (on the CPU in cache-sized
+chunks with its gradients in one pass), the recency weights of training rows, and the scores
+of the validation candidates a validation loss reads.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from recsys_core.data.interactions import Interactions
+from recsys_core.evaluation.scoring import candidate_scores
+from recsys_core.evaluation.splits import LooSplit
+
+# ------------------------------------------------------------------ implicit, pointwise / pairwise
+
+
+# ------------------------------------------------------------------ user vectors
+
+
+# ------------------------------------------------------------------ explicit ratings
+
+
+# ------------------------------------------------------------------ sequences
+
+
+def full_softmax_loss(h: torch.Tensor, w: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of `targets` under a softmax of `h @ w.T` (every item): on the CPU
+    computed a few hundred rows at a time with its gradients in the same pass
+    (`_ChunkedSoftmaxCE`), which never holds the [rows, items] logits, nor their gradient,
+    in memory; elsewhere (CUDA, MPS, mixed precision) `F.cross_entropy`."""
+    if h.device.type == "cpu" and h.dtype == w.dtype == torch.float32 and torch.is_grad_enabled():
+        return _ChunkedSoftmaxCE.apply(h, w, targets)
+    return F.cross_entropy(h @ w.T, targets)
+
+
+class _ChunkedSoftmaxCE(torch.autograd.Function):
+    """Softmax cross-entropy whose forward also computes the gradients (the softmax minus
+    the one-hot target, times the other factor), chunk by chunk, so the logits of a chunk
+    stay in the CPU's cache: the same figures as `F.cross_entropy(h @ w.T, t)` to float
+    rounding, in under half its time for 6,400 positions over ml-1m's 3,706 items
+    (`python benchmarks/bench_sequential.py`, docs/benchmarks.md "Sequential models")."""
+
+    @staticmethod
+    def forward(ctx, h, w, targets):
+        n = h.shape[0]
+        chunk = max(16, min(256, (1 << 20) // max(1, w.shape[0])))  # a chunk's logits: about 4 MB at most
+        grad_h, grad_w = torch.empty_like(h), torch.zeros_like(w)
+        total = torch.zeros((), dtype=torch.float64)
+        for s in range(0, n, chunk):
+            hc, tc = h[s : s + chunk], targets[s : s + chunk]
+            rows = torch.arange(len(tc))
+            logp = torch.log_softmax(hc @ w.T, 1)
+            total -= logp[rows, tc].sum(dtype=torch.float64)
+            p = logp.exp_()
+            p[rows, tc] -= 1  # d loss / d logits, times n
+            torch.mm(p, w, out=grad_h[s : s + chunk])
+            grad_w.addmm_(p.T, hc)
+        ctx.save_for_backward(grad_h, grad_w)
+        ctx.n = max(1, n)
+        return (total / ctx.n).to(h.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_h, grad_w = ctx.saved_tensors
+        scale = grad / ctx.n
+        return grad_h * scale, grad_w * scale, None
+
+
+def valid_scores(model, valid):
+    """([users, candidates] scores, mask of real candidates) of the uniform validation
+    candidates, the held-out item first; None without a leave-one-out validation."""
+    if not isinstance(valid, LooSplit):
+        return None
+    users, cand = valid.candidates("uniform", "valid")
+    return torch.as_tensor(candidate_scores(model, users, cand)), torch.as_tensor(cand >= 0)
+
+
+def recency_weights(train: Interactions, cfg, device) -> torch.Tensor | None:
+    """Per-row recency weights scaled to mean 1 (the loss keeps its scale), or None when off."""
+    half_life = getattr(cfg, "recency_half_life", 0.0)
+    if half_life <= 0 or not len(train):
+        return None
+    w = torch.as_tensor(train.recency_weights(half_life), device=device)
+    return w / w.mean()
