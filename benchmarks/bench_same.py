@@ -8,7 +8,7 @@ store with the command line (`build --temporal`, two torch threads), then reads 
 SQLite file directly, not through the library, so the same script reads a store written by
 any version: each run's model, key, status, best epoch and test figures. `compare` prints
 them side by side with the largest difference and exits 1 when any figure, key or status
-differs. Run the two sides on the same machine with the same thread count (torch's CPU
+differs (timings are left out: they change with the machine's load). Run the two sides on the same machine with the same thread count (torch's CPU
 kernels are deterministic for a given thread count, not across counts).
 """
 
@@ -70,7 +70,9 @@ def compare(a_path: Path, b_path: Path) -> int:
             bad.append(
                 f"{key}: status/best epoch {ra['status']}/{ra['best_epoch']} vs {rb['status']}/{rb['best_epoch']}"
             )
-        fa, fb = _flat(ra["metrics"]), _flat(rb["metrics"])
+        # timings ("seconds/...") are not figures: they change with the machine's load
+        fa = {k: v for k, v in _flat(ra["metrics"]).items() if not k.startswith("seconds/")}
+        fb = {k: v for k, v in _flat(rb["metrics"]).items() if not k.startswith("seconds/")}
         if set(fa) != set(fb):
             bad.append(f"{key}: figures {sorted(set(fa) ^ set(fb))} on one side only")
         for name in sorted(set(fa) & set(fb)):

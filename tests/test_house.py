@@ -95,6 +95,14 @@ def test_files_and_functions_a_person_can_hold_in_their_head():
     assert not long, "\n".join(long)
 
 
+def test_the_suite_mirrors_the_packages():
+    """A package's tests live in tests/<package>/ (the CLI's beside the package each command
+    drives, the pages' in tests/app/); the house rules stay at the top."""
+    for package in [p for p in ALLOWED if p != "cli"]:
+        assert list((ROOT / "tests" / package).glob("test_*.py")), f"tests/{package}/ has no tests"
+    assert [f.name for f in (ROOT / "tests").glob("test_*.py")] == ["test_house.py"]
+
+
 def test_no_import_cycle_among_the_package_modules():
     mods = _modules()
     graph = {}

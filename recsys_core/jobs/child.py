@@ -121,7 +121,7 @@ def run_in_child(
     every way a child can end is read in one place."""
     folder = Path(tempfile.mkdtemp(prefix="recsys-child-"))
     cancel_path, err_path = folder / "cancel", folder / "stderr.txt"
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])  # the checkout: the folder above recsys_core
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
     with open(err_path, "wb") as err:
         proc = subprocess.Popen(

@@ -65,7 +65,7 @@ def boom(job, message: str) -> None:
 def test_work_that_raises_in_its_process_says_why(tmp_path):
     store = Store(tmp_path)
     jobs = JobManager(store)
-    job = jobs.submit("boom", None, kind="train", child=("tests.test_child:boom", {"message": "no such file"}))
+    job = jobs.submit("boom", None, kind="train", child=("tests.jobs.test_child:boom", {"message": "no such file"}))
     jobs.wait(job, 120)
     assert job.status == "failed" and "ValueError: no such file" in job.error and "Traceback" in job.error
     assert job.progress["phase"] == "about to fail"  # its reports came back before the end

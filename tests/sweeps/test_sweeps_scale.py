@@ -18,10 +18,11 @@ from recsys_core.runs.reports import report
 from recsys_core.runs.store import Store, owner_token
 from recsys_core.sweeps.executors import run_sweep
 from recsys_core.sweeps.spec import Sweep, load_sweep_file
+from tests.conftest import ROOT
 from tests.helpers import failing_middle_sweep
 
 SRC = "synthetic:users=120,items=100,seed=4"
-ROOT = Path(__file__).resolve().parent.parent
+
 NCF = {"epochs": 2, "batch_size": 512, "layers": (8, 4)}
 
 

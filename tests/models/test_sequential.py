@@ -1,6 +1,6 @@
 """Sequential models (SASRec, GRU4Rec): the order they read, the causal mask, what a planted
 order teaches them and what shuffling it takes away. Their reload, shapes and seen-item
-rules are in the zoo's shared contract (tests/test_contract.py)."""
+rules are in the zoo's shared contract (tests/models/test_contract.py)."""
 
 from __future__ import annotations
 
