@@ -386,14 +386,14 @@ def ready(res: Results, choice: str, artifact: str) -> bool:
             save_run_artifacts(store(), run, res.ds)
     except RecsysError as e:
         st.error(str(e))
-        if run["meta"].get("src") and st.button("Train it again", key=f"retrain_{run['id']}"):
+        if run.meta.get("src") and st.button("Train it again", key=f"retrain_{run.id}"):
             try:
-                job = jobs.resubmit(job_manager(), store(), run["id"], caller())
+                job = jobs.resubmit(job_manager(), store(), run.id, caller())
                 st.session_state["train_job"] = job.id
                 st.success(f"Queued as run {job.run_id}; follow it on the Train page.")
             except RecsysError as e:
                 refused(e)
-        elif not run["meta"].get("src"):
-            st.caption(f"Train it again: `python -m recsys_core train {run['model']}` with the same --set values.")
+        elif not run.meta.get("src"):
+            st.caption(f"Train it again: `python -m recsys_core train {run.model}` with the same --set values.")
         return False
     return res.arrays(choice, artifact) is not None

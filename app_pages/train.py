@@ -186,22 +186,22 @@ with right:
         st.stop()
 
     run = store().run(job.run_id) if job.run_id else None
-    status = run["status"] if run else job.status
+    status = run.status if run else job.status
     if status == "done":
-        st.success(f"Finished in {run['seconds']:.1f} s on {run['device']}; best epoch {run['best_epoch']}.")
+        st.success(f"Finished in {run.seconds:.1f} s on {run.device}; best epoch {run.best_epoch}.")
     elif status == "diverged":
-        st.warning(f"Diverged: {job.error or run['error']}")
+        st.warning(f"Diverged: {job.error or run.error}")
     elif status == "cancelled":
-        st.info(f"Cancelled: {job.error or run['error']}")
+        st.info(f"Cancelled: {job.error or run.error}")
     else:
-        st.error(f"The run {status}: {job.error or (run or {}).get('error')}")
+        st.error(f"The run {status}: {job.error or (run.error if run else None)}")
     if run is None:
         st.stop()
     protocol = meta.get("protocol", "loo-uniform")
-    mine = run["metrics"].get(protocol, {})
+    mine = run.metrics.get(protocol, {})
     res = results(src)
     board = res.leaderboard()
-    shipped = board[(board["model"] == run["model"]) & (board["protocol"] == protocol)]
+    shipped = board[(board["model"] == run.model) & (board["protocol"] == protocol)]
     cols = ["RMSE", "MAE"] if rating else ["HR@10", "NDCG@10", "Recall@10", "coverage", "diversity"]
     rows = []
     if mine:
@@ -215,11 +215,11 @@ with right:
             width="stretch",
             column_config={c: st.column_config.NumberColumn(format="%.4f") for c in cols},
         )
-    sweep = closest_sweep(run["model"], run["meta"].get("overrides", {}), all_sweeps())
-    lines = [res.run_curves([run["id"]], {run["id"]: "this run"})]
-    ship = res.shipped_run(run["model"])
+    sweep = closest_sweep(run.model, run.meta.get("overrides", {}), all_sweeps())
+    lines = [res.run_curves([run.id], {run.id: "this run"})]
+    ship = res.shipped_run(run.model)
     if ship is not None:
-        lines.append(res.run_curves([ship["id"]], {ship["id"]: "shipped defaults"}))
+        lines.append(res.run_curves([ship.id], {ship.id: "shipped defaults"}))
     swept = False  # the closest sweep, drawn only where it has runs under this run's protocol
     if sweep is not None and sweep.protocol == protocol:
         sc = res.sweep_curves(sweep)
@@ -249,7 +249,7 @@ with right:
                 "What am I looking at: this run (bold) per epoch beside the runs it is compared with; higher NDCG or lower loss is better."
             )
     if sweep is None:
-        st.caption(f"No shipped sweep varies {run['model']}; compared with the shipped defaults only.")
+        st.caption(f"No shipped sweep varies {run.model}; compared with the shipped defaults only.")
     elif not swept and sweep.protocol == protocol:
         st.caption(
             f"The closest shipped sweep, **{sweep.name}**, has not been run on {ds.name} yet (the Sweeps page runs it)."

@@ -27,7 +27,7 @@ def reading_panel(choice: str) -> None:
     the top recommendation is scored from) attends to each."""
     run = res.run_of(choice)
     try:
-        model = loaded_model(src, run["id"])
+        model = loaded_model(src, run.id)
     except RecsysError as e:
         st.warning(str(e))
         return
@@ -67,20 +67,20 @@ def because_column(choice: str, items) -> list[str] | None:
     vectors; SASRec's cosine weighted by its attention), None for a model that recommends
     without the user's history."""
     run = res.run_of(choice)
-    if run is None or run["model"] in ("popularity", "genre") or not len(items):
+    if run is None or run.model in ("popularity", "genre") or not len(items):
         return None
     history = split.train.items[split.train.users == user]
     kw = {}
     try:
-        if run["model"] == "ease":
-            kw["weights"] = loaded_model(src, run["id"]).item_item(history, items)
+        if run.model == "ease":
+            kw["weights"] = loaded_model(src, run.id).item_item(history, items)
         else:
             arrays = res.arrays(choice, "item_embeddings")
             if arrays is None:
                 return None
             kw["vectors"] = arrays["vectors"]
-            if run["model"] == "sasrec":
-                model = loaded_model(src, run["id"])
+            if run.model == "sasrec":
+                model = loaded_model(src, run.id)
                 history = model.read_items(user)
                 kw["attention"] = model.attention(user)
     except RecsysError:
@@ -255,7 +255,7 @@ st.caption("• = in both lists · HELD OUT = the user's latest movie, hidden fr
 sequential = [
     m
     for m in dict.fromkeys((model_a, model_b))
-    if res.run_of(m) is not None and catalog.entry(res.run_of(m)["model"]).family == "sequential"
+    if res.run_of(m) is not None and catalog.entry(res.run_of(m).model).family == "sequential"
 ]
 if sequential:
     panels = st.columns(len(sequential))

@@ -65,8 +65,8 @@ def figures(store: Store) -> dict[tuple[str, str], float]:
     """(sweep, point) -> its test NDCG@10 (RMSE for rating sweeps), finished points only."""
     out = {}
     for r in store.runs():
-        if r["sweep"] and r["status"] == "done":
-            out[r["sweep"], r["label"]] = run_metric(r)[1]
+        if r.sweep and r.status == "done":
+            out[r.sweep, r.label] = run_metric(r)[1]
     return out
 
 
@@ -139,7 +139,7 @@ def search_vs_grid(dataset: str) -> None:
         t = time.perf_counter()
         runs = run_sweep(sweep, ds, store)
         seconds = time.perf_counter() - t
-        scored = [(validation_value(store, r, "NDCG@10"), r) for r in runs if r["status"] == "done"]
+        scored = [(validation_value(store, r, "NDCG@10"), r) for r in runs if r.status == "done"]
         best_valid, best = max(scored, key=lambda x: x[0])
         test = best["metrics"]["loo-uniform"]
         rows.append(

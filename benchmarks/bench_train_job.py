@@ -48,7 +48,7 @@ def manager_timing(src: str, model: str) -> dict:
     total = time.perf_counter() - t
     hist = job.progress["history"]
     run = store.run(job.run_id)
-    m = run["metrics"].get("loo-uniform", {})
+    m = run.metrics.get("loo-uniform", {})
     return {
         "path": "job manager",
         "submit -> first batch s": f"{first_batch:.2f}",
@@ -105,10 +105,10 @@ def browser_timing(src: str, model: str) -> dict | None:
         proc.wait(10)
     store = Store(arts)
     run = store.runs()[-1]  # what the job itself recorded: its epochs' seconds, and its whole run
-    hist = store.epochs(run["id"])
-    m = run["metrics"].get("loo-uniform", {})
+    hist = store.epochs(run.id)
+    m = run.metrics.get("loo-uniform", {})
     return {
-        "path": f"Train page in chromium (the run itself: {run['seconds']:.1f} s)",
+        "path": f"Train page in chromium (the run itself: {run.seconds:.1f} s)",
         "submit -> first batch s": "",
         "-> first epoch s": f"{first:.2f}",
         "s / epoch": f"{sum(r['seconds'] for r in hist) / max(len(hist), 1):.2f}",

@@ -103,6 +103,20 @@ def test_the_suite_mirrors_the_packages():
     assert [f.name for f in (ROOT / "tests").glob("test_*.py")] == ["test_house.py"]
 
 
+def test_one_life_for_a_run_only_the_run_life_writes_its_row():
+    """Single trainings, sweep points on every executor, the Ray driver and the jobs change a
+    run's row through `runs.life.RunLife` alone."""
+    writers = {"create_run", "start_run", "add_epoch", "finish_run", "set_status", "update_meta"}
+    allowed = {"recsys_core.runs.life", "recsys_core.runs.store", "recsys_core.runs.export"}  # export: MLflow's own
+    found = []
+    for name, tree in _modules().items():
+        for node in ast.walk(tree):
+            call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in writers
+            if call and name not in allowed:
+                found.append(f"{name} calls {node.func.attr}")
+    assert not found, "\n".join(found)
+
+
 def test_no_import_cycle_among_the_package_modules():
     mods = _modules()
     graph = {}

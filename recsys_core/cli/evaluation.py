@@ -137,7 +137,7 @@ def _stored_run(args):
     run = store.run(args.run)
     if run is None:
         raise_config(f"no run {args.run} in {store.path}")
-    src = args.dataset if args.dataset_given else (run["meta"].get("src") or run["dataset"])
+    src = args.dataset if args.dataset_given else (run.meta.get("src") or run.dataset)
     return run, load_dataset(src), store
 
 
@@ -150,7 +150,7 @@ def _evaluate_run(args) -> int:
 
     run, ds, store = _stored_run(args)
     model = load_model(store, run, ds)
-    protocols = [p for p in run["meta"].get("protocols", []) if p != "ratings-5fold"] or list(RANKING)
+    protocols = [p for p in run.meta.get("protocols", []) if p != "ratings-5fold"] or list(RANKING)
     ranking = [p for p in protocols if p in RANKING]
     metrics, ranks = {}, {}
     if ranking:
@@ -159,13 +159,13 @@ def _evaluate_run(args) -> int:
         metrics["temporal"], _, _, ranks["temporal"] = evaluate_temporal(model, temporal_split(ds), args.k)
     if "ratings" in protocols:
         metrics["ratings"] = evaluate_ratings(model, ratings_split(ds).test)
-    args.model = run["model"]
+    args.model = run.model
     segments = _segments(args, ds, ranks) if args.by else {}
     if args.json:
         print_json(
             {
-                "run": run["id"],
-                "model": run["model"],
+                "run": run.id,
+                "model": run.model,
                 "dataset": ds.name,
                 "k": args.k,
                 "protocols": {p: describe(p) for p in metrics},
@@ -174,7 +174,7 @@ def _evaluate_run(args) -> int:
             }
         )
         return 0
-    print(f"run {run['id']}: {run['model']} ({run['label'] or 'defaults'}) on {ds.name}, reloaded from the store")
+    print(f"run {run.id}: {run.model} ({run.label or 'defaults'}) on {ds.name}, reloaded from the store")
     for p in metrics:
         print(f"  {p}: {describe(p)}")
     print(metrics_table(metrics, args.k))
@@ -223,7 +223,7 @@ def cmd_recommend(args) -> int:
 
     if args.run is not None:
         run, ds, store = _stored_run(args)
-        model, source = load_model(store, run, ds), f"run {run['id']} ({run['model']}, {run['label'] or 'defaults'})"
+        model, source = load_model(store, run, ds), f"run {run.id} ({run.model}, {run.label or 'defaults'})"
     elif args.model:
         check_model(args.model)
         ds = load_dataset(args.dataset)

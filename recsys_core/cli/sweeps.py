@@ -43,8 +43,8 @@ def cmd_sweep(args) -> int:
             print(f"sweep {sweep.name} ({sweep.model}, {sweep.size} points, {sweep.protocol})", file=sys.stderr)
 
             def progress(j, n, label, out, param=sweep.param):
-                state = out if isinstance(out, str) else "cached" if out.cached else out.run["status"]
-                where = "" if isinstance(out, str) else out.run["meta"].get("ray_host", "")
+                state = out if isinstance(out, str) else "cached" if out.cached else out.run.status
+                where = "" if isinstance(out, str) else out.run.meta.get("ray_host", "")
                 print(
                     f"  [{j}/{n}] {param} = {label}: {state}{' on ' + where if where else ''}",
                     file=sys.stderr,

@@ -74,11 +74,11 @@ def cmd_train(args) -> int:
             reuse=False,
             meta={"src": args.dataset, "overrides": to_dict(cfg)},
         )
-        run_id, res = out.run["id"], out.result
+        run_id, res = out.run.id, out.result
         if res is None:  # an error the run recorded
             if progress.bar is not None:
                 progress.bar.close()
-            print(f"run {run_id} failed: {out.run['error']}", file=sys.stderr)
+            print(f"run {run_id} failed: {out.run.error}", file=sys.stderr)
             return 1
     if progress.bar is not None:
         progress.bar.close()
@@ -163,8 +163,8 @@ def cmd_build(args) -> int:
             from recsys_core.runs.build import build
 
             def progress(j, n, name, out, where=where):
-                state = "cached" if out.cached else out.run["status"]
-                secs = "" if out.cached else f" in {out.run['seconds'] or 0:.1f}s"
+                state = "cached" if out.cached else out.run.status
+                secs = "" if out.cached else f" in {out.run.seconds or 0:.1f}s"
                 print(f"[{j}/{n}] {name:<11} {state}{secs}{where}", file=sys.stderr, flush=True)
 
             build(ds, models, store, progress, protocol=protocol)

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 
 from recsys_core.jobs.access import AccessDenied, Caller, Limits, require_editor
 from recsys_core.jobs.child import ChildFailed, run_in_child
+from recsys_core.runs.life import RunLife
+from recsys_core.runs.record import Run
 from recsys_core.training.devices import pick_device
 
 FINAL = ("done", "failed", "diverged", "cancelled", "interrupted")
@@ -216,7 +218,7 @@ class JobManager:
             if job.status == "queued":
                 job.status, job.finished, job.error = "cancelled", time.time(), "cancelled before it started"
                 if job.run_id is not None and self.store is not None:
-                    self.store.finish_run(job.run_id, "cancelled", error=job.error)
+                    RunLife(self.store, job.run_id).stop("cancelled", job.error)
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Cancel every queued or running job and wait for the workers to let go of them: a
@@ -253,8 +255,8 @@ class JobManager:
             else:
                 job.result = job.fn(job)
             status, error = "cancelled" if job.cancel.is_set() else "done", ""
-            if isinstance(job.result, dict) and job.result.get("status") in FINAL:
-                status, error = job.result["status"], job.result.get("error") or ""
+            if isinstance(job.result, Run) and job.result.status in FINAL:  # a training's run says how it ended
+                status, error = job.result.status, job.result.error or ""
             job.error, job.status = error, status
         except Exception as e:  # noqa: BLE001 - kept on the job, shown by the page
             # a dead child's own message (with its traceback) or how it died, else the traceback here
@@ -262,7 +264,7 @@ class JobManager:
                 str(e) if isinstance(e, ChildFailed) else f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
             )
             if job.run_id is not None and self.store is not None:  # the store first: whoever sees the
-                self.store.finish_run(job.run_id, "failed", error=error)  # job end finds its run ended
+                RunLife(self.store, job.run_id).fail(error)  # job end finds its run ended
             job.error, job.status = error, "failed"
         job.finished = time.time()
 

@@ -21,7 +21,7 @@ from recsys_core.jobs.manager import Job, JobManager
 from recsys_core.runs import catalog
 from recsys_core.runs.build import build
 from recsys_core.runs.catalog import MY_RUNS, describe_changes
-from recsys_core.runs.life import ensure_run, new_run
+from recsys_core.runs.life import RunLife, ensure_run
 from recsys_core.runs.store import Store
 from recsys_core.sweeps.executors import run_sweep
 from recsys_core.sweeps.registry import save_user_sweep, user_sweep_path
@@ -188,8 +188,8 @@ def _fail_orphans(store: Store, pid, reason: str) -> None:
     if pid is None:
         return
     for r in store.runs(status="running"):
-        if r.get("pid") == pid:
-            store.finish_run(r["id"], "failed", error=reason)
+        if r.pid == pid:
+            RunLife(store, r.id).fail(reason)
 
 
 def submit_sweep(manager: JobManager, store, src: str, sweep: Sweep, executor=None, caller: Caller = EDITOR) -> Job:
@@ -284,7 +284,7 @@ def submit_training(
     ds = load_dataset(src)
     label = label or describe_changes(model, overrides)
     resubmittable = {"src": src, "overrides": to_dict(cfg)}
-    run_id = new_run(store, ds, model, cfg, [protocol], sweep=MY_RUNS, label=label, meta=resubmittable)
+    run_id = RunLife.create(store, ds, model, cfg, [protocol], sweep=MY_RUNS, label=label, meta=resubmittable).id
     params = {
         "root": str(store.root),
         "src": src,
@@ -330,12 +330,12 @@ def train_work(job, root: str, src: str, model: str, overrides: dict, protocol: 
 def resubmit(manager: JobManager, store, run_id: int, caller: Caller = EDITOR) -> Job:
     """Queue a stored run again (an interrupted, failed or cancelled one) with its config."""
     run = store.run(run_id)
-    if run is None or not run["meta"].get("src"):
+    if run is None or not run.meta.get("src"):
         raise ConfigError(f"run {run_id} cannot be resubmitted: it does not record its dataset and protocol")
-    m = run["meta"]
-    overrides = m.get("overrides") or run["config"]  # the run's whole config, where no overrides were kept
+    m = run.meta
+    overrides = m.get("overrides") or run.config  # the run's whole config, where no overrides were kept
     protocol = (m.get("protocols") or ["loo-uniform"])[0]
-    return submit_training(manager, store, m["src"], run["model"], overrides, protocol, run["label"], caller)
+    return submit_training(manager, store, m["src"], run.model, overrides, protocol, run.label, caller)
 
 
 def cancel_job(manager: JobManager, job_id: int, caller: Caller = EDITOR) -> None:
@@ -371,6 +371,6 @@ def delete_user_sweep(manager: JobManager, store, name: str, caller: Caller = ED
             manager.wait(job, 30)
     runs = store.runs(sweep=name)
     for r in runs:
-        store.delete_run(r["id"])
+        store.delete_run(r.id)
     from_file.unlink()
     return len(runs)

@@ -21,6 +21,7 @@ from recsys_core.evaluation.temporal import temporal_split
 from recsys_core.models.base import Recommender
 from recsys_core.runs import zoo
 from recsys_core.runs.catalog import build_protocols, run_key
+from recsys_core.runs.record import Run
 from recsys_core.runs.store import Store
 
 TOPK = 50
@@ -83,14 +84,14 @@ def save_ranks(store: Store, key: str, ranks: dict[str, Ranks]) -> None:
     store.save_arrays(key, "ranks", **arrays)
 
 
-def load_ranks(store: Store, run: dict, ds: Dataset, compute: bool = True) -> dict[str, Ranks]:
+def load_ranks(store: Store, run: Run, ds: Dataset, compute: bool = True) -> dict[str, Ranks]:
     """Protocol -> per-user ranks of a stored run: from its `ranks.npz`, or, for a run stored
     before ranks were kept (or whose file fails its checksum), computed from its reloaded
     model and stored (`compute=False`: {} then). RecsysError when the run cannot be reloaded."""
-    found = store.load_arrays(run["key"], "ranks")
+    found = store.load_arrays(run.key, "ranks")
     if found is None and compute:
         model = load_model(store, run, ds)
-        protocols = run["meta"].get("protocols") or build_protocols(run["model"])
+        protocols = run.meta.get("protocols") or build_protocols(run.model)
         ranking = [p for p in protocols if p in RANKING]
         out = {}
         if ranking:
@@ -98,7 +99,7 @@ def load_ranks(store: Store, run: dict, ds: Dataset, compute: bool = True) -> di
         if TEMPORAL in protocols:
             out[TEMPORAL] = evaluate_temporal(model, temporal_split(ds))[3]
         if out:
-            save_ranks(store, run["key"], out)
+            save_ranks(store, run.key, out)
         return out
     if found is None:
         return {}
@@ -120,38 +121,38 @@ def train_data(ds: Dataset, protocols) -> splits.Interactions:
     return splits.ratings_split(ds).train
 
 
-def load_model(store: Store, run: dict, ds: Dataset, device: str = "cpu") -> Recommender:
+def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu") -> Recommender:
     """The fitted model of a stored run, rebuilt from its config and weights: neural models
     load their state_dict (`weights_only=True`), closed-form ones are fitted again (they are
     deterministic and take a second), or, on a catalogue over STATE_ABOVE items, restored
     from the arrays their fit computed (EASE's weights: a refit there takes a minute). Raises RecsysError when the run cannot be rebuilt
     (weights missing or corrupt, another dataset), saying what to do."""
-    if run["fingerprint"] != ds.fingerprint:
-        raise RecsysError(f"run {run['id']} was trained on {run['dataset']}, not on {ds.name}")
-    if run["status"] != "done":
-        raise RecsysError(f"run {run['id']} is {run['status']}: only a finished run can be used")
-    name = run["model"]
-    cfg = from_dict(type(zoo.entry(name).config), run["config"])  # keys a newer config dropped are ignored
-    protocols = run["meta"].get("protocols") or build_protocols(name)
+    if run.fingerprint != ds.fingerprint:
+        raise RecsysError(f"run {run.id} was trained on {run.dataset}, not on {ds.name}")
+    if run.status != "done":
+        raise RecsysError(f"run {run.id} is {run.status}: only a finished run can be used")
+    name = run.model
+    cfg = from_dict(type(zoo.entry(name).config), run.config)  # keys a newer config dropped are ignored
+    protocols = run.meta.get("protocols") or build_protocols(name)
     train = train_data(ds, protocols)
     feats = ds.genre_matrix if ds.has_genres else None
     model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
     if not zoo.is_neural(name):
-        state = store.load_arrays(run["key"], "state") if model.keeps_state else None
+        state = store.load_arrays(run.key, "state") if model.keeps_state else None
         if state is not None:
             model.restore(train, state)  # a large catalogue's EASE: its weights, not a minute's refit
         else:
             model.fit(train)
         return model
-    checkpoint = store.load_weights(run["key"])
+    checkpoint = store.load_weights(run.key)
     if checkpoint is None:
-        shipped = run["sweep"] is None and run["key"] == run_key(ds, name, zoo.config_for(name), protocols)
+        shipped = run.sweep is None and run.key == run_key(ds, name, zoo.config_for(name), protocols)
         advice = (
             "it is a shipped model: the app's build (or `python -m recsys_core build`) trains it again by itself"
             if shipped
             else "train it again (the Train page, its Resubmit on the Sweeps page, or the same `train` command)"
         )
-        raise RecsysError(f"run {run['id']} ({name}): its weights are missing or fail their checksum; {advice}")
+        raise RecsysError(f"run {run.id} ({name}): its weights are missing or fail their checksum; {advice}")
     model.prepare(train)
     if model.reads_history and any(p in RANKING for p in protocols):
         model.read(splits.loo_split(ds).valid_rows)  # as it was evaluated: up to the test item
@@ -160,14 +161,14 @@ def load_model(store: Store, run: dict, ds: Dataset, device: str = "cpu") -> Rec
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, KeyError) as e:
-        raise RecsysError(f"run {run['id']} ({name}): its weights do not fit its config ({e}); train it again") from e
+        raise RecsysError(f"run {run.id} ({name}): its weights do not fit its config ({e}); train it again") from e
     model.to(torch.device(device))
     model.eval()
     return model
 
 
-def save_run_artifacts(store: Store, run: dict, ds: Dataset) -> None:
+def save_run_artifacts(store: Store, run: Run, ds: Dataset) -> None:
     """Top-k lists, embeddings and PCA of a stored run, computed from its reloaded weights
     (a Train page run, a sweep point) so the pages can show it beside the shipped models.
     Raises RecsysError (saying what to do) when the run cannot be reloaded."""
-    save_artifacts(store, run["key"], load_model(store, run, ds), ds)
+    save_artifacts(store, run.key, load_model(store, run, ds), ds)

@@ -38,7 +38,7 @@ def build(
         callbacks = progress.callbacks(name) if hasattr(progress, "callbacks") else ()
         protocols = [TEMPORAL] if protocol == TEMPORAL else None
         outcomes[name] = out = ensure_run(store, ds, name, protocols=protocols, cancel=cancel, callbacks=callbacks)
-        if out.cached and out.run["status"] == "done" and store.load_arrays(out.run["key"], "ranks") is None:
+        if out.cached and out.run.status == "done" and store.load_arrays(out.run.key, "ranks") is None:
             # a run stored before per-user ranks were kept: computed from its weights, not retrained;
             # where its weights are gone, the pages go on without its paired tests
             with contextlib.suppress(RecsysError):

@@ -31,6 +31,7 @@ from recsys_core.models.configs import (
     SASRecConfig,
     TrainParams,
 )
+from recsys_core.runs.record import Run
 from recsys_core.runs.store import Store, cache_key
 
 MY_RUNS = "my-runs"  # the store's sweep name for runs started from the Train page
@@ -196,7 +197,7 @@ def temporal_key(ds: Dataset, name: str) -> str:
     return run_key(ds, name, config_for(name), [TEMPORAL])
 
 
-def shipped_runs(store: Store, ds: Dataset, protocol: str | None = None) -> dict[str, dict]:
+def shipped_runs(store: Store, ds: Dataset, protocol: str | None = None) -> dict[str, Run]:
     """name -> the finished run of each shipped model with its default config (one query);
     `protocol="temporal"`: their runs under the temporal split."""
     keyer = temporal_key if protocol == TEMPORAL else shipped_key
@@ -220,7 +221,7 @@ def missing_models(store: Store, ds: Dataset, protocol: str | None = None, devic
         name
         for name in models_for(ds, device)
         if name not in done
-        or (done[name]["status"] == "done" and not store.has_artifacts(done[name]["key"], required_files(name)))
+        or (done[name].status == "done" and not store.has_artifacts(done[name].key, required_files(name)))
     ]
 
 

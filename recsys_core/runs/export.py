@@ -16,6 +16,7 @@ import os
 import re
 from pathlib import Path
 
+from recsys_core.runs.record import Run
 from recsys_core.runs.store import Store
 
 FINISHED = ("done", "diverged", "pruned")
@@ -27,13 +28,13 @@ def metric_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", name.replace("@", "_at_"))
 
 
-def _group(run: dict) -> str:
-    return run["sweep"] or "shipped"
+def _group(run: Run) -> str:
+    return run.sweep or "shipped"
 
 
-def _test_metrics(run: dict) -> dict[str, float]:
+def _test_metrics(run: Run) -> dict[str, float]:
     out = {}
-    for protocol, figures in run["metrics"].items():
+    for protocol, figures in run.metrics.items():
         if isinstance(figures, dict) and protocol != "seconds":
             for k, v in figures.items():
                 if isinstance(v, (int, float)):
@@ -58,9 +59,9 @@ def export_mlflow(store: Store, uri: str, experiment: str = "recsys-explorer") -
     parents = {r.data.tags["recsys.sweep"]: r.info.run_id for r in existing if "recsys.parent" in r.data.tags}
     added = skipped = 0
     for run in store.runs():
-        if run["status"] not in FINISHED:
+        if run.status not in FINISHED:
             continue
-        if str(run["id"]) in done_ids:
+        if str(run.id) in done_ids:
             skipped += 1
             continue
         group = _group(run)
@@ -70,26 +71,26 @@ def export_mlflow(store: Store, uri: str, experiment: str = "recsys-explorer") -
             parents[group] = parent.info.run_id
         child = client.create_run(
             exp_id,
-            run_name=f"{run['model']}: {run['label'] or 'defaults'} (run {run['id']})",
+            run_name=f"{run.model}: {run.label or 'defaults'} (run {run.id})",
             tags={
                 mlflow.utils.mlflow_tags.MLFLOW_PARENT_RUN_ID: parents[group],
-                "recsys.run_id": str(run["id"]),
+                "recsys.run_id": str(run.id),
                 "recsys.sweep": group,
-                "recsys.model": run["model"],
-                "recsys.dataset": run["dataset"],
-                "recsys.status": run["status"],
-                "recsys.device": run["device"] or "",
+                "recsys.model": run.model,
+                "recsys.dataset": run.dataset,
+                "recsys.status": run.status,
+                "recsys.device": run.device or "",
             },
         )
-        ts = int((run["finished"] or run["created"]) * 1000)
+        ts = int((run.finished or run.created) * 1000)
         metrics = [
             Metric(metric_name(k), float(v), ts, int(row["epoch"]))
-            for row in store.epochs(run["id"])
+            for row in store.epochs(run.id)
             for k, v in row.items()
             if k in EPOCH_KEYS and isinstance(v, (int, float))
         ]
-        metrics += [Metric(k, v, ts, int(run["best_epoch"] or 0)) for k, v in _test_metrics(run).items()]
-        params = [Param(k, str(v)[:500]) for k, v in run["config"].items()]
+        metrics += [Metric(k, v, ts, int(run.best_epoch or 0)) for k, v in _test_metrics(run).items()]
+        params = [Param(k, str(v)[:500]) for k, v in run.config.items()]
         for start in range(0, max(len(metrics), 1), 900):  # MLflow takes at most 1,000 entities a batch
             client.log_batch(
                 child.info.run_id,
@@ -97,7 +98,7 @@ def export_mlflow(store: Store, uri: str, experiment: str = "recsys-explorer") -
                 params=params if start == 0 else [],
                 tags=[RunTag("recsys.exported", "1")],
             )
-        client.set_terminated(child.info.run_id, "FINISHED" if run["status"] == "done" else "KILLED")
+        client.set_terminated(child.info.run_id, "FINISHED" if run.status == "done" else "KILLED")
         added += 1
     return {"runs": added, "skipped": skipped}
 
@@ -110,20 +111,20 @@ def export_tensorboard(store: Store, folder) -> dict:
     folder = Path(folder)
     added = skipped = 0
     for run in store.runs():
-        if run["status"] not in FINISHED:
+        if run.status not in FINISHED:
             continue
-        out = folder / _group(run) / f"{run['model']}-run{run['id']}"
+        out = folder / _group(run) / f"{run.model}-run{run.id}"
         if (out / ".exported").exists():
             skipped += 1
             continue
         with SummaryWriter(str(out)) as w:
-            for row in store.epochs(run["id"]):
+            for row in store.epochs(run.id):
                 for k, v in row.items():
                     if k in EPOCH_KEYS and isinstance(v, (int, float)):
                         w.add_scalar(f"epoch/{k}", float(v), int(row["epoch"]))
             for k, v in _test_metrics(run).items():
-                w.add_scalar(k, v, int(run["best_epoch"] or 0))
-            w.add_text("config", ", ".join(f"{k}={v}" for k, v in run["config"].items()))
-        (out / ".exported").write_text(str(run["id"]))
+                w.add_scalar(k, v, int(run.best_epoch or 0))
+            w.add_text("config", ", ".join(f"{k}={v}" for k, v in run.config.items()))
+        (out / ".exported").write_text(str(run.id))
         added += 1
     return {"runs": added, "skipped": skipped}

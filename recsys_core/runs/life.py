@@ -27,24 +27,92 @@ from recsys_core.runs import zoo
 from recsys_core.runs.artifacts import load_ranks, save_artifacts, save_ranks, save_weights
 from recsys_core.runs.catalog import REQUIRED, build_protocols, run_key
 from recsys_core.runs.experiment import Result, fit_and_evaluate
+from recsys_core.runs.record import Run
 from recsys_core.runs.store import Store
 from recsys_core.training.devices import describe_device
 from recsys_core.training.loop import Callback
 
 
+class RunLife:
+    """One run's life in the store, and the only writer of a run's row: created `queued`,
+    started on a device (and where, for a remote executor), each epoch recorded as it lands,
+    ended with its figures (done, diverged) or a reason (failed, cancelled, pruned), its
+    weights kept. A single training (`ensure_run`), a sweep point on every executor (in this
+    process, in a pool worker, or from what a Ray task streams to the driver) and the app's
+    jobs all live through it. (A dead owner's runs become `interrupted` in the store itself,
+    `Store.mark_interrupted`: that is recovery, no process's life.)"""
+
+    def __init__(self, store: Store, run_id: int):
+        self.store, self.id = store, run_id
+
+    @classmethod
+    def create(
+        cls, store: Store, ds: Dataset, name: str, cfg, protocols, *, sweep=None, label=None, meta=None
+    ) -> RunLife:
+        """A `queued` run of `name` with `cfg` under `protocols` (its key, config and hash);
+        `meta` is kept with it, with the protocols."""
+        run_id = store.create_run(
+            key=run_key(ds, name, cfg, protocols),
+            dataset=ds.name,
+            fingerprint=ds.fingerprint,
+            model=name,
+            config=to_dict(cfg),
+            config_hash=config_hash(cfg),
+            sweep=sweep,
+            label=label,
+            meta={**(meta or {}), "protocols": list(protocols)},
+        )
+        return cls(store, run_id)
+
+    @property
+    def run(self) -> Run:
+        return self.store.run(self.id)
+
+    def start(self, device: str, **where) -> None:
+        """Running on `device` (its description); `where` (a node, a host) joins its meta."""
+        self.store.start_run(self.id, device)
+        if where:
+            self.store.update_meta(self.id, **where)
+
+    def epoch(self, row: dict) -> None:
+        self.store.add_epoch(self.id, row)
+
+    def finish(self, status: str, metrics: dict | None, message: str, best_epoch: int | None, device=None) -> Run:
+        """Ended by its fit: done or diverged (with its message), cancelled, with its figures."""
+        self.store.finish_run(self.id, status, metrics, message if status != "done" else "", best_epoch, device)
+        return self.run
+
+    def fail(self, reason: str) -> Run:
+        self.store.finish_run(self.id, "failed", error=reason)
+        return self.run
+
+    def stop(self, status: str, reason: str) -> Run:
+        """Stopped from outside (cancelled, pruned): a run already ended keeps what it
+        recorded and takes the new status and reason; one still going ends here."""
+        if self.run.final:
+            self.store.set_status(self.id, status, reason)
+        else:
+            self.store.finish_run(self.id, status, error=reason)
+        return self.run
+
+    def copy_end(self, other: Run) -> Run:
+        """A queued run whose result another run already has (the same key): it ends as that one did."""
+        return self.finish(other.status, other.metrics, other.error or "", other.best_epoch)
+
+
 class StoreEpochs(Callback):
     """Writes each epoch's row to the store as it lands (live curves, resumable history)."""
 
-    def __init__(self, store: Store, run_id: int):
-        self.store, self.run_id = store, run_id
+    def __init__(self, life: RunLife):
+        self.life = life
 
     def on_epoch_end(self, row):
-        self.store.add_epoch(self.run_id, row)
+        self.life.epoch(row)
 
 
 @dataclass
 class Outcome:
-    run: dict
+    run: Run
     cached: bool
     result: Result | None = None  # the fit and its figures, when it was trained now
 
@@ -75,26 +143,25 @@ def ensure_run(
     with store.lock(key):
         done = store.latest_done(key) if reuse else None
         needed = REQUIRED + (["weights.pt"] if zoo.is_neural(name) else [])
-        if done and (done["status"] == "diverged" or not artifacts or store.has_artifacts(key, needed)):
+        if done and (done.status == "diverged" or not artifacts or store.has_artifacts(key, needed)):
             if run_id is not None:  # a queued job found its result already there
-                store.finish_run(run_id, done["status"], done["metrics"], done["error"] or "", done["best_epoch"])
+                RunLife(store, run_id).copy_end(done)
             return Outcome(done, True)
         device = describe_device(getattr(cfg, "device", "auto"))  # an absent device: ConfigError, no row written
         if run_id is None:
-            run_id = new_run(store, ds, name, cfg, protocols, sweep=sweep, label=label, meta=meta)
-        store.start_run(run_id, device)
+            life = RunLife.create(store, ds, name, cfg, protocols, sweep=sweep, label=label, meta=meta)
+        else:
+            life = RunLife(store, run_id)
+        life.start(device)
         try:
             res = fit_and_evaluate(
-                name, ds, protocols, cfg=cfg, callbacks=[StoreEpochs(store, run_id), *callbacks], cancel=cancel
+                name, ds, protocols, cfg=cfg, callbacks=[StoreEpochs(life), *callbacks], cancel=cancel
             )
         except RecsysError as e:
-            store.finish_run(run_id, "failed", error=str(e))
-            return Outcome(store.run(run_id), False)
+            return Outcome(life.fail(str(e)), False)
         except Exception as e:  # noqa: BLE001 - recorded with its traceback, never lost
-            store.finish_run(run_id, "failed", error=f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}")
-            return Outcome(store.run(run_id), False)
+            return Outcome(life.fail(f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}"), False)
         h = res.history
-        metrics = dict(res.metrics, seconds=res.seconds)
         if h.status == "done" and res.recommender is not None:
             if artifacts:
                 save_artifacts(store, key, res.recommender, ds, res.lists)
@@ -102,24 +169,8 @@ def ensure_run(
                 save_weights(store, key, res.recommender)  # any finished run can be reloaded
             if res.ranks:
                 save_ranks(store, key, res.ranks)
-        store.finish_run(run_id, h.status, metrics, h.message if h.status != "done" else "", h.best_epoch, h.device)
-        return Outcome(store.run(run_id), False, res)
-
-
-def new_run(store: Store, ds: Dataset, name: str, cfg, protocols, *, sweep=None, label=None, meta=None) -> int:
-    """A 'queued' row for a run of `name` with `cfg` under `protocols` (its key, config and
-    hash); `meta` is kept with it, with the protocols."""
-    return store.create_run(
-        key=run_key(ds, name, cfg, protocols),
-        dataset=ds.name,
-        fingerprint=ds.fingerprint,
-        model=name,
-        config=to_dict(cfg),
-        config_hash=config_hash(cfg),
-        sweep=sweep,
-        label=label,
-        meta={**(meta or {}), "protocols": list(protocols)},
-    )
+        run = life.finish(h.status, dict(res.metrics, seconds=res.seconds), h.message, h.best_epoch, h.device)
+        return Outcome(run, False, res)
 
 
 # ------------------------------------------------------------------ reloading a stored run
@@ -140,23 +191,23 @@ def ranks_of(store: Store, ds: Dataset, choice: str, protocol: str, progress=Non
             run = None
         if run is None:
             raise RecsysError(f"no stored run {choice[4:]!r} in {store.path}")
-        if run["fingerprint"] != ds.fingerprint:
-            raise RecsysError(f"run {run['id']} was trained on {run['dataset']}, not on {ds.name}")
-        protocols = run["meta"].get("protocols") or build_protocols(run["model"])
+        if run.fingerprint != ds.fingerprint:
+            raise RecsysError(f"run {run.id} was trained on {run.dataset}, not on {ds.name}")
+        protocols = run.meta.get("protocols") or build_protocols(run.model)
         if protocol not in protocols:
-            raise RecsysError(f"run {run['id']} was evaluated under {', '.join(protocols)}, not {protocol}")
+            raise RecsysError(f"run {run.id} was evaluated under {', '.join(protocols)}, not {protocol}")
     else:
         zoo.entry(choice)  # ConfigError naming the models
         protocols = [TEMPORAL] if protocol == TEMPORAL else build_protocols(choice)
         cfg = zoo.config_for(choice)
         run = store.latest_done(run_key(ds, choice, cfg, protocols))
-        if run is None or run["status"] != "done":
+        if run is None or run.status != "done":
             if progress:
                 progress(f"training {choice} under {', '.join(protocols)} (stored for next time)")
             run = ensure_run(store, ds, choice, cfg, protocols).run
-        if run["status"] != "done":
-            raise RecsysError(f"{choice} ended {run['status']}: {run['error'] or 'no figures'}")
+        if run.status != "done":
+            raise RecsysError(f"{choice} ended {run.status}: {run.error or 'no figures'}")
     found = load_ranks(store, run, ds)
     if protocol not in found:
-        raise RecsysError(f"run {run['id']} has no per-user ranks under {protocol}")
+        raise RecsysError(f"run {run.id} has no per-user ranks under {protocol}")
     return run, found[protocol]

@@ -15,6 +15,7 @@ from recsys_core.evaluation.protocols import Protocol as ProtocolRecord
 from recsys_core.evaluation.protocols import protocol
 from recsys_core.models.history import best_row
 from recsys_core.runs.catalog import MY_RUNS, ZOO, changed, run_key
+from recsys_core.runs.record import Run
 from recsys_core.runs.store import Store
 
 
@@ -39,10 +40,10 @@ class Sweep(Protocol):
     def points_in(self, store: Store, fingerprint: str) -> tuple[tuple[str, dict], ...]: ...
 
 
-def sweep_point_run(store, ds: Dataset, sweep, cfg) -> dict | None:
+def sweep_point_run(store, ds: Dataset, sweep, cfg) -> Run | None:
     """The latest run of one sweep point: one the sweep made, else any run of that config."""
     runs = store.runs(key=run_key(ds, sweep.model, cfg, [sweep.protocol]))
-    own = [r for r in runs if r["sweep"] == sweep.name]
+    own = [r for r in runs if r.sweep == sweep.name]
     return (own or runs or [None])[-1]
 
 
@@ -59,9 +60,9 @@ def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
         if run is None:
             rows.append({"value": label, "status": "not run"})
             continue
-        epochs = store.epochs(run["id"])
-        best = best_row(epochs, run["best_epoch"]) or {}
-        test = run["metrics"].get(sweep.protocol, {})
+        epochs = store.epochs(run.id)
+        best = best_row(epochs, run.best_epoch) or {}
+        test = run.metrics.get(sweep.protocol, {})
         # beside HR@10: NDCG@10 and diversity (1 - mean genre cosine in the top-10 lists)
         ranking = {"NDCG@10": test.get("NDCG@10"), "diversity": test.get("diversity")} if metric == "HR@10" else {}
         rows.append(
@@ -73,10 +74,10 @@ def report(sweep: Sweep, ds: Dataset, store: Store) -> list[dict]:
                 metric: test.get(metric),
                 **ranking,
                 "epochs": len(epochs),
-                "best_epoch": run["best_epoch"],
-                "status": run["status"],
-                "note": run["error"] if run["status"] != "done" else unstable(epochs, watched),
-                "run": run["id"],
+                "best_epoch": run.best_epoch,
+                "status": run.status,
+                "note": run.error if run.status != "done" else unstable(epochs, watched),
+                "run": run.id,
             }
         )
     # the best value is picked on validation (the best epoch's metric), never on test
@@ -127,11 +128,11 @@ class RunReports:
             run = sweep_point_run(self.store, self.ds, sweep, cfg)
             if run is None:
                 continue
-            ep = pd.DataFrame(self.store.epochs(run["id"]))
+            ep = pd.DataFrame(self.store.epochs(run.id))
             if ep.empty:
                 continue
             ep["value"] = label
-            ep["status"] = run["status"]
+            ep["status"] = run.status
             frames.append(ep)
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -145,15 +146,15 @@ class RunReports:
         Empty until that sweep has run."""
         rows = {}
         for r in self.store.runs(sweep=sweep, fingerprint=self.ds.fingerprint):
-            m = r["metrics"].get("loo-uniform")
-            if r["status"] == "done" and isinstance(m, dict):
-                rows[r["label"]] = {"training order": r["label"], "HR@10": m["HR@10"], "NDCG@10": m["NDCG@10"]}
+            m = r.metrics.get("loo-uniform")
+            if r.status == "done" and isinstance(m, dict):
+                rows[r.label] = {"training order": r.label, "HR@10": m["HR@10"], "NDCG@10": m["NDCG@10"]}
         if "by time" not in rows:
             return pd.DataFrame()
         blind = [
-            r["metrics"]["loo-uniform"]["NDCG@10"]
+            r.metrics["loo-uniform"]["NDCG@10"]
             for name, r in self.shipped.items()
-            if ZOO[name].family != "sequential" and isinstance(r["metrics"].get("loo-uniform"), dict)
+            if ZOO[name].family != "sequential" and isinstance(r.metrics.get("loo-uniform"), dict)
         ]
         df = pd.DataFrame(rows.values())
         if blind:
@@ -176,25 +177,25 @@ class RunReports:
         """The runs started from the Train page on this dataset, newest first."""
         rows = []
         for r in reversed(self.store.runs(sweep=MY_RUNS, fingerprint=self.ds.fingerprint)):
-            protocol = (r["meta"].get("protocols") or ["?"])[0]
-            m = r["metrics"].get(protocol, {}) if isinstance(r["metrics"].get(protocol), dict) else {}
-            epochs = self.store.epochs(r["id"])
+            protocol = (r.meta.get("protocols") or ["?"])[0]
+            m = r.metrics.get(protocol, {}) if isinstance(r.metrics.get(protocol), dict) else {}
+            epochs = self.store.epochs(r.id)
             rows.append(
                 {
-                    "run": r["id"],
-                    "model": r["model"],
-                    "changes": r["label"],
+                    "run": r.id,
+                    "model": r.model,
+                    "changes": r.label,
                     "protocol": protocol,
-                    "status": r["status"],
+                    "status": r.status,
                     "HR@10": m.get("HR@10"),
                     "NDCG@10": m.get("NDCG@10"),
                     "RMSE": m.get("RMSE"),
                     "epochs": len(epochs),
-                    "best_epoch": r["best_epoch"],
+                    "best_epoch": r.best_epoch,
                     "s/epoch": float(np.mean([e["seconds"] for e in epochs])) if epochs else None,
-                    "device": r["device"],
-                    "started": pd.to_datetime(r["created"], unit="s"),
-                    "message": r["error"] or "",
+                    "device": r.device,
+                    "started": pd.to_datetime(r.created, unit="s"),
+                    "message": r.error or "",
                 }
             )
         return pd.DataFrame(rows)
@@ -205,16 +206,16 @@ class RunReports:
         and at the last epoch, plus the test figure. The parallel-coordinates view."""
         rows = []
         for r in self.store.runs(model=model, fingerprint=self.ds.fingerprint):
-            if r["status"] not in ("done", "diverged"):
+            if r.status not in ("done", "diverged"):
                 continue
-            epochs = self.store.epochs(r["id"])
+            epochs = self.store.epochs(r.id)
             if not epochs:
                 continue
-            best = best_row(epochs, r["best_epoch"])
+            best = best_row(epochs, r.best_epoch)
             name, test = run_metric(r)
             monitor = "RMSE" if "RMSE" in best else "NDCG@10"  # what its early stopping watched: its rows say
-            row = {"run": r["id"], "source": r["sweep"] or "shipped", "status": r["status"]}
-            for k, v in r["config"].items():
+            row = {"run": r.id, "source": r.sweep or "shipped", "status": r.status}
+            for k, v in r.config.items():
                 if k in ("seed", "device", "amp"):
                     continue
                 if isinstance(v, (bool, str)):
@@ -237,9 +238,9 @@ class RunReports:
         return df.drop(columns=fixed)
 
 
-def run_metric(run: dict, protocol: str | None = None) -> tuple[str, float | None]:
+def run_metric(run: Run, protocol: str | None = None) -> tuple[str, float | None]:
     """(name, value) of a run's headline test figure: NDCG@10 for ranking, RMSE for ratings."""
-    metrics = {k: v for k, v in run["metrics"].items() if isinstance(v, dict)}
+    metrics = {k: v for k, v in run.metrics.items() if isinstance(v, dict)}
     protocol = protocol or next(iter(metrics), None)
     m = metrics.get(protocol, {})
     return ("RMSE", m.get("RMSE")) if "RMSE" in m else ("NDCG@10", m.get("NDCG@10"))

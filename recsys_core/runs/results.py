@@ -20,6 +20,7 @@ from recsys_core.evaluation.protocols import RANKING, TEMPORAL
 from recsys_core.evaluation.splits import MIN_LOO_HISTORY
 from recsys_core.runs.catalog import MY_RUNS, ZOO, required_files, shipped_runs
 from recsys_core.runs.embeddings import component_story, debiased, neighbour_quality, neighbours
+from recsys_core.runs.record import Run
 from recsys_core.runs.reports import RunReports
 from recsys_core.runs.store import Store
 
@@ -50,10 +51,10 @@ class Results(RunReports):
         run = self.run_of(model)
         if run is None:
             return None
-        if (model, name) in self._arrays and not self.store.intact(run["key"], f"{name}.npz"):
+        if (model, name) in self._arrays and not self.store.intact(run.key, f"{name}.npz"):
             del self._arrays[model, name]  # damaged since it was read: never shown
         if (model, name) not in self._arrays:
-            found = self.store.load_arrays(run["key"], name)
+            found = self.store.load_arrays(run.key, name)
             if found is None:
                 return None  # not made yet (or broken): looked for again next time
             self._arrays[model, name] = found
@@ -70,28 +71,28 @@ class Results(RunReports):
         return [
             m
             for m, r in self.shipped.items()
-            if r["status"] == "done" and not self.store.has_artifacts(r["key"], required_files(m))
+            if r.status == "done" and not self.store.has_artifacts(r.key, required_files(m))
         ]
 
-    def shipped_run(self, model: str) -> dict | None:
+    def shipped_run(self, model: str) -> Run | None:
         return self.shipped.get(model)
 
     # ---------------------------------------------------------------- trained runs
 
     @cached_property
-    def trained(self) -> dict[str, dict]:
+    def trained(self) -> dict[str, Run]:
         """ "run:<id>" -> every other finished run on this dataset that can be used on the
         pages (Train page, sweep points, CLI `train`), newest first. A run whose weights turn
         out missing or corrupt says so when it is picked (`runs.load_model`)."""
-        shipped_ids = {r["id"] for r in (*self.shipped.values(), *self.temporal.values())}
+        shipped_ids = {r.id for r in (*self.shipped.values(), *self.temporal.values())}
         out = {}
         for r in reversed(self.store.runs(fingerprint=self.ds.fingerprint, status="done")):
-            if r["id"] in shipped_ids or r["model"] not in ZOO:
+            if r.id in shipped_ids or r.model not in ZOO:
                 continue
-            out[f"run:{r['id']}"] = r
+            out[f"run:{r.id}"] = r
         return out
 
-    def run_of(self, choice: str) -> dict | None:
+    def run_of(self, choice: str) -> Run | None:
         """The run behind a picker's choice: a shipped model's name or "run:<id>"."""
         return self.trained.get(choice) if choice.startswith("run:") else self.shipped.get(choice)
 
@@ -99,8 +100,8 @@ class Results(RunReports):
         """What a model picker offers: the shipped models with `artifact` intact, then every
         usable trained run: your own (Train page, CLI) newest first, then each sweep's points
         together (`with_embeddings`: only models that learn embeddings)."""
-        runs = [c for c, r in self.trained.items() if not with_embeddings or r["model"] not in ("popularity", "ease")]
-        runs.sort(key=lambda c: (self.trained[c]["sweep"] not in (None, MY_RUNS), self.trained[c]["sweep"] or ""))
+        runs = [c for c, r in self.trained.items() if not with_embeddings or r.model not in ("popularity", "ease")]
+        runs.sort(key=lambda c: (self.trained[c].sweep not in (None, MY_RUNS), self.trained[c].sweep or ""))
         return [*self.models_with(artifact), *runs]
 
     def label(self, choice: str) -> str:
@@ -110,14 +111,14 @@ class Results(RunReports):
         run = self.trained.get(choice)
         if run is None:
             return choice
-        when = pd.to_datetime(run["created"], unit="s").strftime("%m-%d %H:%M")
-        source = when if run["sweep"] in (None, MY_RUNS) else f"sweep {run['sweep']}"
-        return f"run {run['id']} · {run['model']} · {run['label'] or 'defaults'} · {source}"
+        when = pd.to_datetime(run.created, unit="s").strftime("%m-%d %H:%M")
+        source = when if run.sweep in (None, MY_RUNS) else f"sweep {run.sweep}"
+        return f"run {run.id} · {run.model} · {run.label or 'defaults'} · {source}"
 
     # ---------------------------------------------------------------- leaderboard
 
     @cached_property
-    def temporal(self) -> dict[str, dict]:
+    def temporal(self) -> dict[str, Run]:
         """name -> the finished run of each shipped model under the temporal split."""
         return shipped_runs(self.store, self.ds, TEMPORAL)
 
@@ -127,7 +128,7 @@ class Results(RunReports):
         kept: the next build stores them)."""
         if protocol == TEMPORAL and not model.startswith("run:"):
             run = self.temporal.get(model)
-            arrays = self.store.load_arrays(run["key"], "ranks") if run else None
+            arrays = self.store.load_arrays(run.key, "ranks") if run else None
         else:
             arrays = self.arrays(model, "ranks")
         if arrays is None or f"{protocol}__ranks" not in arrays:
@@ -172,15 +173,15 @@ class Results(RunReports):
         runs = [(name, run, [*RANKING, "ratings"]) for name, run in self.shipped.items()]
         runs += [(name, run, [TEMPORAL]) for name, run in self.temporal.items()]
         for name, run, protocols in runs:
-            m = run["metrics"]
+            m = run.metrics
             for p in protocols:
                 if p not in m:
                     continue
                 fit_key = {"ratings": "fit_ratings", TEMPORAL: "fit_temporal"}.get(p, "fit")
                 seconds = m.get("seconds", {}).get(fit_key)
                 rows.append(
-                    {"model": name, "protocol": p, **m[p], "train_seconds": seconds, "status": run["status"]}
-                    | {"built": run["finished"]}
+                    {"model": name, "protocol": p, **m[p], "train_seconds": seconds, "status": run.status}
+                    | {"built": run.finished}
                 )
         if not rows:
             return pd.DataFrame()

@@ -30,6 +30,7 @@ import psutil
 
 from recsys_core.paths import artifacts_dir
 from recsys_core.runs.files import ArtifactFiles
+from recsys_core.runs.record import Run
 
 ARTIFACT_VERSION = 2  # part of every cache key: bump when the artifact layout changes
 # 2: models keep their inference state (rating mean and range) in their weights
@@ -212,12 +213,12 @@ class Store(ArtifactFiles):
                 meta = {**json.loads(row["meta"] or "{}"), **values}
                 con.execute("UPDATE runs SET meta=? WHERE id=?", (json.dumps(meta), run_id))
 
-    def run(self, run_id: int) -> dict | None:
+    def run(self, run_id: int) -> Run | None:
         with self._db() as con:
             r = con.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
-        return _row(r) if r else None
+        return Run.from_row(r) if r else None
 
-    def runs(self, *, fingerprint=None, model=None, sweep=None, status=None, key=None) -> list[dict]:
+    def runs(self, *, fingerprint=None, model=None, sweep=None, status=None, key=None) -> list[Run]:
         clauses, args = [], []
         for col, val in (
             ("fingerprint", fingerprint),
@@ -232,7 +233,7 @@ class Store(ArtifactFiles):
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._db() as con:
             rows = con.execute(f"SELECT * FROM runs{where} ORDER BY id", args).fetchall()
-        return [_row(r) for r in rows]
+        return [Run.from_row(r) for r in rows]
 
     def epochs(self, run_id: int) -> list[dict]:
         with self._db() as con:
@@ -267,16 +268,14 @@ class Store(ArtifactFiles):
             for name in [k for k in self._verified if k[0] == row["key"]]:
                 self._verified.pop(name, None)
 
-    def latest_done(self, key: str, sweep: str | None = None) -> dict | None:
+    def latest_done(self, key: str, sweep: str | None = None) -> Run | None:
         """The newest finished run (done or diverged) for a cache key."""
         runs = [
-            r
-            for r in self.runs(key=key)
-            if r["status"] in ("done", "diverged") and (sweep is None or r["sweep"] == sweep)
+            r for r in self.runs(key=key) if r.status in ("done", "diverged") and (sweep is None or r.sweep == sweep)
         ]
         return runs[-1] if runs else None
 
-    def latest_done_many(self, keys: list[str]) -> dict[str, dict]:
+    def latest_done_many(self, keys: list[str]) -> dict[str, Run]:
         """key -> its newest finished run (done or diverged), for many keys in one query."""
         if not keys:
             return {}
@@ -285,7 +284,7 @@ class Store(ArtifactFiles):
             rows = con.execute(
                 f"SELECT * FROM runs WHERE key IN ({marks}) AND status IN ('done', 'diverged') ORDER BY id", keys
             ).fetchall()
-        return {r["key"]: _row(r) for r in rows}  # ordered by id: the newest wins
+        return {r["key"]: Run.from_row(r) for r in rows}  # ordered by id: the newest wins
 
     def version(self) -> tuple:
         """Changes whenever a run is created, starts, records an epoch or finishes."""
@@ -302,19 +301,11 @@ class Store(ArtifactFiles):
         (a killed sweep, a restarted server), so they are redone, not shown running forever."""
         n = 0
         for r in self.runs(sweep=sweep):
-            if r["status"] not in ("running", "queued") or _owner_alive(r):
+            if r.status not in ("running", "queued") or _owner_alive(r):
                 continue
-            self.set_status(r["id"], "interrupted", "the process running it stopped (killed or restarted)")
+            self.set_status(r.id, "interrupted", "the process running it stopped (killed or restarted)")
             n += 1
         return n
-
-
-def _row(r: sqlite3.Row) -> dict:
-    d = dict(r)
-    d["config"] = json.loads(d["config"]) if d.get("config") else {}
-    d["metrics"] = json.loads(d["metrics"]) if d.get("metrics") else {}
-    d["meta"] = json.loads(d["meta"]) if d.get("meta") else {}
-    return d
 
 
 def _start_time(pid: int) -> str:
@@ -330,9 +321,9 @@ def owner_token(pid: int | None = None) -> str:
     return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
 
 
-def _owner_alive(r: dict) -> bool:
+def _owner_alive(r: Run) -> bool:
     """Is the process that queued or runs this run still the same live process?"""
-    if r.get("owner"):
-        host, pid, _ = r["owner"].rsplit(":", 2)
-        return host == socket.gethostname() and psutil.pid_exists(int(pid)) and owner_token(int(pid)) == r["owner"]
-    return bool(r["host"] == socket.gethostname() and r["pid"] and psutil.pid_exists(r["pid"]))
+    if r.owner:
+        host, pid, _ = r.owner.rsplit(":", 2)
+        return host == socket.gethostname() and psutil.pid_exists(int(pid)) and owner_token(int(pid)) == r.owner
+    return bool(r.host == socket.gethostname() and r.pid and psutil.pid_exists(r.pid))

@@ -17,7 +17,7 @@ import torch
 from recsys_core.data import Dataset, load_dataset
 from recsys_core.errors import RecsysError
 from recsys_core.runs.catalog import run_key
-from recsys_core.runs.life import Outcome, ensure_run
+from recsys_core.runs.life import Outcome, RunLife, ensure_run
 from recsys_core.runs.store import Store
 from recsys_core.sweeps.search import MedianPruner, TpeSearch
 from recsys_core.sweeps.spec import Sweep
@@ -113,7 +113,7 @@ def finished_before(store: Store, ds: Dataset, sweep: Sweep, key: str) -> Outcom
     done = store.latest_done(key, sweep.name)
     if done is not None:
         return Outcome(done, True)
-    pruned = [r for r in store.runs(key=key) if r["sweep"] == sweep.name and r["status"] == "pruned"]
+    pruned = [r for r in store.runs(key=key) if r.sweep == sweep.name and r.status == "pruned"]
     return Outcome(pruned[-1], True) if pruned and sweep.prune else None
 
 
@@ -126,15 +126,14 @@ def _run_one(store: Store, ds: Dataset, sweep: Sweep, label: str, point: dict, c
     if not sweep.prune:
         return ensure_run(store, ds, sweep.model, cfg, [sweep.protocol], cancel=cancel, **common)
     earlier = finished_before(store, ds, sweep, run_key(ds, sweep.model, cfg, [sweep.protocol]))
-    if earlier is not None and earlier.run["status"] == "pruned":
+    if earlier is not None and earlier.run.status == "pruned":
         return earlier
     pruner = MedianPruner(store, sweep, ds.fingerprint)
     out = ensure_run(
         store, ds, sweep.model, cfg, [sweep.protocol], callbacks=[pruner], cancel=_Either(cancel, pruner.stop), **common
     )
-    if pruner.stop.is_set() and out.run["status"] == "cancelled":
-        store.set_status(out.run["id"], "pruned", pruner.reason)
-        out = Outcome(store.run(out.run["id"]), False, out.result)
+    if pruner.stop.is_set() and out.run.status == "cancelled":
+        out = Outcome(RunLife(store, out.run.id).stop("pruned", pruner.reason), False, out.result)
     return out
 
 
@@ -144,7 +143,7 @@ def _run_point(task) -> dict:
     sweep, label, point, src, store_root, cancel = task
     try:
         out = _run_one(Store(store_root), load_dataset(src), sweep, label, point, cancel)
-        return {"id": out.run["id"], "cached": out.cached}
+        return {"id": out.run.id, "cached": out.cached}
     except Exception as e:  # noqa: BLE001 - reported for this point; the others go on
         return {"error": f"{type(e).__name__}: {e}"}
 
@@ -181,7 +180,7 @@ def run_sweep(
             for label, out in batch(points):
                 j += 1
                 if isinstance(out, Outcome):
-                    ids.append(out.run["id"])
+                    ids.append(out.run.id)
                 if search:
                     search.tell(label, out)
                 if progress:

@@ -33,7 +33,7 @@ from recsys_core.errors import ConfigError, RecsysError
 from recsys_core.runs import zoo
 from recsys_core.runs.catalog import run_key
 from recsys_core.runs.experiment import fit_and_evaluate
-from recsys_core.runs.life import Outcome, new_run
+from recsys_core.runs.life import Outcome, RunLife
 from recsys_core.sweeps.executors import SweepRun, finished_before
 from recsys_core.sweeps.search import MedianPruner
 from recsys_core.training.devices import describe_device
@@ -160,9 +160,9 @@ class RayExecutor:
             if earlier is not None:
                 yield label, earlier
                 continue
-            run_id = new_run(
+            run_id = RunLife.create(
                 store, ds, sweep.model, cfg, [sweep.protocol], sweep=sweep.name, label=label, meta={"point": point}
-            )
+            ).id
             ref = task.remote(data, sweep.model, to_dict(cfg), [sweep.protocol], run_id, self._sink(ray))
             flying[ref] = (label, run_id, key)
         pruned: dict[int, str] = {}
@@ -172,10 +172,10 @@ class RayExecutor:
                 if run_id in self._landed:
                     continue  # a message that arrived after its task's result: the run is final
                 if kind == "start":
-                    store.start_run(run_id, payload["device"])
-                    store.update_meta(run_id, **{f"ray_{k}": v for k, v in payload.items() if k != "device"})
+                    where = {f"ray_{k}": v for k, v in payload.items() if k != "device"}
+                    RunLife(store, run_id).start(payload["device"], **where)
                 elif kind == "epoch":
-                    store.add_epoch(run_id, payload)
+                    RunLife(store, run_id).epoch(payload)
                     reason = pruner.verdict(payload) if pruner and run_id not in pruned else ""
                     if reason:
                         pruned[run_id] = reason
@@ -195,28 +195,19 @@ class RayExecutor:
         except ray.exceptions.RayError as e:  # cancelled by us, or the worker died, the node went away ...
             stopped = prune_reason or cancelled or isinstance(e, ray.exceptions.TaskCancelledError)
             got = None if stopped else {"status": "failed", "error": f"the Ray task failed: {type(e).__name__}: {e}"}
+        life = RunLife(store, run_id)
+        for row in (got or {}).get("epochs", []):  # every epoch, whatever the stream delivered
+            life.epoch(row)
         if got is None or (prune_reason and got.get("status") != "done"):
-            for row in (got or {}).get("epochs", []):
-                store.add_epoch(run_id, row)
             status = "pruned" if prune_reason else "cancelled"
-            store.finish_run(run_id, status, error=prune_reason or "cancelled (Stop pressed)")
-            return Outcome(store.run(run_id), False)
-        for row in got.get("epochs", []):  # every epoch, whatever the stream delivered
-            store.add_epoch(run_id, row)
+            return Outcome(life.stop(status, prune_reason or "cancelled (Stop pressed)"), False)
         if got.get("weights") is not None:
             store.save_weights(key, got["weights"])
         status = got["status"]
         if cancelled and status == "cancelled":
             got["error"] = got.get("error") or "cancelled (Stop pressed)"
-        store.finish_run(
-            run_id,
-            status,
-            got.get("metrics"),
-            got.get("error", ""),
-            got.get("best_epoch"),
-            got.get("device"),
-        )
-        return Outcome(store.run(run_id), False)
+        run = life.finish(status, got.get("metrics"), got.get("error", ""), got.get("best_epoch"), got.get("device"))
+        return Outcome(run, False)
 
 
 _SINK = None

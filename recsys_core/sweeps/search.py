@@ -13,6 +13,7 @@ from recsys_core.data import Dataset
 from recsys_core.evaluation.protocols import protocol
 from recsys_core.models.history import best_row
 from recsys_core.runs.life import Outcome
+from recsys_core.runs.record import Run
 from recsys_core.runs.store import Store
 from recsys_core.sweeps.spec import Sweep, point_label, tpe_distributions
 from recsys_core.training.loop import Callback
@@ -43,10 +44,8 @@ class MedianPruner(Callback):
             return ""
         others = []
         for r in self.store.runs(sweep=self.sweep.name, fingerprint=self.fingerprint):
-            if r["status"] in ("done", "pruned"):
-                others += [
-                    e[self.metric] for e in self.store.epochs(r["id"]) if e["epoch"] == epoch and self.metric in e
-                ]
+            if r.status in ("done", "pruned"):
+                others += [e[self.metric] for e in self.store.epochs(r.id) if e["epoch"] == epoch and self.metric in e]
         if len(others) < 2:
             return ""
         median = float(np.median(others))
@@ -64,9 +63,9 @@ class MedianPruner(Callback):
             self.stop.set()
 
 
-def validation_value(store: Store, run: dict, metric: str) -> float | None:
+def validation_value(store: Store, run: Run, metric: str) -> float | None:
     """A run's validation `metric` at its best epoch (the weights it kept), else its last."""
-    row = best_row(store.epochs(run["id"]), run["best_epoch"])
+    row = best_row(store.epochs(run.id), run.best_epoch)
     return None if row is None else row.get(metric)
 
 
@@ -91,8 +90,8 @@ class TpeSearch:
         self.asked: dict[str, object] = {}
         self.told = 0
         for r in store.runs(sweep=sweep.name, fingerprint=ds.fingerprint):
-            point = r["meta"].get("point")
-            if r["status"] not in ("done", "diverged", "pruned", "failed") or not isinstance(point, dict):
+            point = r.meta.get("point")
+            if r.status not in ("done", "diverged", "pruned", "failed") or not isinstance(point, dict):
                 continue
             try:
                 self.study.add_trial(self._frozen(r, point))
@@ -100,14 +99,14 @@ class TpeSearch:
             except ValueError:
                 continue  # a point outside today's space (the file changed): not replayed
 
-    def _frozen(self, run: dict, point: dict):
+    def _frozen(self, run: Run, point: dict):
         T = self.optuna.trial.TrialState
-        curve = {e["epoch"]: e[self.metric] for e in self.store.epochs(run["id"]) if e.get(self.metric) is not None}
+        curve = {e["epoch"]: e[self.metric] for e in self.store.epochs(run.id) if e.get(self.metric) is not None}
         value = validation_value(self.store, run, self.metric)
-        if run["status"] in ("done", "diverged") and value is not None:
+        if run.status in ("done", "diverged") and value is not None:
             state, kw = T.COMPLETE, {"value": value}
         else:
-            state, kw = (T.PRUNED if run["status"] == "pruned" else T.FAIL), {}
+            state, kw = (T.PRUNED if run.status == "pruned" else T.FAIL), {}
         return self.optuna.trial.create_trial(
             params=point, distributions=self.dists, state=state, intermediate_values=curve, **kw
         )
@@ -137,7 +136,7 @@ class TpeSearch:
             return
         T = self.optuna.trial.TrialState
         run = outcome.run if isinstance(outcome, Outcome) else None
-        if run is None or run["status"] in ("cancelled", "interrupted"):
+        if run is None or run.status in ("cancelled", "interrupted"):
             if run is None:  # it could not start: a failed trial, counted against the budget
                 self.study.tell(trial, state=T.FAIL)
                 self.told += 1

@@ -99,8 +99,8 @@ class Sweep:
             return self.points
         found: dict[str, dict] = {}
         for r in store.runs(sweep=self.name, fingerprint=fingerprint):
-            if isinstance(r["meta"].get("point"), dict):
-                found.setdefault(r["label"], r["meta"]["point"])
+            if isinstance(r.meta.get("point"), dict):
+                found.setdefault(r.label, r.meta["point"])
         return tuple(found.items())
 
 

@@ -86,7 +86,7 @@ def test_home_leaderboard_shows_store_values(built_store, monkeypatch):
     board = at.dataframe[0].value  # the first tab: full ranking, the headline
     assert [t.label for t in at.tabs][:2] == ["full", "temporal"]
     assert set(board.index) == set(BUILT)
-    assert board.loc["ease", "HR@10"] == pytest.approx(runs["ease"]["metrics"]["full"]["HR@10"])
+    assert board.loc["ease", "HR@10"] == pytest.approx(runs["ease"].metrics["full"]["HR@10"])
     assert board.index[0] == board["NDCG@10"].idxmax()  # sorted best first
     # each gap to the next model: the paired test over the same users, Holm-corrected over the board
     res = Results(Store(built_store), load_dataset(SYN))
@@ -121,7 +121,7 @@ def test_users_page_shows_cached_top10(built_store, monkeypatch):
     ds = load_dataset(SYN)
     user = at.selectbox(key="user").value
     model_a = at.selectbox(key="model_a").value
-    key = shipped_runs(Store(built_store), ds)[model_a]["key"]
+    key = shipped_runs(Store(built_store), ds)[model_a].key
     top = Store(built_store).load_arrays(key, "topk")["items"][user][:10]
     table = at.dataframe[-2].value
     shown = [t.removeprefix("HELD OUT: ").removeprefix("• ") for t in table["title"]]
@@ -140,7 +140,7 @@ def test_users_page_shows_cached_top10(built_store, monkeypatch):
     train = loo_split(ds).train
     history = train.items[train.users == user]
     first = int(
-        Store(built_store).load_arrays(shipped_runs(Store(built_store), ds)["ease"]["key"], "topk")["items"][user][0]
+        Store(built_store).load_arrays(shipped_runs(Store(built_store), ds)["ease"].key, "topk")["items"][user][0]
     )
     expected = ds.title_of(int(history[ease.item_item()[history, first].argmax()]))
     assert table["because you watched"].iloc[0].startswith(expected + " · ")
@@ -191,7 +191,7 @@ def _wait_for_run(root, timeout=90):
     for job in job_manager().jobs(kind="train"):
         job_manager().wait(job, timeout)
     runs = Store(root).runs(sweep=MY_RUNS)
-    assert runs and runs[-1]["status"] not in ("queued", "running"), "the training job did not finish"
+    assert runs and runs[-1].status not in ("queued", "running"), "the training job did not finish"
     return runs[-1]
 
 
@@ -233,19 +233,19 @@ def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_
     at.button(key="train").click().run()
     assert not at.exception, [e.value for e in at.exception]
     run = _wait_for_run(root)
-    assert run["status"] == "done" and run["model"] == "mf", run["error"]
-    assert (run["config"]["dim"], run["config"]["epochs"], run["config"]["lr"], run["config"]["loss"]) == (
+    assert run.status == "done" and run.model == "mf", run.error
+    assert (run.config["dim"], run.config["epochs"], run.config["lr"], run.config["loss"]) == (
         16,
         2,
         0.01,
         "bpr",
     )
-    assert run["label"] == "loss=bpr, dim=16, epochs=2, lr=0.01"
+    assert run.label == "loss=bpr, dim=16, epochs=2, lr=0.01"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Finished in" in s.value for s in at.success)
     figures = at.dataframe[0].value
-    assert figures.loc["this run", "HR@10"] == pytest.approx(run["metrics"]["full"]["HR@10"])  # the default
+    assert figures.loc["this run", "HR@10"] == pytest.approx(run.metrics["full"]["HR@10"])  # the default
     shipped = views_leaderboard(root)
     assert figures.loc["shipped defaults", "HR@10"] == pytest.approx(shipped)
 
@@ -261,7 +261,7 @@ def test_train_page_names_the_sweep_it_draws_only_once_that_sweep_has_runs(built
     at.run()
     at.button(key="train").click().run()
     run = _wait_for_run(root)
-    assert run["status"] == "done" and "ratings" in run["metrics"]  # a rating model trains on `ratings` by default
+    assert run.status == "done" and "ratings" in run.metrics  # a rating model trains on `ratings` by default
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("beside the shipped model" in m.value for m in at.markdown)
@@ -365,7 +365,7 @@ def test_train_page_cancel_shows_the_cancelled_run(built_store, monkeypatch, tmp
     assert cancel, "a running job offers Cancel"
     cancel[0].click().run()
     run = _wait_for_run(root)
-    assert run["status"] == "cancelled"
+    assert run.status == "cancelled"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(i.value.startswith("Cancelled") for i in at.info)
@@ -476,15 +476,15 @@ def test_a_trained_run_can_be_picked_on_every_page_beside_the_shipped_models(bui
         reuse=False,
         meta={"src": SYN},
     ).run
-    choice = f"run:{run['id']}"
-    assert store.load_arrays(run["key"], "topk") is None  # nothing made until someone looks
+    choice = f"run:{run.id}"
+    assert store.load_arrays(run.key, "topk") is None  # nothing made until someone looks
     at = run_page("users", root, monkeypatch)
-    label = f"run {run['id']} · mf · dim=8, epochs=2 · "  # the run and its settings first: readable when narrow
+    label = f"run {run.id} · mf · dim=8, epochs=2 · "  # the run and its settings first: readable when narrow
     assert any(o.startswith(label) for o in at.selectbox(key="model_a").options)
     at.selectbox(key="model_a").set_value(choice).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any(label in h.value for h in at.subheader)
-    assert store.load_arrays(run["key"], "topk") is not None  # made from the reloaded weights, kept
+    assert store.load_arrays(run.key, "topk") is not None  # made from the reloaded weights, kept
     for page, key in (("similar", "emb_model"), ("embeddings", "map_model")):
         at = run_page(page, root, monkeypatch)
         at.selectbox(key=key).set_value(choice).run()
@@ -502,12 +502,12 @@ def test_a_trained_run_can_be_picked_on_every_page_beside_the_shipped_models(bui
         reuse=False,
         meta={"src": SYN},
     ).run
-    (store.artifact_dir(other["key"]) / "weights.pt").write_bytes(b"x")
+    (store.artifact_dir(other.key) / "weights.pt").write_bytes(b"x")
     at = run_page("users", root, monkeypatch)
-    at.selectbox(key="model_a").set_value(f"run:{other['id']}").run()
+    at.selectbox(key="model_a").set_value(f"run:{other.id}").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("weights are missing or fail their checksum" in e.value for e in at.error)
-    at.button(key=f"retrain_{other['id']}").click().run()
+    at.button(key=f"retrain_{other.id}").click().run()
     assert any("Queued as run" in m.value for m in at.success)
 
 
@@ -593,7 +593,7 @@ def test_a_corrupt_artifact_is_said_everywhere_and_rebuilt_by_itself(built_store
 
     root = tmp_path / "store"
     shutil.copytree(built_store, root)
-    key = shipped_runs(Store(root), load_dataset(SYN))["mf"]["key"]
+    key = shipped_runs(Store(root), load_dataset(SYN))["mf"].key
     (Store(root).artifact_dir(key) / "topk.npz").write_bytes(b"truncated")
     monkeypatch.setenv("RECSYS_AUTO_BUILD", "1")
     at = run_app(None, root, monkeypatch)
@@ -601,7 +601,7 @@ def test_a_corrupt_artifact_is_said_everywhere_and_rebuilt_by_itself(built_store
     build = next(j for j in job_manager().jobs(kind="build"))  # started by itself
     job_manager().wait(build, timeout=60)
     assert build.status == "done", build.error
-    assert Store(root).load_arrays(shipped_runs(Store(root), load_dataset(SYN))["mf"]["key"], "topk") is not None
+    assert Store(root).load_arrays(shipped_runs(Store(root), load_dataset(SYN))["mf"].key, "topk") is not None
     at.run()
     assert not any("failed its checksum" in w.value for w in at.warning)
 
@@ -666,10 +666,10 @@ def test_compare_users_shows_what_a_sequential_model_reads_and_where_sasrec_atte
     cfg = catalog.config_for("sasrec", {"epochs": 2, "hidden": 16, "max_len": 20, "batch_size": 32})
     run = ensure_run(Store(root), ds, "sasrec", cfg, ["loo-uniform"], sweep="my-runs", label="small").run
     at = run_page("users", root, monkeypatch)
-    at.selectbox(key="model_b").set_value(f"run:{run['id']}").run()
+    at.selectbox(key="model_b").set_value(f"run:{run.id}").run()
     assert not at.exception, [e.value for e in at.exception]
     user = at.selectbox(key="user").value
-    assert any(m.value.startswith(f"**What run {run['id']} · sasrec · small") for m in at.markdown)
+    assert any(m.value.startswith(f"**What run {run.id} · sasrec · small") for m in at.markdown)
     reading = at.dataframe[-1].value
     split = loo_split(ds)
     history = ds.ratings[ds.ratings["user"] == user]
@@ -696,9 +696,9 @@ def test_the_leaderboard_notes_what_survives_when_the_order_is_shuffled(built_st
     run_sweep(replace(SHIPPED["sasrec-order"], base=small), load_dataset(SYN), Store(root))
     at = run_app(None, root, monkeypatch)
     note = next(c.value for c in at.caption if c.value.startswith("**Is the order real?**"))
-    rows = {r["label"]: r for r in Store(root).runs(sweep="sasrec-order")}
+    rows = {r.label: r for r in Store(root).runs(sweep="sasrec-order")}
     for label in ("by time", "ties shuffled", "all shuffled"):
-        assert f"{label}: {rows[label]['metrics']['loo-uniform']['NDCG@10']:.3f}" in note
+        assert f"{label}: {rows[label].metrics['loo-uniform']['NDCG@10']:.3f}" in note
 
 
 def test_train_page_draws_the_sequential_models_settings(built_store, monkeypatch, tmp_path):
@@ -775,10 +775,10 @@ def test_damage_is_found_when_a_page_reads_again_not_only_at_start(built_store, 
     ds = load_dataset(SYN)
     res = Results(Store(root), ds)  # what a page keeps between reruns
     assert res.arrays("mf", "topk") is not None and res.broken() == []
-    topk = Store(root).artifact_dir(res.shipped["mf"]["key"]) / "topk.npz"
+    topk = Store(root).artifact_dir(res.shipped["mf"].key) / "topk.npz"
     topk.write_bytes(topk.read_bytes()[:100])  # truncated while the server runs
     assert res.arrays("mf", "topk") is None and res.broken() == ["mf"]
-    weights = Store(root).artifact_dir(res.shipped["sasrec"]["key"]) / "weights.pt"
+    weights = Store(root).artifact_dir(res.shipped["sasrec"].key) / "weights.pt"
     data = weights.read_bytes()
     weights.write_bytes(data[:-10])
     assert res.broken() == ["mf", "sasrec"]  # a shipped model's weights count too

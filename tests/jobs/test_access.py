@@ -50,7 +50,7 @@ def test_a_viewer_is_refused_by_the_job_layer_and_nothing_is_created(tmp_path):
     with pytest.raises(AccessDenied, match="needs editor access"):
         jobs.delete_run(manager, store, run_id, VIEWER)
     assert store.run(run_id) is not None
-    key = store.run(run_id)["key"]
+    key = store.run(run_id).key
     assert store.artifact_dir(key).exists()
     jobs.delete_run(manager, store, run_id, EDITOR)
     assert store.run(run_id) is None and not store.artifact_dir(key).exists()  # with its artifacts

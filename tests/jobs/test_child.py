@@ -24,7 +24,7 @@ def _next_job_still_runs(jobs, store):
     ok = submit_training(jobs, store, SRC, "mf", {"epochs": 1, "dim": 4, "batch_size": 512})
     jobs.wait(ok, 120)
     assert ok.status == "done", ok.error
-    assert store.run(ok.run_id)["status"] == "done"
+    assert store.run(ok.run_id).status == "done"
 
 
 def test_a_killed_training_process_ends_its_run_failed_and_the_server_goes_on(tmp_path):
@@ -38,7 +38,7 @@ def test_a_killed_training_process_ends_its_run_failed_and_the_server_goes_on(tm
     jobs.wait(job, 60)
     assert job.status == "failed" and "killed by SIGKILL" in job.error
     run = store.run(job.run_id)
-    assert run["status"] == "failed" and "killed by SIGKILL" in run["error"]
+    assert run.status == "failed" and "killed by SIGKILL" in run.error
     _next_job_still_runs(jobs, store)
 
 
@@ -48,12 +48,12 @@ def test_memory_and_time_caps_end_the_run_with_the_cap_named(tmp_path):
     job = submit_training(jobs, store, SRC, "ncf", LONG)
     jobs.wait(job, 120)
     assert job.status == "failed" and "RECSYS_JOB_MEMORY_MB" in job.error
-    assert "RECSYS_JOB_MEMORY_MB" in store.run(job.run_id)["error"]
+    assert "RECSYS_JOB_MEMORY_MB" in store.run(job.run_id).error
     jobs = JobManager(store, Limits(job_seconds=1))
     job = submit_training(jobs, store, SRC, "ncf", LONG)
     jobs.wait(job, 120)
     assert job.status == "failed" and "RECSYS_JOB_SECONDS" in job.error
-    assert store.run(job.run_id)["status"] == "failed"
+    assert store.run(job.run_id).status == "failed"
 
 
 def boom(job, message: str) -> None:
@@ -85,9 +85,9 @@ def test_a_build_runs_in_its_own_process_and_gives_way_to_a_persons_job_between_
     assert build.status == "done", build.error
     assert mine.status == "done" and len(seen) == 1 and 1 <= seen[0] < len(models)  # ran between two models
     runs = store.runs()
-    assert sorted(r["model"] for r in runs) == sorted(models) and {r["status"] for r in runs} == {"done"}
-    assert os.getpid() not in {r["pid"] for r in runs}  # no model trained in the server
-    assert len({r["pid"] for r in runs}) == 2  # a new process went on after the person's job
+    assert sorted(r.model for r in runs) == sorted(models) and {r.status for r in runs} == {"done"}
+    assert os.getpid() not in {r.pid for r in runs}  # no model trained in the server
+    assert len({r.pid for r in runs}) == 2  # a new process went on after the person's job
 
 
 def test_a_build_over_its_memory_cap_fails_with_the_cap_named_and_the_server_goes_on(tmp_path):
@@ -96,6 +96,6 @@ def test_a_build_over_its_memory_cap_fails_with_the_cap_named_and_the_server_goe
     build = submit_build(jobs, store, SRC, ["popularity"])
     jobs.wait(build, 120)
     assert build.status == "failed" and "build process" in build.error and "RECSYS_JOB_MEMORY_MB" in build.error
-    assert not [r for r in store.runs() if r["status"] == "running"]
+    assert not [r for r in store.runs() if r.status == "running"]
     jobs.limits = Limits()
     _next_job_still_runs(jobs, store)

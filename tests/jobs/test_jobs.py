@@ -67,17 +67,17 @@ def test_training_job_records_its_run_and_live_progress(tmp_path):
     jobs = JobManager(store)
     job = submit_training(jobs, store, SRC, "ncf", TINY)
     run = store.run(job.run_id)
-    assert run["status"] in ("queued", "running") and run["sweep"] == MY_RUNS
-    assert run["meta"]["src"] == SRC and run["meta"]["protocols"] == ["loo-uniform"]
+    assert run.status in ("queued", "running") and run.sweep == MY_RUNS
+    assert run.meta["src"] == SRC and run.meta["protocols"] == ["loo-uniform"]
     jobs.wait(job, 60)
     assert job.status == "done", job.error
     run = store.run(job.run_id)
-    assert run["status"] == "done" and 0 <= run["metrics"]["loo-uniform"]["HR@10"] <= 1
+    assert run.status == "done" and 0 <= run.metrics["loo-uniform"]["HR@10"] <= 1
     p = job.progress
     assert [r["epoch"] for r in p["history"]] == [1, 2] and p["epoch"] == 2 and p["batch"] == p["n_batches"]
     assert [e["epoch"] for e in store.epochs(job.run_id)] == [1, 2]  # NeuMF's own, not its pre-training
     assert [(r["phase"], r["epoch"]) for r in p["pretrain"]] == [("GMF", 1), ("GMF", 2), ("MLP", 1), ("MLP", 2)]
-    assert "mf_dim=4" in run["label"] and "epochs=2" in run["label"]
+    assert "mf_dim=4" in run.label and "epochs=2" in run.label
 
 
 def test_two_sessions_submitting_at_once_both_complete_in_order(tmp_path):
@@ -98,7 +98,7 @@ def test_two_sessions_submitting_at_once_both_complete_in_order(tmp_path):
     jobs.wait(first, 60), jobs.wait(second, 60)
     assert first.status == second.status == "done"
     assert first.finished <= second.started  # one at a time, in submission order
-    assert len([r for r in store.runs(sweep=MY_RUNS) if r["status"] == "done"]) == 2
+    assert len([r for r in store.runs(sweep=MY_RUNS) if r.status == "done"]) == 2
 
 
 def test_cancel_a_running_training_in_its_process(tmp_path):
@@ -111,7 +111,7 @@ def test_cancel_a_running_training_in_its_process(tmp_path):
     jobs.wait(job, 30)
     assert job.status == "cancelled"
     run = store.run(job.run_id)
-    assert run["status"] == "cancelled" and len(store.epochs(run["id"])) < 500  # stopped, not finished
+    assert run.status == "cancelled" and len(store.epochs(run.id)) < 500  # stopped, not finished
 
 
 def test_divergence_and_bad_config(tmp_path):
@@ -127,10 +127,10 @@ def test_divergence_and_bad_config(tmp_path):
     )
     jobs.wait(job, 60)
     assert job.status == "diverged" and "learning rate" in job.error
-    assert store.run(job.run_id)["status"] == "diverged"
+    assert store.run(job.run_id).status == "diverged"
     job = submit_training(jobs, store, SRC, "ncf", {"lr": 1, "epochs": 3})  # seed 000's lr 1 on NeuMF
     jobs.wait(job, 60)
-    assert job.status == "diverged" and "untrained" in job.error and store.run(job.run_id)["error"] == job.error
+    assert job.status == "diverged" and "untrained" in job.error and store.run(job.run_id).error == job.error
     n = len(store.runs())
     for bad in ({"lr": -1}, {"dropout": 1.0}, {"nope": 1}):
         with pytest.raises(ConfigError):
@@ -149,10 +149,10 @@ def test_runs_of_a_dead_server_become_interrupted_and_can_be_resubmitted(tmp_pat
     with sqlite3.connect(store.path) as con:  # ... when the server dies
         con.execute("UPDATE runs SET owner=? WHERE id=?", (f"{socket.gethostname()}:999999:1", job.run_id))
     restarted = JobManager(store)
-    assert restarted.recovered == 1 and store.run(job.run_id)["status"] == "interrupted"
+    assert restarted.recovered == 1 and store.run(job.run_id).status == "interrupted"
     again = resubmit(restarted, store, job.run_id)
     restarted.wait(again, 60)
-    assert again.status == "done" and store.run(again.run_id)["config"] == store.run(job.run_id)["config"]
+    assert again.status == "done" and store.run(again.run_id).config == store.run(job.run_id).config
     first.cancel(job.id)  # (the "dead" manager is still alive in this test: stop it cleanly)
     gate.set()
 

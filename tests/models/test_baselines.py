@@ -150,7 +150,7 @@ def test_ease_on_a_large_catalogue_reloads_its_weights_instead_of_refitting(tmp_
     store = Store(tmp_path)
     cfg = zoo.config_for("ease", {"max_items": 150})
     out = ensure_run(store, syn(), "ease", cfg)
-    assert store.load_arrays(out.run["key"], "state") is not None
+    assert store.load_arrays(out.run.key, "state") is not None
     monkeypatch.setattr(EASE, "fit", lambda *a, **k: pytest.fail("refitted"))
     again = artifacts.load_model(store, out.run, syn())
     assert again.bounded and len(again.kept_) == 150

@@ -66,9 +66,9 @@ def fitted(tmp_path_factory):
     for name in catalog.ZOO:
         cfg = catalog.config_for(name, QUICK.get(name, {}))
         out = ensure_run(store, ds, name, cfg)
-        assert out.run["status"] == "done", out.run["error"]
+        assert out.run.status == "done", out.run.error
         models[name] = (out.result.recommender, out.run)
-    ids = [run["id"] for _, run in models.values()]
+    ids = [run.id for _, run in models.values()]
     dump = root / "reloaded.npz"
     subprocess.run(
         [sys.executable, "-c", RELOAD, str(root), SRC, json.dumps(ids), str(dump)], cwd=ROOT, check=True, timeout=300
@@ -83,7 +83,7 @@ def test_a_stored_run_reloads_in_a_fresh_process(fitted, name):
     _, ds, models, reloaded = fitted
     model, run = models[name]
     users = np.arange(ds.n_users)
-    rid = run["id"]
+    rid = run.id
     np.testing.assert_allclose(reloaded[f"{rid}/scores"], model.score(users).float().cpu().numpy(), atol=1e-6)
     items, scores = model.recommend(users, k=10)
     np.testing.assert_array_equal(reloaded[f"{rid}/items"], items)
@@ -118,7 +118,7 @@ def test_recommend_never_returns_a_seen_item_and_scores_have_their_shapes(fitted
 def test_a_run_whose_weights_are_corrupt_says_so(fitted):
     store, ds, models, _ = fitted
     _, run = models["mf"]
-    (store.artifact_dir(run["key"]) / "weights.pt").write_bytes(b"truncated")
+    (store.artifact_dir(run.key) / "weights.pt").write_bytes(b"truncated")
     with pytest.raises(RecsysError, match="missing or fail their checksum; train it again"):
         load_model(store, run, ds)
     other = load_dataset("synthetic:users=30,items=20,seed=9")

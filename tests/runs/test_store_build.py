@@ -48,9 +48,9 @@ def test_store_roundtrip_and_schema(tmp_path):
     s.add_epoch(rid, {"epoch": 1, "train_loss": 0.5, "valid_loss": 0.6, "HR@10": 0.3, "seconds": 1.0})
     s.finish_run(rid, "done", {"loo-uniform": {"HR@10": 0.4}}, best_epoch=1)
     r = s.run(rid)
-    assert r["status"] == "done" and r["config"] == {"lr": 0.1} and r["metrics"]["loo-uniform"]["HR@10"] == 0.4
+    assert r.status == "done" and r.config == {"lr": 0.1} and r.metrics["loo-uniform"]["HR@10"] == 0.4
     assert s.epochs(rid) == [{"epoch": 1, "train_loss": 0.5, "valid_loss": 0.6, "seconds": 1.0, "HR@10": 0.3}]
-    assert Store(tmp_path).latest_done("k")["id"] == rid  # reopened: migrations are idempotent
+    assert Store(tmp_path).latest_done("k").id == rid  # reopened: migrations are idempotent
 
 
 def test_artifacts_roundtrip_and_corruption_detected(tmp_path):
@@ -90,7 +90,7 @@ def test_build_is_idempotent_and_rebuilds_corrupt_artifacts(tmp_path):
     n_runs = len(s.runs())
     assert all(o.cached for o in build(syn(), ["popularity", "ease"], s).values())
     assert len(s.runs()) == n_runs  # everything cached
-    key = shipped_runs(s, syn())["ease"]["key"]
+    key = shipped_runs(s, syn())["ease"].key
     (s.artifact_dir(key) / "topk.npz").write_bytes(b"garbage")
     assert missing_models(s, syn()) == [m for m in zoo.ZOO if m not in ("popularity",)]  # ease counts as missing
     build(syn(), ["ease"], s)
@@ -101,8 +101,8 @@ def test_build_neural_saves_weights_embeddings_and_cold_start(tmp_path):
     s = Store(tmp_path)
     cfg = zoo.config_for("ncf", QUICK["ncf"])
     out = ensure_run(s, syn(), "ncf", cfg)
-    key = out.run["key"]
-    assert out.run["status"] == "done" and len(s.epochs(out.run["id"])) == 2
+    key = out.run.key
+    assert out.run.status == "done" and len(s.epochs(out.run.id)) == 2
     ck = s.load_weights(key)
     assert ck["model"] == "ncf" and ck["config"]["mf_dim"] == 4
     emb = s.load_arrays(key, "item_embeddings")
@@ -158,9 +158,9 @@ def test_sweep_resume_after_a_kill(tmp_path):
     with sqlite3.connect(s.path) as con:
         con.execute("UPDATE runs SET pid=999999, owner=? WHERE id=?", (f"{socket.gethostname()}:999999:1", rid))
     runs = run_sweep(sw, syn(), s)
-    assert [r["label"] for r in runs] == ["2", "4", "6"] and all(r["status"] == "done" for r in runs)
-    assert s.run(rid)["status"] == "interrupted"
-    done = [r for r in s.runs(sweep=sw.name) if r["status"] == "done"]
+    assert [r.label for r in runs] == ["2", "4", "6"] and all(r.status == "done" for r in runs)
+    assert s.run(rid).status == "interrupted"
+    done = [r for r in s.runs(sweep=sw.name) if r.status == "done"]
     assert len(done) == 3  # nothing duplicated: point 2 was not retrained
     rows = report(sw, syn(), s)
     assert sum(bool(r.get("best")) for r in rows) == 1 and all(r["status"] == "done" for r in rows)
@@ -200,7 +200,7 @@ def test_migration_from_schema_1_keeps_runs(tmp_path):
         con.execute("PRAGMA user_version=1")
     s = Store(tmp_path)
     assert s.schema_version() == SCHEMA_VERSION == 2
-    assert s.latest_done("k")["model"] == "mf" and s.latest_done("k")["meta"] == {}
+    assert s.latest_done("k").model == "mf" and s.latest_done("k").meta == {}
 
 
 def test_a_reused_pid_is_not_a_live_owner(tmp_path):
@@ -211,7 +211,7 @@ def test_a_reused_pid_is_not_a_live_owner(tmp_path):
     with sqlite3.connect(s.path) as con:
         con.execute("UPDATE runs SET owner=? WHERE id=?", (f"{socket.gethostname()}:{os.getpid()}:1", rid))
     assert s.mark_interrupted() == 1
-    assert s.run(rid)["status"] == "interrupted" and s.run(mine)["status"] == "queued"
+    assert s.run(rid).status == "interrupted" and s.run(mine).status == "queued"
 
 
 def test_pca_of_embeddings_by_hand():
@@ -241,9 +241,9 @@ def test_every_executor_reports_progress_goes_on_past_a_failing_point_and_cancel
     seen = []
     runs = run_sweep(sweep, syn(), s, ex, src=SRC, progress=lambda j, n, label, out: seen.append((j, n, label)))
     assert sorted(label for _, _, label in seen) == ["a", "bad", "c"] and {n for _, n, _ in seen} == {3}
-    status = {r["label"]: r["status"] for r in runs}
+    status = {r.label: r.status for r in runs}
     assert status == {"a": "done", "bad": "failed", "c": "done"}
-    assert "negatives_per_user" in next(r for r in runs if r["label"] == "bad")["error"]
+    assert "negatives_per_user" in next(r for r in runs if r.label == "bad").error
     # cancel after the first point lands: nothing new starts, what runs stops as `cancelled`
     stop = threading.Event()
     again = Sweep(
@@ -254,7 +254,7 @@ def test_every_executor_reports_progress_goes_on_past_a_failing_point_and_cancel
         {"epochs": 3, "batch_size": 256, "layers": (8, 4)},
     )
     run_sweep(again, syn(), s, ex, src=SRC, progress=lambda *a: stop.set(), cancel=stop)
-    statuses = [r["status"] for r in s.runs(sweep="t-cancel")]
+    statuses = [r.status for r in s.runs(sweep="t-cancel")]
     assert statuses.count("done") < 4 and "running" not in statuses and "queued" not in statuses
     assert set(statuses) <= {"done", "cancelled"}
     assert run_sweep(again, syn(), s, ex, src=SRC, cancel=stop) == []  # cancelled before it starts: nothing runs
@@ -304,10 +304,10 @@ def test_median_pruning_stops_a_point_below_the_others_and_a_rerun_does_not_redo
     sweep = Sweep(
         "t-prune", "mf", "lr", (("a", {"lr": 0.01}), ("b", {"lr": 0.02}), ("slow", {"lr": 1e-5})), base, prune="median"
     )
-    runs = {r["label"]: r for r in run_sweep(sweep, syn(), s)}
-    assert runs["a"]["status"] == runs["b"]["status"] == "done"
-    assert runs["slow"]["status"] == "pruned" and runs["slow"]["error"].startswith("pruned at epoch 2")
-    assert len(s.epochs(runs["slow"]["id"])) < 4  # stopped early, its curve kept
+    runs = {r.label: r for r in run_sweep(sweep, syn(), s)}
+    assert runs["a"].status == runs["b"].status == "done"
+    assert runs["slow"].status == "pruned" and runs["slow"].error.startswith("pruned at epoch 2")
+    assert len(s.epochs(runs["slow"].id)) < 4  # stopped early, its curve kept
     rows = {r["value"]: r for r in report(sweep, syn(), s)}
     assert rows["slow"]["note"].startswith("pruned at epoch") and not rows["slow"].get("best")
     n = len(s.runs())

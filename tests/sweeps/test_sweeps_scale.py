@@ -47,13 +47,13 @@ def test_a_tpe_search_runs_its_budget_resumes_from_the_store_and_reports_its_poi
     sweep = load_sweep_file(_tpe_file(tmp_path, 5))
     assert sweep.adaptive and sweep.size == 5 and sweep.points == () and sweep.varied == {"lr", "dim"}
     runs = run_sweep(sweep, syn(), s)
-    assert len(runs) == 5 and len({r["label"] for r in runs}) == 5
-    assert {r["status"] for r in runs} <= {"done", "pruned"} and "done" in {r["status"] for r in runs}
+    assert len(runs) == 5 and len({r.label for r in runs}) == 5
+    assert {r.status for r in runs} <= {"done", "pruned"} and "done" in {r.status for r in runs}
     for r in runs:  # each point's settings are kept with its run, in the space asked for
-        assert 1e-5 <= r["meta"]["point"]["lr"] <= 0.05 and r["meta"]["point"]["dim"] in (4, 8, 16)
-        assert r["config"]["lr"] == pytest.approx(r["meta"]["point"]["lr"])
+        assert 1e-5 <= r.meta["point"]["lr"] <= 0.05 and r.meta["point"]["dim"] in (4, 8, 16)
+        assert r.config["lr"] == pytest.approx(r.meta["point"]["lr"])
     rows = report(sweep, syn(), s)
-    assert [row["value"] for row in rows] == [r["label"] for r in runs]
+    assert [row["value"] for row in rows] == [r.label for r in runs]
     assert sum(bool(row.get("best")) for row in rows) == 1
     n = len(s.runs())
     assert run_sweep(sweep, syn(), s) == [] and len(s.runs()) == n  # the budget is spent: nothing reruns
@@ -110,21 +110,21 @@ def test_ray_points_run_on_both_nodes_match_the_sequential_executor_and_rerun_no
     with _ray(cluster) as ex:
         runs = run_sweep(_grid("t-ray"), syn(), s, ex, src=SRC)
         assert ex.workers == 2
-        assert {r["status"] for r in runs} == {"done"} and len(runs) == 4
-        assert len({r["meta"]["ray_node"] for r in runs}) == 2  # both nodes trained points
+        assert {r.status for r in runs} == {"done"} and len(runs) == 4
+        assert len({r.meta["ray_node"] for r in runs}) == 2  # both nodes trained points
         # every row written by the driver: this process owns them, every epoch is there
-        assert all(r["owner"] == owner_token() for r in runs)
-        assert all(len(s.epochs(r["id"])) == 2 for r in runs)
-        assert all(s.load_weights(r["key"]) is not None for r in runs)  # a point can be reloaded
+        assert all(r.owner == owner_token() for r in runs)
+        assert all(len(s.epochs(r.id)) == 2 for r in runs)
+        assert all(s.load_weights(r.key) is not None for r in runs)  # a point can be reloaded
         assert not (Path(os.environ["RECSYS_ARTIFACTS"]) / "runs.sqlite").exists()  # no worker opened a store
         n = len(s.runs())
         again = run_sweep(_grid("t-ray"), syn(), s, ex, src=SRC)
-        assert len(s.runs()) == n and all(r["status"] == "done" for r in again)  # a rerun trains nothing
-    seq = {r["label"]: r for r in run_sweep(_grid("t-ray"), syn(), Store(tmp_path / "seq"), src=SRC)}
+        assert len(s.runs()) == n and all(r.status == "done" for r in again)  # a rerun trains nothing
+    seq = {r.label: r for r in run_sweep(_grid("t-ray"), syn(), Store(tmp_path / "seq"), src=SRC)}
     for r in runs:
-        want = seq[r["label"]]["metrics"]["loo-uniform"]
+        want = seq[r.label].metrics["loo-uniform"]
         for m in ("HR@10", "NDCG@10"):
-            assert r["metrics"]["loo-uniform"][m] == pytest.approx(want[m], abs=1e-9)
+            assert r.metrics["loo-uniform"][m] == pytest.approx(want[m], abs=1e-9)
 
 
 @pytest.mark.slow
@@ -132,16 +132,16 @@ def test_ray_a_failing_point_ends_failed_and_cancel_ends_cancelled(cluster, tmp_
     s = Store(tmp_path)
     mixed = failing_middle_sweep("t-ray-mixed", NCF)
     with _ray(cluster) as ex:
-        status = {r["label"]: r for r in run_sweep(mixed, syn(), s, ex, src=SRC)}
-        assert {k: r["status"] for k, r in status.items()} == {"a": "done", "bad": "failed", "c": "done"}
-        assert "negatives_per_user" in status["bad"]["error"]
+        status = {r.label: r for r in run_sweep(mixed, syn(), s, ex, src=SRC)}
+        assert {k: r.status for k, r in status.items()} == {"a": "done", "bad": "failed", "c": "done"}
+        assert "negatives_per_user" in status["bad"].error
         # Stop once the first epoch of any point has landed: what runs is ended, what waits never starts
         stop = threading.Event()
         long = _grid("t-ray-cancel", dims=(3, 5, 7, 9), epochs=200, patience=100, batch_size=256, pretrain=False)
 
         def watch():
             while not stop.is_set():
-                if any(s.epochs(r["id"]) for r in s.runs(sweep="t-ray-cancel")):
+                if any(s.epochs(r.id) for r in s.runs(sweep="t-ray-cancel")):
                     stop.set()
                 stop.wait(0.05)
 
@@ -152,7 +152,7 @@ def test_ray_a_failing_point_ends_failed_and_cancel_ends_cancelled(cluster, tmp_
         finally:
             stop.set()
             watcher.join()
-    statuses = [r["status"] for r in s.runs(sweep="t-ray-cancel")]
+    statuses = [r.status for r in s.runs(sweep="t-ray-cancel")]
     assert statuses and set(statuses) == {"cancelled"}  # none left running or queued
 
 
@@ -181,17 +181,17 @@ def test_ray_a_killed_driver_leaves_a_sweep_that_resumes(cluster, tmp_path):
         [sys.executable, "-c", _DRIVER, str(tmp_path / "store"), SRC, cluster.address], env=env, cwd=tmp_path
     )
     try:
-        while not any(s.epochs(r["id"]) for r in s.runs(sweep="t-ray-kill")):  # wait on state: a point is training
+        while not any(s.epochs(r.id) for r in s.runs(sweep="t-ray-kill")):  # wait on state: a point is training
             assert driver.poll() is None, "the driver ended before any point trained"
             threading.Event().wait(0.1)
     finally:
         driver.kill()
         driver.wait()
-    left = {r["id"]: r["status"] for r in s.runs(sweep="t-ray-kill")}
+    left = {r.id: r.status for r in s.runs(sweep="t-ray-kill")}
     assert "running" in left.values()
-    started = [r for r in s.runs(sweep="t-ray-kill") if r["status"] == "running"]
-    assert all("runtime_resources" in r["meta"]["ray_code"] for r in started)
-    assert all(not r["meta"]["ray_code"].startswith(str(ROOT)) for r in started)
+    started = [r for r in s.runs(sweep="t-ray-kill") if r.status == "running"]
+    assert all("runtime_resources" in r.meta["ray_code"] for r in started)
+    assert all(not r.meta["ray_code"].startswith(str(ROOT)) for r in started)
     sweep = Sweep(
         "t-ray-kill",
         "ncf",
@@ -201,8 +201,8 @@ def test_ray_a_killed_driver_leaves_a_sweep_that_resumes(cluster, tmp_path):
     )
     with _ray(cluster) as ex:
         runs = run_sweep(sweep, syn(), s, ex, src=SRC)
-    assert sorted(r["label"] for r in runs) == ["2", "4", "6"] and all(r["status"] == "done" for r in runs)
-    after = {r["id"]: r["status"] for r in s.runs(sweep="t-ray-kill")}
+    assert sorted(r.label for r in runs) == ["2", "4", "6"] and all(r.status == "done" for r in runs)
+    after = {r.id: r.status for r in s.runs(sweep="t-ray-kill")}
     assert all(after[i] == "interrupted" for i, st in left.items() if st in ("running", "queued"))
     assert "running" not in after.values() and "queued" not in after.values()
 
@@ -221,5 +221,5 @@ def test_the_apps_background_job_runs_a_search_on_the_cluster(cluster, tmp_path)
     assert job.status == "done", job.error
     assert job.progress["done"] == 4 and job.progress["executor"] == "ray"
     runs = s.runs(sweep="t-tpe")
-    assert len(runs) == 4 and {r["status"] for r in runs} <= {"done", "pruned"}
-    assert all(r["meta"].get("ray_node") for r in runs)
+    assert len(runs) == 4 and {r.status for r in runs} <= {"done", "pruned"}
+    assert all(r.meta.get("ray_node") for r in runs)
