@@ -14,7 +14,7 @@ import typing
 
 import streamlit as st
 
-from recsys_core.models.configs import TrainParams
+from recsys_core.models.configs import SequentialParams, TrainParams
 
 SIZES = [2, 3, 4, 8, 10, 16, 25, 32, 50, 64, 100, 128, 200, 256, 512, 600, 1024]
 HALF_LIVES = [0.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0]
@@ -185,7 +185,7 @@ def config_form(model: str, cfg, has_genres: bool, on_cuda: bool) -> dict:
                     continue
                 if f.name == "restart_epochs" and out.get("schedule") != "cosine-restarts":
                     continue
-                if f.name == "n_negatives" and out.get("loss") in ("bce", "full") and hasattr(cfg, "max_len"):
+                if f.name == "n_negatives" and out.get("loss") in ("bce", "full") and isinstance(cfg, SequentialParams):
                     continue  # a sequential model's negatives: the sampled softmax's only
                 disabled = _hint(model, f.name).get("needs_genres", False) and not has_genres
                 if f.name == "diversity_weight":

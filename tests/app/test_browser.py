@@ -315,6 +315,7 @@ def test_no_table_cuts_off_its_columns_at_1400_px_on_real_data(real_data, tmp_pa
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); .ci/run installs it")
     pytest.importorskip("playwright.sync_api", reason="playwright not installed (requirements-dev.txt)")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     from recsys_core.data import load_dataset
@@ -336,12 +337,20 @@ def test_no_table_cuts_off_its_columns_at_1400_px_on_real_data(real_data, tmp_pa
                 page.goto(f"http://127.0.0.1:{port}/{path}")
                 page.wait_for_selector("h1", timeout=30_000)
                 _settled(page)
-                page.wait_for_function(  # every shown table's grid drawn (they size their columns after the run)
-                    """() => Array.from(document.querySelectorAll('[data-testid="stDataFrame"]'))
-                             .filter(e => e.getClientRects().length > 0)
-                             .every(e => e.querySelector('.dvn-scroller'))""",
-                    timeout=120_000,  # grids draw late on a loaded machine (the suite's own browsers beside it)
-                )
+                frames = page.locator('[data-testid="stDataFrame"]')
+                for j in range(frames.count()):  # a grid draws when it comes into view: bring each there
+                    if frames.nth(j).is_visible():
+                        frames.nth(j).scroll_into_view_if_needed()
+                try:
+                    page.wait_for_function(  # every shown table's grid drawn (they size their columns after the run)
+                        """() => Array.from(document.querySelectorAll('[data-testid="stDataFrame"]'))
+                                 .filter(e => e.getClientRects().length > 0)
+                                 .every(e => e.querySelector('.dvn-scroller'))""",
+                        timeout=120_000,  # grids draw late on a loaded machine (the suite's own browsers beside it)
+                    )
+                except PlaywrightTimeout:
+                    page.screenshot(path=str(shots / f"undrawn-{path or 'home'}.png"), full_page=True)
+                    raise AssertionError(f"a table on /{path} never drew its grid (screenshot in {shots})") from None
                 if found := _cut_off_tables(page):
                     cut[path or "home"] = found
                     page.screenshot(path=str(shots / f"cut-{path or 'home'}.png"), full_page=True)

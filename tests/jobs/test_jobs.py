@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import sqlite3
 import threading
-import time
 
 import pytest
 
@@ -22,12 +21,13 @@ TINY = {"epochs": 2, "batch_size": 256, "mf_dim": 4, "layers": (8, 4)}
 
 def test_jobs_run_in_order_one_at_a_time_per_device():
     jobs = JobManager()
-    gate, seen = threading.Event(), []
+    gate, started, seen = threading.Event(), threading.Event(), []
 
     def work(tag):
         def fn(job):
             seen.append((tag, "start"))
             if tag == "a":
+                started.set()
                 gate.wait(5)
             job.report(tag=tag)
             seen.append((tag, "end"))
@@ -39,7 +39,7 @@ def test_jobs_run_in_order_one_at_a_time_per_device():
     other = jobs.submit("gpu", work("g"), device="fake-gpu")  # another device is not behind them
     jobs.wait(other, 5)
     assert other.status == "done"
-    time.sleep(0.05)
+    assert started.wait(5)  # the first job runs (wait on state, not a sleep)
     assert a.status == "running" and [jobs.position(j) for j in (a, b, c)] == [0, 1, 2]
     gate.set()
     for j in (a, b, c):
