@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
-from recsys_core.data.dataset import build_dataset
+from recsys_core.data.dataset import Dataset, build_dataset
+from recsys_core.data.synthetic import synthetic
+from recsys_core.evaluation.splits import LooSplit, loo_split
 from recsys_core.sweeps.spec import Sweep
+
+
+@functools.cache
+def planted(users: int = 300, items: int = 200, seed: int = 0) -> Dataset:
+    """A planted synthetic dataset (genre tastes, popularity skew), built at first use and once
+    a test process (never at import)."""
+    return synthetic(users=users, items=items, seed=seed)
+
+
+@functools.cache
+def planted_split(users: int = 300, items: int = 200, seed: int = 0) -> LooSplit:
+    """Its leave-one-out split, built once (the split cache is not used: tests stay apart)."""
+    return loo_split(planted(users, items, seed), use_cache=False)
 
 
 def tiny_dataset(rows: list[tuple[int, int, float, int]], n_items: int, genres: list[str] | None = None):

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import functools
 import json
 
 import numpy as np
 import pytest
 
 from recsys_core.cli import main
-from recsys_core.data import synthetic
 from recsys_core.evaluation.scoring import evaluate
-from recsys_core.evaluation.splits import loo_split
 from recsys_core.runs import zoo
 from recsys_core.training.fitting import fit_model
+from tests.helpers import planted, planted_split
 
-
-@functools.cache
-def syn():
-    """Built at first use, once for this module (never at import)."""
-    return synthetic(users=300, items=200, seed=0)
-
-
-@functools.cache
-def syn_split():
-    """Built at first use, once for this module (never at import)."""
-    return loo_split(syn(), use_cache=False)
+syn, syn_split = planted, planted_split  # built at first use, once (tests.helpers)
 
 
 @pytest.fixture(scope="module")

@@ -13,27 +13,17 @@ import pytest
 import torch
 
 from recsys_core.cli import main
-from recsys_core.data import synthetic
 from recsys_core.errors import ConfigError
-from recsys_core.evaluation.splits import loo_split
 from recsys_core.jobs.manager import JobManager
 from recsys_core.jobs.work import submit_training
 from recsys_core.runs import catalog, zoo
 from recsys_core.runs.store import Store
 from recsys_core.training.devices import amp_dtype, describe_device, pick_device
 from recsys_core.training.fitting import fit_model
+from tests.helpers import planted, planted_split
 
-
-@functools.cache
-def syn():
-    """Built at first use, once for this module (never at import)."""
-    return synthetic(users=120, items=80, seed=2)
-
-
-@functools.cache
-def syn_split():
-    """Built at first use, once for this module (never at import)."""
-    return loo_split(syn(), use_cache=False)
+syn = functools.partial(planted, 120, 80, 2)  # built at first use, once (tests.helpers)
+syn_split = functools.partial(planted_split, 120, 80, 2)
 
 
 QUICK = {"epochs": "2", "dim": "8", "batch_size": "256", "loss": "bce", "n_negatives": "2"}
