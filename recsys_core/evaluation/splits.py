@@ -48,7 +48,7 @@ REFIT = "refit on train + validation (every interaction before the test item) fo
 
 def describe(protocol: str, refit: bool = False) -> str:
     """The protocol in words; `refit` (leave-one-out only) says the model was trained again
-    on train + validation before the test (`runner.fit_and_evaluate(refit=True)`)."""
+    on train + validation before the test (`runs.experiment.fit_and_evaluate(refit=True)`)."""
     check_protocol(protocol)
     text = PROTOCOLS[protocol].description
     return f"{text}; {REFIT}" if refit and protocol in RANKING else text
@@ -176,7 +176,7 @@ def ratings_split(ds: Dataset, seed: int = 0) -> RatingSplit:
 def ratings_folds(ds: Dataset, k: int = 5, seed: int = 0) -> list[RatingSplit]:
     """k-fold cross-validation (like Surprise): fold f tests on 1/k of the ratings; a tenth
     of the remaining ratings is held out for validation (early stopping picks the epochs;
-    `runner.fit_and_evaluate` then refits on train + valid)."""
+    `runs.experiment.fit_and_evaluate` then refits on train + valid)."""
     full = interactions(ds)
     rng = np.random.default_rng(seed)
     fold = rng.permutation(len(full)) % k

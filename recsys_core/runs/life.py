@@ -1,12 +1,12 @@
-"""Config to stored run: the one place a training becomes a row in the run store.
+"""Config to stored run: a run's one life, and the one place a training becomes a row.
 
-A run is keyed by dataset fingerprint + model + config hash (+ protocols) + artifact
-version. `ensure_run` returns the finished run for a key from the store when it is cached
-and its artifacts pass their checksum, else trains it now, under a lock so that two
-processes never train the same key twice, recording each epoch as it lands. Artifacts per
-run: full-ranking top-50 lists for every user, item/user embeddings with their PCA
-coordinates, the weights of neural models and NCF's cold-start list. `load_model` rebuilds
-any stored run from its config and weights in a fresh process.
+`RunLife` is the only writer of a run's row (created queued, started, each epoch as it
+lands, ended with its figures or a reason). A run is keyed by dataset fingerprint + model +
+config hash (+ protocols) + artifact version. `ensure_run` returns the finished run for a
+key from the store when it is cached and its artifacts pass their checksum, else trains it
+now through its `RunLife`, under a lock so that two processes never train the same key
+twice. What a run keeps beside its row, and `load_model`, are in `artifacts`; `ranks_of`
+finds a model's or a run's per-user ranks, training a shipped model that is not stored yet.
 
 Run keys, and which runs are the shipped models', are in the torch-free `catalog`.
 `build`, `sweeps` and `jobs` call this module; it calls none of them.

@@ -1,5 +1,6 @@
-"""The run store: one SQLite database (WAL) plus artifact files. Persistence only: it
-knows no model class.
+"""The run store: one SQLite database (WAL) plus artifact files (their half is `files`,
+mixed in). Persistence only: it knows no model class. Every read returns `record.Run`; the
+writes are called by the run life (`life.RunLife`) alone.
 
 - `runs`: one row per training run (sweep, dataset, model, config, status, device, timings,
   final metrics, error); `epochs`: per-epoch metrics of each run. Schema versioned, with

@@ -35,7 +35,7 @@ results so far (the first few drawn at random, `startup`, default budget // 3).
 Resumable: a point whose run is done is skipped; runs left 'running' by a killed process
 are marked 'interrupted' and redone (a TPE search replays its finished points into a new
 study and goes on to its budget). Executors: in-process (default), a process pool whose
-workers share the cores out, or a Ray cluster (`ray_executor.RayExecutor`); progress,
+workers share the cores out, or a Ray cluster (`ray_cluster.RayExecutor`); progress,
 cancel, pruning and a failing point behave the same with each (`run_sweep`).
 """
 
