@@ -300,7 +300,7 @@ def cached_split(src: str):
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model's weights ...")
 def loaded_model(src: str, run_id: int):
-    """A stored run's model rebuilt from its weights (`runs.load_model`), kept for the
+    """A stored run's model rebuilt from its weights (`artifacts.load_model`), kept for the
     session's reruns: what the pages ask a model itself (a sequential model's reading)."""
     return load_model(store(), store().run(run_id), cached_dataset(src))
 

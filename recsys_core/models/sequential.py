@@ -44,7 +44,7 @@ class Dropout(nn.Dropout):
 
 class SequentialRecommender(NeuralRecommender):
     objective = "next-item"
-    reads_history = True  # runner / load_model: read the validation item before the test
+    reads_history = True  # fit_and_evaluate / load_model: read the validation item before the test
 
     def __init__(self, n_users: int, n_items: int, cfg, item_features: np.ndarray | None = None):
         super().__init__(n_users, n_items, cfg, item_features)

@@ -1,6 +1,6 @@
 """Train, evaluate and cache the shipped models into the store (`python -m recsys_core build`).
 
-A loop over the zoo: each model goes through `runs.ensure_run`, which returns a cached run
+A loop over the zoo: each model goes through `life.ensure_run`, which returns a cached run
 at once (its artifacts pass their checksum) or trains it now. A second build finds
 everything cached. Sweeps are chained after a build by the CLI, not here.
 """

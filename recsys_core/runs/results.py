@@ -83,7 +83,7 @@ class Results(RunReports):
     def trained(self) -> dict[str, Run]:
         """ "run:<id>" -> every other finished run on this dataset that can be used on the
         pages (Train page, sweep points, CLI `train`), newest first. A run whose weights turn
-        out missing or corrupt says so when it is picked (`runs.load_model`)."""
+        out missing or corrupt says so when it is picked (`artifacts.load_model`)."""
         shipped_ids = {r.id for r in (*self.shipped.values(), *self.temporal.values())}
         out = {}
         for r in reversed(self.store.runs(fingerprint=self.ds.fingerprint, status="done")):

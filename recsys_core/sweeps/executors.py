@@ -118,7 +118,7 @@ def finished_before(store: Store, ds: Dataset, sweep: Sweep, key: str) -> Outcom
 
 
 def _run_one(store: Store, ds: Dataset, sweep: Sweep, label: str, point: dict, cancel) -> Outcome:
-    """One point through `runs.ensure_run` (its overrides kept with the run), with the sweep's
+    """One point through `life.ensure_run` (its overrides kept with the run), with the sweep's
     pruner where it has one: a point pruned before is not run again (a rerun resumes), one
     pruned now ends `pruned`."""
     cfg = sweep.config(point)
