@@ -41,11 +41,20 @@ def pca(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return x @ vt.T, var[:k] / max(var.sum(), 1e-300)
 
 
+def checkpoint(model: Recommender) -> dict | None:
+    """What a neural model's weights are kept as: its state_dict on the CPU with its config
+    and name (a plain dict, never a module); None for a closed-form model."""
+    if not isinstance(model, torch.nn.Module):
+        return None
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    return {"state_dict": state, "config": to_dict(model.cfg), "model": model.name}
+
+
 def save_weights(store: Store, key: str, model: Recommender) -> None:
-    """A neural model's state_dict with its config and name (a plain dict, never a module)."""
-    if isinstance(model, torch.nn.Module):
-        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        store.save_weights(key, {"state_dict": state, "config": to_dict(model.cfg), "model": model.name})
+    """A neural model's `checkpoint` into the run's folder (nothing for a closed-form one)."""
+    kept = checkpoint(model)
+    if kept is not None:
+        store.save_weights(key, kept)
 
 
 def save_artifacts(store: Store, key: str, model: Recommender, ds: Dataset, lists=None) -> None:

@@ -36,8 +36,9 @@ from recsys_core.training.loop import Callback
 class RunLife:
     """One run's life in the store, and the only writer of a run's row: created `queued`,
     started on a device (and where, for a remote executor), each epoch recorded as it lands,
-    ended with its figures (done, diverged) or a reason (failed, cancelled, pruned), its
-    weights kept. A single training (`ensure_run`), a sweep point on every executor (in this
+    ended with its figures (done, diverged) or a reason (failed, cancelled, pruned). What a
+    run keeps beside its row (weights in `artifacts.checkpoint`'s form, lists) is written by
+    `artifacts`. A single training (`ensure_run`), a sweep point on every executor (in this
     process, in a pool worker, or from what a Ray task streams to the driver) and the app's
     jobs all live through it. (A dead owner's runs become `interrupted` in the store itself,
     `Store.mark_interrupted`: that is recovery, no process's life.)"""

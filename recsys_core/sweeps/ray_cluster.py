@@ -26,11 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from recsys_core.config import from_dict, to_dict
 from recsys_core.errors import ConfigError, RecsysError
 from recsys_core.runs import zoo
+from recsys_core.runs.artifacts import checkpoint
 from recsys_core.runs.catalog import run_key
 from recsys_core.runs.experiment import fit_and_evaluate
 from recsys_core.runs.life import Outcome, RunLife
@@ -261,10 +261,7 @@ def _train_point(ds, model: str, cfg_dict: dict, protocols: list, run_id: int, s
     except Exception as e:  # noqa: BLE001 - reported for this point; the others go on
         return {"status": "failed", "error": f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}", "epochs": []}
     h = res.history
-    weights = None
-    if h.status == "done" and isinstance(res.recommender, torch.nn.Module):
-        state = {k: v.detach().cpu() for k, v in res.recommender.state_dict().items()}
-        weights = {"state_dict": state, "config": cfg_dict, "model": model}
+    weights = checkpoint(res.recommender) if h.status == "done" else None  # the driver keeps them
     return {
         "status": h.status,
         "metrics": dict(res.metrics, seconds=res.seconds),
