@@ -270,12 +270,14 @@ with tab_mine:
         page_link("app_pages/train.py", "Train a model with your own settings", ":material/model_training:")
     else:
         st.caption("Runs started from the Train page, newest first. Test figures under each run's protocol.")
+        shown = mine if mine["message"].astype(bool).any() else mine.drop(columns="message")  # no empty column
         st.dataframe(
-            readable(mine),
+            readable(shown),
             hide_index=True,
             width="stretch",
             column_config={
-                c: st.column_config.NumberColumn(format="%.4f") for c in ("HR@10", "NDCG@10", "RMSE", "s/epoch")
+                **{c: st.column_config.NumberColumn(format="%.4f") for c in ("HR@10", "NDCG@10", "RMSE", "s/epoch")},
+                "started": st.column_config.DatetimeColumn(format="D MMM HH:mm"),  # fits beside the rest at 1,400 px
             },
         )
         names = {r.run: f"run {r.run}: {r.model} {r.changes} ({r.status})" for r in mine.itertuples()}
