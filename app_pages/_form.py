@@ -15,6 +15,7 @@ import typing
 import streamlit as st
 
 from recsys_core.models.configs import SequentialParams, TrainParams
+from recsys_core.runs import catalog
 
 SIZES = [2, 3, 4, 8, 10, 16, 25, 32, 50, 64, 100, 128, 200, 256, 512, 600, 1024]
 HALF_LIVES = [0.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0]
@@ -56,7 +57,13 @@ HINTS: dict[str, dict] = {
     "embedding_dropout": {"kind": "slider", "range": (0.0, 0.5, 0.01), "label": "Embedding dropout"},
     "loss": {
         "label": "Loss",
-        "format_func": {"bce": "BCE", "bpr": "BPR", "softmax": "sampled softmax", "full": "full softmax"}.get,
+        "format_func": {
+            "bce": "BCE",
+            "bpr": "BPR",
+            "softmax": "sampled softmax",
+            "full": "full softmax",
+            "gbce": "generalised BCE (gSASRec)",
+        }.get,
     },
     "max_len": {"kind": "grid", "options": [5, 10, 20, 50, 100, 200, 400], "label": "Sequence length read"},
     "blocks": {"kind": "slider", "range": (1, 6, 1), "label": "Self-attention blocks"},
@@ -64,6 +71,13 @@ HINTS: dict[str, dict] = {
     "layers@gru4rec": {"kind": "slider", "range": (1, 4, 1), "label": "GRU layers"},
     "n_negatives@sasrec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Shared negatives"},
     "n_negatives@gru4rec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Shared negatives"},
+    "n_negatives@bert4rec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Shared negatives"},
+    "gbce_t": {"kind": "slider", "range": (0.0, 1.0, 0.05), "label": "gBCE calibration t"},
+    "mask_prob": {"kind": "slider", "range": (0.05, 0.6, 0.05), "label": "Share of items masked"},
+    "validate_on": {
+        "label": "Validation candidates",
+        "format_func": {"uniform": "99 sampled items", "full": "every item (full ranking)"}.get,
+    },
     "order": {"label": "Training order"},
     "positional": {"label": "Positional embeddings"},
     "sampler": {"label": "Negative sampler"},
@@ -186,7 +200,11 @@ def config_form(model: str, cfg, has_genres: bool, on_cuda: bool) -> dict:
                 if f.name == "restart_epochs" and out.get("schedule") != "cosine-restarts":
                     continue
                 if f.name == "n_negatives" and out.get("loss") in ("bce", "full") and isinstance(cfg, SequentialParams):
-                    continue  # a sequential model's negatives: the sampled softmax's only
+                    continue  # a sequential model's negatives: the sampled losses' only
+                if f.name == "gbce_t" and out.get("loss") != "gbce":
+                    continue
+                if f.name == "validate_on" and catalog.entry(model).task != "ranking":
+                    continue  # a rating model validates on RMSE
                 disabled = _hint(model, f.name).get("needs_genres", False) and not has_genres
                 if f.name == "diversity_weight":
                     disabled = not has_genres

@@ -39,7 +39,7 @@ with left:
     model = st.segmented_control("Model", MODELS, key="train_model", help="the shipped neural models") or "ncf"
     save("train_model")
     entry = zoo.entry(model)
-    cfg = entry.config
+    cfg = zoo.config_for(model, dataset=ds.name)  # this dataset's shipped defaults
     st.caption(f"**{model}**: {entry.summary}. Sliders start at the shipped defaults.")
     # a rating model starts on the protocol it is tuned and judged on; its top-10 lists second
     ranking = ["full", "temporal", "loo-uniform", "loo-popularity"]  # full ranking first: the headline

@@ -12,7 +12,7 @@ from recsys_core.data import summary
 from recsys_core.data.lookup import find_user
 from recsys_core.errors import RecsysError
 from recsys_core.evaluation.paired import per_user
-from recsys_core.runs import catalog
+from recsys_core.runs import catalog, zoo
 from recsys_core.runs.embeddings import because
 
 SHOWN = 15  # the latest items of a sequential model's reading shown
@@ -23,8 +23,8 @@ LISTED = 2_000
 
 def reading_panel(choice: str) -> None:
     """What a sequential model reads for this user: the latest items in order (the validation
-    movie last: the test figures read it), and for SASRec how much the last position (what
-    the top recommendation is scored from) attends to each."""
+    movie last: the test figures read it), and for the attention models (SASRec, BERT4Rec)
+    how much the position the top recommendation is scored from attends to each."""
     run = res.run_of(choice)
     try:
         model = loaded_model(src, run.id)
@@ -64,7 +64,7 @@ def reading_panel(choice: str) -> None:
 def because_column(choice: str, items) -> list[str] | None:
     """'Toy Story (1995) · 0.62' per recommendation: the history movie that contributes most to
     it and how much (EASE's item-item weight; the factor models' cosine of the two movies'
-    vectors; SASRec's cosine weighted by its attention), None for a model that recommends
+    vectors; SASRec's and BERT4Rec's cosine weighted by their attention), None for a model that recommends
     without the user's history."""
     run = res.run_of(choice)
     if run is None or run.model in ("popularity", "genre") or not len(items):
@@ -79,7 +79,7 @@ def because_column(choice: str, items) -> list[str] | None:
             if arrays is None:
                 return None
             kw["vectors"] = arrays["vectors"]
-            if run.model == "sasrec":
+            if zoo.CLASSES[run.model].has_attention:  # SASRec, BERT4Rec: the cosine weighted by the attention
                 model = loaded_model(src, run.id)
                 history = model.read_items(user)
                 kw["attention"] = model.attention(user)

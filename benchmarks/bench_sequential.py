@@ -1,7 +1,7 @@
 """A training step of SASRec and GRU4Rec (shipped defaults: max_len 50, batch 128, full
 softmax) on ml-100k and ml-1m, against the plain version measured in the same run:
 `F.cross_entropy(h @ w.T, t)` over every item and `nn.Dropout`. Ours: the full softmax in
-cache-sized chunks with its gradients in one pass (`objectives.full_softmax_loss`) and
+cache-sized chunks with its gradients in one pass (`losses.full_softmax_loss`) and
 dropout masks drawn as uniform floats (`models.sequential.Dropout`). Same seed, same batches;
 prints ms per step, the epoch it makes and the ratio, then the two parts alone.
 
@@ -23,20 +23,20 @@ from recsys_core.data import load_dataset
 from recsys_core.evaluation.splits import loo_split
 from recsys_core.models import sequential
 from recsys_core.runs import zoo
-from recsys_core.training import objectives
+from recsys_core.training import objectives, sequences
 from recsys_core.training.devices import use_threads
 
 
 @contextmanager
 def plain():
     """The loss and dropout as torch spells them."""
-    loss, drop = objectives.full_softmax_loss, sequential.Dropout
-    objectives.full_softmax_loss = lambda h, w, t: F.cross_entropy(h @ w.T, t)
+    loss, drop = sequences.full_softmax_loss, sequential.Dropout
+    sequences.full_softmax_loss = lambda h, w, t: F.cross_entropy(h @ w.T, t)
     sequential.Dropout = nn.Dropout
     try:
         yield
     finally:
-        objectives.full_softmax_loss, sequential.Dropout = loss, drop
+        sequences.full_softmax_loss, sequential.Dropout = loss, drop
 
 
 def step_time(name: str, ds, split, steps: int) -> tuple[float, int]:
@@ -78,7 +78,7 @@ def softmax_part(n_items: int, rows: int = 6400, hidden: int = 64) -> dict:
     return compare(
         f"full softmax, {rows} positions x {n_items} items, forward + backward",
         lambda: F.cross_entropy(h @ w.T, t).backward(),
-        lambda: objectives.full_softmax_loss(h, w, t).backward(),
+        lambda: sequences.full_softmax_loss(h, w, t).backward(),
     )
 
 

@@ -55,12 +55,12 @@ def cmd_train(args) -> int:
     check_model(args.model)
     ds = load_dataset(args.dataset)
     protocols = check_protocol(args.model, args.protocol)
-    cfg = config_for(args.model, parse_sets(args.set))
+    cfg = config_for(args.model, parse_sets(args.set), ds.name)
     progress, run_id = _progress(args), None
     if args.refit:  # a refit model is tested, not stored: the store keeps validated fits
         res = fit_and_evaluate(args.model, ds, protocols, args.k, cfg=cfg, callbacks=[progress], refit=True)
     else:
-        label = describe_changes(args.model, parse_sets(args.set))
+        label = describe_changes(args.model, parse_sets(args.set), ds.name)
         out = ensure_run(
             Store(),
             ds,

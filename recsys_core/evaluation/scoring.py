@@ -66,6 +66,29 @@ def evaluate_sampled(model: Recommender, split: LooSplit, kind: str, k: int = 10
     return out
 
 
+@torch.no_grad()
+def evaluate_full_valid(model: Recommender, split: LooSplit, k: int = 10) -> dict:
+    """HR/NDCG/...@k of each user's validation item against every item they never interacted
+    with (the mirror of `full` at test time, which ranks the test item the same way): the
+    validation figure of a model picked for full ranking (`validate_on="full"`)."""
+    target = split.valid_items
+    users = np.flatnonzero(target >= 0)
+    counts = []
+    step = user_batch(split.train.n_items, model.score_cells)
+    for s in range(0, len(users), step):
+        u = users[s : s + step]
+        scores = model.score(torch.as_tensor(u)).float().cpu().numpy()
+        t = target[u]
+        pos = scores[np.arange(len(u)), t].copy()
+        r, c = split.seen[u].nonzero()
+        scores[r, c] = -np.inf
+        full = np.concatenate([pos[:, None], scores], axis=1)
+        counts.append(M.rank_counts(full, np.isfinite(full)))
+    greater = np.concatenate([g for g, _ in counts]) if counts else np.zeros(0, np.int64)
+    ties = np.concatenate([t for _, t in counts]) if counts else np.zeros(0, np.int64)
+    return M.ranking_metrics(M.hits_from_rank(M.ranks_from_counts(greater, ties, seed=split.seed), k))
+
+
 def evaluate_ratings(model: Recommender, test: Interactions) -> dict:
     """RMSE and MAE of predicted ratings on `test` (models with predicts_ratings)."""
     pred = predict_ratings(model, test.users, test.items)

@@ -24,6 +24,9 @@ def check_device_name(value: str) -> str | None:
 
 
 SCHEDULES = ("none", "cosine-restarts")
+# what a leave-one-out validation ranks the held-out item against: the 99 uniform samples of
+# `loo-uniform`, or every item the user has not trained on (as `full` does at test time)
+VALIDATION_CANDIDATES = ("uniform", "full")
 SAMPLERS = ("uniform", "popularity", "inverse-popularity")
 
 
@@ -50,6 +53,13 @@ class TrainParams:
         "auto", check=check_device_name, help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"
     )
     amp: str = param("off", choices=AMP_MODES, help="mixed precision on CUDA (bf16 or fp16); off on the CPU and MPS")
+    validate_on: str = param(
+        "uniform",
+        choices=VALIDATION_CANDIDATES,
+        help="leave-one-out validation (early stopping, sweeps): the held-out item against 99 sampled items,"
+        " or against every item (full ranking; slower)",
+        added=True,
+    )
 
 
 # loss -> objective (recsys_core.training.objectives): BCE scores every row alone; BPR each
@@ -141,9 +151,10 @@ class EmbNetConfig(TrainParams):
 # ------------------------------------------------------------------ sequential models
 
 # the training objective of the sequential models: SASRec's paper (one uniform negative per
-# position, BCE), a softmax over n_negatives uniform negatives shared by the batch, or a
-# softmax over every item
-SEQ_LOSSES = ("bce", "softmax", "full")
+# position, BCE), a softmax over n_negatives uniform negatives shared by the batch, a softmax
+# over every item, or gSASRec's generalised BCE (Petrov and Macdonald, RecSys 2023) against
+# n_negatives shared negatives
+SEQ_LOSSES = ("bce", "softmax", "full", "gbce")
 # how a user's training history is ordered: by time (equal timestamps in the dataset's row
 # order, the tie rule), with the order inside equal timestamps shuffled, or shuffled whole
 ORDERS = ("time", "shuffle-ties", "shuffle")
@@ -158,9 +169,17 @@ class SequentialParams(TrainParams):
         "softmax",
         choices=SEQ_LOSSES,
         help="BCE against one negative per position (SASRec's paper), softmax over n_negatives shared negatives,"
-        " or softmax over every item",
+        " softmax over every item, or gSASRec's generalised BCE against n_negatives shared negatives",
     )
-    n_negatives: int = param(256, min=1, max=100_000, help="softmax: uniform negatives a batch shares")
+    n_negatives: int = param(256, min=1, max=100_000, help="softmax, gbce: uniform negatives a batch shares")
+    gbce_t: float = param(
+        0.75,
+        min=0,
+        max=1,
+        help="gbce: calibration t (0: plain BCE, 1: the positive's weight makes the sigmoid the full"
+        " softmax's probability; gSASRec's paper uses 0.75)",
+        added=True,
+    )
     order: str = param(
         "time",
         choices=ORDERS,
@@ -187,3 +206,21 @@ class SASRecConfig(SequentialParams):
 @dataclass(frozen=True)
 class GRU4RecConfig(SequentialParams):
     layers: int = param(1, min=1, max=8, help="GRU layers")
+
+
+@dataclass(frozen=True)
+class BERT4RecConfig(SequentialParams):
+    blocks: int = param(2, min=1, max=12, help="bidirectional self-attention blocks")
+    heads: int = param(2, min=1, max=16, help="attention heads (hidden must be a multiple of them)")
+    positional: bool = param(True, help="learned positional embeddings")
+    mask_prob: float = param(
+        0.2,
+        min=0,
+        max=1,
+        min_open=True,
+        max_open=True,
+        help="share of a window's items hidden for the model to fill in",
+    )
+
+    def problems(self) -> str | None:
+        return _heads_divide(self)

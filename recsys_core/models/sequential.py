@@ -27,6 +27,8 @@ from torch.nn import functional as F
 from recsys_core.data.interactions import Interactions
 from recsys_core.models.neural import NeuralRecommender
 
+ATTENTION_CELLS = 1 << 24  # users x positions x positions encoded at once when scoring (64 MB of float32)
+
 
 class Dropout(nn.Dropout):
     """`nn.Dropout` with its mask drawn as uniform floats (>= p) from the default generator
@@ -81,9 +83,9 @@ class SequentialRecommender(NeuralRecommender):
             self.seen_ = (self.seen_ + read).astype(bool).astype(self.seen_.dtype).tocsr()
 
     def read_items(self, user: int) -> np.ndarray:
-        """The items (ids) the model reads for `user`, oldest first."""
-        h = self.history[user].cpu().numpy()
-        return h[h > 0] - 1
+        """The items (ids) the model reads for `user`'s next item, oldest first."""
+        h = self.reading([user])[0].cpu().numpy()
+        return h[(h > 0) & (h <= self.n_items)] - 1
 
     # ------------------------------------------------------------ scoring
 
@@ -95,9 +97,21 @@ class SequentialRecommender(NeuralRecommender):
     def item_vectors(self) -> torch.Tensor:
         return self.item_emb.weight[1:]
 
+    def reading(self, users) -> torch.Tensor:
+        """What the model reads to score `users`' next item: their histories (BERT4Rec adds the
+        masked slot it fills in); the state at the last position is what is scored."""
+        return self.history[torch.as_tensor(users, device=self.history.device)]
+
     def user_states(self, users) -> torch.Tensor:
-        users = torch.as_tensor(users, device=self.history.device)
-        return self.encode(self.history[users])[:, -1]
+        """The state each user's next item is scored from, encoded a chunk of users at a time so
+        that a chunk's attention (users x max_len x max_len) stays within ATTENTION_CELLS: the
+        memory of scoring stays flat as histories grow (1,024 users at max_len 2,000 would be
+        16 GB of attention weights at once)."""
+        seqs = self.reading(users)
+        step = max(1, ATTENTION_CELLS // (seqs.shape[1] ** 2))
+        if len(seqs) <= step:
+            return self.encode(seqs)[:, -1]
+        return torch.cat([self.encode(seqs[s : s + step])[:, -1] for s in range(0, len(seqs), step)])
 
     @torch.no_grad()
     def score(self, users, items=None) -> torch.Tensor:
@@ -126,6 +140,7 @@ class SASRec(SequentialRecommender):
     (shared) item embeddings."""
 
     has_attention = True
+    causal = True  # each position attends to itself and the ones before it
 
     name = "sasrec"
 
@@ -134,7 +149,7 @@ class SASRec(SequentialRecommender):
         d = cfg.hidden
         self.pos_emb = nn.Embedding(cfg.max_len, d) if cfg.positional else None
         self.attn_norms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(cfg.blocks))
-        self.attns = nn.ModuleList(CausalSelfAttention(d, cfg.heads, cfg.dropout) for _ in range(cfg.blocks))
+        self.attns = nn.ModuleList(SelfAttention(d, cfg.heads, cfg.dropout, self.causal) for _ in range(cfg.blocks))
         self.ffn_norms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(cfg.blocks))
         self.ffns = nn.ModuleList(
             nn.Sequential(nn.Linear(d, d), nn.ReLU(), Dropout(cfg.dropout), nn.Linear(d, d), Dropout(cfg.dropout))
@@ -154,7 +169,7 @@ class SASRec(SequentialRecommender):
         x, keep = self._embed(seqs)
         for norm, attn, ffn_norm, ffn in zip(self.attn_norms, self.attns, self.ffn_norms, self.ffns):
             q = norm(x)
-            x = q + attn(q, x, attention)
+            x = q + attn(q, x, attention, None if self.causal else keep)
             y = ffn_norm(x)
             x = (y + ffn(y)) * keep
         return self.last_norm(x)
@@ -163,34 +178,43 @@ class SASRec(SequentialRecommender):
     def attention(self, user: int) -> np.ndarray:
         """How much the last position (the state the recommendations are scored from) attends
         to each item it reads, oldest first: the last block, averaged over heads."""
-        seq = self.history[user][None]
+        seq = self.reading([user])
         weights: list[torch.Tensor] = []
         self.encode(seq, attention=weights)
         last = weights[-1][0, -1].float().cpu().numpy()
-        return last[seq[0].cpu().numpy() > 0]
+        ids = seq[0].cpu().numpy()
+        return last[(ids > 0) & (ids <= self.n_items)]  # the items read, not padding nor a mask slot
 
 
-class CausalSelfAttention(nn.Module):
+class SelfAttention(nn.Module):
     """Multi-head attention of each position over itself and the positions before it
-    (queries from the normalised input, keys and values from the input, as SASRec's); fused
-    (`scaled_dot_product_attention`) unless the weights are asked for."""
+    (`causal`, SASRec's) or over every real position of the window (BERT4Rec's: `keep` marks
+    them); queries from the normalised input, keys and values from the input, as SASRec's;
+    fused (`scaled_dot_product_attention`) unless the weights are asked for."""
 
-    def __init__(self, d: int, heads: int, dropout: float):
+    def __init__(self, d: int, heads: int, dropout: float, causal: bool = True):
         super().__init__()
-        self.heads, self.dropout = heads, dropout
+        self.heads, self.dropout, self.causal = heads, dropout, causal
         self.q, self.k, self.v, self.out = (nn.Linear(d, d) for _ in range(4))
 
-    def forward(self, q_in: torch.Tensor, kv_in: torch.Tensor, attention: list | None = None) -> torch.Tensor:
+    def forward(
+        self, q_in: torch.Tensor, kv_in: torch.Tensor, attention: list | None = None, keep: torch.Tensor | None = None
+    ) -> torch.Tensor:
         b, n, d = q_in.shape
         split = lambda t: t.view(b, n, self.heads, d // self.heads).transpose(1, 2)  # noqa: E731
         q, k, v = split(self.q(q_in)), split(self.k(kv_in)), split(self.v(kv_in))
+        mask = None if keep is None else keep.view(b, 1, 1, n)  # keys a query may attend to
         if attention is None:
             p = self.dropout if self.training else 0.0
-            out = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=self.causal)
         else:  # the weights themselves, for the page that shows what the model reads
             logits = q @ k.transpose(-1, -2) / math.sqrt(d // self.heads)
-            later = torch.triu(torch.ones(n, n, dtype=torch.bool, device=q.device), 1)
-            weights = torch.softmax(logits.masked_fill(later, float("-inf")), -1)
+            hidden = torch.zeros(n, n, dtype=torch.bool, device=q.device)
+            if self.causal:
+                hidden = torch.triu(torch.ones_like(hidden), 1)
+            if mask is not None:
+                hidden = hidden | ~mask
+            weights = torch.softmax(logits.masked_fill(hidden, float("-inf")), -1)
             attention.append(weights.mean(1))  # averaged over heads: [batch, n, n]
             out = weights @ v
         return self.out(out.transpose(1, 2).reshape(b, n, d))
@@ -212,3 +236,34 @@ class GRU4Rec(SequentialRecommender):
         x = self.drop(self.item_emb(seqs))
         states, _ = self.gru(x)
         return self.out(self.drop(states))
+
+
+class BERT4Rec(SASRec):
+    """BERT4Rec (Sun et al. 2019): the same blocks as SASRec's but bidirectional (each
+    position attends to every item of the window), trained to fill in items hidden behind a
+    mask token (the `masked-item` objective); to recommend, a mask slot is appended after
+    the history (its oldest item dropped when the window is full) and the state there is
+    scored against the item embeddings."""
+
+    objective = "masked-item"
+    causal = False
+    name = "bert4rec"
+
+    def __init__(self, n_users: int, n_items: int, cfg, item_features: np.ndarray | None = None):
+        super().__init__(n_users, n_items, cfg, item_features)
+        self.mask_id = n_items + 1
+        self.mask_emb = nn.Parameter(torch.randn(cfg.hidden) / math.sqrt(cfg.hidden))
+
+    def _embed(self, seqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        masked = seqs == self.mask_id
+        items = self.item_emb(seqs.masked_fill(masked, 0))
+        x = torch.where(masked.unsqueeze(-1), self.mask_emb, items) * math.sqrt(self.cfg.hidden)
+        if self.pos_emb is not None:
+            x = x + self.pos_emb.weight[self.cfg.max_len - seqs.shape[1] :]
+        keep = (seqs > 0).unsqueeze(-1)
+        return self.drop(x) * keep, keep
+
+    def reading(self, users) -> torch.Tensor:
+        h = super().reading(users)
+        slot = torch.full((len(h), 1), self.mask_id, dtype=h.dtype, device=h.device)
+        return torch.cat([h[:, 1:], slot], 1)

@@ -155,7 +155,7 @@ def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu") -> Reco
         return model
     checkpoint = store.load_weights(run.key)
     if checkpoint is None:
-        shipped = run.sweep is None and run.key == run_key(ds, name, zoo.config_for(name), protocols)
+        shipped = run.sweep is None and run.key == run_key(ds, name, zoo.config_for(name, dataset=ds.name), protocols)
         advice = (
             "it is a shipped model: the app's build (or `python -m recsys_core build`) trains it again by itself"
             if shipped

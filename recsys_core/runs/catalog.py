@@ -2,9 +2,10 @@
 help, a warm build and the pages' reads never import torch.
 
 An explicit dict, name -> entry (no importlib string search): each entry's tuned default
-config, family, task and a one-line summary. `config_for(name, overrides)` validates
-overrides (unknown keys and bad values raise `ConfigError` listing the valid keys and
-ranges). A run is keyed by dataset fingerprint + model + config hash + protocols + the
+config, family, task and a one-line summary; `TUNED` the few settings picked again on one
+dataset's own validation (longer histories on ml-1m). `config_for(name, overrides,
+dataset)` validates overrides (unknown keys and bad values raise `ConfigError` listing the
+valid keys and ranges). A run is keyed by dataset fingerprint + model + config hash + protocols + the
 store's artifact version (`run_key`); `shipped_runs` finds the shipped models' runs.
 The model classes are in `recsys_core.runs.zoo`.
 """
@@ -20,6 +21,7 @@ from recsys_core.errors import ConfigError
 from recsys_core.evaluation.protocols import RANKING, RATING, TEMPORAL
 from recsys_core.models.configs import (
     AutoRecConfig,
+    BERT4RecConfig,
     CDAEConfig,
     EASEConfig,
     EmbNetConfig,
@@ -97,6 +99,11 @@ EMBNET_DEFAULT = EmbNetConfig(
 # the sequential models: picked on validation (docs/tuning.md, "Sequential models")
 SASREC_DEFAULT = SASRecConfig(max_len=50, loss="full", batch_size=128, lr=0.005, epochs=200, patience=5)
 GRU4REC_DEFAULT = GRU4RecConfig(max_len=50, loss="full", batch_size=128, lr=0.005, epochs=200, patience=5)
+BERT4REC_DEFAULT = BERT4RecConfig(max_len=50, loss="full", batch_size=128, lr=0.005, epochs=200, patience=5)
+
+# settings picked again on one dataset's validation, by dataset name (docs/tuning.md, "Full
+# ranking on ml-1m"): the shipped run on that dataset is trained with them
+TUNED: dict[str, dict[str, dict]] = {}
 
 ZOO: dict[str, Entry] = {
     e.name: e
@@ -113,6 +120,13 @@ ZOO: dict[str, Entry] = {
             "sasrec", SASREC_DEFAULT, "sequential", "ranking", "self-attention over the history (Kang and McAuley 2018)"
         ),
         Entry("gru4rec", GRU4REC_DEFAULT, "sequential", "ranking", "a GRU over the history (Hidasi et al. 2016)"),
+        Entry(
+            "bert4rec",
+            BERT4REC_DEFAULT,
+            "sequential",
+            "ranking",
+            "bidirectional self-attention, trained to fill in hidden items (Sun et al. 2019)",
+        ),
     ]
 }
 
@@ -123,8 +137,14 @@ def entry(name: str) -> Entry:
     return ZOO[name]
 
 
-def config_for(name: str, overrides: dict | None = None):
-    return override(entry(name).config, overrides or {})
+def config_for(name: str, overrides: dict | None = None, dataset: str | None = None):
+    """The shipped default of `name` (with `dataset`'s own tuned settings, by dataset name),
+    then `overrides`."""
+    base = entry(name).config
+    tuned = TUNED.get(dataset or "", {}).get(name)
+    if tuned:
+        base = override(base, tuned)
+    return override(base, overrides or {})
 
 
 def is_neural(name: str) -> bool:
@@ -136,7 +156,7 @@ def neural_models() -> list[str]:
 
 
 CPU_CELLS = 500_000_000  # users x items above which the network models are not built on a CPU
-NETWORKS = ("ncf", "autorec", "cdae", "embnet", "sasrec", "gru4rec")  # score every item through a network
+NETWORKS = ("ncf", "autorec", "cdae", "embnet", "sasrec", "gru4rec", "bert4rec")  # score every item through a network
 ML1M_CELLS = 6_040 * 3_706
 
 
@@ -188,13 +208,13 @@ def run_key(ds: Dataset, name: str, cfg, protocols) -> str:
 
 
 def shipped_key(ds: Dataset, name: str) -> str:
-    """The cache key of a shipped model with its default config."""
-    return run_key(ds, name, config_for(name), build_protocols(name))
+    """The cache key of a shipped model with its default config (on this dataset)."""
+    return run_key(ds, name, config_for(name, dataset=ds.name), build_protocols(name))
 
 
 def temporal_key(ds: Dataset, name: str) -> str:
     """The cache key of a shipped model's run under the temporal split (its own training rows)."""
-    return run_key(ds, name, config_for(name), [TEMPORAL])
+    return run_key(ds, name, config_for(name, dataset=ds.name), [TEMPORAL])
 
 
 def shipped_runs(store: Store, ds: Dataset, protocol: str | None = None) -> dict[str, Run]:
@@ -225,16 +245,17 @@ def missing_models(store: Store, ds: Dataset, protocol: str | None = None, devic
     ]
 
 
-def changed(model: str, overrides: dict) -> dict:
-    """The overrides that differ from the shipped default (a run's short label)."""
-    default, cfg = to_dict(config_for(model)), to_dict(config_for(model, overrides))
+def changed(model: str, overrides: dict, dataset: str | None = None) -> dict:
+    """The overrides that differ from the shipped default on `dataset` (a run's short label)."""
+    default = to_dict(config_for(model, dataset=dataset))
+    cfg = to_dict(config_for(model, overrides, dataset))
     return {k: v for k, v in cfg.items() if default.get(k) != v}
 
 
-def describe_changes(model: str, overrides: dict) -> str:
+def describe_changes(model: str, overrides: dict, dataset: str | None = None) -> str:
     """'dim=32, lr=0.01' (the model's settings first, then training ones), or 'defaults'."""
     training = {f.name for f in dataclasses.fields(TrainParams)}
-    diff = changed(model, overrides)
+    diff = changed(model, overrides, dataset)
     if not diff:
         return "defaults"
     diff = dict(sorted(diff.items(), key=lambda kv: kv[0] in training))

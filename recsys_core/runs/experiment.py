@@ -71,7 +71,7 @@ def fit_and_evaluate(
         check_protocol(p)
         if p in RATING and zoo.entry(name).task != "rating":
             raise ConfigError(f"{name} does not predict ratings: use {', '.join(RANKING)}")
-    cfg = cfg if cfg is not None else zoo.config_for(name, overrides)
+    cfg = cfg if cfg is not None else zoo.config_for(name, overrides, ds.name)
     feats = ds.genre_matrix if ds.has_genres else None
     metrics, seconds, ranks = {}, {}, {}
     history, model, lists = History(), None, None

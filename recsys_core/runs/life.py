@@ -138,7 +138,7 @@ def ensure_run(
     and intact, else trained now (under a lock, so two processes never train it twice).
     `reuse=False` always trains (a run asked for from the Train page); `meta` is stored
     with a new run (its dataset source, for a resubmit)."""
-    cfg = cfg if cfg is not None else zoo.config_for(name)
+    cfg = cfg if cfg is not None else zoo.config_for(name, dataset=ds.name)
     protocols = list(protocols or build_protocols(name))
     key = run_key(ds, name, cfg, protocols)
     with store.lock(key):
@@ -200,7 +200,7 @@ def ranks_of(store: Store, ds: Dataset, choice: str, protocol: str, progress=Non
     else:
         zoo.entry(choice)  # ConfigError naming the models
         protocols = [TEMPORAL] if protocol == TEMPORAL else build_protocols(choice)
-        cfg = zoo.config_for(choice)
+        cfg = zoo.config_for(choice, dataset=ds.name)
         run = store.latest_done(run_key(ds, choice, cfg, protocols))
         if run is None or run.status != "done":
             if progress:

@@ -14,7 +14,7 @@ from recsys_core.models.baselines import EASE, Popularity
 from recsys_core.models.content import GenreSimilarity
 from recsys_core.models.embnet import EmbeddingNet
 from recsys_core.models.ncf import MF, NCF
-from recsys_core.models.sequential import GRU4Rec, SASRec
+from recsys_core.models.sequential import BERT4Rec, GRU4Rec, SASRec
 from recsys_core.runs.catalog import ZOO, config_for, entry, is_neural
 
 __all__ = ["CLASSES", "ZOO", "config_for", "entry", "is_neural", "make"]
@@ -30,6 +30,7 @@ CLASSES: dict[str, type[Recommender]] = {
     "embnet": EmbeddingNet,
     "sasrec": SASRec,
     "gru4rec": GRU4Rec,
+    "bert4rec": BERT4Rec,
 }
 assert list(CLASSES) == list(ZOO), "every catalog entry has its class, in the same order"
 

@@ -24,7 +24,7 @@ import torch
 from recsys_core.data.interactions import Interactions
 from recsys_core.evaluation.metrics import rmse
 from recsys_core.evaluation.protocols import protocol
-from recsys_core.evaluation.scoring import evaluate_sampled, evaluate_temporal, predict_ratings
+from recsys_core.evaluation.scoring import evaluate_full_valid, evaluate_sampled, evaluate_temporal, predict_ratings
 from recsys_core.evaluation.splits import LooSplit
 from recsys_core.evaluation.temporal import TemporalSplit
 from recsys_core.models.base import History
@@ -80,14 +80,18 @@ class Callback:
         """An epoch of a pre-training phase (NeuMF's GMF and MLP): not the run's history."""
 
 
-def validate(model, valid) -> dict:
-    """Validation metrics: NDCG/HR@10 on the leave-one-out validation candidates, on the
-    temporal validation window (every item ranked), or RMSE."""
+def validate(model, valid, on: str = "uniform") -> dict:
+    """Validation metrics: NDCG/HR@10 of the leave-one-out validation item against its 99
+    uniform samples or, `on="full"`, every item; on the temporal validation window (every
+    item ranked); or RMSE."""
     if isinstance(valid, TemporalSplit):
         m = evaluate_temporal(model, valid, 10, stage="valid", list_k=0)[0]  # no lists: ranks only
         return {"HR@10": m["HR@10"], "NDCG@10": m["NDCG@10"]}
     if isinstance(valid, LooSplit):
-        m = evaluate_sampled(model, valid, "uniform", 10, stage="valid")
+        if on == "full":
+            m = evaluate_full_valid(model, valid, 10)
+        else:
+            m = evaluate_sampled(model, valid, "uniform", 10, stage="valid")
         return {"HR@10": m["HR@10"], "NDCG@10": m["NDCG@10"]}
     if isinstance(valid, Interactions) and len(valid):
         return {"RMSE": rmse(predict_ratings(model, valid.users, valid.items), valid.ratings)}
@@ -180,7 +184,7 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
                     vl = objective.valid_loss(valid)
                     if vl is not None:
                         row["valid_loss"] = vl
-                    row.update(validate(model, valid))
+                    row.update(validate(model, valid, cfg.validate_on))
             row["seconds"] = time.perf_counter() - t
             row["lr"] = opt.param_groups[0]["lr"]
             history.epochs.append(row)

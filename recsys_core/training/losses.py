@@ -1,6 +1,6 @@
 """What the objectives share: the full softmax over every item (on the CPU in cache-sized
-chunks with its gradients in one pass), the recency weights of training rows, and the scores
-of the validation candidates a validation loss reads.
+chunks with its gradients in one pass), gSASRec's generalised BCE, the recency weights of
+training rows, and the scores of the validation candidates a validation loss reads.
 """
 
 from __future__ import annotations
@@ -12,16 +12,21 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.evaluation.scoring import candidate_scores
 from recsys_core.evaluation.splits import LooSplit
 
-# ------------------------------------------------------------------ implicit, pointwise / pairwise
-
-
-# ------------------------------------------------------------------ user vectors
-
-
-# ------------------------------------------------------------------ explicit ratings
-
-
 # ------------------------------------------------------------------ sequences
+
+
+def gbce_loss(pos: torch.Tensor, neg: torch.Tensor, n_items: int, t: float) -> torch.Tensor:
+    """gSASRec's generalised BCE (Petrov and Macdonald, RecSys 2023): BCE of each position's
+    positive logit `pos` [positions] and its negatives' `neg` [positions, k] (-inf: not a
+    negative of it), the positive's log-sigmoid raised to beta = alpha (t (1 - 1/alpha) +
+    1/alpha), alpha = k / (n_items - 1) the share of items sampled. With t = 1 the sigmoid of a
+    model trained this way estimates the probability a full softmax would give (their
+    Theorem 4.1); t = 0 is plain BCE, whose negatives, a small share of the catalogue, make
+    it overconfident about the items it ranks first. Summed over the negatives, averaged over
+    positions."""
+    alpha = neg.shape[1] / max(1, n_items - 1)
+    beta = alpha * (t * (1 - 1 / alpha) + 1 / alpha)
+    return (beta * F.softplus(-pos) + F.softplus(neg).sum(1)).mean()
 
 
 def full_softmax_loss(h: torch.Tensor, w: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -65,6 +70,17 @@ class _ChunkedSoftmaxCE(torch.autograd.Function):
         grad_h, grad_w = ctx.saved_tensors
         scale = grad / ctx.n
         return grad_h * scale, grad_w * scale, None
+
+
+def candidate_cross_entropy(model, valid) -> float | None:
+    """Cross-entropy of the held-out validation item under a softmax over its validation
+    candidates (a ranking model's validation loss); None without a leave-one-out validation."""
+    scored = valid_scores(model, valid)
+    if scored is None:
+        return None
+    scores, ok = scored
+    scores = scores.masked_fill(~ok, float("-inf"))
+    return float(-torch.log_softmax(scores, 1)[:, 0].mean())
 
 
 def valid_scores(model, valid):

@@ -9,63 +9,18 @@ never writes a model's inference state: the model takes it in its own `prepare`.
 
 from __future__ import annotations
 
-import abc
-
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from recsys_core.data.interactions import Interactions
 from recsys_core.evaluation.splits import LooSplit
 from recsys_core.evaluation.temporal import TemporalSplit
-from recsys_core.training.losses import full_softmax_loss, recency_weights, valid_scores
+from recsys_core.training.batches import Batches, Objective
+from recsys_core.training.losses import candidate_cross_entropy, recency_weights, valid_scores
 from recsys_core.training.sampling import NegativeSampler
+from recsys_core.training.sequences import MaskedItem, NextItem
 
-
-class Objective(abc.ABC):
-    def setup(self, model, train: Interactions, cfg, generator: torch.Generator) -> None:
-        self.model, self.cfg, self.gen = model, cfg, generator
-        self.device = model.device
-
-    @abc.abstractmethod
-    def epoch_batches(self) -> Batches:
-        """The batches of one epoch (tuples of device tensors), freshly shuffled."""
-
-    @abc.abstractmethod
-    def loss(self, batch: tuple) -> torch.Tensor:
-        """The mean loss of one batch."""
-
-    def valid_loss(self, valid) -> float | None:
-        return None
-
-    def _shuffled(self, n: int, *rows: torch.Tensor | None) -> Batches:
-        """The epoch's `n` rows in a fresh random order, cut into batches of the config's
-        size: each batch is `rows` indexed by its slice of the permutation (None stays
-        None), or the slice alone when no rows are given."""
-        if not rows:
-            return self._shuffled_by(n, lambda b: (b,))
-        return self._shuffled_by(n, lambda b: tuple(None if r is None else r[b] for r in rows))
-
-    def _shuffled_by(self, n: int, gather) -> Batches:
-        """As `_shuffled`, each batch made by `gather(its slice of the permutation)`."""
-        perm = torch.randperm(n, generator=self.gen, device=self.device)
-        return Batches(torch.split(perm, self.cfg.batch_size), gather)
-
-
-class Batches:
-    """One epoch's batches, each gathered when the loop reaches it: an epoch holds its rows
-    and one permutation, never a gathered copy of every batch beside them (docs/benchmarks.md,
-    "Memory")."""
-
-    def __init__(self, slices, gather):
-        self.slices, self.gather = list(slices), gather
-
-    def __len__(self) -> int:
-        return len(self.slices)
-
-    def __iter__(self):
-        for b in self.slices:
-            yield self.gather(b)
+__all__ = ["OBJECTIVES", "Batches", "MaskedItem", "NextItem", "Objective"]
 
 
 # ------------------------------------------------------------------ implicit, pointwise / pairwise
@@ -234,13 +189,7 @@ class SampledSoftmax(Pointwise):
         return self._regularised(loss, logits, items)
 
     def valid_loss(self, valid):
-        """Cross-entropy of the held-out item under a softmax over its validation candidates."""
-        scored = valid_scores(self.model, valid)
-        if scored is None:
-            return None
-        scores, ok = scored
-        scores = scores.masked_fill(~ok, float("-inf"))
-        return float(-torch.log_softmax(scores, 1)[:, 0].mean())
+        return candidate_cross_entropy(self.model, valid)
 
 
 # ------------------------------------------------------------------ user vectors
@@ -326,53 +275,6 @@ class RatingMSE(Objective):
     valid_loss = MaskedMSE.valid_loss
 
 
-# ------------------------------------------------------------------ sequences
-
-
-class NextItem(Objective):
-    """Sequential models (SASRec, GRU4Rec): each user's whole training history, in the
-    config's `order`, cut into windows of max_len + 1 items (`Interactions.windows`), is
-    read up to every position, and each position predicts the item after it: every
-    interaction but a user's first is a target once an epoch. Losses (the config's `loss`): BCE of the next item
-    against one uniform negative per position (SASRec's paper); a softmax of the next item
-    against `n_negatives` uniform negatives the batch shares (an item that is the position's
-    own target is masked out of its negatives); or a softmax over every item. A batch is a
-    set of users; padded positions carry no loss."""
-
-    def setup(self, model, train, cfg, generator):
-        super().setup(model, train, cfg, generator)
-        self.seqs = torch.as_tensor(train.windows(cfg.max_len + 1, cfg.order, cfg.seed), device=self.device)
-        self.n_items = model.n_items
-
-    def epoch_batches(self):
-        return self._shuffled(len(self.seqs))
-
-    def loss(self, batch):
-        seqs = self.seqs[batch[0]]
-        inputs, targets = seqs[:, :-1], seqs[:, 1:]
-        states = self.model.encode(inputs)
-        real = (targets > 0) & (inputs > 0)  # a user's first item has nothing before it: never a target
-        h, t = states[real], targets[real] - 1  # [positions, hidden], their next items
-        w = self.model.item_vectors()
-        loss = self.cfg.loss
-        if loss == "full":
-            return full_softmax_loss(h, w, t)
-        if loss == "bce":
-            neg = torch.randint(0, self.n_items, t.shape, generator=self.gen, device=self.device)
-            pos_logit, neg_logit = (h * w[t]).sum(-1), (h * w[neg]).sum(-1)
-            return F.binary_cross_entropy_with_logits(
-                torch.cat([pos_logit, neg_logit]), torch.cat([torch.ones_like(pos_logit), torch.zeros_like(neg_logit)])
-            )
-        neg = torch.randint(0, self.n_items, (self.cfg.n_negatives,), generator=self.gen, device=self.device)
-        pos_logit = (h * w[t]).sum(-1, keepdim=True)
-        neg_logits = (h @ w[neg].T).masked_fill(neg[None, :] == t[:, None], float("-inf"))
-        return -torch.log_softmax(torch.cat([pos_logit, neg_logits], 1), 1)[:, 0].mean()
-
-    def valid_loss(self, valid):
-        """Cross-entropy of the validation item under a softmax over its validation candidates."""
-        return SampledSoftmax.valid_loss(self, valid)
-
-
 OBJECTIVES = {
     "pointwise": Pointwise,
     "bpr": BPR,
@@ -381,4 +283,5 @@ OBJECTIVES = {
     "weighted-bce": WeightedBCE,
     "rating-mse": RatingMSE,
     "next-item": NextItem,
+    "masked-item": MaskedItem,
 }

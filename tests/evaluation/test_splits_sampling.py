@@ -132,3 +132,55 @@ def test_hr_standard_error_counts_the_evaluated_users():
     se, n = hr_standard_error(tiny_dataset(rows, n_items=4), 0.5)
     assert n == 4  # user 5 has 2 ratings: train only
     assert se == pytest.approx(0.25)  # sqrt(0.5 * 0.5 / 4)
+
+
+def test_full_ranking_validation_ranks_the_validation_item_against_every_item_never_interacted_with():
+    from recsys_core.evaluation.scoring import evaluate_full_valid, evaluate_sampled
+    from recsys_core.models.base import Recommender
+
+    ds = synthetic(users=120, items=400, seed=4)
+    split = loo_split(ds, use_cache=False)
+    scores = np.random.default_rng(0).random((ds.n_users, ds.n_items)).astype(np.float32)  # no ties
+
+    class Fixed(Recommender):
+        def fit(self, train, valid=None, callbacks=(), cancel=None):
+            self.remember_seen(train)
+
+        def score(self, users, items=None):
+            rows = scores[np.asarray(users)]
+            return torch.as_tensor(rows if items is None else np.take_along_axis(rows, np.asarray(items), 1))
+
+    model = Fixed(ds.n_users, ds.n_items)
+    fit_model(model, split.train)
+    seen = split.seen.toarray().astype(bool)
+    hits, gains = [], []
+    for u in np.flatnonzero(split.valid_items >= 0):  # by hand
+        v = split.valid_items[u]
+        rank = int((scores[u][~seen[u]] > scores[u, v]).sum())
+        hits.append(rank < 10)
+        gains.append(1 / np.log2(rank + 2) if rank < 10 else 0.0)
+    got = evaluate_full_valid(model, split)
+    assert got["HR@10"] == pytest.approx(np.mean(hits)) and got["NDCG@10"] == pytest.approx(np.mean(gains))
+    sampled = evaluate_sampled(model, split, "uniform", 10, "valid")["HR@10"]
+    assert got["HR@10"] < sampled  # every item is a harder field than 99
+
+
+def test_a_fit_validated_on_full_ranking_monitors_the_full_ranking_figure():
+    from recsys_core.evaluation.scoring import evaluate_full_valid, evaluate_sampled
+    from recsys_core.runs import zoo
+
+    ds = synthetic(users=80, items=300, seed=5)
+    split = loo_split(ds, use_cache=False)
+    rows = {}
+    for on in ("uniform", "full"):
+        model = zoo.make(
+            "sasrec", ds.n_users, ds.n_items, {"epochs": 1, "hidden": 16, "max_len": 10, "validate_on": on}
+        )
+        rows[on] = fit_model(model, split.train, split).epochs[0]
+        want = (
+            evaluate_full_valid(model, split)
+            if on == "full"
+            else evaluate_sampled(model, split, "uniform", 10, "valid")
+        )
+        assert rows[on]["NDCG@10"] == pytest.approx(want["NDCG@10"])
+    assert rows["full"]["HR@10"] < rows["uniform"]["HR@10"]

@@ -34,6 +34,7 @@ QUICK = {  # small and short: the contract is about shapes and reloading, not ac
     "embnet": {"epochs": 2, "dim": 8, "hidden": (16,), "dropouts": (0.2,)},
     "sasrec": {"epochs": 2, "hidden": 16, "max_len": 20, "batch_size": 32},
     "gru4rec": {"epochs": 2, "hidden": 16, "max_len": 20, "batch_size": 32},
+    "bert4rec": {"epochs": 2, "hidden": 16, "max_len": 20, "batch_size": 32},
 }
 RELOAD = """
 import json, sys

@@ -1,5 +1,7 @@
-"""Sequential models (SASRec, GRU4Rec): the order they read, the causal mask, what a planted
-order teaches them and what shuffling it takes away. Their reload, shapes and seen-item
+"""Sequential models (SASRec, GRU4Rec, BERT4Rec): the order they read, the causal mask (and
+BERT4Rec's two-way attention and mask slot), what a planted order teaches them and what
+shuffling it takes away, their losses (the chunked full softmax, gSASRec's gBCE), bounded
+scoring memory. Their reload, shapes and seen-item
 rules are in the zoo's shared contract (tests/models/test_contract.py)."""
 
 from __future__ import annotations
@@ -186,3 +188,89 @@ def test_the_chunked_full_softmax_gives_cross_entropys_loss_and_gradients():
     torch.testing.assert_close(gw, w.grad, rtol=1e-4, atol=1e-7)
     with torch.no_grad():  # no gradient asked: the plain path
         assert full_softmax_loss(h, w, t).item() == pytest.approx(ref.item(), rel=1e-6)
+
+
+def test_bert4rec_reads_both_ways_ignores_padding_and_scores_from_a_mask_slot_after_the_history():
+    model = zoo.make("bert4rec", 3, 30, {"hidden": 16, "max_len": 8, "dropout": 0.0, "heads": 2})
+    model.eval()
+    gen = torch.Generator().manual_seed(0)
+    seqs = torch.randint(1, 31, (2, 8), generator=gen)
+    seqs[1, :3] = 0  # padded on the left
+    with torch.no_grad():
+        before = model.encode(seqs)
+        later = seqs.clone()
+        later[:, -1] = (later[:, -1] % 30) + 1  # another latest item
+        assert not torch.allclose(model.encode(later)[:, 0:1][0], before[:, 0:1][0])  # the first position reads it
+        # padding is never attended to: what the padded positions' embeddings hold does not matter
+        model.pos_emb.weight[:3] += 5.0
+        torch.testing.assert_close(model.encode(seqs)[1, 3:], before[1, 3:], atol=1e-5, rtol=1e-5)
+    # to recommend, the history (oldest dropped when full) and then the mask slot
+    model.history = torch.tensor([[0, 0, 0, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, 6, 7, 8], [0] * 8])
+    read = model.reading([0, 1, 2])
+    assert read[0].tolist() == [0, 0, 4, 5, 6, 7, 8, model.mask_id]
+    assert read[1].tolist() == [2, 3, 4, 5, 6, 7, 8, model.mask_id]
+    assert model.read_items(1).tolist() == [1, 2, 3, 4, 5, 6, 7]  # ids, the mask slot left out
+    assert len(model.attention(1)) == 7 and 0 < model.attention(1).sum() < 1  # the rest: the slot on itself
+    assert model.score([2]).shape == (1, 30)  # no history: the mask slot alone is read
+
+
+def test_masking_hides_items_of_real_positions_and_always_at_least_one():
+    from recsys_core.training.objectives import MaskedItem
+
+    ds = chain_dataset(n_users=30, n_items=40, steps=6)
+    split = loo_split(ds)
+    cfg = zoo.config_for("bert4rec", {"hidden": 16, "max_len": 8, "mask_prob": 0.01})
+    model = zoo.make("bert4rec", ds.n_users, ds.n_items, cfg=cfg)
+    model.prepare(split.train)
+    obj = MaskedItem()
+    obj.setup(model, split.train, cfg, torch.Generator().manual_seed(0))
+    seen = []
+    model.encode = lambda s: seen.append(s.clone()) or torch.zeros(*s.shape, 16, requires_grad=True)
+    obj.loss((torch.arange(len(obj.seqs)),))
+    hidden = seen[0] == model.mask_id
+    assert hidden.any(1).all()  # every window has one to fill in (mask_prob 0.01 rarely draws one)
+    assert (obj.seqs[hidden] > 0).all()  # only real items are hidden, never padding
+
+
+def test_gbce_is_bce_at_t_0_and_weights_the_positive_by_the_share_sampled_at_t_1():
+    from torch.nn import functional as F
+
+    from recsys_core.training.losses import gbce_loss
+
+    g = torch.Generator().manual_seed(0)
+    pos, neg = torch.randn(50, generator=g), torch.randn(50, 8, generator=g)
+    neg[0, 3] = float("-inf")  # not a negative of position 0 (its own target)
+    plain = (F.softplus(-pos) + F.softplus(neg).sum(1)).mean()
+    assert gbce_loss(pos, neg, 101, 0.0).item() == pytest.approx(plain.item(), rel=1e-6)
+    alpha = 8 / 100
+    calibrated = (alpha * F.softplus(-pos) + F.softplus(neg).sum(1)).mean()
+    assert gbce_loss(pos, neg, 101, 1.0).item() == pytest.approx(calibrated.item(), rel=1e-6)
+    # in between, the positive's weight falls from 1 to alpha
+    assert calibrated.item() < gbce_loss(pos, neg, 101, 0.5).item() < plain.item()
+
+
+@pytest.mark.parametrize("name", ["sasrec", "bert4rec"])
+def test_scoring_in_chunks_gives_the_same_states(name, monkeypatch):
+    from recsys_core.models import sequential
+
+    model = zoo.make(name, 40, 30, {"hidden": 16, "max_len": 10, "dropout": 0.0, "heads": 2})
+    model.eval()
+    model.history = torch.randint(0, 31, (40, 10), generator=torch.Generator().manual_seed(1))
+    whole = model.user_states(np.arange(40))
+    monkeypatch.setattr(sequential, "ATTENTION_CELLS", 7 * 10 * 10)  # 7 users a chunk: 6 chunks, the last short
+    calls = []
+    encode = model.encode
+    model.encode = lambda s: calls.append(len(s)) or encode(s)
+    torch.testing.assert_close(model.user_states(np.arange(40)), whole, atol=1e-5, rtol=1e-5)
+    assert calls == [7, 7, 7, 7, 7, 5]
+
+
+@pytest.mark.slow
+def test_bert4rec_learns_a_planted_order():
+    ds = chain_dataset()
+    over = {**SEQ, "heads": 2, "mask_prob": 0.3}
+    mrr = {
+        name: fit_and_evaluate(name, ds, ["loo-uniform"], overrides=o).metrics["loo-uniform"]["MRR@10"]
+        for name, o in [("bert4rec", over), ("ease", {"recency_half_life": 0})]
+    }
+    assert mrr["bert4rec"] > 0.9 and mrr["bert4rec"] > mrr["ease"] + 0.2, mrr

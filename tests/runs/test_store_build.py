@@ -313,3 +313,17 @@ def test_median_pruning_stops_a_point_below_the_others_and_a_rerun_does_not_redo
     n = len(s.runs())
     run_sweep(sweep, syn(), s)
     assert len(s.runs()) == n  # done and pruned points are both final: nothing reruns
+
+
+def test_a_dataset_tuned_default_keys_its_own_shipped_runs_and_labels_them_defaults(monkeypatch):
+    from recsys_core.runs import catalog
+
+    ds = synthetic(users=30, items=20, seed=1)
+    before = catalog.shipped_key(ds, "sasrec")
+    monkeypatch.setitem(catalog.TUNED, ds.name, {"sasrec": {"max_len": 200}})
+    assert catalog.config_for("sasrec", dataset=ds.name).max_len == 200
+    assert catalog.config_for("sasrec", {"max_len": 20}, ds.name).max_len == 20  # what a person sets wins
+    assert catalog.config_for("sasrec").max_len == zoo.entry("sasrec").config.max_len  # other datasets keep theirs
+    assert catalog.shipped_key(ds, "sasrec") != before  # a new default is a new shipped run
+    assert catalog.describe_changes("sasrec", {"max_len": 200}, ds.name) == "defaults"
+    assert catalog.describe_changes("sasrec", {"max_len": 50}, ds.name) == "max_len=50"

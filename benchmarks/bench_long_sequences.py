@@ -1,0 +1,212 @@
+"""What a training step of the sequential models costs as the history they read grows, and
+where an epoch goes.
+
+`steps`: SASRec, BERT4Rec and GRU4Rec on ml-1m's leave-one-out training split (the shipped
+settings: hidden 64, batch 128 windows, full softmax over the 3,706 movies), for each
+`max_len`: ms per step (forward, backward, Adam), steps an epoch and the epoch they make,
+and the peak memory of a process that does only that (its max RSS, one child process a
+cell, so one cell's peak never hides another's). Attention costs grow with the square of
+the length, the rest with the length; the epoch's positions are the same at every length
+(each interaction but a user's first is a target once), so a longer window means fewer,
+larger steps.
+
+`profile`: torch's profiler over a few steps of one model and length, its operators
+grouped by what they belong to (the full softmax, attention, linear layers, layer norms,
+dropout, embeddings, the optimiser, the rest): where an epoch goes.
+
+`scoring`: peak memory of scoring every ml-1m user at max_len 200 and 800 (the states are
+encoded in chunks whose attention fits a fixed budget, `SequentialRecommender.user_states`).
+
+    python benchmarks/bench_long_sequences.py steps [--lengths 50,100,200,400] [--models sasrec,bert4rec,gru4rec]
+    python benchmarks/bench_long_sequences.py profile [--model sasrec] [--length 200]
+    python benchmarks/bench_long_sequences.py scoring
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+from _common import ROOT, table
+
+STEPS = 12  # timed steps a cell (after 2 warm-up steps)
+
+
+def _setup(model_name: str, length: int, threads: int):
+    import torch
+
+    from recsys_core.data import load_dataset
+    from recsys_core.evaluation.splits import loo_split
+    from recsys_core.runs import zoo
+    from recsys_core.training import objectives
+
+    torch.set_num_threads(threads)
+    ds = load_dataset("ml-1m")
+    split = loo_split(ds, seed=0)
+    cfg = zoo.config_for(model_name, {"max_len": length})
+    torch.manual_seed(0)
+    model = zoo.make(model_name, ds.n_users, ds.n_items, cfg=cfg)
+    model.prepare(split.train)
+    obj = objectives.OBJECTIVES[model.objective]()
+    obj.setup(model, split.train, cfg, torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    model.train()
+    return model, obj, opt, list(obj.epoch_batches())
+
+
+def _step(obj, opt, b) -> None:
+    opt.zero_grad()
+    obj.loss(b).backward()
+    opt.step()
+
+
+def cell(model_name: str, length: int, threads: int) -> dict:
+    """One (model, length): run in a child process of its own (`--cell`)."""
+    model, obj, opt, batches = _setup(model_name, length, threads)
+    for b in batches[:2]:
+        _step(obj, opt, b)
+    timed = batches[2 : 2 + STEPS]
+    t = time.perf_counter()
+    for b in timed:
+        _step(obj, opt, b)
+    per = (time.perf_counter() - t) / len(timed)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"ms": per * 1e3, "steps": len(batches), "rss_mb": rss, "windows": int(obj.seqs.shape[0])}
+
+
+def in_child(args: list[str]) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=True, cwd=ROOT / "benchmarks"
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def steps(lengths: list[int], models: list[str], threads: int) -> None:
+    rows = []
+    for name in models:
+        for n in lengths:
+            c = in_child(["--cell", name, str(n), str(threads)])
+            rows.append(
+                {
+                    "model": name,
+                    "max_len": n,
+                    "windows": f"{c['windows']:,}",
+                    "ms/step": f"{c['ms']:.0f}",
+                    "steps/epoch": c["steps"],
+                    "s/epoch": f"{c['ms'] * c['steps'] / 1e3:.1f}",
+                    "peak RSS MB": f"{c['rss_mb']:.0f}",
+                }
+            )
+            print(rows[-1], flush=True)
+    print(f"\nml-1m, leave-one-out training split, batch 128 windows, {threads} torch threads, {STEPS} steps timed\n")
+    print(table(rows))
+
+
+GROUPS = [  # (group, substrings of the operator's name), first match wins
+    ("full softmax (ours: chunked, gradients in one pass)", ("_ChunkedSoftmaxCE",)),
+    ("attention", ("scaled_dot_product", "flash_attention", "_efficient_attention", "bmm", "baddbmm")),
+    ("linear layers", ("aten::addmm", "aten::mm", "aten::linear", "AddmmBackward", "MmBackward")),
+    ("layer norm", ("layer_norm", "LayerNorm")),
+    ("dropout masks", ("rand_like", "uniform_", "aten::ge")),
+    ("embeddings, gathers", ("embedding", "index", "gather", "masked")),
+    ("optimizer (Adam)", ("Optimizer.step", "_foreach", "adam")),
+]
+
+
+def profile(model_name: str, length: int, threads: int) -> None:
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    model, obj, opt, batches = _setup(model_name, length, threads)
+    for b in batches[:2]:
+        _step(obj, opt, b)
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        t = time.perf_counter()
+        for b in batches[2:8]:
+            _step(obj, opt, b)
+        wall = time.perf_counter() - t
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    grouped: dict[str, float] = {}
+    for e in events:
+        group = next((g for g, keys in GROUPS if any(k in e.key for k in keys)), "other (elementwise, copies)")
+        grouped[group] = grouped.get(group, 0.0) + e.self_cpu_time_total
+    rows = [
+        {"part": g, "share of CPU time": f"{v / total:.0%}", "ms a step": f"{v / 1e3 / 6:.0f}"}
+        for g, v in sorted(grouped.items(), key=lambda kv: -kv[1])
+    ]
+    print(f"{model_name}, max_len {length}, ml-1m, {threads} torch threads: 6 steps, {wall / 6 * 1e3:.0f} ms a step\n")
+    print(table(rows))
+    print("\nthe 12 costliest operators (self CPU time):")
+    top = sorted(events, key=lambda e: -e.self_cpu_time_total)[:12]
+    print(table([{"operator": e.key, "ms a step": f"{e.self_cpu_time_total / 1e3 / 6:.1f}"} for e in top]))
+
+
+def score_cell(length: int, threads: int) -> dict:
+    import torch
+
+    from recsys_core.data import load_dataset
+    from recsys_core.evaluation.splits import loo_split
+    from recsys_core.runs import zoo
+
+    torch.set_num_threads(threads)
+    ds = load_dataset("ml-1m")
+    split = loo_split(ds, seed=0)
+    model = zoo.make("sasrec", ds.n_users, ds.n_items, cfg=zoo.config_for("sasrec", {"max_len": length}))
+    model.prepare(split.train)
+    model.eval()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t = time.perf_counter()
+    model.user_embeddings()
+    return {
+        "s": time.perf_counter() - t,
+        "before_mb": before,
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def scoring(threads: int) -> None:
+    rows = []
+    for n in (200, 800):
+        c = in_child(["--score-cell", str(n), str(threads)])
+        rows.append(
+            {
+                "max_len": n,
+                "encode 6,040 users s": f"{c['s']:.1f}",
+                "peak RSS MB before": f"{c['before_mb']:.0f}",
+                "peak RSS MB after": f"{c['rss_mb']:.0f}",
+            }
+        )
+    print(table(rows))
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--cell"]:
+        print(json.dumps(cell(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+        return
+    if sys.argv[1:2] == ["--score-cell"]:
+        print(json.dumps(score_cell(int(sys.argv[2]), int(sys.argv[3]))))
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("what", choices=["steps", "profile", "scoring"])
+    ap.add_argument("--lengths", default="50,100,200,400")
+    ap.add_argument("--models", default="sasrec,bert4rec,gru4rec")
+    ap.add_argument("--model", default="sasrec")
+    ap.add_argument("--length", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    if args.what == "steps":
+        steps([int(x) for x in args.lengths.split(",")], args.models.split(","), args.threads)
+    elif args.what == "profile":
+        profile(args.model, args.length, args.threads)
+    else:
+        scoring(args.threads)
+
+
+if __name__ == "__main__":
+    main()

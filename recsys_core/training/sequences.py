@@ -1,0 +1,86 @@
+"""The sequential models' objectives: predict the next item at every position (`NextItem`:
+SASRec, GRU4Rec), or fill in hidden items (`MaskedItem`: BERT4Rec), with one choice of loss
+over the item catalogue (`NextItem.item_loss`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from recsys_core.training.batches import Objective
+from recsys_core.training.losses import candidate_cross_entropy, full_softmax_loss, gbce_loss
+
+
+class NextItem(Objective):
+    """Sequential models (SASRec, GRU4Rec): each user's whole training history, in the
+    config's `order`, cut into windows of max_len + 1 items (`Interactions.windows`), is
+    read up to every position, and each position predicts the item after it: every
+    interaction but a user's first is a target once an epoch. Losses (the config's `loss`,
+    `item_loss`): BCE of the next item against one uniform negative per position (SASRec's
+    paper); a softmax of the next item against `n_negatives` uniform negatives the batch
+    shares (an item that is the position's own target is masked out of its negatives); a
+    softmax over every item; or gSASRec's generalised BCE against the shared negatives. A
+    batch is a set of users; padded positions carry no loss."""
+
+    window_extra = 1  # a window holds max_len inputs and the item after the last
+
+    def setup(self, model, train, cfg, generator):
+        super().setup(model, train, cfg, generator)
+        windows = train.windows(cfg.max_len + self.window_extra, cfg.order, cfg.seed)
+        self.seqs = torch.as_tensor(windows, device=self.device)
+        self.n_items = model.n_items
+
+    def epoch_batches(self):
+        return self._shuffled(len(self.seqs))
+
+    def loss(self, batch):
+        seqs = self.seqs[batch[0]]
+        inputs, targets = seqs[:, :-1], seqs[:, 1:]
+        states = self.model.encode(inputs)
+        real = (targets > 0) & (inputs > 0)  # a user's first item has nothing before it: never a target
+        return self.item_loss(states[real], targets[real] - 1)
+
+    def item_loss(self, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The config's loss of states `h` ([positions, hidden]) whose next items are `t`."""
+        w = self.model.item_vectors()
+        loss = self.cfg.loss
+        if loss == "full":
+            return full_softmax_loss(h, w, t)
+        if loss == "bce":
+            neg = torch.randint(0, self.n_items, t.shape, generator=self.gen, device=self.device)
+            pos_logit, neg_logit = (h * w[t]).sum(-1), (h * w[neg]).sum(-1)
+            return F.binary_cross_entropy_with_logits(
+                torch.cat([pos_logit, neg_logit]), torch.cat([torch.ones_like(pos_logit), torch.zeros_like(neg_logit)])
+            )
+        neg = torch.randint(0, self.n_items, (self.cfg.n_negatives,), generator=self.gen, device=self.device)
+        pos_logit = (h * w[t]).sum(-1, keepdim=True)
+        own = neg[None, :] == t[:, None]  # a position's own target is no negative of it
+        if loss == "gbce":
+            return gbce_loss(
+                pos_logit[:, 0], (h @ w[neg].T).masked_fill(own, float("-inf")), self.n_items, self.cfg.gbce_t
+            )
+        neg_logits = (h @ w[neg].T).masked_fill(own, float("-inf"))
+        return -torch.log_softmax(torch.cat([pos_logit, neg_logits], 1), 1)[:, 0].mean()
+
+    def valid_loss(self, valid):
+        return candidate_cross_entropy(self.model, valid)
+
+
+class MaskedItem(NextItem):
+    """BERT4Rec's Cloze task (Sun et al. 2019): windows of max_len items of each user's
+    history; every epoch each item of a window is hidden behind the mask token with
+    probability `mask_prob` (a window with none hidden gets its latest item hidden, the
+    slot a recommendation fills), and the model's states at the hidden positions predict
+    the items there, with the config's loss (`item_loss`)."""
+
+    window_extra = 0
+
+    def loss(self, batch):
+        seqs = self.seqs[batch[0]]
+        real = seqs > 0
+        hide = real & (torch.rand(seqs.shape, generator=self.gen, device=self.device) < self.cfg.mask_prob)
+        none = ~hide.any(1)
+        hide[none, -1] = real[none, -1]  # windows are right-aligned: the last slot is the latest item
+        states = self.model.encode(seqs.masked_fill(hide, self.model.mask_id))
+        return self.item_loss(states[hide], seqs[hide] - 1)
