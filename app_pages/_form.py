@@ -79,6 +79,11 @@ HINTS: dict[str, dict] = {
         "format_func": {"uniform": "99 sampled items", "full": "every item (full ranking)"}.get,
     },
     "order": {"label": "Training order"},
+    "batching": {
+        "label": "Batches",
+        "format_func": {"random": "random windows", "by-length": "windows of similar length"}.get,
+    },
+    "batching@gru4rec": {"hidden": True},  # its state runs through padding: random batches only
     "positional": {"label": "Positional embeddings"},
     "sampler": {"label": "Negative sampler"},
     "optimizer": {"label": "Optimizer"},
@@ -202,6 +207,8 @@ def config_form(model: str, cfg, has_genres: bool, on_cuda: bool) -> dict:
                 if f.name == "n_negatives" and out.get("loss") in ("bce", "full") and isinstance(cfg, SequentialParams):
                     continue  # a sequential model's negatives: the sampled losses' only
                 if f.name == "gbce_t" and out.get("loss") != "gbce":
+                    continue
+                if _hint(model, f.name).get("hidden"):
                     continue
                 if f.name == "validate_on" and catalog.entry(model).task != "ranking":
                     continue  # a rating model validates on RMSE

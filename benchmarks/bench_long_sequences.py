@@ -33,10 +33,10 @@ import time
 
 from _common import ROOT, table
 
-STEPS = 12  # timed steps a cell (after 2 warm-up steps)
+STEPS = 16  # timed steps a cell (after 2 warm-up steps)
 
 
-def _setup(model_name: str, length: int, threads: int):
+def _setup(model_name: str, length: int, threads: int, batching: str = "random"):
     import torch
 
     from recsys_core.data import load_dataset
@@ -47,7 +47,7 @@ def _setup(model_name: str, length: int, threads: int):
     torch.set_num_threads(threads)
     ds = load_dataset("ml-1m")
     split = loo_split(ds, seed=0)
-    cfg = zoo.config_for(model_name, {"max_len": length})
+    cfg = zoo.config_for(model_name, {"max_len": length, "batching": batching})
     torch.manual_seed(0)
     model = zoo.make(model_name, ds.n_users, ds.n_items, cfg=cfg)
     model.prepare(split.train)
@@ -64,9 +64,11 @@ def _step(obj, opt, b) -> None:
     opt.step()
 
 
-def cell(model_name: str, length: int, threads: int) -> dict:
-    """One (model, length): run in a child process of its own (`--cell`)."""
-    model, obj, opt, batches = _setup(model_name, length, threads)
+def cell(model_name: str, length: int, threads: int, batching: str) -> dict:
+    """One (model, length, batching): run in a child process of its own (`--cell`). The
+    timed steps are a random sample of the epoch's (its batches come shuffled), so with
+    batches by length their mean times the steps is the epoch."""
+    model, obj, opt, batches = _setup(model_name, length, threads, batching)
     for b in batches[:2]:
         _step(obj, opt, b)
     timed = batches[2 : 2 + STEPS]
@@ -88,12 +90,15 @@ def in_child(args: list[str]) -> dict:
 def steps(lengths: list[int], models: list[str], threads: int) -> None:
     rows = []
     for name in models:
-        for n in lengths:
-            c = in_child(["--cell", name, str(n), str(threads)])
+        for n, batching in [(n, b) for n in lengths for b in ("random", "by-length")]:
+            if batching == "by-length" and name == "gru4rec":
+                continue  # its state runs through the padding: random batches only
+            c = in_child(["--cell", name, str(n), str(threads), batching])
             rows.append(
                 {
                     "model": name,
                     "max_len": n,
+                    "batching": batching,
                     "windows": f"{c['windows']:,}",
                     "ms/step": f"{c['ms']:.0f}",
                     "steps/epoch": c["steps"],
@@ -117,12 +122,11 @@ GROUPS = [  # (group, substrings of the operator's name), first match wins
 ]
 
 
-def profile(model_name: str, length: int, threads: int) -> None:
-    import torch
+def profile(model_name: str, length: int, threads: int, batching: str) -> None:
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    model, obj, opt, batches = _setup(model_name, length, threads)
+    model, obj, opt, batches = _setup(model_name, length, threads, batching)
     for b in batches[:2]:
         _step(obj, opt, b)
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -140,7 +144,10 @@ def profile(model_name: str, length: int, threads: int) -> None:
         {"part": g, "share of CPU time": f"{v / total:.0%}", "ms a step": f"{v / 1e3 / 6:.0f}"}
         for g, v in sorted(grouped.items(), key=lambda kv: -kv[1])
     ]
-    print(f"{model_name}, max_len {length}, ml-1m, {threads} torch threads: 6 steps, {wall / 6 * 1e3:.0f} ms a step\n")
+    print(
+        f"{model_name}, max_len {length}, batches {batching}, ml-1m, {threads} torch threads:"
+        f" 6 steps, {wall / 6 * 1e3:.0f} ms a step\n"
+    )
     print(table(rows))
     print("\nthe 12 costliest operators (self CPU time):")
     top = sorted(events, key=lambda e: -e.self_cpu_time_total)[:12]
@@ -187,7 +194,7 @@ def scoring(threads: int) -> None:
 
 def main() -> None:
     if sys.argv[1:2] == ["--cell"]:
-        print(json.dumps(cell(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))))
+        print(json.dumps(cell(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])))
         return
     if sys.argv[1:2] == ["--score-cell"]:
         print(json.dumps(score_cell(int(sys.argv[2]), int(sys.argv[3]))))
@@ -199,11 +206,12 @@ def main() -> None:
     ap.add_argument("--model", default="sasrec")
     ap.add_argument("--length", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batching", default="random", help="profile: random or by-length")
     args = ap.parse_args()
     if args.what == "steps":
         steps([int(x) for x in args.lengths.split(",")], args.models.split(","), args.threads)
     elif args.what == "profile":
-        profile(args.model, args.length, args.threads)
+        profile(args.model, args.length, args.threads, args.batching)
     else:
         scoring(args.threads)
 

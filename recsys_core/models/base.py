@@ -9,6 +9,7 @@ themselves; neural ones are fitted by the one training loop, and every caller go
 from __future__ import annotations
 
 import abc
+import contextlib
 
 import numpy as np
 import scipy.sparse as sp
@@ -83,6 +84,12 @@ class Recommender(abc.ABC):
         items = np.concatenate(items_out) if items_out else np.zeros((0, k), np.int64)
         scores = np.concatenate(scores_out) if scores_out else np.zeros((0, k), np.float32)
         return (items[0], scores[0]) if single else (items, scores)
+
+    def frozen(self):
+        """A context in which the weights do not change (a validation pass): a model may keep
+        what it computes for scoring until the context ends (a sequential model's user
+        states, read by the validation loss and the validation figures alike)."""
+        return contextlib.nullcontext()
 
     def item_embeddings(self) -> np.ndarray | None:
         """[n_items, d] for PCA maps and neighbours; None when the model has none."""

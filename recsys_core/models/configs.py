@@ -158,6 +158,9 @@ SEQ_LOSSES = ("bce", "softmax", "full", "gbce")
 # how a user's training history is ordered: by time (equal timestamps in the dataset's row
 # order, the tie rule), with the order inside equal timestamps shuffled, or shuffled whole
 ORDERS = ("time", "shuffle-ties", "shuffle")
+# how an epoch's windows make batches: in a random order, or windows of similar length
+# together, each batch cut to its longest window (less padding to read)
+BATCHINGS = ("random", "by-length")
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,13 @@ class SequentialParams(TrainParams):
         choices=ORDERS,
         help="training order: by time, ties (equal timestamps) shuffled, or the whole history shuffled",
     )
+    batching: str = param(
+        "random",
+        choices=BATCHINGS,
+        help="windows batched in a random order, or by length (each batch cut to its longest window: less"
+        " padding, faster on long histories; the attention models only)",
+        added=True,
+    )
 
 
 def _heads_divide(cfg) -> str | None:
@@ -206,6 +216,11 @@ class SASRecConfig(SequentialParams):
 @dataclass(frozen=True)
 class GRU4RecConfig(SequentialParams):
     layers: int = param(1, min=1, max=8, help="GRU layers")
+
+    def problems(self) -> str | None:
+        if self.batching != "random":
+            return "GRU4Rec's state runs through the padding before a history: its batches stay random"
+        return None
 
 
 @dataclass(frozen=True)

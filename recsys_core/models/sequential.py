@@ -16,6 +16,7 @@ evaluation does), so a leave-one-out test scores what comes after everything the
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
 
 import numpy as np
@@ -28,6 +29,7 @@ from recsys_core.data.interactions import Interactions
 from recsys_core.models.neural import NeuralRecommender
 
 ATTENTION_CELLS = 1 << 24  # users x positions x positions encoded at once when scoring (64 MB of float32)
+CHUNK_POSITIONS = 1 << 18  # users x positions encoded at once when scoring
 
 
 class Dropout(nn.Dropout):
@@ -47,6 +49,7 @@ class Dropout(nn.Dropout):
 class SequentialRecommender(NeuralRecommender):
     objective = "next-item"
     reads_history = True  # fit_and_evaluate / load_model: read the validation item before the test
+    padding_free = False  # True: the padding before a history changes no state (attention models)
 
     def __init__(self, n_users: int, n_items: int, cfg, item_features: np.ndarray | None = None):
         super().__init__(n_users, n_items, cfg, item_features)
@@ -54,6 +57,7 @@ class SequentialRecommender(NeuralRecommender):
         nn.init.normal_(self.item_emb.weight[1:], std=1 / math.sqrt(cfg.hidden))
         self.drop = Dropout(cfg.dropout)
         self.register_buffer("history", torch.zeros(n_users, cfg.max_len, dtype=torch.long), persistent=False)
+        self._kept: torch.Tensor | None = None  # every user's state, inside `frozen()`
 
     # ------------------------------------------------------------ what the model reads
 
@@ -103,15 +107,46 @@ class SequentialRecommender(NeuralRecommender):
         return self.history[torch.as_tensor(users, device=self.history.device)]
 
     def user_states(self, users) -> torch.Tensor:
-        """The state each user's next item is scored from, encoded a chunk of users at a time so
-        that a chunk's attention (users x max_len x max_len) stays within ATTENTION_CELLS: the
-        memory of scoring stays flat as histories grow (1,024 users at max_len 2,000 would be
-        16 GB of attention weights at once)."""
+        """The state each user's next item is scored from. Inside `frozen()` every user's is
+        computed once and kept until the context ends."""
+        if self._kept is not None:
+            if not len(self._kept):
+                self._kept = self.encode_users(torch.arange(self.n_users, device=self.history.device))
+            return self._kept[torch.as_tensor(users, device=self._kept.device)]
+        return self.encode_users(users)
+
+    @contextlib.contextmanager
+    def frozen(self):
+        self._kept = torch.empty(0)
+        try:
+            yield
+        finally:
+            self._kept = None
+
+    def encode_users(self, users) -> torch.Tensor:
+        """`user_states` computed: the readings sorted by length and encoded a chunk at a time,
+        each chunk cut to its longest reading (`padding_free` models: padding is never read,
+        so the cut changes nothing but the time) and small enough that its attention (users x
+        length x length) stays within ATTENTION_CELLS and its positions within CHUNK_POSITIONS:
+        the memory of scoring stays flat as histories grow (1,024 users at max_len 2,000 would
+        be 16 GB of attention weights)."""
         seqs = self.reading(users)
-        step = max(1, ATTENTION_CELLS // (seqs.shape[1] ** 2))
-        if len(seqs) <= step:
-            return self.encode(seqs)[:, -1]
-        return torch.cat([self.encode(seqs[s : s + step])[:, -1] for s in range(0, len(seqs), step)])
+        n = seqs.shape[1]
+        lengths = (seqs > 0).sum(1).clamp(min=1) if self.padding_free else torch.full((len(seqs),), n)
+        order = torch.argsort(lengths.cpu(), stable=True)
+        widths = lengths.cpu()[order].numpy().astype(np.int64)
+        out, s = None, 0
+        while s < len(seqs):
+            k = np.arange(1, len(seqs) - s + 1)  # a chunk of k users is as wide as its k-th (sorted)
+            fits = (k * widths[s:] ** 2 <= ATTENTION_CELLS) & (k * widths[s:] <= CHUNK_POSITIONS)
+            k = max(1, int(fits.sum()))  # both grow with k: the ones that fit are a prefix
+            idx = order[s : s + k].to(seqs.device)
+            states = self.encode(seqs[idx][:, n - int(widths[s + k - 1]) :])[:, -1]
+            if out is None:
+                out = states.new_empty(len(seqs), states.shape[1])
+            out[idx] = states
+            s += k
+        return out if out is not None else torch.empty(0, self.cfg.hidden, device=seqs.device)
 
     @torch.no_grad()
     def score(self, users, items=None) -> torch.Tensor:
@@ -140,6 +175,7 @@ class SASRec(SequentialRecommender):
     (shared) item embeddings."""
 
     has_attention = True
+    padding_free = True  # padding is never attended to (`SelfAttention.visible`)
     causal = True  # each position attends to itself and the ones before it
 
     name = "sasrec"
@@ -169,7 +205,7 @@ class SASRec(SequentialRecommender):
         x, keep = self._embed(seqs)
         for norm, attn, ffn_norm, ffn in zip(self.attn_norms, self.attns, self.ffn_norms, self.ffns):
             q = norm(x)
-            x = q + attn(q, x, attention, None if self.causal else keep)
+            x = q + attn(q, x, attention, keep)
             y = ffn_norm(x)
             x = (y + ffn(y)) * keep
         return self.last_norm(x)
@@ -187,34 +223,41 @@ class SASRec(SequentialRecommender):
 
 
 class SelfAttention(nn.Module):
-    """Multi-head attention of each position over itself and the positions before it
-    (`causal`, SASRec's) or over every real position of the window (BERT4Rec's: `keep` marks
-    them); queries from the normalised input, keys and values from the input, as SASRec's;
-    fused (`scaled_dot_product_attention`) unless the weights are asked for."""
+    """Multi-head attention of each position over itself and the real items before it
+    (`causal`, SASRec's) or over every real item of the window (BERT4Rec's); padding is
+    never attended to (`visible`); queries from the normalised input, keys and values from
+    the input, as SASRec's; fused (`scaled_dot_product_attention`) unless the weights are
+    asked for."""
 
     def __init__(self, d: int, heads: int, dropout: float, causal: bool = True):
         super().__init__()
         self.heads, self.dropout, self.causal = heads, dropout, causal
         self.q, self.k, self.v, self.out = (nn.Linear(d, d) for _ in range(4))
 
+    def visible(self, keep: torch.Tensor, n: int) -> torch.Tensor:
+        """[batch, 1, n, n]: which keys each query attends to: real items (`keep`), the
+        earlier ones only when causal, and itself always (a padded query has a key to attend
+        to, so no row is empty; its output is zeroed after the block). Padding is never read,
+        so a window's figures do not depend on how much padding is before it."""
+        me = torch.eye(n, dtype=torch.bool, device=keep.device)
+        allowed = keep | me
+        if self.causal:
+            allowed = allowed & torch.tril(torch.ones_like(me))
+        return allowed
+
     def forward(
-        self, q_in: torch.Tensor, kv_in: torch.Tensor, attention: list | None = None, keep: torch.Tensor | None = None
+        self, q_in: torch.Tensor, kv_in: torch.Tensor, attention: list | None, keep: torch.Tensor
     ) -> torch.Tensor:
         b, n, d = q_in.shape
         split = lambda t: t.view(b, n, self.heads, d // self.heads).transpose(1, 2)  # noqa: E731
         q, k, v = split(self.q(q_in)), split(self.k(kv_in)), split(self.v(kv_in))
-        mask = None if keep is None else keep.view(b, 1, 1, n)  # keys a query may attend to
+        mask = self.visible(keep.view(b, 1, 1, n), n)
         if attention is None:
             p = self.dropout if self.training else 0.0
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=self.causal)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         else:  # the weights themselves, for the page that shows what the model reads
             logits = q @ k.transpose(-1, -2) / math.sqrt(d // self.heads)
-            hidden = torch.zeros(n, n, dtype=torch.bool, device=q.device)
-            if self.causal:
-                hidden = torch.triu(torch.ones_like(hidden), 1)
-            if mask is not None:
-                hidden = hidden | ~mask
-            weights = torch.softmax(logits.masked_fill(hidden, float("-inf")), -1)
+            weights = torch.softmax(logits.masked_fill(~mask, float("-inf")), -1)
             attention.append(weights.mean(1))  # averaged over heads: [batch, n, n]
             out = weights @ v
         return self.out(out.transpose(1, 2).reshape(b, n, d))

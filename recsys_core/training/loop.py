@@ -180,7 +180,7 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
             model.eval()
             row = {"epoch": epoch, "train_loss": float(total) / max(len(batches), 1)}
             if valid is not None:
-                with averaged():
+                with averaged(), model.frozen():
                     vl = objective.valid_loss(valid)
                     if vl is not None:
                         row["valid_loss"] = vl

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from recsys_core.training.batches import Objective
+from recsys_core.training.batches import Batches, Objective
 from recsys_core.training.losses import candidate_cross_entropy, full_softmax_loss, gbce_loss
 
 
@@ -21,7 +21,8 @@ class NextItem(Objective):
     paper); a softmax of the next item against `n_negatives` uniform negatives the batch
     shares (an item that is the position's own target is masked out of its negatives); a
     softmax over every item; or gSASRec's generalised BCE against the shared negatives. A
-    batch is a set of users; padded positions carry no loss."""
+    batch is a set of windows, in a random order or (`batching="by-length"`) of similar
+    lengths, cut to the longest of them; padded positions carry no loss."""
 
     window_extra = 1  # a window holds max_len inputs and the item after the last
 
@@ -29,13 +30,25 @@ class NextItem(Objective):
         super().setup(model, train, cfg, generator)
         windows = train.windows(cfg.max_len + self.window_extra, cfg.order, cfg.seed)
         self.seqs = torch.as_tensor(windows, device=self.device)
+        self.lengths = (self.seqs > 0).sum(1)
         self.n_items = model.n_items
 
     def epoch_batches(self):
-        return self._shuffled(len(self.seqs))
+        if self.cfg.batching != "by-length":
+            return self._shuffled(len(self.seqs))
+        perm = torch.randperm(len(self.seqs), generator=self.gen, device=self.device)
+        ordered = perm[torch.argsort(self.lengths[perm], stable=True)]  # by length, equal lengths shuffled
+        slices = torch.split(ordered, self.cfg.batch_size)
+        shuffled = torch.randperm(len(slices), generator=self.gen, device=self.device).tolist()
+        return Batches([slices[i] for i in shuffled], lambda b: (b,))
+
+    def windows_of(self, batch) -> torch.Tensor:
+        """The batch's windows, their all-padding columns cut off (windows are right-aligned)."""
+        width = int(self.lengths[batch].max())
+        return self.seqs[batch][:, -width:]
 
     def loss(self, batch):
-        seqs = self.seqs[batch[0]]
+        seqs = self.windows_of(batch[0])
         inputs, targets = seqs[:, :-1], seqs[:, 1:]
         states = self.model.encode(inputs)
         real = (targets > 0) & (inputs > 0)  # a user's first item has nothing before it: never a target
@@ -77,7 +90,7 @@ class MaskedItem(NextItem):
     window_extra = 0
 
     def loss(self, batch):
-        seqs = self.seqs[batch[0]]
+        seqs = self.windows_of(batch[0])
         real = seqs > 0
         hide = real & (torch.rand(seqs.shape, generator=self.gen, device=self.device) < self.cfg.mask_prob)
         none = ~hide.any(1)

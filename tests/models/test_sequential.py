@@ -229,7 +229,7 @@ def test_masking_hides_items_of_real_positions_and_always_at_least_one():
     obj.loss((torch.arange(len(obj.seqs)),))
     hidden = seen[0] == model.mask_id
     assert hidden.any(1).all()  # every window has one to fill in (mask_prob 0.01 rarely draws one)
-    assert (obj.seqs[hidden] > 0).all()  # only real items are hidden, never padding
+    assert (obj.windows_of(torch.arange(len(obj.seqs)))[hidden] > 0).all()  # only real items are hidden
 
 
 def test_gbce_is_bce_at_t_0_and_weights_the_positive_by_the_share_sampled_at_t_1():
@@ -249,20 +249,46 @@ def test_gbce_is_bce_at_t_0_and_weights_the_positive_by_the_share_sampled_at_t_1
     assert calibrated.item() < gbce_loss(pos, neg, 101, 0.5).item() < plain.item()
 
 
-@pytest.mark.parametrize("name", ["sasrec", "bert4rec"])
-def test_scoring_in_chunks_gives_the_same_states(name, monkeypatch):
+@pytest.mark.parametrize("name", ["sasrec", "bert4rec", "gru4rec"])
+def test_scoring_in_chunks_cut_to_their_longest_history_gives_the_same_states(name, monkeypatch):
     from recsys_core.models import sequential
 
-    model = zoo.make(name, 40, 30, {"hidden": 16, "max_len": 10, "dropout": 0.0, "heads": 2})
+    model = zoo.make(
+        name, 40, 30, {"hidden": 16, "max_len": 10, "dropout": 0.0, **({} if name == "gru4rec" else {"heads": 2})}
+    )
     model.eval()
-    model.history = torch.randint(0, 31, (40, 10), generator=torch.Generator().manual_seed(1))
-    whole = model.user_states(np.arange(40))
-    monkeypatch.setattr(sequential, "ATTENTION_CELLS", 7 * 10 * 10)  # 7 users a chunk: 6 chunks, the last short
+    gen = torch.Generator().manual_seed(1)
+    history = torch.randint(1, 31, (40, 10), generator=gen)
+    for u in range(40):  # histories of every length, padded on the left
+        history[u, : u % 11] = 0
+    model.history = history
+    with torch.no_grad():
+        whole = torch.stack([model.encode(model.reading([u]))[0, -1] for u in range(40)])  # one at a time, uncut
+        monkeypatch.setattr(sequential, "ATTENTION_CELLS", 7 * 10 * 10)  # a chunk: at most 7 users of 10 items
+        widths = []
+        encode = model.encode
+        model.encode = lambda s: widths.append(tuple(s.shape)) or encode(s)
+        torch.testing.assert_close(model.user_states(np.arange(40)), whole, atol=1e-5, rtol=1e-5)
+    assert all(n * w * w <= 7 * 10 * 10 for n, w in widths) and sum(n for n, _ in widths) == 40
+    if name != "gru4rec":  # the attention models read no padding: short histories are encoded short
+        assert min(w for _, w in widths) < 10
+    else:  # a GRU's state runs through the padding: always the whole window
+        assert {w for _, w in widths} == {10}
+
+
+def test_a_frozen_model_encodes_every_user_once_for_all_its_validation_reads():
+    model = zoo.make("sasrec", 30, 20, {"hidden": 8, "max_len": 6})
+    model.eval()
+    model.history = torch.randint(0, 21, (30, 6), generator=torch.Generator().manual_seed(2))
     calls = []
     encode = model.encode
     model.encode = lambda s: calls.append(len(s)) or encode(s)
-    torch.testing.assert_close(model.user_states(np.arange(40)), whole, atol=1e-5, rtol=1e-5)
-    assert calls == [7, 7, 7, 7, 7, 5]
+    with torch.no_grad(), model.frozen():
+        a = model.score(np.arange(10))
+        b = model.score(np.arange(30), torch.zeros(30, 5, dtype=torch.long))
+        assert sum(calls) == 30  # every user once, whatever is scored after
+    torch.testing.assert_close(a, model.score(np.arange(10)))  # the same states as outside
+    assert sum(calls) == 40 and b.shape == (30, 5)
 
 
 @pytest.mark.slow
@@ -274,3 +300,40 @@ def test_bert4rec_learns_a_planted_order():
         for name, o in [("bert4rec", over), ("ease", {"recency_half_life": 0})]
     }
     assert mrr["bert4rec"] > 0.9 and mrr["bert4rec"] > mrr["ease"] + 0.2, mrr
+
+
+@pytest.mark.parametrize("name", ["sasrec", "bert4rec"])
+def test_the_attention_models_never_read_padding(name):
+    """A window's states are the same however much padding comes before it: what lets a
+    batch of short windows be cut to its longest (`batching="by-length"`)."""
+    model = zoo.make(name, 4, 30, {"hidden": 16, "max_len": 12, "dropout": 0.0, "heads": 2})
+    model.eval()
+    seqs = torch.randint(1, 31, (3, 12), generator=torch.Generator().manual_seed(0))
+    seqs[:, :5] = 0
+    with torch.no_grad():
+        whole = model.encode(seqs)
+        torch.testing.assert_close(model.encode(seqs[:, 5:]), whole[:, 5:], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(model.encode(seqs[:, 3:])[:, 2:], whole[:, 5:], atol=1e-5, rtol=1e-5)
+
+
+def test_batches_by_length_hold_every_window_once_with_similar_lengths_cut_to_the_longest():
+    from recsys_core.training.objectives import NextItem
+
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(60), rng.integers(2, 40, 60))
+    inter = _rows(users, rng.integers(0, 50, len(users)), np.arange(len(users)), n_users=60, n_items=50)
+    model = zoo.make("sasrec", 60, 50, {"hidden": 8, "max_len": 30})
+    cfg = zoo.config_for("sasrec", {"hidden": 8, "max_len": 30, "batch_size": 8, "batching": "by-length"})
+    obj = NextItem()
+    obj.setup(model, inter, cfg, torch.Generator().manual_seed(0))
+    epochs = [[b[0] for b in obj.epoch_batches()] for _ in range(2)]
+    for batches in epochs:
+        assert sorted(torch.cat(batches).tolist()) == list(range(len(obj.seqs)))  # each window once
+        spans = [int(obj.lengths[b].max() - obj.lengths[b].min()) for b in batches]
+        assert np.mean(spans) <= 3  # similar lengths together (random batches: about 20 apart)
+        for b in batches:
+            cut = obj.windows_of(b)
+            assert cut.shape[1] == int(obj.lengths[b].max()) and (cut > 0).sum() == (obj.seqs[b] > 0).sum()
+    assert [b.tolist() for b in epochs[0]] != [b.tolist() for b in epochs[1]]  # a new order every epoch
+    with pytest.raises(ConfigError, match="padding"):
+        zoo.config_for("gru4rec", {"batching": "by-length"})
