@@ -138,8 +138,9 @@ def leaderboard_tab(res: Results, board, p: str, show_rating: bool) -> None:
     )
     if any(catalog.entry(m).family == "sequential" for m in order if m in catalog.ZOO):
         st.caption(
-            "SASRec and GRU4Rec read each user's history in order; for the test figures they read up to the"
-            " held-out movie (temporal: up to the test window) without retraining, as SASRec's own evaluation does."
+            "SASRec, GRU4Rec and BERT4Rec read each user's history in order (BERT4Rec fills in a masked slot after"
+            " it); for the test figures they read up to the held-out movie (temporal: up to the test window)"
+            " without retraining, as SASRec's own evaluation does."
         )
     if p == "loo-uniform":
         order_note(res)

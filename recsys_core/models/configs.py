@@ -153,7 +153,7 @@ class EmbNetConfig(TrainParams):
 # the training objective of the sequential models: SASRec's paper (one uniform negative per
 # position, BCE), a softmax over n_negatives uniform negatives shared by the batch, a softmax
 # over every item, or gSASRec's generalised BCE (Petrov and Macdonald, RecSys 2023) against
-# n_negatives shared negatives
+# n_negatives negatives of each window
 SEQ_LOSSES = ("bce", "softmax", "full", "gbce")
 # how a user's training history is ordered: by time (equal timestamps in the dataset's row
 # order, the tie rule), with the order inside equal timestamps shuffled, or shuffled whole
@@ -172,9 +172,9 @@ class SequentialParams(TrainParams):
         "softmax",
         choices=SEQ_LOSSES,
         help="BCE against one negative per position (SASRec's paper), softmax over n_negatives shared negatives,"
-        " softmax over every item, or gSASRec's generalised BCE against n_negatives shared negatives",
+        " softmax over every item, or gSASRec's generalised BCE against n_negatives negatives of each window",
     )
-    n_negatives: int = param(256, min=1, max=100_000, help="softmax, gbce: uniform negatives a batch shares")
+    n_negatives: int = param(256, min=1, max=100_000, help="softmax: uniform negatives a batch shares; gbce: each window's")
     gbce_t: float = param(
         0.75,
         min=0,

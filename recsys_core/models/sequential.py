@@ -5,7 +5,10 @@ position's state scored against the item embeddings. GRU4Rec (Hidasi et al. 2016
 "GRU4Rec+" of the peers' tables with its sampled losses): a GRU over the same sequence.
 Both read a user's latest `max_len` interactions (`Interactions.sequences`, the dataset's
 tie rule) and are trained by the one loop with the `next-item` objective: each position
-predicts the item after it.
+predicts the item after it. BERT4Rec (Sun et al. 2019): SASRec's blocks without the causal
+mask, trained with the `masked-item` objective (fill in hidden items) and scored from a
+mask slot after the history. The attention models never read padding, so a batch or a
+scoring chunk is cut to its longest history; scoring memory is bounded (`encode_users`).
 
 The history a model reads is inference state taken from the data (`prepare`), never
 learned: during training and validation, everything before the validation item; for the

@@ -20,7 +20,8 @@ class NextItem(Objective):
     `item_loss`): BCE of the next item against one uniform negative per position (SASRec's
     paper); a softmax of the next item against `n_negatives` uniform negatives the batch
     shares (an item that is the position's own target is masked out of its negatives); a
-    softmax over every item; or gSASRec's generalised BCE against the shared negatives. A
+    softmax over every item; or gSASRec's generalised BCE against `n_negatives` uniform
+    negatives of each window, shared by its positions (as gSASRec samples them). A
     batch is a set of windows, in a random order or (`batching="by-length"`) of similar
     lengths, cut to the longest of them; padded positions carry no loss."""
 
@@ -52,12 +53,23 @@ class NextItem(Objective):
         inputs, targets = seqs[:, :-1], seqs[:, 1:]
         states = self.model.encode(inputs)
         real = (targets > 0) & (inputs > 0)  # a user's first item has nothing before it: never a target
-        return self.item_loss(states[real], targets[real] - 1)
+        return self.item_loss(states, targets - 1, real)
 
-    def item_loss(self, h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """The config's loss of states `h` ([positions, hidden]) whose next items are `t`."""
+    def item_loss(self, states: torch.Tensor, targets: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """The config's loss of the `real` positions of `states` ([windows, length, hidden])
+        whose items are `targets` ([windows, length] ids)."""
         w = self.model.item_vectors()
         loss = self.cfg.loss
+        if loss == "gbce":  # gSASRec's: each window its own negatives, shared by its positions
+            neg = torch.randint(
+                0, self.n_items, (len(states), self.cfg.n_negatives), generator=self.gen, device=self.device
+            )
+            neg_logits = torch.bmm(states, w[neg].transpose(1, 2))  # [windows, length, negatives]
+            own = neg[:, None, :] == targets[:, :, None]  # a position's own target is no negative of it
+            pos_logit = (states * w[targets.clamp(min=0)]).sum(-1)
+            neg_logits = neg_logits.masked_fill(own, float("-inf"))
+            return gbce_loss(pos_logit[real], neg_logits[real], self.n_items, self.cfg.gbce_t)
+        h, t = states[real], targets[real]
         if loss == "full":
             return full_softmax_loss(h, w, t)
         if loss == "bce":
@@ -69,10 +81,6 @@ class NextItem(Objective):
         neg = torch.randint(0, self.n_items, (self.cfg.n_negatives,), generator=self.gen, device=self.device)
         pos_logit = (h * w[t]).sum(-1, keepdim=True)
         own = neg[None, :] == t[:, None]  # a position's own target is no negative of it
-        if loss == "gbce":
-            return gbce_loss(
-                pos_logit[:, 0], (h @ w[neg].T).masked_fill(own, float("-inf")), self.n_items, self.cfg.gbce_t
-            )
         neg_logits = (h @ w[neg].T).masked_fill(own, float("-inf"))
         return -torch.log_softmax(torch.cat([pos_logit, neg_logits], 1), 1)[:, 0].mean()
 
@@ -96,4 +104,4 @@ class MaskedItem(NextItem):
         none = ~hide.any(1)
         hide[none, -1] = real[none, -1]  # windows are right-aligned: the last slot is the latest item
         states = self.model.encode(seqs.masked_fill(hide, self.model.mask_id))
-        return self.item_loss(states[hide], seqs[hide] - 1)
+        return self.item_loss(states, seqs - 1, hide)
