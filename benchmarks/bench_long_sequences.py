@@ -33,8 +33,6 @@ import time
 
 from _common import ROOT, table
 
-STEPS = 16  # timed steps a cell (after 2 warm-up steps)
-
 
 def _setup(model_name: str, length: int, threads: int, batching: str = "random"):
     import torch
@@ -65,17 +63,16 @@ def _step(obj, opt, b) -> None:
 
 
 def cell(model_name: str, length: int, threads: int, batching: str) -> dict:
-    """One (model, length, batching): run in a child process of its own (`--cell`). The
-    timed steps are a random sample of the epoch's (its batches come shuffled), so with
-    batches by length their mean times the steps is the epoch."""
+    """One (model, length, batching): run in a child process of its own (`--cell`): two
+    warm-up steps, then one whole epoch timed (batches by length differ in cost from one
+    another, so no sample of them stands for the epoch)."""
     model, obj, opt, batches = _setup(model_name, length, threads, batching)
     for b in batches[:2]:
         _step(obj, opt, b)
-    timed = batches[2 : 2 + STEPS]
     t = time.perf_counter()
-    for b in timed:
+    for b in batches:
         _step(obj, opt, b)
-    per = (time.perf_counter() - t) / len(timed)
+    per = (time.perf_counter() - t) / len(batches)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {"ms": per * 1e3, "steps": len(batches), "rss_mb": rss, "windows": int(obj.seqs.shape[0])}
 
@@ -107,12 +104,11 @@ def steps(lengths: list[int], models: list[str], threads: int) -> None:
                 }
             )
             print(rows[-1], flush=True)
-    print(f"\nml-1m, leave-one-out training split, batch 128 windows, {threads} torch threads, {STEPS} steps timed\n")
+    print(f"\nml-1m, leave-one-out training split, batch 128 windows, {threads} torch threads, one epoch timed\n")
     print(table(rows))
 
 
 GROUPS = [  # (group, substrings of the operator's name), first match wins
-    ("full softmax (ours: chunked, gradients in one pass)", ("_ChunkedSoftmaxCE",)),
     ("attention", ("scaled_dot_product", "flash_attention", "_efficient_attention", "bmm", "baddbmm")),
     ("linear layers", ("aten::addmm", "aten::mm", "aten::linear", "AddmmBackward", "MmBackward")),
     ("layer norm", ("layer_norm", "LayerNorm")),
@@ -120,6 +116,26 @@ GROUPS = [  # (group, substrings of the operator's name), first match wins
     ("embeddings, gathers", ("embedding", "index", "gather", "masked")),
     ("optimizer (Adam)", ("Optimizer.step", "_foreach", "adam")),
 ]
+
+
+def softmax_alone(obj, batches) -> float:
+    """ms of the loss over every item (forward and backward) for the positions of the
+    profiled steps, from states of the right shape: the part of a step that is the softmax."""
+    import torch
+
+    from recsys_core.training.losses import full_softmax_loss
+
+    w = obj.model.item_vectors().detach().clone().requires_grad_()
+    times = []
+    for b in batches[2:8]:
+        seqs = obj.windows_of(b[0])
+        n = int(((seqs[:, 1:] > 0) & (seqs[:, :-1] > 0)).sum())
+        h = torch.randn(n, w.shape[1], requires_grad=True)
+        t = torch.randint(0, w.shape[0], (n,))
+        start = time.perf_counter()
+        full_softmax_loss(h, w, t).backward()
+        times.append(time.perf_counter() - start)
+    return sum(times) / len(times) * 1e3
 
 
 def profile(model_name: str, length: int, threads: int, batching: str) -> None:
@@ -149,6 +165,9 @@ def profile(model_name: str, length: int, threads: int, batching: str) -> None:
         f" 6 steps, {wall / 6 * 1e3:.0f} ms a step\n"
     )
     print(table(rows))
+    print(
+        f"\nthe full softmax alone (its products are in the linear layers' and the other rows): {softmax_alone(obj, batches):.0f} ms a step"
+    )
     print("\nthe 12 costliest operators (self CPU time):")
     top = sorted(events, key=lambda e: -e.self_cpu_time_total)[:12]
     print(table([{"operator": e.key, "ms a step": f"{e.self_cpu_time_total / 1e3 / 6:.1f}"} for e in top]))
