@@ -69,9 +69,9 @@ HINTS: dict[str, dict] = {
     "blocks": {"kind": "slider", "range": (1, 6, 1), "label": "Self-attention blocks"},
     "heads": {"kind": "grid", "options": [1, 2, 4, 8], "label": "Attention heads"},
     "layers@gru4rec": {"kind": "slider", "range": (1, 4, 1), "label": "GRU layers"},
-    "n_negatives@sasrec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Shared negatives"},
-    "n_negatives@gru4rec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Shared negatives"},
-    "n_negatives@bert4rec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Shared negatives"},
+    "n_negatives@sasrec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Negatives"},
+    "n_negatives@gru4rec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Negatives"},
+    "n_negatives@bert4rec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Negatives"},
     "gbce_t": {"kind": "slider", "range": (0.0, 1.0, 0.05), "label": "gBCE calibration t"},
     "mask_prob": {"kind": "slider", "range": (0.05, 0.6, 0.05), "label": "Share of items masked"},
     "validate_on": {

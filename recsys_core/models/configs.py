@@ -174,7 +174,9 @@ class SequentialParams(TrainParams):
         help="BCE against one negative per position (SASRec's paper), softmax over n_negatives shared negatives,"
         " softmax over every item, or gSASRec's generalised BCE against n_negatives negatives of each window",
     )
-    n_negatives: int = param(256, min=1, max=100_000, help="softmax: uniform negatives a batch shares; gbce: each window's")
+    n_negatives: int = param(
+        256, min=1, max=100_000, help="softmax: uniform negatives a batch shares; gbce: each window's"
+    )
     gbce_t: float = param(
         0.75,
         min=0,

@@ -338,16 +338,14 @@ def test_no_table_cuts_off_its_columns_at_1400_px_on_real_data(real_data, tmp_pa
                 page.wait_for_selector("h1", timeout=30_000)
                 _settled(page)
                 frames = page.locator('[data-testid="stDataFrame"]')
-                for j in range(frames.count()):  # a grid draws when it comes into view: bring each there
-                    if frames.nth(j).is_visible():
-                        frames.nth(j).scroll_into_view_if_needed()
                 try:
-                    page.wait_for_function(  # every shown table's grid drawn (they size their columns after the run)
-                        """() => Array.from(document.querySelectorAll('[data-testid="stDataFrame"]'))
-                                 .filter(e => e.getClientRects().length > 0)
-                                 .every(e => e.querySelector('.dvn-scroller'))""",
-                        timeout=120_000,  # grids draw late on a loaded machine (the suite's own browsers beside it)
-                    )
+                    for j in range(frames.count()):  # a grid draws when it is in view: each in turn, waited on there
+                        frame = frames.nth(j)
+                        if not frame.is_visible():
+                            continue  # a closed expander's or another tab's
+                        frame.scroll_into_view_if_needed()
+                        # its grid drawn (it sizes its columns after the run); late on a loaded machine
+                        frame.locator(".dvn-scroller").first.wait_for(state="attached", timeout=120_000)
                 except PlaywrightTimeout:
                     page.screenshot(path=str(shots / f"undrawn-{path or 'home'}.png"), full_page=True)
                     raise AssertionError(f"a table on /{path} never drew its grid (screenshot in {shots})") from None
