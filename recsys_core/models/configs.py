@@ -226,10 +226,10 @@ class GRU4RecConfig(SequentialParams):
 
 
 @dataclass(frozen=True)
-class BERT4RecConfig(SequentialParams):
-    blocks: int = param(2, min=1, max=12, help="bidirectional self-attention blocks")
+class BERT4RecConfig(SASRecConfig):
+    """SASRec's blocks without the causal mask; BERT4Rec's paper's 2 heads."""
+
     heads: int = param(2, min=1, max=16, help="attention heads (hidden must be a multiple of them)")
-    positional: bool = param(True, help="learned positional embeddings")
     mask_prob: float = param(
         0.2,
         min=0,
@@ -238,6 +238,3 @@ class BERT4RecConfig(SequentialParams):
         max_open=True,
         help="share of a window's items hidden for the model to fill in",
     )
-
-    def problems(self) -> str | None:
-        return _heads_divide(self)
