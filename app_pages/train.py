@@ -31,13 +31,14 @@ st.caption(
 device = describe_device()
 st.markdown(f":material/memory: This run will use **{device}**.")
 
+# the model picker spans the page: eight models' buttons do not fit the settings column
+keep("train_model", "ncf")
+model = st.segmented_control("Model", MODELS, key="train_model", help="the shipped neural models") or "ncf"
+save("train_model")
 left, right = st.columns([1, 1.35], gap="large")
 
 
 with left:
-    keep("train_model", "ncf")
-    model = st.segmented_control("Model", MODELS, key="train_model", help="the shipped neural models") or "ncf"
-    save("train_model")
     entry = zoo.entry(model)
     cfg = zoo.config_for(model, dataset=ds.name)  # this dataset's shipped defaults
     st.caption(f"**{model}**: {entry.summary}. Sliders start at the shipped defaults.")

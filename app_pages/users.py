@@ -43,7 +43,11 @@ def reading_panel(choice: str) -> None:
             "movie": [ds.title_of(int(i)) for i in items[first:]],
         }
     )
-    config = {"step": st.column_config.TextColumn("", width="small")}
+    # the movie column a fixed share, so a long title never pushes the attention column out of view
+    config = {
+        "step": st.column_config.TextColumn("", width="small"),
+        "movie": st.column_config.TextColumn(width="medium"),
+    }
     if attention is not None:
         df["attention"] = attention[first:]
         top = int(df["attention"].idxmax())
