@@ -78,15 +78,25 @@ def evaluate_full_valid(model: Recommender, split: LooSplit, k: int = 10) -> dic
     for s in range(0, len(users), step):
         u = users[s : s + step]
         scores = model.score(torch.as_tensor(u)).float().cpu().numpy()
-        t = target[u]
-        pos = scores[np.arange(len(u)), t].copy()
-        r, c = split.seen[u].nonzero()
-        scores[r, c] = -np.inf
-        full = np.concatenate([pos[:, None], scores], axis=1)
-        counts.append(M.rank_counts(full, np.isfinite(full)))
+        counts.append(_counts_against_unseen(scores, target[u], split.seen[u]))
+    return M.ranking_metrics(M.hits_from_rank(_ranks(counts, split.seed), k))
+
+
+def _counts_against_unseen(scores: np.ndarray, targets: np.ndarray, seen) -> tuple[np.ndarray, np.ndarray]:
+    """(greater, ties) of each row's target among the items its user never interacted with
+    (`seen`: their rows of every interaction); `scores` is overwritten."""
+    pos = scores[np.arange(len(targets)), targets].copy()
+    r, c = seen.nonzero()
+    scores[r, c] = -np.inf
+    full = np.concatenate([pos[:, None], scores], axis=1)
+    return M.rank_counts(full, np.isfinite(full))
+
+
+def _ranks(counts: list, seed: int) -> np.ndarray:
+    """Ranks from per-batch (greater, ties), ties broken once at the end, whatever the batching."""
     greater = np.concatenate([g for g, _ in counts]) if counts else np.zeros(0, np.int64)
     ties = np.concatenate([t for _, t in counts]) if counts else np.zeros(0, np.int64)
-    return M.ranking_metrics(M.hits_from_rank(M.ranks_from_counts(greater, ties, seed=split.seed), k))
+    return M.ranks_from_counts(greater, ties, seed=seed)
 
 
 def evaluate_ratings(model: Recommender, test: Interactions) -> dict:
@@ -160,13 +170,7 @@ def evaluate_many(model: Recommender, split: LooSplit, protocols, k: int = 10, l
             got[cand < 0] = -np.inf
             cand_scores[kind].append(got)
         if "full" in protocols and ev.any():
-            sub = scores[ev]
-            t = test[u[ev]]
-            pos = sub[np.arange(len(t)), t].copy()
-            r, c = split.seen[u[ev]].nonzero()
-            sub[r, c] = -np.inf
-            full = np.concatenate([pos[:, None], sub], axis=1)
-            full_counts.append(M.rank_counts(full, np.isfinite(full)))
+            full_counts.append(_counts_against_unseen(scores[ev], test[u[ev]], split.seen[u[ev]]))
         r, c = train_seen[u].nonzero()
         scores[r, c] = -np.inf
         values, indices = top_in_order(scores, list_k)
@@ -185,9 +189,7 @@ def evaluate_many(model: Recommender, split: LooSplit, protocols, k: int = 10, l
     all_ranks = {}
     for p in protocols:
         if p == "full":
-            greater = np.concatenate([g for g, _ in full_counts]) if full_counts else np.zeros(0, np.int64)
-            ties = np.concatenate([t for _, t in full_counts]) if full_counts else np.zeros(0, np.int64)
-            ranks = M.ranks_from_counts(greater, ties, seed=split.seed)
+            ranks = _ranks(full_counts, split.seed)
             out[p] = M.ranking_metrics(M.hits_from_rank(ranks, k))
         else:
             sc = np.concatenate(cand_scores[p.removeprefix("loo-")])
