@@ -140,10 +140,30 @@ def leaderboard_tab(res: Results, board, p: str, show_rating: bool) -> None:
         st.caption(
             "SASRec, GRU4Rec and BERT4Rec read each user's history in order (BERT4Rec fills in a masked slot after"
             " it); for the test figures they read up to the held-out movie (temporal: up to the test window)"
-            " without retraining, as SASRec's own evaluation does."
+            " without retraining, as SASRec's own evaluation does; so does EASE, its item-item weights unchanged."
         )
+    if "blend" in order:
+        blend_note(res)
     if p == "loo-uniform":
         order_note(res)
+
+
+def blend_note(res) -> None:
+    """What the blend on the board mixes, and that its weights were picked on validation."""
+    found = res.blend_weights()
+    if found is None:
+        return
+    weights, picked = found
+    mix = " + ".join(f"{w:.2f} × {name}" for name, w in weights.items())
+    how = (
+        f", the best of {picked['tried']} weightings on the validation item ranked against every unseen"
+        f" {words(res.ds)['item']} (NDCG@10 {picked['NDCG@10']:.3f})"
+        if "tried" in picked
+        else ", fixed"
+    )
+    st.caption(
+        f"**blend** = {mix}, each model's scores standardised per user{how}; never chosen on the test."
+    )
 
 
 def bounded_note(ds, order) -> None:

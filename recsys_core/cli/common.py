@@ -105,7 +105,7 @@ def set_keys_help() -> str:
 
 
 # the zoo's models, spelled out for the help without importing the catalog (a test keeps it whole)
-MODELS_HELP = "popularity, genre, ease, mf, ncf, autorec, cdae, embnet, sasrec, gru4rec or bert4rec"
+MODELS_HELP = "popularity, genre, ease, mf, ncf, autorec, cdae, embnet, sasrec, gru4rec, bert4rec or blend"
 
 
 def add_dataset_arg(p: argparse.ArgumentParser) -> None:

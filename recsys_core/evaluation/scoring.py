@@ -82,6 +82,24 @@ def evaluate_full_valid(model: Recommender, split: LooSplit, k: int = 10) -> dic
     return M.ranking_metrics(M.hits_from_rank(_ranks(counts, split.seed), k))
 
 
+@torch.no_grad()
+def evaluate_full_valid_blends(blend, split: LooSplit, weights: np.ndarray, k: int = 10) -> list[dict]:
+    """`evaluate_full_valid` of a blend (`recsys_core.models.blend.Blend`) at each row of
+    `weights`: each component scores a batch of users once, and every weighting mixes those
+    scores, so trying a grid costs one scoring pass, not one a weighting."""
+    target = split.valid_items
+    users = np.flatnonzero(target >= 0)
+    counts = [[] for _ in weights]
+    step = user_batch(split.train.n_items, blend.score_cells)
+    for s in range(0, len(users), step):
+        u = users[s : s + step]
+        parts = blend.part_scores(u)
+        seen = split.seen[u]
+        for j, w in enumerate(weights):
+            counts[j].append(_counts_against_unseen(blend.mix(parts, w).numpy(), target[u], seen))
+    return [M.ranking_metrics(M.hits_from_rank(_ranks(c, split.seed), k)) for c in counts]
+
+
 def _counts_against_unseen(scores: np.ndarray, targets: np.ndarray, seen) -> tuple[np.ndarray, np.ndarray]:
     """(greater, ties) of each row's target among the items its user never interacted with
     (`seen`: their rows of every interaction); `scores` is overwritten."""

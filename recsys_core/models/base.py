@@ -37,6 +37,7 @@ class Recommender(abc.ABC):
     reads_history: bool = False  # sequential: `read(rows)` appends what it reads before a test
     has_item_item: bool = False  # `item_item()`: an item-item weight matrix (EASE)
     keeps_state: bool = False  # a closed-form model with `state_arrays()` and `restore(train, arrays)`
+    refits_slowly: bool = False  # its state is kept on any catalogue (a blend: a refit trains networks)
     has_cold_start: bool = False  # `score_new_user()`: scores for a user with no history (NCF)
     has_attention: bool = False  # `attention(user)`: what its last position attends to (SASRec)
     # score cells a batch of users may take: small for models with activations per cell (NeuMF's

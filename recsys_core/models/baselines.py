@@ -63,6 +63,8 @@ class EASE(Recommender):
         cfg = cfg if cfg is not None else EASEConfig()
         super().__init__(n_users, n_items)
         self.cfg = cfg
+        self.reads_history = cfg.reads_latest  # declared by its config: `read` the validation item before a test
+        self.train_: Interactions | None = None  # the rows the users' scores read (train, then what it read)
         self.B_ = torch.zeros(0, 0)
         self.X_ = sp.csr_matrix((n_users, 0), dtype=np.float32)
         self.kept_: np.ndarray | None = None  # catalogue indices of a bounded model's items
@@ -89,7 +91,20 @@ class EASE(Recommender):
         del P
         B.fill_diagonal_(0.0)
         self.B_, self.X_ = self._weights(B.float()), self._rows(train, X)
+        self.train_ = train
         return closed_form_history(time.perf_counter() - t)
+
+    def read(self, rows: Interactions) -> None:
+        """Add `rows` (the leave-one-out validation items, a temporal window) to the users' rows
+        the scores read, the item-item weights unchanged (not refit): the test item is scored
+        from everything before it, as a sequential model reads it. What it read is seen."""
+        if rows is None or not len(rows):
+            return
+        both = self.train_.concat(rows)
+        X = both.binary.astype(np.float32)
+        self.X_ = self._rows(both, X[:, self.kept_].tocsr() if self.bounded else X)
+        self.train_ = both
+        self.remember_seen(both)
 
     def _weights(self, B: torch.Tensor) -> torch.Tensor:
         """B as the scores read it. The inverse comes back column-major; a bounded model's
@@ -121,6 +136,7 @@ class EASE(Recommender):
             self._weights(torch.as_tensor(np.asarray(arrays["B"], dtype=np.float32))),
             self._rows(train, X),
         )
+        self.train_ = train
 
     def item_item(self, rows=None, cols=None) -> np.ndarray:
         """B[i, j], how much having item i raises the score of item j, for the catalogue

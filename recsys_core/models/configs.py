@@ -6,6 +6,7 @@ package take them.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -113,6 +114,12 @@ class EASEConfig:
         10_000,
         min=0,
         help="the most popular items the item-item matrix covers on a larger catalogue (0: every item)",
+        added=True,
+    )
+    reads_latest: bool = param(
+        False,
+        help="score with the interactions up to the test item (the validation item read, weights not refit),"
+        " as the sequential models read it",
         added=True,
     )
 
@@ -238,3 +245,60 @@ class BERT4RecConfig(SASRecConfig):
         max_open=True,
         help="share of a window's items hidden for the model to fill in",
     )
+
+
+BLEND_GRID = 1_000  # weightings a blend tries on validation at most (each ranks every item for every user)
+# the models a blend may mix: every catalog entry but the blend itself (a test checks the list
+# against the catalog)
+BLENDABLE = (
+    "popularity",
+    "genre",
+    "ease",
+    "mf",
+    "ncf",
+    "autorec",
+    "cdae",
+    "embnet",
+    "sasrec",
+    "gru4rec",
+    "bert4rec",
+)
+
+
+@dataclass(frozen=True)
+class BlendConfig:
+    """A blend of shipped models: each trained at its shipped defaults, their scores
+    standardised per user and added with weights picked on validation."""
+
+    components: tuple[str, ...] = param(("sasrec", "ease"), choices=BLENDABLE, help="the models whose scores are added")
+    step: float = param(
+        0.05,
+        min=0.01,
+        max=0.5,
+        help="the spacing of the weights tried on validation (0.05: 0, 0.05, ..., 1 for each model, summing to 1)",
+    )
+    weights: tuple[float, ...] = param(
+        (), min=0, max=1, help="fixed weights, one a model (empty: picked on validation)"
+    )
+    seed: int = param(0, min=0, help="the components' seed")
+
+    def grid_size(self) -> int:
+        """How many weightings validation tries: every split of 1 into `round(1 / step)`
+        steps among the components."""
+        n = round(1 / self.step)
+        return math.comb(n + len(self.components) - 1, len(self.components) - 1)
+
+    def problems(self) -> str | None:
+        if len(self.components) < 2 or len(set(self.components)) != len(self.components):
+            return f"a blend mixes two or more different models, not {', '.join(self.components) or 'none'}"
+        if self.weights and (len(self.weights) != len(self.components) or abs(sum(self.weights) - 1) > 1e-6):
+            return (
+                f"weights: one a model ({len(self.components)}), adding up to 1, or none (picked on validation);"
+                f" got {self.weights}"
+            )
+        if not self.weights and self.grid_size() > BLEND_GRID:
+            return (
+                f"{self.grid_size():,} weightings of {len(self.components)} models at step {self.step:g} are too many to"
+                f" try on validation (at most {BLEND_GRID:,}): a larger step, or fewer models"
+            )
+        return None

@@ -78,7 +78,7 @@ def save_artifacts(store: Store, key: str, model: Recommender, ds: Dataset, list
         store.save_arrays(key, "cold_start", scores=new_user.astype(np.float32))
     if model.has_item_item:  # EASE: "people who liked this also liked"
         store.save_arrays(key, "item_item", **model.strongest(TOPK))
-    if model.keeps_state and ds.n_items > STATE_ABOVE:  # a refit would take a minute: keep what it computes
+    if model.keeps_state and (ds.n_items > STATE_ABOVE or model.refits_slowly):  # keep what a refit computes
         store.save_arrays(key, "state", **model.state_arrays())
     save_weights(store, key, model)
     store.save_arrays(key, "topk", items=items.astype(np.int32), scores=scores.astype(np.float32))
@@ -130,7 +130,7 @@ def train_data(ds: Dataset, protocols) -> splits.Interactions:
     return splits.ratings_split(ds).train
 
 
-def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu") -> Recommender:
+def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu", read: bool = True) -> Recommender:
     """The fitted model of a stored run, rebuilt from its config and weights: neural models
     load their state_dict (`weights_only=True`), closed-form ones are fitted again (they are
     deterministic and take a second), or, on a catalogue over STATE_ABOVE items, restored
@@ -150,23 +150,21 @@ def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu") -> Reco
         state = store.load_arrays(run.key, "state") if model.keeps_state else None
         if state is not None:
             model.restore(train, state)  # a large catalogue's EASE: its weights, not a minute's refit
+        elif model.refits_slowly:
+            raise RecsysError(
+                f"run {run.id} ({name}): its fitted state is missing or fails its checksum; {_advice(run, ds)}"
+            )
         else:
             model.fit(train)
+        if read:
+            _read_as_evaluated(model, ds, protocols)
         return model
     checkpoint = store.load_weights(run.key)
     if checkpoint is None:
-        shipped = run.sweep is None and run.key == run_key(ds, name, zoo.config_for(name, dataset=ds.name), protocols)
-        advice = (
-            "it is a shipped model: the app's build (or `python -m recsys_core build`) trains it again by itself"
-            if shipped
-            else "train it again (the Train page, its Resubmit on the Sweeps page, or the same `train` command)"
-        )
-        raise RecsysError(f"run {run.id} ({name}): its weights are missing or fail their checksum; {advice}")
+        raise RecsysError(f"run {run.id} ({name}): its weights are missing or fail their checksum; {_advice(run, ds)}")
     model.prepare(train)
-    if model.reads_history and any(p in RANKING for p in protocols):
-        model.read(splits.loo_split(ds).valid_rows)  # as it was evaluated: up to the test item
-    elif model.reads_history and TEMPORAL in protocols:
-        model.read(temporal_split(ds).valid_rows)  # up to the test window
+    if read:
+        _read_as_evaluated(model, ds, protocols)
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, KeyError) as e:
@@ -174,6 +172,24 @@ def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu") -> Reco
     model.to(torch.device(device))
     model.eval()
     return model
+
+
+def _advice(run: Run, ds: Dataset) -> str:
+    """What to do about a run whose weights are gone: a shipped model is rebuilt by the build."""
+    protocols = run.meta.get("protocols") or build_protocols(run.model)
+    cfg = zoo.config_for(run.model, dataset=ds.name)
+    if run.sweep is None and run.key == run_key(ds, run.model, cfg, protocols):
+        return "it is a shipped model: the app's build (or `python -m recsys_core build`) trains it again by itself"
+    return "train it again (the Train page, its Resubmit on the Sweeps page, or the same `train` command)"
+
+
+def _read_as_evaluated(model: Recommender, ds: Dataset, protocols) -> None:
+    """A model that reads history reads what it read before its test: up to the test item
+    (leave-one-out), or up to the test window (temporal)."""
+    if model.reads_history and any(p in RANKING for p in protocols):
+        model.read(splits.loo_split(ds).valid_rows)
+    elif model.reads_history and TEMPORAL in protocols:
+        model.read(temporal_split(ds).valid_rows)
 
 
 def save_run_artifacts(store: Store, run: Run, ds: Dataset) -> None:

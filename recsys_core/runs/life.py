@@ -25,7 +25,7 @@ from recsys_core.evaluation.protocols import TEMPORAL
 from recsys_core.evaluation.protocols import protocol as protocol_record
 from recsys_core.runs import zoo
 from recsys_core.runs.artifacts import load_ranks, save_artifacts, save_ranks, save_weights
-from recsys_core.runs.catalog import REQUIRED, build_protocols, run_key
+from recsys_core.runs.catalog import build_protocols, required_files, run_key
 from recsys_core.runs.experiment import Result, fit_and_evaluate
 from recsys_core.runs.record import Run
 from recsys_core.runs.store import Store
@@ -143,8 +143,7 @@ def ensure_run(
     key = run_key(ds, name, cfg, protocols)
     with store.lock(key):
         done = store.latest_done(key) if reuse else None
-        needed = REQUIRED + (["weights.pt"] if zoo.is_neural(name) else [])
-        if done and (done.status == "diverged" or not artifacts or store.has_artifacts(key, needed)):
+        if done and (done.status == "diverged" or not artifacts or store.has_artifacts(key, required_files(name))):
             if run_id is not None:  # a queued job found its result already there
                 RunLife(store, run_id).copy_end(done)
             return Outcome(done, True)
@@ -156,7 +155,7 @@ def ensure_run(
         life.start(device)
         try:
             res = fit_and_evaluate(
-                name, ds, protocols, cfg=cfg, callbacks=[StoreEpochs(life), *callbacks], cancel=cancel
+                name, ds, protocols, cfg=cfg, callbacks=[StoreEpochs(life), *callbacks], cancel=cancel, store=store
             )
         except RecsysError as e:
             return Outcome(life.fail(str(e)), False)

@@ -166,6 +166,20 @@ class Results(RunReports):
             out.append({"test": t, "p_holm": p_holm, "significant": sure})
         return [*out, None]
 
+    def blend_weights(self, model: str = "blend") -> tuple[dict[str, float], dict] | None:
+        """(component -> weight, the validation figures that picked them) of a stored blend's
+        run (its one history row), or None when it has not been built."""
+        run = self.run_of(model)
+        if run is None or run.model != "blend":
+            return None
+        rows = self.store.epochs(run.id)
+        if not rows:
+            return None
+        row = rows[-1]
+        weights = {k.removeprefix("w_"): float(v) for k, v in row.items() if k.startswith("w_")}
+        picked = {k: row[k] for k in ("HR@10", "NDCG@10", "tried") if k in row}
+        return weights, picked
+
     def leaderboard(self) -> pd.DataFrame:
         """One row per (model, protocol) of the shipped models (full ranking first; the
         temporal split's rows from its own runs)."""

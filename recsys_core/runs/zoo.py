@@ -11,6 +11,7 @@ import torch
 from recsys_core.models.autoencoders import CDAE, AutoRec
 from recsys_core.models.base import Recommender
 from recsys_core.models.baselines import EASE, Popularity
+from recsys_core.models.blend import Blend
 from recsys_core.models.content import GenreSimilarity
 from recsys_core.models.embnet import EmbeddingNet
 from recsys_core.models.ncf import MF, NCF
@@ -31,6 +32,7 @@ CLASSES: dict[str, type[Recommender]] = {
     "sasrec": SASRec,
     "gru4rec": GRU4Rec,
     "bert4rec": BERT4Rec,
+    "blend": Blend,
 }
 assert list(CLASSES) == list(ZOO), "every catalog entry has its class, in the same order"
 
@@ -42,6 +44,12 @@ def make(
     entry(name)
     cfg = cfg if cfg is not None else config_for(name, overrides)
     cls = CLASSES[name]
+    if cls is Blend:  # its components at their shipped defaults, with the blend's seed
+        parts = [
+            make(c, n_users, n_items, {"seed": cfg.seed} if is_neural(c) else None, item_features=item_features)
+            for c in cfg.components
+        ]
+        return Blend(n_users, n_items, cfg, parts)
     if is_neural(name):
         torch.manual_seed(cfg.seed)
         return cls(n_users, n_items, cfg, item_features)

@@ -8,10 +8,18 @@ know nothing of this module, so `models/` never imports the loop.
 
 from __future__ import annotations
 
+import itertools
+import time
 from dataclasses import replace
 
+import numpy as np
+
 from recsys_core.data.interactions import Interactions
+from recsys_core.evaluation.scoring import evaluate_full_valid_blends, evaluate_temporal
+from recsys_core.evaluation.splits import LooSplit
+from recsys_core.evaluation.temporal import TemporalSplit
 from recsys_core.models.base import History, Recommender
+from recsys_core.models.blend import Blend
 from recsys_core.models.ncf import NCF
 from recsys_core.models.neural import NeuralRecommender
 from recsys_core.training import devices, loop
@@ -23,6 +31,8 @@ def fit_model(model: Recommender, train: Interactions, valid=None, callbacks=(),
     (`devices.use_threads`: RECSYS_THREADS, else one per core)."""
     devices.use_threads()
     devices.return_freed_memory()
+    if isinstance(model, Blend):
+        return _fit_blend(model, train, valid, callbacks, cancel)
     if not isinstance(model, NeuralRecommender):
         return model.fit(train, valid, callbacks, cancel)
     model.prepare(train)
@@ -61,15 +71,77 @@ def _pretrain_neumf(model: NCF, train, valid, callbacks, cancel) -> History | No
     return None
 
 
-class _Pretraining(loop.Callback):
-    """Forwards a pre-training phase's progress to a callback, marked with the phase; its
-    epochs go to `on_pretrain_epoch_end`, not into the run's history (NeuMF's own)."""
+def _fit_blend(model: Blend, train: Interactions, valid, callbacks, cancel) -> History:
+    """Each component fitted as it would be alone (its early stopping on the same
+    validation), then every weighting on the grid scored on validation and the best kept
+    (the validation item ranked against every unseen item for leave-one-out, the validation
+    window for the temporal split): the test is never looked at. Without validation (a refit)
+    only fixed `weights` can serve."""
+    t = time.perf_counter()
+    model.remember_seen(train)
+    if valid is None and not model.cfg.weights:
+        return History(
+            status="failed", message="a blend picks its weights on validation: give fixed weights to fit without"
+        )
+    if valid is not None and not isinstance(valid, (LooSplit, TemporalSplit)):
+        return History(status="failed", message="a blend ranks: it is fitted on a leave-one-out or temporal split")
+    row = {"epoch": 1}
+    for i, (name, part) in enumerate(zip(model.names, model.parts)):
+        if i in model.stored:  # trained already: loaded from its stored run, as it was validated
+            row[f"{name}_run"] = model.stored[i]
+            continue
+        h = fit_model(part, train, valid, [_Pretraining(cb, name, "component") for cb in callbacks], cancel)
+        if h.status != "done":
+            h.message = f"component {name}: {h.message}"
+            return h
+        row[f"{name}_seconds"] = h.seconds
+        row[f"{name}_epochs"] = h.best_epoch or len(h.epochs)
+        if cancel is not None and cancel.is_set():
+            return History(status="cancelled", message=f"cancelled after component {name}")
+    if not model.cfg.weights:
+        grid = weight_grid(len(model.parts), model.cfg.step)
+        found = _validate_weightings(model, valid, grid)
+        best = max(range(len(grid)), key=lambda j: (found[j]["NDCG@10"], found[j]["HR@10"], -j))
+        model.weights = grid[best]
+        row |= {key: float(found[best][key]) for key in ("HR@10", "NDCG@10")}
+        row["tried"] = len(grid)
+    row |= {f"w_{name}": float(w) for name, w in zip(model.names, model.weights)}
+    row["seconds"] = time.perf_counter() - t
+    for cb in callbacks:
+        cb.on_epoch_end(row)
+    return History(epochs=[row], best_epoch=1)
 
-    def __init__(self, inner, phase: str):
-        self.inner, self.phase = inner, phase
+
+def weight_grid(k: int, step: float) -> np.ndarray:
+    """Every weighting of `k` components in multiples of `step` that adds up to 1, as
+    [n, k] rows; the first row puts everything on the first component."""
+    n = round(1 / step)
+    rows = [c + (n - sum(c),) for c in itertools.product(range(n, -1, -1), repeat=k - 1) if sum(c) <= n]
+    return np.asarray(rows, dtype=np.float64) / n
+
+
+def _validate_weightings(model: Blend, valid, grid: np.ndarray) -> list[dict]:
+    """HR/NDCG@10 on validation of the blend at each row of `grid`."""
+    with model.frozen():
+        if isinstance(valid, LooSplit):
+            return evaluate_full_valid_blends(model, valid, grid)
+        out = []
+        for w in grid:
+            model.weights = w
+            out.append(evaluate_temporal(model, valid, stage="valid", list_k=0)[0])
+        return out
+
+
+class _Pretraining(loop.Callback):
+    """Forwards a phase's progress to a callback, marked with the phase ("pre-training GMF",
+    "component sasrec"); its epochs go to `on_pretrain_epoch_end`, not into the run's history
+    (NeuMF's own, the blend's)."""
+
+    def __init__(self, inner, phase: str, label: str = "pre-training"):
+        self.inner, self.phase, self.label = inner, phase, label
 
     def on_train_begin(self, info: dict) -> None:
-        self.inner.on_train_begin({**info, "phase": f"pre-training {self.phase}"})
+        self.inner.on_train_begin({**info, "phase": f"{self.label} {self.phase}"})
 
     def on_batch_end(self, epoch: int, batch: int, n_batches: int, loss: float) -> None:
         self.inner.on_batch_end(epoch, batch, n_batches, loss)

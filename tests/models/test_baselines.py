@@ -145,3 +145,25 @@ def test_ease_on_a_large_catalogue_reloads_its_weights_instead_of_refitting(tmp_
     fitted = out.result.recommender
     users = np.arange(syn().n_users)
     assert np.array_equal(again.recommend(users, k=10)[0], fitted.recommend(users, k=10)[0])
+
+
+def test_ease_reads_the_validation_item_before_the_test_without_refitting():
+    split = syn_split()
+    plain = zoo.make("ease", syn().n_users, syn().n_items, {"reads_latest": False})
+    reader = zoo.make("ease", syn().n_users, syn().n_items, {"reads_latest": True})
+    assert not plain.reads_history and reader.reads_history  # declared by the config
+    for m in (plain, reader):
+        fit_model(m, split.train)
+    B = reader.B_.clone()
+    import torch
+
+    users = np.flatnonzero(split.valid_items >= 0)[:30]
+    before = reader.score(torch.as_tensor(users)).numpy()
+    assert np.allclose(before, plain.score(torch.as_tensor(users)).numpy())  # the same until it reads
+    reader.read(split.valid_rows)
+    assert torch.equal(reader.B_, B)  # the item-item weights are not refit
+    both = split.train.concat(split.valid_rows)
+    X = both.weighted_matrix(reader.cfg.recency_half_life).toarray()[users]
+    assert reader.score(torch.as_tensor(users)).numpy() == pytest.approx(X @ B.numpy(), abs=1e-4)
+    items, _ = reader.recommend(users, k=20)
+    assert not (items == split.valid_items[users][:, None]).any()  # what it read is seen

@@ -1,0 +1,148 @@
+"""A blend: components standardised per user, weights picked on validation only, kept and
+reloaded without training again, and bad settings refused with a clear message."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from recsys_core.errors import ConfigError, RecsysError
+from recsys_core.evaluation.scoring import evaluate_full_valid
+from recsys_core.models.blend import FLOOR, Blend, standardise
+from recsys_core.models.configs import BLENDABLE
+from recsys_core.runs import catalog, zoo
+from recsys_core.training.fitting import fit_model, weight_grid
+from tests.helpers import planted, planted_split
+
+
+def _blend(components=("popularity", "ease"), **overrides) -> Blend:
+    return zoo.make("blend", planted().n_users, planted().n_items, {"components": components, **overrides})
+
+
+def test_every_catalog_model_but_the_blend_can_be_blended():
+    assert set(BLENDABLE) == set(catalog.ZOO) - {"blend"}
+
+
+@pytest.mark.parametrize("k,step", [(2, 0.05), (3, 0.1), (2, 0.5)])
+def test_the_weight_grid_holds_every_weighting_that_adds_up_to_one(k, step):
+    grid = weight_grid(k, step)
+    n = round(1 / step)
+    assert len(grid) == math.comb(n + k - 1, k - 1) == len({tuple(r) for r in grid})
+    assert np.allclose(grid.sum(1), 1) and (grid >= 0).all()
+    assert np.allclose(grid * n, np.round(grid * n))  # multiples of the step
+    assert grid[0][0] == 1  # everything on the first component first: a tie keeps it
+
+
+def test_standardise_puts_each_row_on_one_scale_and_unscored_items_below():
+    s = torch.tensor([[1.0, 2.0, 3.0, -1e9], [5.0, 5.0, 5.0, 5.0], [0.0, 10.0, 20.0, 30.0]])
+    z = standardise(s)
+    assert z[0, 3] == FLOOR and z[0, :3].mean().abs() < 1e-6 and (z[0, :3].std(unbiased=False) - 1).abs() < 1e-5
+    assert torch.equal(z[1], torch.zeros(4))  # no spread: nothing to order
+    assert torch.allclose(z[2], standardise(s[2:] * 7 + 3)[0], atol=1e-5)  # scale and shift do not matter
+    assert torch.equal(torch.argsort(z[2]), torch.argsort(s[2]))  # the order within a row is kept
+
+
+def test_weights_are_picked_on_validation_by_trying_every_weighting():
+    split = planted_split()
+    m = _blend(step=0.25)
+    h = fit_model(m, split.train, split)
+    assert h.status == "done", h.message
+    picked = m.weights.copy()
+    found = {}
+    for w in weight_grid(2, 0.25):  # brute force: the blend's own validation figure at each weighting
+        m.weights = w
+        found[tuple(w)] = evaluate_full_valid(m, split)["NDCG@10"]
+    best = max(found.values())
+    assert found[tuple(picked)] == pytest.approx(best)
+    assert h.best_row()["NDCG@10"] == pytest.approx(best)
+    assert h.best_row()["w_popularity"] == picked[0] and h.best_row()["tried"] == 5
+    # the picked weighting is at least as good as either component alone, on validation
+    assert best >= max(found[(1.0, 0.0)], found[(0.0, 1.0)])
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_fixed_weights_give_one_components_ranking_either_way(first):
+    split = planted_split()
+    w = (1.0, 0.0) if first else (0.0, 1.0)
+    m = _blend(weights=w)
+    assert fit_model(m, split.train, split).status == "done"
+    alone = m.parts[0 if first else 1]
+    users = np.arange(50)
+    assert np.array_equal(m.recommend(users, k=10)[0], alone.recommend(users, k=10)[0])
+    cand = torch.as_tensor(np.tile(np.arange(9), (len(users), 1)))
+    assert tuple(m.score(torch.as_tensor(users), cand).shape) == (len(users), 9)
+
+
+def test_a_blend_reads_what_its_components_read():
+    split = planted_split()
+    m = _blend(("popularity", "ease"), weights=(0.5, 0.5))
+    fit_model(m, split.train, split)
+    assert m.reads_history  # EASE reads the validation item (its shipped config says so)
+    m.read(split.valid_rows)
+    users = np.flatnonzero(split.valid_items >= 0)
+    items, _ = m.recommend(users, k=20)
+    assert not (items == split.valid_items[users][:, None]).any()  # what it read is never recommended
+
+
+@pytest.mark.parametrize(
+    "overrides,says",
+    [
+        ({"components": ("ease",)}, "two or more different models"),
+        ({"components": ("ease", "ease")}, "two or more different models"),
+        ({"components": ("ease", "blend")}, "invalid value"),
+        ({"weights": (0.5, 0.6)}, "adding up to 1"),
+        ({"weights": (1.0,)}, "one a model"),
+        ({"components": ("ease", "mf", "cdae", "sasrec"), "step": 0.01}, "too many"),
+    ],
+)
+def test_bad_settings_are_refused_with_a_clear_message(overrides, says):
+    with pytest.raises(ConfigError, match=says):
+        catalog.config_for("blend", overrides)
+
+
+def test_without_validation_a_blend_needs_fixed_weights():
+    split = planted_split()
+    h = fit_model(_blend(), split.train, None)
+    assert h.status == "failed" and "picks its weights on validation" in h.message
+    assert fit_model(_blend(weights=(0.3, 0.7)), split.train, None).status == "done"
+
+
+def test_a_stored_blend_reloads_without_training_and_says_so_when_its_state_is_gone(tmp_path, monkeypatch):
+    from recsys_core.runs import artifacts
+    from recsys_core.runs.life import ensure_run
+    from recsys_core.runs.store import Store
+    from recsys_core.training import fitting
+
+    store, ds = Store(tmp_path), planted()
+    cfg = catalog.config_for("blend", {"components": ("popularity", "ease"), "step": 0.25})
+    out = ensure_run(store, ds, "blend", cfg)
+    assert out.run.status == "done", out.run.error
+    monkeypatch.setattr(fitting, "_fit_blend", lambda *a, **k: pytest.fail("trained again"))
+    again = artifacts.load_model(store, out.run, ds)
+    assert np.array_equal(again.weights, out.result.recommender.weights)
+    users = np.arange(ds.n_users)
+    assert np.array_equal(again.recommend(users, k=10)[0], out.result.recommender.recommend(users, k=10)[0])
+    (store.artifact_dir(out.run.key) / "state.npz").unlink()
+    with pytest.raises(RecsysError, match="fitted state is missing"):
+        artifacts.load_model(store, out.run, ds)
+
+
+def test_a_blend_loads_a_network_the_store_already_trained_instead_of_training_it_again(tmp_path):
+    from recsys_core.runs.life import ensure_run
+    from recsys_core.runs.store import Store
+
+    store, ds = Store(tmp_path), planted()
+    mf = ensure_run(store, ds, "mf")  # the shipped MF: the same settings and rows a blend's MF would have
+    assert mf.run.status == "done", mf.run.error
+    cfg = catalog.config_for("blend", {"components": ("mf", "ease"), "step": 0.5})
+    out = ensure_run(store, ds, "blend", cfg)
+    row = out.result.history.best_row()
+    assert row["mf_run"] == mf.run.id and "mf_seconds" not in row  # loaded, not trained
+    assert "ease_seconds" in row  # a closed form is fitted: seconds
+    assert torch.equal(out.result.recommender.parts[0].item.weight, mf.result.recommender.item.weight)
+    # another seed is another MF: trained
+    other = ensure_run(store, ds, "blend", catalog.config_for("blend", {"components": ("mf", "ease"), "seed": 1}))
+    assert "mf_run" not in other.result.history.best_row() and "mf_seconds" in other.result.history.best_row()
