@@ -161,9 +161,7 @@ def blend_note(res) -> None:
         if "tried" in picked
         else ", fixed"
     )
-    st.caption(
-        f"**blend** = {mix}, each model's scores standardised per user{how}; never chosen on the test."
-    )
+    st.caption(f"**blend** = {mix}, each model's scores standardised per user{how}; never chosen on the test.")
 
 
 def bounded_note(ds, order) -> None:
