@@ -119,6 +119,13 @@ def _print_result(args, ds, protocols, res, run_id) -> int:
         print(f"validation, last epoch {last['epoch']}: " + ", ".join(f"{k} {last[k]:.4f}" for k in keys))
     else:
         print("closed form: no epochs to validate")
+    weights = {k.removeprefix("w_"): v for k, v in best.items() if k.startswith("w_")}
+    if weights:  # a blend: what it mixes, and how the weights came
+        how = f"the best of {best['tried']} on validation" if "tried" in best else "fixed"
+        print("weights (" + how + "): " + " + ".join(f"{w:.2f} x {name}" for name, w in weights.items()))
+        reused = [f"{k.removesuffix('_run')} (run {v})" for k, v in best.items() if k.endswith("_run")]
+        if reused:
+            print("loaded from the store, not trained again: " + ", ".join(reused))
     if h.message:
         print(h.message)
     if res.refit:

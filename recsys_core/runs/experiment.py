@@ -176,7 +176,10 @@ def _stored_parts(model: Recommender, store: Store | None, ds: Dataset, temporal
     for i, (name, part) in enumerate(zip(model.names, model.parts)):
         if not zoo.is_neural(name):
             continue
-        run = store.latest_done(run_key(ds, name, part.cfg, [TEMPORAL] if temporal else build_protocols(name)))
+        # every leave-one-out run trains on the same rows, whichever of its protocols it reports
+        protocol_sets = [[TEMPORAL]] if temporal else [build_protocols(name), ["full"]]
+        runs = [store.latest_done(run_key(ds, name, part.cfg, ps)) for ps in protocol_sets]
+        run = next((r for r in runs if r is not None and r.status == "done"), None)
         if run is None:
             continue
         try:

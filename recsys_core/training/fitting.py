@@ -85,7 +85,7 @@ def _fit_blend(model: Blend, train: Interactions, valid, callbacks, cancel) -> H
         )
     if valid is not None and not isinstance(valid, (LooSplit, TemporalSplit)):
         return History(status="failed", message="a blend ranks: it is fitted on a leave-one-out or temporal split")
-    row = {"epoch": 1}
+    row, device = {"epoch": 1}, "cpu"
     for i, (name, part) in enumerate(zip(model.names, model.parts)):
         if i in model.stored:  # trained already: loaded from its stored run, as it was validated
             row[f"{name}_run"] = model.stored[i]
@@ -95,9 +95,12 @@ def _fit_blend(model: Blend, train: Interactions, valid, callbacks, cancel) -> H
             h.message = f"component {name}: {h.message}"
             return h
         row[f"{name}_seconds"] = h.seconds
+        device = h.device if isinstance(part, NeuralRecommender) else device
         row[f"{name}_epochs"] = h.best_epoch or len(h.epochs)
         if cancel is not None and cancel.is_set():
             return History(status="cancelled", message=f"cancelled after component {name}")
+    for cb in callbacks:  # the blend's own step: its weights (after its components' phases)
+        cb.on_train_begin({"device": device, "epochs": 1, "batches": 1})
     if not model.cfg.weights:
         grid = weight_grid(len(model.parts), model.cfg.step)
         found = _validate_weightings(model, valid, grid)
@@ -109,7 +112,7 @@ def _fit_blend(model: Blend, train: Interactions, valid, callbacks, cancel) -> H
     row["seconds"] = time.perf_counter() - t
     for cb in callbacks:
         cb.on_epoch_end(row)
-    return History(epochs=[row], best_epoch=1)
+    return History(epochs=[row], best_epoch=1, device=device)
 
 
 def weight_grid(k: int, step: float) -> np.ndarray:

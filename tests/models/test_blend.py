@@ -146,3 +146,17 @@ def test_a_blend_loads_a_network_the_store_already_trained_instead_of_training_i
     # another seed is another MF: trained
     other = ensure_run(store, ds, "blend", catalog.config_for("blend", {"components": ("mf", "ease"), "seed": 1}))
     assert "mf_run" not in other.result.history.best_row() and "mf_seconds" in other.result.history.best_row()
+
+
+def test_the_cli_says_what_a_blend_mixes_and_what_it_loaded(capsys):
+    from recsys_core.cli import main
+
+    src = "synthetic:users=70,items=50,seed=3"
+    assert main(["train", "mf", "--dataset", src, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["train", "blend", "--dataset", src, "--set", "components=mf,ease", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "weights (the best of 21 on validation): " in out and " x mf + " in out and " x ease" in out
+    assert "loaded from the store, not trained again: mf (run 1)" in out
+    assert main(["train", "blend", "--dataset", src, "--set", "components=ease"]) == 2
+    assert "two or more different models" in capsys.readouterr().err
