@@ -160,3 +160,25 @@ def test_the_cli_says_what_a_blend_mixes_and_what_it_loaded(capsys):
     assert "loaded from the store, not trained again: mf (run 1)" in out
     assert main(["train", "blend", "--dataset", src, "--set", "components=ease"]) == 2
     assert "two or more different models" in capsys.readouterr().err
+
+
+def test_under_the_temporal_split_the_weights_are_picked_on_its_validation_window():
+    from recsys_core.evaluation.scoring import evaluate_temporal
+    from recsys_core.evaluation.temporal import temporal_split
+    from recsys_core.runs.experiment import fit_and_evaluate
+
+    overrides = {"components": ("popularity", "ease"), "step": 0.5}
+    res = fit_and_evaluate("blend", planted(), ["temporal"], cfg=catalog.config_for("blend", overrides))
+    assert res.history.status == "done" and "temporal" in res.metrics
+    ts = temporal_split(planted())
+    m = _blend(**overrides)
+    row = fit_model(m, ts.train, ts).best_row()
+    same = {k: v for k, v in row.items() if not k.endswith("seconds")}
+    assert same == {k: v for k, v in res.history.best_row().items() if not k.endswith("seconds")}
+    # the figure it kept is the validation window's at the weights it picked, the best of the three
+    by_weights = {}
+    for w in weight_grid(2, 0.5):
+        m.weights = w
+        by_weights[tuple(w)] = evaluate_temporal(m, ts, stage="valid", list_k=0)[0]["NDCG@10"]
+    assert row["NDCG@10"] == pytest.approx(max(by_weights.values()))
+    assert by_weights[(row["w_popularity"], row["w_ease"])] == pytest.approx(row["NDCG@10"])
