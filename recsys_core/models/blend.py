@@ -131,7 +131,3 @@ class Blend(Recommender):
             else:
                 p.fit(train)
         self.weights = np.asarray(arrays["weights"], dtype=np.float64)
-
-    def describe_weights(self) -> str:
-        """'sasrec 0.90 + ease 0.10'."""
-        return " + ".join(f"{n} {w:.2f}" for n, w in zip(self.names, self.weights))

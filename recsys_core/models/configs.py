@@ -270,7 +270,9 @@ class BlendConfig:
     """A blend of shipped models: each trained at its shipped defaults, their scores
     standardised per user and added with weights picked on validation."""
 
-    components: tuple[str, ...] = param(("sasrec", "ease"), choices=BLENDABLE, help="the models whose scores are added")
+    components: tuple[str, ...] = param(
+        ("sasrec", "gru4rec", "ease"), choices=BLENDABLE, help="the models whose scores are added"
+    )
     step: float = param(
         0.05,
         min=0.01,

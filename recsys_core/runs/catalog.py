@@ -133,12 +133,13 @@ ZOO: dict[str, Entry] = {
             "ranking",
             "bidirectional self-attention, trained to fill in hidden items (Sun et al. 2019)",
         ),
+        # the three validated best on ml-100k and ml-1m of the blends tried (docs/results.md, "Blends")
         Entry(
             "blend",
             BlendConfig(),
             "blend",
             "ranking",
-            "SASRec's and EASE's scores, standardised and added with weights picked on validation",
+            "SASRec, GRU4Rec and EASE: their scores standardised and added, weights picked on validation",
         ),
     ]
 }
