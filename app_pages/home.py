@@ -161,7 +161,10 @@ def blend_note(res) -> None:
         if "tried" in picked
         else ", fixed"
     )
-    st.caption(f"**blend** = {mix}, each model's scores standardised per user{how}; never chosen on the test.")
+    st.caption(
+        f"**blend** = {mix}, each model's scores standardised per user{how}; never chosen on the test. Its train"
+        " seconds are its own (the weights): its models' are on their rows."
+    )
 
 
 def bounded_note(ds, order) -> None:

@@ -875,3 +875,21 @@ def test_a_large_dataset_lists_its_most_active_users_and_takes_any_typed_id(tmp_
     assert at.selectbox(key="user").value == quiet
     at.text_input(key="user_typed").input("no-such-user").run()
     assert any("no user with id 'no-such-user'" in w.value for w in at.warning)
+
+
+def test_home_says_what_the_blend_mixes_and_that_validation_picked_its_weights(tmp_path_factory, monkeypatch):
+    from recsys_core.runs.build import build
+    from recsys_core.runs.catalog import shipped_runs
+    from recsys_core.runs.store import Store
+
+    root = tmp_path_factory.mktemp("blended")
+    with own_folders(tmp_path_factory, root):
+        build(load_dataset(SYN), ["ease", "blend"], Store(root))
+    run = shipped_runs(Store(root), load_dataset(SYN))["blend"]
+    row = Store(root).epochs(run.id)[-1]
+    at = run_app(store_root=root, monkeypatch=monkeypatch)
+    assert "blend" in set(at.dataframe[0].value.index)
+    note = next(c.value for c in at.caption if c.value.startswith("**blend** = "))
+    mix = " + ".join(f"{row[f'w_{m}']:.2f} × {m}" for m in ("sasrec", "gru4rec", "ease"))
+    assert note.startswith(f"**blend** = {mix}") and f"the best of {row['tried']} weightings" in note
+    assert "never chosen on the test" in note
