@@ -51,10 +51,14 @@ def checkpoint(model: Recommender) -> dict | None:
 
 
 def save_weights(store: Store, key: str, model: Recommender) -> None:
-    """A neural model's `checkpoint` into the run's folder (nothing for a closed-form one)."""
+    """What rebuilds the fitted model without training, into the run's folder: a neural
+    model's `checkpoint`, a blend's state (its networks' weights and its own); nothing for a
+    closed-form model, which fits again in seconds."""
     kept = checkpoint(model)
     if kept is not None:
         store.save_weights(key, kept)
+    elif model.keeps_state and model.refits_slowly:
+        store.save_arrays(key, "state", **model.state_arrays())
 
 
 def save_artifacts(store: Store, key: str, model: Recommender, ds: Dataset, lists=None) -> None:
@@ -78,7 +82,7 @@ def save_artifacts(store: Store, key: str, model: Recommender, ds: Dataset, list
         store.save_arrays(key, "cold_start", scores=new_user.astype(np.float32))
     if model.has_item_item:  # EASE: "people who liked this also liked"
         store.save_arrays(key, "item_item", **model.strongest(TOPK))
-    if model.keeps_state and (ds.n_items > STATE_ABOVE or model.refits_slowly):  # keep what a refit computes
+    if model.keeps_state and ds.n_items > STATE_ABOVE and not model.refits_slowly:  # a minute's refit: kept
         store.save_arrays(key, "state", **model.state_arrays())
     save_weights(store, key, model)
     store.save_arrays(key, "topk", items=items.astype(np.int32), scores=scores.astype(np.float32))

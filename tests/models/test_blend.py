@@ -158,6 +158,9 @@ def test_the_cli_says_what_a_blend_mixes_and_what_it_loaded(capsys):
     out = capsys.readouterr().out
     assert "weights (the best of 21 on validation): " in out and " x mf + " in out and " x ease" in out
     assert "loaded from the store, not trained again: mf (run 1)" in out
+    # a blend stored by `train` reloads, as every stored run does
+    assert main(["recommend", "--run", "2", "--user", "1", "--dataset", src]) == 0
+    assert "blend" in capsys.readouterr().out
     assert main(["train", "blend", "--dataset", src, "--set", "components=ease"]) == 2
     assert "two or more different models" in capsys.readouterr().err
 
