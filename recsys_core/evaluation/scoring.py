@@ -71,15 +71,22 @@ def evaluate_full_valid(model: Recommender, split: LooSplit, k: int = 10) -> dic
     """HR/NDCG/...@k of each user's validation item against every item they never interacted
     with (the mirror of `full` at test time, which ranks the test item the same way): the
     validation figure of a model picked for full ranking (`validate_on="full"`)."""
+    counts = [
+        _counts_against_unseen(model.score(torch.as_tensor(u)).float().cpu().numpy(), targets, seen)
+        for u, targets, seen in _valid_batches(split, model.score_cells)
+    ]
+    return M.ranking_metrics(M.hits_from_rank(_ranks(counts, split.seed), k))
+
+
+def _valid_batches(split: LooSplit, cells: int):
+    """(users, their validation items, their seen rows) a batch, for every user with a
+    validation item: what the full-ranking validation scores."""
     target = split.valid_items
     users = np.flatnonzero(target >= 0)
-    counts = []
-    step = user_batch(split.train.n_items, model.score_cells)
+    step = user_batch(split.train.n_items, cells)
     for s in range(0, len(users), step):
         u = users[s : s + step]
-        scores = model.score(torch.as_tensor(u)).float().cpu().numpy()
-        counts.append(_counts_against_unseen(scores, target[u], split.seen[u]))
-    return M.ranking_metrics(M.hits_from_rank(_ranks(counts, split.seed), k))
+        yield u, target[u], split.seen[u]
 
 
 @torch.no_grad()
@@ -87,16 +94,11 @@ def evaluate_full_valid_blends(blend, split: LooSplit, weights: np.ndarray, k: i
     """`evaluate_full_valid` of a blend (`recsys_core.models.blend.Blend`) at each row of
     `weights`: each component scores a batch of users once, and every weighting mixes those
     scores, so trying a grid costs one scoring pass, not one a weighting."""
-    target = split.valid_items
-    users = np.flatnonzero(target >= 0)
     counts = [[] for _ in weights]
-    step = user_batch(split.train.n_items, blend.score_cells)
-    for s in range(0, len(users), step):
-        u = users[s : s + step]
+    for u, targets, seen in _valid_batches(split, blend.score_cells):
         parts = blend.part_scores(u)
-        seen = split.seen[u]
         for j, w in enumerate(weights):
-            counts[j].append(_counts_against_unseen(blend.mix(parts, w).numpy(), target[u], seen))
+            counts[j].append(_counts_against_unseen(blend.mix(parts, w).numpy(), targets, seen))
     return [M.ranking_metrics(M.hits_from_rank(_ranks(c, split.seed), k)) for c in counts]
 
 

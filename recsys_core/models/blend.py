@@ -78,12 +78,8 @@ class Blend(Recommender):
     @torch.no_grad()
     def score(self, users: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
         users = torch.as_tensor(users)
-        out = None
-        for w, p in zip(self.weights, self.parts):
-            if not w:
-                continue
-            s = standardise(p.score(users).float().cpu()) * float(w)
-            out = s if out is None else out.add_(s)
+        live = [(w, p) for w, p in zip(self.weights, self.parts) if w]  # a zero weight: not scored
+        out = self.mix([standardise(p.score(users).float().cpu()) for _, p in live], [w for w, _ in live])
         if items is not None:
             out = out.gather(1, torch.as_tensor(items, dtype=torch.long).cpu())
         return out
