@@ -14,11 +14,17 @@ larger steps.
 grouped by what they belong to (the full softmax, attention, linear layers, layer norms,
 dropout, embeddings, the optimiser, the rest): where an epoch goes.
 
+`dropout`: the attention weights' dropout drawn as torch draws it inside
+`scaled_dot_product_attention` (Bernoulli) against uniform floats compared with p (what
+ships, `SelfAttention.dropped_weights`): ms per training step of each, on the same batches,
+in one process, the two arms taking turns (best of `--rounds`).
+
 `scoring`: peak memory of scoring every ml-1m user at max_len 200 and 800 (the states are
 encoded in chunks whose attention fits a fixed budget, `SequentialRecommender.user_states`).
 
     python benchmarks/bench_long_sequences.py steps [--lengths 50,100,200,400] [--models sasrec,bert4rec,gru4rec]
     python benchmarks/bench_long_sequences.py profile [--model sasrec] [--length 200]
+    python benchmarks/bench_long_sequences.py dropout [--lengths 50,200] [--models sasrec,bert4rec]
     python benchmarks/bench_long_sequences.py scoring
 """
 
@@ -105,6 +111,40 @@ def steps(lengths: list[int], models: list[str], threads: int) -> None:
             )
             print(rows[-1], flush=True)
     print(f"\nml-1m, leave-one-out training split, batch 128 windows, {threads} torch threads, one epoch timed\n")
+    print(table(rows))
+
+
+def attention_dropout(lengths: list[int], models: list[str], threads: int, rounds: int, n_steps: int = 8) -> None:
+    from recsys_core.models.sequential import SelfAttention
+
+    rows = []
+    for name in models:
+        for n in lengths:
+            model, obj, opt, batches = _setup(name, n, threads)
+            batches = batches[:n_steps]
+            best = {}
+            for arm in ["torch", "floats"] * rounds:
+                SelfAttention.dropped_weights = arm
+                _step(obj, opt, batches[0])  # warm-up
+                t = time.perf_counter()
+                for b in batches:
+                    _step(obj, opt, b)
+                best[arm] = min(best.get(arm, float("inf")), (time.perf_counter() - t) / len(batches))
+            SelfAttention.dropped_weights = "floats"
+            rows.append(
+                {
+                    "model": name,
+                    "max_len": n,
+                    "torch's Bernoulli (ms/step)": f"{best['torch'] * 1e3:.0f}",
+                    "uniform floats (ms/step)": f"{best['floats'] * 1e3:.0f}",
+                    "speed-up": f"{best['torch'] / best['floats']:.2f}x",
+                }
+            )
+            print(rows[-1], flush=True)
+    print(
+        f"\nml-1m, leave-one-out training split, random batches of 128 windows, dropout 0.2, {threads} torch"
+        f" threads; {n_steps} steps an arm, the arms taking turns, best of {rounds}\n"
+    )
     print(table(rows))
 
 
@@ -219,16 +259,19 @@ def main() -> None:
         print(json.dumps(score_cell(int(sys.argv[2]), int(sys.argv[3]))))
         return
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["steps", "profile", "scoring"])
+    ap.add_argument("what", choices=["steps", "profile", "dropout", "scoring"])
     ap.add_argument("--lengths", default="50,100,200,400")
     ap.add_argument("--models", default="sasrec,bert4rec,gru4rec")
     ap.add_argument("--model", default="sasrec")
     ap.add_argument("--length", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batching", default="random", help="profile: random or by-length")
+    ap.add_argument("--rounds", type=int, default=3, help="dropout: turns each arm takes")
     args = ap.parse_args()
     if args.what == "steps":
         steps([int(x) for x in args.lengths.split(",")], args.models.split(","), args.threads)
+    elif args.what == "dropout":
+        attention_dropout([int(x) for x in args.lengths.split(",")], args.models.split(","), args.threads, args.rounds)
     elif args.what == "profile":
         profile(args.model, args.length, args.threads, args.batching)
     else:

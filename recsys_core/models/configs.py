@@ -197,6 +197,12 @@ class SequentialParams(TrainParams):
         choices=ORDERS,
         help="training order: by time, ties (equal timestamps) shuffled, or the whole history shuffled",
     )
+    tied: bool = param(
+        True,
+        help="score items with the embeddings the model reads them by (off: a table of their own for the"
+        " output, as gSASRec's code trains)",
+        added=True,
+    )
     batching: str = param(
         "random",
         choices=BATCHINGS,

@@ -58,6 +58,8 @@ class SequentialRecommender(NeuralRecommender):
         super().__init__(n_users, n_items, cfg, item_features)
         self.item_emb = nn.Embedding(n_items + 1, cfg.hidden, padding_idx=0)  # 0: padding; item i is i + 1
         nn.init.normal_(self.item_emb.weight[1:], std=1 / math.sqrt(cfg.hidden))
+        # untied: the items scored by a table of their own (what the loss pulls on is not what is read)
+        self.out_emb = None if cfg.tied else nn.Parameter(torch.randn(n_items, cfg.hidden) / math.sqrt(cfg.hidden))
         self.drop = Dropout(cfg.dropout)
         self.register_buffer("history", torch.zeros(n_users, cfg.max_len, dtype=torch.long), persistent=False)
         self._kept: torch.Tensor | None = None  # every user's state, inside `frozen()`
@@ -102,7 +104,8 @@ class SequentialRecommender(NeuralRecommender):
         state at position t has seen positions <= t only."""
 
     def item_vectors(self) -> torch.Tensor:
-        return self.item_emb.weight[1:]
+        """The vectors items are scored by (and mapped by, on the embedding page)."""
+        return self.item_emb.weight[1:] if self.out_emb is None else self.out_emb
 
     def reading(self, users) -> torch.Tensor:
         """What the model reads to score `users`' next item: their histories (BERT4Rec adds the
@@ -232,6 +235,10 @@ class SelfAttention(nn.Module):
     the input, as SASRec's; fused (`scaled_dot_product_attention`) unless the weights are
     asked for."""
 
+    # how the attention weights are dropped in training on the CPU: "floats", a uniform draw
+    # (`Dropout`'s); "torch", `scaled_dot_product_attention`'s Bernoulli draws (elsewhere, always)
+    dropped_weights = "floats"
+
     def __init__(self, d: int, heads: int, dropout: float, causal: bool = True):
         super().__init__()
         self.heads, self.dropout, self.causal = heads, dropout, causal
@@ -257,13 +264,26 @@ class SelfAttention(nn.Module):
         mask = self.visible(keep.view(b, 1, 1, n), n)
         if attention is None:
             p = self.dropout if self.training else 0.0
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+            if p and q.device.type == "cpu" and self.dropped_weights == "floats":
+                out = _attend_with_dropout(q, k, v, mask, p)
+            else:
+                out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         else:  # the weights themselves, for the page that shows what the model reads
             logits = q @ k.transpose(-1, -2) / math.sqrt(d // self.heads)
             weights = torch.softmax(logits.masked_fill(~mask, float("-inf")), -1)
             attention.append(weights.mean(1))  # averaged over heads: [batch, n, n]
             out = weights @ v
         return self.out(out.transpose(1, 2).reshape(b, n, d))
+
+
+def _attend_with_dropout(q, k, v, mask: torch.Tensor, p: float) -> torch.Tensor:
+    """What `scaled_dot_product_attention` computes with a mask and `dropout_p` (its math
+    path, which a boolean mask sends it down on the CPU), the weights' dropout mask drawn as
+    uniform floats as `Dropout` draws it: torch's Bernoulli draws were 16 % of a SASRec step
+    at max_len 200 (docs/benchmarks.md, "Long histories")."""
+    logits = (q * (1 / math.sqrt(q.shape[-1]))) @ k.transpose(-1, -2)
+    weights = torch.softmax(logits.masked_fill_(~mask, float("-inf")), -1)
+    return (weights * (torch.rand_like(weights) >= p).to(weights.dtype).mul_(1 / (1 - p))) @ v
 
 
 class GRU4Rec(SequentialRecommender):
