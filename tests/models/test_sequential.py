@@ -346,7 +346,7 @@ def test_an_untied_output_table_scores_the_items_and_still_learns_a_planted_orde
     second table (a tied model's does not, so runs stored before the option reload as they
     were)."""
     ds = chain_dataset(n_users=60, n_items=50, steps=10)
-    over = {**SEQ, "epochs": 30, "patience": 30, "tied": False, "loss": loss, "n_negatives": 16}
+    over = {**SEQ, "epochs": 30, "patience": 30, "tied": False, "loss": loss}
     res = fit_and_evaluate("sasrec", ds, ["loo-uniform"], overrides=over)
     m = res.recommender
     assert m.item_vectors() is m.out_emb and m.out_emb.shape == (ds.n_items, over["hidden"])
