@@ -84,7 +84,7 @@ HINTS: dict[str, dict] = {
         "format_func": {"random": "random windows", "by-length": "windows of similar length"}.get,
     },
     "batching@gru4rec": {"hidden": True},  # its state runs through padding: random batches only
-    "positional": {"label": "Positional embeddings"},
+    "positional": {"label": "Positions"},  # a longer label is cut off beside its toggle
     "sampler": {"label": "Negative sampler"},
     "optimizer": {"label": "Optimizer"},
     "schedule": {"label": "LR schedule"},
@@ -93,6 +93,8 @@ HINTS: dict[str, dict] = {
     "pretrain": {"label": "Pre-train GMF and MLP"},
     "pos_weight": {"label": "Rare-item positive weights"},
     "tied": {"label": "Tied decoder weights"},
+    # the sequential models: items scored by the table they are read through (off: one of their own)
+    **{f"tied@{m}": {"label": "Tied output"} for m in ("sasrec", "gru4rec", "bert4rec")},
     "refeeding": {"label": "Dense re-feeding"},
     "layers@autorec": {
         "kind": "presets",

@@ -718,6 +718,8 @@ def test_train_page_draws_the_sequential_models_settings(built_store, monkeypatc
     assert not any(s.key == "sasrec:n_negatives" for s in at.select_slider)  # the full softmax has none
     at.selectbox(key="sasrec:loss").set_value("softmax").run()
     assert at.select_slider(key="sasrec:n_negatives").value == cfg.n_negatives
+    # the sequential models' `tied` is their output table, not an autoencoder's decoder
+    assert at.toggle(key="sasrec:tied").value is True and at.toggle(key="sasrec:tied").label == "Tied output"
     at.segmented_control(key="train_model").set_value("gru4rec").run()
     assert at.slider(key="gru4rec:layers").value == zoo.config_for("gru4rec").layers
 
