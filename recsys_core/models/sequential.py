@@ -269,11 +269,16 @@ class SelfAttention(nn.Module):
             else:
                 out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
         else:  # the weights themselves, for the page that shows what the model reads
-            logits = q @ k.transpose(-1, -2) / math.sqrt(d // self.heads)
-            weights = torch.softmax(logits.masked_fill(~mask, float("-inf")), -1)
+            weights = _attention_weights(q, k, mask)
             attention.append(weights.mean(1))  # averaged over heads: [batch, n, n]
             out = weights @ v
         return self.out(out.transpose(1, 2).reshape(b, n, d))
+
+
+def _attention_weights(q, k, mask: torch.Tensor) -> torch.Tensor:
+    """Each query's softmax over the keys `mask` lets it see (scaled dot products)."""
+    logits = (q * (1 / math.sqrt(q.shape[-1]))) @ k.transpose(-1, -2)
+    return torch.softmax(logits.masked_fill_(~mask, float("-inf")), -1)
 
 
 def _attend_with_dropout(q, k, v, mask: torch.Tensor, p: float) -> torch.Tensor:
@@ -282,8 +287,7 @@ def _attend_with_dropout(q, k, v, mask: torch.Tensor, p: float) -> torch.Tensor:
     uniform floats as `Dropout` draws it, cheaper than torch's Bernoulli draws: a SASRec step
     1.07x faster at max_len 50, 1.10x at 200 on an idle 2-core machine, level under load
     (`python benchmarks/bench_long_sequences.py dropout`, docs/benchmarks.md "Long histories")."""
-    logits = (q * (1 / math.sqrt(q.shape[-1]))) @ k.transpose(-1, -2)
-    weights = torch.softmax(logits.masked_fill_(~mask, float("-inf")), -1)
+    weights = _attention_weights(q, k, mask)
     return (weights * (torch.rand_like(weights) >= p).to(weights.dtype).mul_(1 / (1 - p))) @ v
 
 
