@@ -5,6 +5,8 @@ then tries every weighting on a grid), never on the test, so a blend's figures a
 any model's (the issue's rule: "blends are fair if picked on validation"). Standardising each
 component's scores over the catalogue (mean 0, spread 1 a user) puts a softmax's logits and
 EASE's weight sums on one scale. A component that reads history reads what the blend reads.
+A network component may be a seed ensemble (`seeds`): its networks trained at each seed, their
+standardised scores averaged and standardised again, so it weighs in as one model.
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ def standardise(scores: torch.Tensor) -> torch.Tensor:
     return torch.where(scored, z, FLOOR)
 
 
+def ensemble(scores: list[torch.Tensor]) -> torch.Tensor:
+    """Standardised scores of one model at several seeds as one: their mean, standardised
+    again; an item none of them scores stays unscored (at FLOOR)."""
+    stacked = torch.stack(scores)
+    unscored = (stacked == FLOOR).all(0)
+    return standardise(stacked.mean(0).masked_fill(unscored, 2 * UNSCORED))
+
+
 class Blend(Recommender):
     """Scores: sum_i weights[i] * standardise(component_i's scores). Fitted by
     `fit_model` (each component, then the weights on validation); kept as its components'
@@ -45,27 +55,61 @@ class Blend(Recommender):
     keeps_state = True
     refits_slowly = True  # its state is kept on any catalogue: a refit would train its networks again
 
-    def __init__(self, n_users: int, n_items: int, cfg: BlendConfig, components: list[Recommender]):
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        cfg: BlendConfig,
+        parts: list[Recommender],
+        groups: list[int] | None = None,
+    ):
+        """`parts`: the fitted models, `groups` the component (index in `cfg.components`) each
+        belongs to (default: one part a component; a seed ensemble's networks share one)."""
         super().__init__(n_users, n_items)
         self.cfg = cfg
-        self.parts = list(components)
-        self.weights = np.full(len(self.parts), 1 / len(self.parts))
+        self.parts = list(parts)
+        self.groups = list(range(len(self.parts))) if groups is None else list(groups)
+        if sorted(set(self.groups)) != list(range(len(cfg.components))) or len(self.groups) != len(self.parts):
+            raise ValueError(f"parts' groups {self.groups} do not cover the components {cfg.components}")
+        self.weights = np.full(len(cfg.components), 1 / len(cfg.components))
         if cfg.weights:
             self.weights = np.asarray(cfg.weights, dtype=np.float64)
-        self.stored: dict[int, int] = {}  # component index -> the stored run it was loaded from (not trained)
+        self.stored: dict[int, int] = {}  # part index -> the stored run it was loaded from (not trained)
         self.reads_history = any(p.reads_history for p in self.parts)
         self.score_cells = min(p.score_cells for p in self.parts)
 
     @property
     def names(self) -> tuple[str, ...]:
+        """The components, one weight each."""
         return tuple(self.cfg.components)
+
+    @property
+    def part_names(self) -> list[str]:
+        """The model each part is (a seed ensemble's networks share their component's name)."""
+        return [self.names[g] for g in self.groups]
+
+    @property
+    def labels(self) -> list[str]:
+        """Each part as a person reads it: its model, and its seed where the component is a
+        seed ensemble ("sasrec seed 1")."""
+        many = {g for g in self.groups if self.groups.count(g) > 1}
+        return [
+            f"{self.names[g]} seed {p.cfg.seed}" if g in many else self.names[g]
+            for g, p in zip(self.groups, self.parts)
+        ]
 
     # ------------------------------------------------------------ scoring
 
-    def part_scores(self, users) -> list[torch.Tensor]:
+    def part_scores(self, users, which=None) -> list[torch.Tensor]:
         """Each component's standardised scores of every item for `users` ([batch, n_items]
-        on the CPU): what validation mixes with each weighting it tries."""
-        return [standardise(p.score(torch.as_tensor(users)).float().cpu()) for p in self.parts]
+        on the CPU; a seed ensemble's, the mean of its networks' standardised again): what
+        validation mixes with each weighting it tries. `which`: those components only."""
+        users = torch.as_tensor(users)
+        out = []
+        for g in range(len(self.names)) if which is None else which:
+            own = [standardise(p.score(users).float().cpu()) for p, pg in zip(self.parts, self.groups) if pg == g]
+            out.append(own[0] if len(own) == 1 else ensemble(own))
+        return out
 
     @staticmethod
     def mix(parts: list[torch.Tensor], weights) -> torch.Tensor:
@@ -77,9 +121,8 @@ class Blend(Recommender):
 
     @torch.no_grad()
     def score(self, users: torch.Tensor, items: torch.Tensor | None = None) -> torch.Tensor:
-        users = torch.as_tensor(users)
-        live = [(w, p) for w, p in zip(self.weights, self.parts) if w]  # a zero weight: not scored
-        out = self.mix([standardise(p.score(users).float().cpu()) for _, p in live], [w for w, _ in live])
+        live = [g for g, w in enumerate(self.weights) if w]  # a zero weight: not scored
+        out = self.mix(self.part_scores(users, live), [self.weights[g] for g in live])
         if items is not None:
             out = out.gather(1, torch.as_tensor(items, dtype=torch.long).cpu())
         return out

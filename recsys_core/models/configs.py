@@ -269,6 +269,10 @@ BLENDABLE = (
     "gru4rec",
     "bert4rec",
 )
+# the blendable models that are networks (a seed makes another one of them; a test checks the
+# list against the catalog's `neural` flags)
+BLEND_NETWORKS = ("mf", "ncf", "autorec", "cdae", "embnet", "sasrec", "gru4rec", "bert4rec")
+BLEND_SEEDS = 5  # networks a seed ensemble averages at most (each is a whole training run)
 
 
 @dataclass(frozen=True)
@@ -289,6 +293,13 @@ class BlendConfig:
         (), min=0, max=1, help="fixed weights, one a model (empty: picked on validation)"
     )
     seed: int = param(0, min=0, help="the components' seed")
+    seeds: tuple[int, ...] = param(
+        (),
+        min=0,
+        help="each network component the average of its networks trained at these seeds (a seed"
+        " ensemble; empty: one network, at `seed`)",
+        added=True,
+    )
 
     def grid_size(self) -> int:
         """How many weightings validation tries: every split of 1 into `round(1 / step)`
@@ -297,8 +308,20 @@ class BlendConfig:
         return math.comb(n + len(self.components) - 1, len(self.components) - 1)
 
     def problems(self) -> str | None:
-        if len(self.components) < 2 or len(set(self.components)) != len(self.components):
-            return f"a blend mixes two or more different models, not {', '.join(self.components) or 'none'}"
+        networks = [c for c in self.components if c in BLEND_NETWORKS]
+        if self.seeds and (len(set(self.seeds)) != len(self.seeds) or not 2 <= len(self.seeds) <= BLEND_SEEDS):
+            return f"seeds: two to {BLEND_SEEDS} different seeds, or none; got {', '.join(map(str, self.seeds))}"
+        if self.seeds and self.seed:
+            return f"seed {self.seed} and seeds {', '.join(map(str, self.seeds))}: give one of them"
+        if self.seeds and not networks:
+            return f"seeds make a network's seed ensemble, and {', '.join(self.components)} has no network"
+        if len(set(self.components)) != len(self.components) or not self.components:
+            return f"a blend mixes different models, each once, not {', '.join(self.components) or 'none'}"
+        if len(self.components) < 2 and not self.seeds:
+            return (
+                f"a blend mixes two or more different models (or one network at two or more `seeds`),"
+                f" not {self.components[0]} alone"
+            )
         if self.weights and (len(self.weights) != len(self.components) or abs(sum(self.weights) - 1) > 1e-6):
             return (
                 f"weights: one a model ({len(self.components)}), adding up to 1, or none (picked on validation);"

@@ -173,7 +173,7 @@ def _stored_parts(model: Recommender, store: Store | None, ds: Dataset, temporal
     Closed-form components fit in seconds: always fitted."""
     if store is None or not isinstance(model, Blend):
         return
-    for i, (name, part) in enumerate(zip(model.names, model.parts)):
+    for i, (name, part) in enumerate(zip(model.part_names, model.parts)):
         if not zoo.is_neural(name):
             continue
         # every leave-one-out run trains on the same rows, whichever of its protocols it reports

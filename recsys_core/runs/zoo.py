@@ -44,12 +44,14 @@ def make(
     entry(name)
     cfg = cfg if cfg is not None else config_for(name, overrides)
     cls = CLASSES[name]
-    if cls is Blend:  # its components at their shipped defaults, with the blend's seed
-        parts = [
-            make(c, n_users, n_items, {"seed": cfg.seed} if is_neural(c) else None, item_features=item_features)
-            for c in cfg.components
-        ]
-        return Blend(n_users, n_items, cfg, parts)
+    if cls is Blend:  # its components at their shipped defaults, with the blend's seed (or each of its seeds)
+        parts, groups = [], []
+        for g, c in enumerate(cfg.components):
+            for seed in (cfg.seeds or (cfg.seed,)) if is_neural(c) else (None,):
+                over = None if seed is None else {"seed": seed}
+                parts.append(make(c, n_users, n_items, over, item_features=item_features))
+                groups.append(g)
+        return Blend(n_users, n_items, cfg, parts, groups)
     if is_neural(name):
         torch.manual_seed(cfg.seed)
         return cls(n_users, n_items, cfg, item_features)

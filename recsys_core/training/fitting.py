@@ -86,7 +86,7 @@ def _fit_blend(model: Blend, train: Interactions, valid, callbacks, cancel) -> H
     if valid is not None and not isinstance(valid, (LooSplit, TemporalSplit)):
         return History(status="failed", message="a blend ranks: it is fitted on a leave-one-out or temporal split")
     row, device = {"epoch": 1}, "cpu"
-    for i, (name, part) in enumerate(zip(model.names, model.parts)):
+    for i, (name, part) in enumerate(zip(model.labels, model.parts)):
         if i in model.stored:  # trained already: loaded from its stored run, as it was validated
             row[f"{name}_run"] = model.stored[i]
             continue
@@ -102,7 +102,7 @@ def _fit_blend(model: Blend, train: Interactions, valid, callbacks, cancel) -> H
     for cb in callbacks:  # the blend's own step: its weights (after its components' phases)
         cb.on_train_begin({"device": device, "epochs": 1, "batches": 1})
     if not model.cfg.weights:
-        grid = weight_grid(len(model.parts), model.cfg.step)
+        grid = weight_grid(len(model.names), model.cfg.step)
         found = _validate_weightings(model, valid, grid)
         best = max(range(len(grid)), key=lambda j: (found[j]["NDCG@10"], found[j]["HR@10"], -j))
         model.weights = grid[best]

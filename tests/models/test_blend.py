@@ -11,8 +11,8 @@ import torch
 
 from recsys_core.errors import ConfigError, RecsysError
 from recsys_core.evaluation.scoring import evaluate_full_valid
-from recsys_core.models.blend import FLOOR, Blend, standardise
-from recsys_core.models.configs import BLENDABLE
+from recsys_core.models.blend import FLOOR, Blend, ensemble, standardise
+from recsys_core.models.configs import BLEND_NETWORKS, BLENDABLE
 from recsys_core.runs import catalog, zoo
 from recsys_core.training.fitting import fit_model, weight_grid
 from tests.helpers import planted, planted_split
@@ -24,6 +24,7 @@ def _blend(components=("popularity", "ease"), **overrides) -> Blend:
 
 def test_every_catalog_model_but_the_blend_can_be_blended():
     assert set(BLENDABLE) == set(catalog.ZOO) - {"blend"}
+    assert set(BLEND_NETWORKS) == {m for m in BLENDABLE if catalog.is_neural(m)}
 
 
 @pytest.mark.parametrize("k,step", [(2, 0.05), (3, 0.1), (2, 0.5)])
@@ -91,7 +92,12 @@ def test_a_blend_reads_what_its_components_read():
     "overrides,says",
     [
         ({"components": ("ease",)}, "two or more different models"),
-        ({"components": ("ease", "ease")}, "two or more different models"),
+        ({"components": ("ease", "ease")}, "different models, each once"),
+        ({"components": ("mf", "ease"), "seeds": (1, 1)}, "two to 5 different seeds"),
+        ({"components": ("mf", "ease"), "seeds": (1,)}, "two to 5 different seeds"),
+        ({"components": ("mf", "ease"), "seeds": (0, 1, 2, 3, 4, 5)}, "two to 5 different seeds"),
+        ({"components": ("popularity", "ease"), "seeds": (0, 1)}, "has no network"),
+        ({"components": ("mf", "ease"), "seed": 2, "seeds": (0, 1)}, "give one of them"),
         ({"components": ("ease", "blend")}, "invalid value"),
         ({"weights": (0.5, 0.6)}, "adding up to 1"),
         ({"weights": (1.0,)}, "one a model"),
@@ -185,3 +191,51 @@ def test_under_the_temporal_split_the_weights_are_picked_on_its_validation_windo
         by_weights[tuple(w)] = evaluate_temporal(m, ts, stage="valid", list_k=0)[0]["NDCG@10"]
     assert row["NDCG@10"] == pytest.approx(max(by_weights.values()))
     assert by_weights[(row["w_popularity"], row["w_ease"])] == pytest.approx(row["NDCG@10"])
+
+
+def test_an_ensemble_of_seeds_is_their_mean_standardised_and_keeps_unscored_items_below():
+    a = torch.tensor([[1.0, 2.0, 3.0, -1e9], [0.0, 1.0, 0.0, 1.0]])
+    b = torch.tensor([[3.0, 2.0, 1.5, -1e9], [1.0, 1.0, 0.0, 0.0]])
+    out = ensemble([standardise(a), standardise(b)])
+    assert torch.allclose(out[:, :3][0], standardise((standardise(a) + standardise(b))[:, :3] / 2)[0], atol=1e-5)
+    assert out[0, 3] == FLOOR  # neither scores it: still below every scored item
+    assert out[1].mean().abs() < 1e-6 and (out[1].std(unbiased=False) - 1).abs() < 1e-5
+
+
+def test_a_seed_ensemble_trains_a_network_at_each_seed_and_ranks_by_their_mean():
+    split = planted_split()
+    m = _blend(("mf",), seeds=(0, 1))
+    assert [p.cfg.seed for p in m.parts] == [0, 1] and m.labels == ["mf seed 0", "mf seed 1"]
+    h = fit_model(m, split.train, split)
+    assert h.status == "done", h.message
+    row = h.best_row()
+    assert row["w_mf"] == 1.0 and row["tried"] == 1 and "mf seed 0_seconds" in row and "mf seed 1_seconds" in row
+    a, b = m.parts
+    assert not torch.equal(a.item.weight, b.item.weight)  # two networks, not one twice
+    users = torch.arange(40)
+    expected = ensemble([standardise(a.score(users)), standardise(b.score(users))])
+    assert torch.allclose(m.score(users), expected, atol=1e-5)
+    # validation scores what the test will: the ensemble's own figure
+    assert row["NDCG@10"] == pytest.approx(evaluate_full_valid(m, split)["NDCG@10"])
+
+
+def test_a_blend_of_seed_ensembles_loads_each_seeds_stored_network_and_reloads_whole(tmp_path):
+    from recsys_core.runs import artifacts
+    from recsys_core.runs.life import ensure_run
+    from recsys_core.runs.store import Store
+
+    store, ds = Store(tmp_path), planted()
+    mf0 = ensure_run(store, ds, "mf")
+    mf1 = ensure_run(store, ds, "mf", catalog.config_for("mf", {"seed": 1}))
+    assert mf0.run.status == mf1.run.status == "done"
+    cfg = catalog.config_for("blend", {"components": ("mf", "ease"), "seeds": (0, 1, 2), "step": 0.25})
+    out = ensure_run(store, ds, "blend", cfg)
+    assert out.run.status == "done", out.run.error
+    row = out.result.history.best_row()
+    assert row["mf seed 0_run"] == mf0.run.id and row["mf seed 1_run"] == mf1.run.id  # loaded, not trained
+    assert "mf seed 2_seconds" in row and "ease_seconds" in row  # the seed the store lacks is trained
+    assert set(row) >= {"w_mf", "w_ease"} and len(out.result.recommender.weights) == 2
+    again = artifacts.load_model(store, out.run, ds)
+    assert [p.cfg.seed for p in again.parts[:3]] == [0, 1, 2]
+    users = np.arange(ds.n_users)
+    assert np.array_equal(again.recommend(users, k=10)[0], out.result.recommender.recommend(users, k=10)[0])
