@@ -168,6 +168,11 @@ ORDERS = ("time", "shuffle-ties", "shuffle")
 # how an epoch's windows make batches: in a random order, or windows of similar length
 # together, each batch cut to its longest window (less padding to read)
 BATCHINGS = ("random", "by-length")
+# the attention models' blocks: SASRec's (the residual from the normalised input, a ReLU
+# feed-forward layer), or LiGR's (Borisyuk et al. 2025, arXiv 2502.03417; the layers of
+# eSASRec, arXiv 2508.06450): pre-norm attention and a SwiGLU feed-forward layer, each added
+# to its input through a sigmoid gate read from that input
+BLOCKS = ("sasrec", "ligr")
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,20 @@ class SASRecConfig(SequentialParams):
     blocks: int = param(2, min=1, max=12, help="self-attention blocks")
     heads: int = param(1, min=1, max=16, help="attention heads (hidden must be a multiple of them)")
     positional: bool = param(True, help="learned positional embeddings (off: the order reaches it only via the mask)")
+    block: str = param(
+        "sasrec",
+        choices=BLOCKS,
+        help="SASRec's blocks, or LiGR's (eSASRec's): each sublayer's output gated by a sigmoid of its input,"
+        " a SwiGLU feed-forward layer",
+        added=True,
+    )
+    ffn_factor: int = param(
+        1,
+        min=1,
+        max=8,
+        help="feed-forward hidden size as a multiple of hidden (SASRec's 1, LiGR's paper 4)",
+        added=True,
+    )
 
     def problems(self) -> str | None:
         return _heads_divide(self)

@@ -177,8 +177,8 @@ class SequentialRecommender(NeuralRecommender):
 class SASRec(SequentialRecommender):
     """Self-attentive sequential recommendation (Kang and McAuley 2018): item + learned
     position embeddings, `blocks` pre-norm blocks of causal multi-head self-attention and a
-    point-wise feed-forward layer, a final layer norm; scores are dot products with the
-    (shared) item embeddings."""
+    point-wise feed-forward layer (or, with `block="ligr"`, LiGR's gated blocks), a final
+    layer norm; scores are dot products with the (shared) item embeddings."""
 
     has_attention = True
     padding_free = True  # padding is never attended to (`SelfAttention.visible`)
@@ -188,14 +188,18 @@ class SASRec(SequentialRecommender):
 
     def __init__(self, n_users: int, n_items: int, cfg, item_features: np.ndarray | None = None):
         super().__init__(n_users, n_items, cfg, item_features)
-        d = cfg.hidden
+        d, f, n = cfg.hidden, cfg.hidden * cfg.ffn_factor, cfg.blocks
         self.pos_emb = nn.Embedding(cfg.max_len, d) if cfg.positional else None
-        self.attn_norms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(cfg.blocks))
-        self.attns = nn.ModuleList(SelfAttention(d, cfg.heads, cfg.dropout, self.causal) for _ in range(cfg.blocks))
-        self.ffn_norms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(cfg.blocks))
+        sasrec = cfg.block == "sasrec"  # else LiGR's gated blocks (`GatedBlock`), in `gated`
+        self.attn_norms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(n * sasrec))
+        self.attns = nn.ModuleList(SelfAttention(d, cfg.heads, cfg.dropout, self.causal) for _ in range(n * sasrec))
+        self.ffn_norms = nn.ModuleList(nn.LayerNorm(d, eps=1e-8) for _ in range(n * sasrec))
         self.ffns = nn.ModuleList(
-            nn.Sequential(nn.Linear(d, d), nn.ReLU(), Dropout(cfg.dropout), nn.Linear(d, d), Dropout(cfg.dropout))
-            for _ in range(cfg.blocks)
+            nn.Sequential(nn.Linear(d, f), nn.ReLU(), Dropout(cfg.dropout), nn.Linear(f, d), Dropout(cfg.dropout))
+            for _ in range(n * sasrec)
+        )
+        self.gated = nn.ModuleList(
+            GatedBlock(d, f, cfg.heads, cfg.dropout, self.causal) for _ in range(n * (not sasrec))
         )
         self.last_norm = nn.LayerNorm(d, eps=1e-8)
 
@@ -214,6 +218,8 @@ class SASRec(SequentialRecommender):
             x = q + attn(q, x, attention, keep)
             y = ffn_norm(x)
             x = (y + ffn(y)) * keep
+        for block in self.gated:
+            x = block(x, keep, attention)
         return self.last_norm(x)
 
     @torch.no_grad()
@@ -226,6 +232,29 @@ class SASRec(SequentialRecommender):
         last = weights[-1][0, -1].float().cpu().numpy()
         ids = seq[0].cpu().numpy()
         return last[(ids > 0) & (ids <= self.n_items)]  # the items read, not padding nor a mask slot
+
+
+class GatedBlock(nn.Module):
+    """LiGR's transformer block (Borisyuk et al. 2025; eSASRec's layers): attention over the
+    normalised input and a SwiGLU feed-forward layer over the normalised result, each added
+    to what it read through a gate, a sigmoid of a linear map of that (unnormalised) input, so
+    a block learns per dimension how much of each sublayer to let in. Padded positions are
+    zeroed after the block, as in SASRec's."""
+
+    def __init__(self, d: int, f: int, heads: int, dropout: float, causal: bool):
+        super().__init__()
+        self.attn_norm, self.ffn_norm = nn.LayerNorm(d, eps=1e-8), nn.LayerNorm(d, eps=1e-8)
+        self.attn = SelfAttention(d, heads, dropout, causal)
+        self.attn_gate, self.ffn_gate = nn.Linear(d, d), nn.Linear(d, d)
+        self.up, self.up_gate, self.down = nn.Linear(d, f), nn.Linear(d, f), nn.Linear(f, d)
+        self.drop = Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor, attention: list | None) -> torch.Tensor:
+        q = self.attn_norm(x)
+        x = x + torch.sigmoid(self.attn_gate(x)) * self.drop(self.attn(q, q, attention, keep))
+        y = self.ffn_norm(x)
+        ffn = self.down(self.drop(F.silu(self.up(y)) * self.up_gate(y)))
+        return (x + torch.sigmoid(self.ffn_gate(x)) * self.drop(ffn)) * keep
 
 
 class SelfAttention(nn.Module):
