@@ -68,6 +68,8 @@ HINTS: dict[str, dict] = {
     "max_len": {"kind": "grid", "options": [5, 10, 20, 50, 100, 200, 400], "label": "Sequence length read"},
     "blocks": {"kind": "slider", "range": (1, 6, 1), "label": "Self-attention blocks"},
     "heads": {"kind": "grid", "options": [1, 2, 4, 8], "label": "Attention heads"},
+    "block": {"label": "Block type", "format_func": {"sasrec": "SASRec's", "ligr": "LiGR (gated, eSASRec)"}.get},
+    "ffn_factor": {"kind": "grid", "options": [1, 2, 4, 8], "label": "Feed-forward width"},
     "layers@gru4rec": {"kind": "slider", "range": (1, 4, 1), "label": "GRU layers"},
     "n_negatives@sasrec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Negatives"},
     "n_negatives@gru4rec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Negatives"},

@@ -1,0 +1,72 @@
+"""A blend of stored runs, whatever their settings: which weighting validation picks, and its test.
+
+    python benchmarks/blend_stored_runs.py --dataset ml-1m --step 0.1 26 27 25 72
+
+The shipped `blend` mixes models at their shipped settings; this asks whether a run trained
+with other settings (SASRec reading the latest 200, run 72) adds to them. The runs (ids in
+the store, leave-one-out runs on the default split of DATASET) are loaded as they were
+validated, their scores standardised per user and mixed with every weighting on the grid of
+`--step`, each scored on the validation item ranked against every unseen movie (the shipped
+blend's rule, `training.fitting`); the best is tested under `full` after the runs read the
+validation item, as the blend's components do. The five best weightings on validation are
+printed beside it, so a component's worth is read off the grid: the best row with its weight
+at 0 is the blend without it, at the same step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from recsys_core.data import load_dataset  # noqa: E402
+from recsys_core.evaluation import splits  # noqa: E402
+from recsys_core.evaluation.scoring import evaluate, evaluate_full_valid_blends  # noqa: E402
+from recsys_core.models.blend import Blend  # noqa: E402
+from recsys_core.models.configs import BlendConfig  # noqa: E402
+from recsys_core.runs.artifacts import load_model  # noqa: E402
+from recsys_core.runs.store import Store  # noqa: E402
+from recsys_core.training.fitting import weight_grid  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("runs", nargs="+", type=int, help="stored run ids")
+    ap.add_argument("--dataset", default="ml-1m")
+    ap.add_argument("--step", type=float, default=0.1, help="the weights' grid step")
+    ap.add_argument("--store", default=str(ROOT / "artifacts"))
+    args = ap.parse_args()
+    ds, store = load_dataset(args.dataset), Store(args.store)
+    runs = [store.run(i) for i in args.runs]
+    if any(r is None for r in runs):
+        sys.exit(f"no such run: {[i for i, r in zip(args.runs, runs) if r is None]}")
+    parts = [load_model(store, r, ds, read=False) for r in runs]
+    labels = [f"{r.model} (run {r.id}{', ' + r.label if r.label else ''})" for r in runs]
+    split = splits.loo_split(ds)
+    blend = Blend(ds.n_users, ds.n_items, BlendConfig(components=tuple(r.model for r in runs)), parts)
+    blend.remember_seen(split.train)
+    t = time.perf_counter()
+    grid = weight_grid(len(parts), args.step)
+    with blend.frozen():
+        found = evaluate_full_valid_blends(blend, split, grid)
+    order = sorted(range(len(grid)), key=lambda j: (-found[j]["NDCG@10"], -found[j]["HR@10"], j))
+    print(f"{args.dataset}: {len(grid)} weightings of {', '.join(labels)} on full-ranking validation")
+    for j in order[:5]:
+        print(
+            f"  {' / '.join(f'{w:.2f}' for w in grid[j])}: HR@10 {found[j]['HR@10']:.4f}, NDCG@10 {found[j]['NDCG@10']:.4f}"
+        )
+    blend.weights = grid[order[0]]
+    blend.read(split.valid_rows)
+    test = evaluate(blend, split, "full")
+    print(
+        f"picked {' / '.join(f'{w:.2f}' for w in blend.weights)}: test (full) HR@10 {test['HR@10']:.4f}, "
+        f"NDCG@10 {test['NDCG@10']:.4f}; {time.perf_counter() - t:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
