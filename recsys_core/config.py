@@ -168,6 +168,7 @@ def config_hash(cfg) -> str:
 
     d = to_dict(cfg)
     for f in dataclasses.fields(cfg):
-        if f.metadata.get("added") and d.get(f.name) == f.default:
+        default = list(f.default) if isinstance(f.default, tuple) else f.default  # as `to_dict` writes it
+        if f.metadata.get("added") and d.get(f.name) == default:
             d.pop(f.name)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]

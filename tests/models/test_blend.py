@@ -239,3 +239,15 @@ def test_a_blend_of_seed_ensembles_loads_each_seeds_stored_network_and_reloads_w
     assert [p.cfg.seed for p in again.parts[:3]] == [0, 1, 2]
     users = np.arange(ds.n_users)
     assert np.array_equal(again.recommend(users, k=10)[0], out.result.recommender.recommend(users, k=10)[0])
+
+
+def test_fields_added_at_their_defaults_leave_stored_keys_as_they_were():
+    """`seeds` (a tuple, written as a list in a stored config) and SASRec's `block` and
+    `ffn_factor` came after runs were stored: at their defaults the configs hash as before,
+    so the shipped runs keep their keys and are found, not trained again."""
+    from recsys_core.config import config_hash
+    from recsys_core.models.configs import BlendConfig
+
+    assert config_hash(BlendConfig()) == "ac4c7282e94f"  # as before `seeds` existed
+    assert config_hash(catalog.SASREC_DEFAULT) == "b8f0424be637"  # as before `block` and `ffn_factor`
+    assert config_hash(BlendConfig(seeds=(0, 1, 2))) != config_hash(BlendConfig())
