@@ -85,6 +85,10 @@ HINTS: dict[str, dict] = {
         "label": "Batches",
         "format_func": {"random": "random windows", "by-length": "windows of similar length"}.get,
     },
+    "windows": {
+        "label": "Training windows",
+        "format_func": {"every": "the whole history", "latest": "the latest window only"}.get,
+    },
     "batching@gru4rec": {"hidden": True},  # its state runs through padding: random batches only
     "positional": {"label": "Positions"},  # a longer label is cut off beside its toggle
     "sampler": {"label": "Negative sampler"},

@@ -74,12 +74,13 @@ class Interactions:
         out[users[keep], length - 1 - back[keep]] = items[keep] + 1
         return out
 
-    def windows(self, length: int, order: str = "time", seed: int = 0) -> np.ndarray:
+    def windows(self, length: int, order: str = "time", seed: int = 0, latest: bool = False) -> np.ndarray:
         """int64 [n_windows, length]: every user's whole history cut, from the latest back,
         into windows of `length` items that overlap by one, left-padded with 0 (item id + 1),
         so that reading each window's items up to every position and predicting the next
         makes every interaction but a user's first a target exactly once. Users with fewer
-        than two interactions give none. Ordered as `sequences`."""
+        than two interactions give none. Ordered as `sequences`. `latest`: only each user's
+        latest window (their latest `length` items), one a user."""
         step = length - 1
         users, items, counts, back = self._by_user(order, seed)
         n_win = np.where(counts >= 2, (counts - 2) // step + 1, 0)
@@ -90,7 +91,7 @@ class Interactions:
         out[first[users[main]] + k[main], length - 1 - r[main]] = items[main] + 1
         edge = (r == 0) & (k >= 1) & (k - 1 < n_win[users])  # also the first input of the window after it
         out[first[users[edge]] + k[edge] - 1, 0] = items[edge] + 1
-        return out
+        return out[first[n_win > 0]] if latest else out
 
     def _by_user(self, order: str, seed: int):
         """(users, items) sorted by user then `order`, each user's count, and per row how

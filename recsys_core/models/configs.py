@@ -168,6 +168,8 @@ ORDERS = ("time", "shuffle-ties", "shuffle")
 # how an epoch's windows make batches: in a random order, or windows of similar length
 # together, each batch cut to its longest window (less padding to read)
 BATCHINGS = ("random", "by-length")
+# which windows of a user's history train the sequential models: all of it, or the latest only
+WINDOWS = ("every", "latest")
 # the attention models' blocks: SASRec's (the residual from the normalised input, a ReLU
 # feed-forward layer), or LiGR's (Borisyuk et al. 2025, arXiv 2502.03417; the layers of
 # eSASRec, arXiv 2508.06450): pre-norm attention and a SwiGLU feed-forward layer, each added
@@ -213,6 +215,14 @@ class SequentialParams(TrainParams):
         choices=BATCHINGS,
         help="windows batched in a random order, or by length (each batch cut to its longest window: less"
         " padding, faster on long histories; the attention models only)",
+        added=True,
+    )
+    windows: str = param(
+        "every",
+        choices=WINDOWS,
+        help="train on every window of each user's history (every interaction a target once an epoch), or on"
+        " the latest window only (a user's latest max_len interactions: each user weighs about the same, as"
+        " SASRec+ trains, Klenitskiy and Vasilev 2023)",
         added=True,
     )
 

@@ -29,7 +29,7 @@ class NextItem(Objective):
 
     def setup(self, model, train, cfg, generator):
         super().setup(model, train, cfg, generator)
-        windows = train.windows(cfg.max_len + self.window_extra, cfg.order, cfg.seed)
+        windows = train.windows(cfg.max_len + self.window_extra, cfg.order, cfg.seed, cfg.windows == "latest")
         self.seqs = torch.as_tensor(windows, device=self.device)
         self.lengths = (self.seqs > 0).sum(1)
         self.n_items = model.n_items

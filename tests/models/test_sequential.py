@@ -167,6 +167,35 @@ def test_windows_make_every_interaction_but_the_first_a_target_once():
         assert (win[:, -1] > 0).all() and ((win > 0).sum(1) >= 2).all()  # latest on the right; a step each
 
 
+def test_latest_windows_are_each_users_latest_items_one_a_user():
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(4), [1, 2, 7, 12])
+    inter = _rows(users, rng.permutation(len(users)), np.arange(len(users)), n_users=4, n_items=50)
+    for length in (2, 3, 6, 13):
+        every, latest = inter.windows(length), inter.windows(length, latest=True)
+        assert latest.shape == (3, length)  # user 0 (one interaction) has no window
+        # each is the user's latest `length` items, as `sequences` reads them, and one of every window
+        np.testing.assert_array_equal(latest, inter.sequences(length)[1:])
+        assert all((every == w).all(1).any() for w in latest)
+
+
+def test_training_on_the_latest_windows_reads_no_older_item():
+    # user 0's oldest items are 1..4, never in its latest window of 3 + 1: the table the model reads
+    # items through (its own, untied from the output's) never moves for them
+    inter = _rows([0] * 8 + [1] * 3, [1, 2, 3, 4, 5, 6, 7, 8, 5, 6, 7], np.arange(11), n_items=10)
+    for windows, untouched in (("every", set()), ("latest", {1, 2, 3, 4})):
+        cfg = {"max_len": 3, "hidden": 8, "epochs": 1, "batch_size": 4, "dropout": 0.0, "tied": False}
+        cfg["windows"] = windows
+        model = zoo.make("sasrec", 2, 10, cfg)
+        model.prepare(inter)
+        before = model.item_emb.weight.detach().clone()
+        fit_model(model, inter)
+        moved = {i for i in range(10) if not torch.equal(before[i + 1], model.item_emb.weight[i + 1])}
+        assert not (moved & untouched) and moved >= {5, 6, 7}, windows
+        if windows == "every":
+            assert moved >= {1, 2, 3, 4}
+
+
 def test_the_chunked_full_softmax_gives_cross_entropys_loss_and_gradients():
     from recsys_core.training.losses import full_softmax_loss
 
