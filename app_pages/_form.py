@@ -70,6 +70,7 @@ HINTS: dict[str, dict] = {
     "heads": {"kind": "grid", "options": [1, 2, 4, 8], "label": "Attention heads"},
     "block": {"label": "Block type", "format_func": {"sasrec": "SASRec's", "ligr": "LiGR (gated, eSASRec)"}.get},
     "ffn_factor": {"kind": "grid", "options": [1, 2, 4, 8], "label": "Feed-forward width"},
+    "init": {"label": "Starting weights", "format_func": {"torch": "torch's defaults", "normal": "N(0, 0.02)"}.get},
     "layers@gru4rec": {"kind": "slider", "range": (1, 4, 1), "label": "GRU layers"},
     "n_negatives@sasrec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Negatives"},
     "n_negatives@gru4rec": {"kind": "grid", "options": [16, 64, 256, 1024, 4096], "label": "Negatives"},

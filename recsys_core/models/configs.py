@@ -175,6 +175,9 @@ WINDOWS = ("every", "latest")
 # eSASRec, arXiv 2508.06450): pre-norm attention and a SwiGLU feed-forward layer, each added
 # to its input through a sigmoid gate read from that input
 BLOCKS = ("sasrec", "ligr")
+# how the attention models' weights start: torch's defaults (item embeddings N(0, 1/hidden)), or
+# every linear and embedding weight N(0, 0.02) with zero biases (GPT-2's, as SASRec+ and RecBole start)
+INITS = ("torch", "normal")
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,13 @@ class SASRecConfig(SequentialParams):
         min=1,
         max=8,
         help="feed-forward hidden size as a multiple of hidden (SASRec's 1, LiGR's paper 4)",
+        added=True,
+    )
+    init: str = param(
+        "torch",
+        choices=INITS,
+        help="starting weights: torch's defaults (item embeddings N(0, 1/hidden)), or every linear and"
+        " embedding weight N(0, 0.02) and zero biases (GPT-2's; SASRec+'s and RecBole's)",
         added=True,
     )
 

@@ -202,6 +202,21 @@ class SASRec(SequentialRecommender):
             GatedBlock(d, f, cfg.heads, cfg.dropout, self.causal) for _ in range(n * (not sasrec))
         )
         self.last_norm = nn.LayerNorm(d, eps=1e-8)
+        if cfg.init == "normal":
+            self._start_small()
+
+    def _start_small(self) -> None:
+        """GPT-2's start (`init="normal"`): every linear and embedding weight N(0, 0.02), biases
+        0, the padding row 0; layer norms as torch starts them (scale 1, shift 0)."""
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, std=0.02)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+        with torch.no_grad():
+            self.item_emb.weight[0].zero_()
+        if self.out_emb is not None:
+            nn.init.normal_(self.out_emb, std=0.02)
 
     def _embed(self, seqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         keep = (seqs > 0).unsqueeze(-1)
@@ -353,6 +368,8 @@ class BERT4Rec(SASRec):
         super().__init__(n_users, n_items, cfg, item_features)
         self.mask_id = n_items + 1
         self.mask_emb = nn.Parameter(torch.randn(cfg.hidden) / math.sqrt(cfg.hidden))
+        if cfg.init == "normal":
+            nn.init.normal_(self.mask_emb, std=0.02)
 
     def _embed(self, seqs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         masked = seqs == self.mask_id

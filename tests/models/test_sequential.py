@@ -196,6 +196,19 @@ def test_training_on_the_latest_windows_reads_no_older_item():
             assert moved >= {1, 2, 3, 4}
 
 
+@pytest.mark.parametrize("name", ["sasrec", "bert4rec"])
+def test_the_normal_start_draws_every_weight_small_and_keeps_padding_zero(name):
+    torch.manual_seed(0)
+    model = zoo.make(name, 5, 400, {"hidden": 32, "max_len": 20, "init": "normal", "tied": False})
+    params = {n: p.detach() for n, p in model.named_parameters()}
+    small = [p for n, p in params.items() if "norm" not in n and "bias" not in n and p.numel() >= 256]
+    assert len(small) >= 8 and all(0.015 < float(p.std()) < 0.025 for p in small), params.keys()
+    assert all(float(p.abs().max()) == 0 for n, p in params.items() if n.endswith("bias") and "norm" not in n)
+    assert float(params["item_emb.weight"][0].abs().max()) == 0  # padding reads as nothing
+    default = zoo.make(name, 5, 400, {"hidden": 32, "max_len": 20})
+    assert float(default.item_emb.weight.detach()[1:].std()) > 0.1  # torch's start is left as it was
+
+
 def test_the_chunked_full_softmax_gives_cross_entropys_loss_and_gradients():
     from recsys_core.training.losses import full_softmax_loss
 
