@@ -246,8 +246,10 @@ def test_fields_added_at_their_defaults_leave_stored_keys_as_they_were():
     `ffn_factor` came after runs were stored: at their defaults the configs hash as before,
     so the shipped runs keep their keys and are found, not trained again."""
     from recsys_core.config import config_hash
-    from recsys_core.models.configs import BlendConfig
+    from recsys_core.models.configs import BlendConfig, SASRecConfig
 
     assert config_hash(BlendConfig()) == "ac4c7282e94f"  # as before `seeds` existed
-    assert config_hash(catalog.SASREC_DEFAULT) == "b8f0424be637"  # as before `block` and `ffn_factor`
+    # SASRec's defaults of before `block`, `ffn_factor`, `windows` and `init`: the stored runs' key
+    before = {"max_len": 50, "loss": "full", "batch_size": 128, "lr": 0.005, "epochs": 200, "patience": 5}
+    assert config_hash(SASRecConfig(**before)) == "b8f0424be637"
     assert config_hash(BlendConfig(seeds=(0, 1, 2))) != config_hash(BlendConfig())
