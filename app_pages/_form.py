@@ -79,7 +79,7 @@ HINTS: dict[str, dict] = {
     "mask_prob": {"kind": "slider", "range": (0.05, 0.6, 0.05), "label": "Share of items masked"},
     "validate_on": {
         "label": "Validation candidates",
-        "format_func": {"uniform": "99 sampled items", "full": "every item (full ranking)"}.get,
+        "format_func": {"uniform": "99 sampled items", "full": "every item"}.get,
     },
     "order": {"label": "Training order"},
     "batching": {

@@ -232,7 +232,19 @@ def build_protocols(name: str) -> list[str]:
 
 def run_key(ds: Dataset, name: str, cfg, protocols) -> str:
     protocol_part = "+".join(sorted(protocols)).replace("loo-", "")
-    return cache_key(ds.fingerprint, name, config_hash(cfg) + "-" + protocol_part)[:120]
+    return cache_key(ds.fingerprint, name, settings_hash(name, cfg) + "-" + protocol_part)[:120]
+
+
+def settings_hash(name: str, cfg) -> str:
+    """What a run's key records of its settings: the config's hash, and for a blend its
+    components' shipped settings too (a blend is made of them, `zoo.make`), so a blend
+    stored before a component's defaults changed is not found as today's."""
+    if entry(name).family != "blend":
+        return config_hash(cfg)
+    import hashlib
+
+    parts = ",".join(f"{c}:{config_hash(config_for(c))}" for c in cfg.components)
+    return hashlib.sha256(f"{config_hash(cfg)}|{parts}".encode()).hexdigest()[:12]
 
 
 def shipped_key(ds: Dataset, name: str) -> str:

@@ -241,6 +241,26 @@ def test_a_blend_of_seed_ensembles_loads_each_seeds_stored_network_and_reloads_w
     assert np.array_equal(again.recommend(users, k=10)[0], out.result.recommender.recommend(users, k=10)[0])
 
 
+def test_a_blends_key_follows_its_components_shipped_settings(monkeypatch):
+    """A blend is made of its components at their shipped settings: when one's default changes
+    (SASRec's start did), the blend stored before is not found as today's, and a blend
+    without that component keeps its key."""
+    import dataclasses
+
+    from recsys_core.models.configs import BlendConfig
+
+    ds = planted()
+    with_sasrec, without = BlendConfig(), BlendConfig(components=("gru4rec", "ease"))
+    before = [catalog.run_key(ds, "blend", c, ["full"]) for c in (with_sasrec, without)]
+    sasrec = catalog.ZOO["sasrec"]
+    changed = dataclasses.replace(sasrec, config=dataclasses.replace(sasrec.config, init="torch"))
+    monkeypatch.setitem(catalog.ZOO, "sasrec", changed)
+    after = [catalog.run_key(ds, "blend", c, ["full"]) for c in (with_sasrec, without)]
+    assert after[0] != before[0] and after[1] == before[1]
+    # a component's own key is its config's alone
+    assert catalog.run_key(ds, "sasrec", sasrec.config, ["full"]).split("-")[2] == "cef44c657938"
+
+
 def test_fields_added_at_their_defaults_leave_stored_keys_as_they_were():
     """`seeds` (a tuple, written as a list in a stored config) and SASRec's `block` and
     `ffn_factor` came after runs were stored: at their defaults the configs hash as before,
