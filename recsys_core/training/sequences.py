@@ -16,7 +16,8 @@ class NextItem(Objective):
     """Sequential models (SASRec, GRU4Rec): each user's whole training history, in the
     config's `order`, cut into windows of max_len + 1 items (`Interactions.windows`), is
     read up to every position, and each position predicts the item after it: every
-    interaction but a user's first is a target once an epoch. Losses (the config's `loss`,
+    interaction but a user's first is a target once an epoch (`windows="latest"`: only each
+    user's latest window, as SASRec+ trains). Losses (the config's `loss`,
     `item_loss`): BCE of the next item against one uniform negative per position (SASRec's
     paper); a softmax of the next item against `n_negatives` uniform negatives the batch
     shares (an item that is the position's own target is masked out of its negatives); a
