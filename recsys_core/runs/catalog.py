@@ -13,6 +13,7 @@ The model classes are in `recsys_core.runs.zoo`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 
 from recsys_core.config import config_hash, override, to_dict
@@ -241,8 +242,6 @@ def settings_hash(name: str, cfg) -> str:
     stored before a component's defaults changed is not found as today's."""
     if entry(name).family != "blend":
         return config_hash(cfg)
-    import hashlib
-
     parts = ",".join(f"{c}:{config_hash(config_for(c))}" for c in cfg.components)
     return hashlib.sha256(f"{config_hash(cfg)}|{parts}".encode()).hexdigest()[:12]
 
