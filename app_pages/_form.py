@@ -136,12 +136,12 @@ def save(key: str) -> None:
     st.session_state["_form_saved"][key] = st.session_state[key]
 
 
-def reset(model: str) -> None:
-    """Forget a model's settings: its widgets start at the shipped defaults again."""
+def reset(model: str, spare=()) -> None:
+    """Forget a model's settings but the keys in `spare`: its widgets start at the shipped defaults again."""
     saved = st.session_state.get("_form_saved", {})
-    for key in [k for k in list(st.session_state) if str(k).startswith(f"{model}:")]:
+    for key in [k for k in list(st.session_state) if str(k).startswith(f"{model}:") and k not in spare]:
         del st.session_state[key]
-    for key in [k for k in list(saved) if str(k).startswith(f"{model}:")]:
+    for key in [k for k in list(saved) if str(k).startswith(f"{model}:") and k not in spare]:
         del saved[key]
 
 

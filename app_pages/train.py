@@ -13,7 +13,7 @@ from recsys_core.evaluation.splits import describe
 from recsys_core.jobs.access import AccessDenied
 from recsys_core.jobs.work import submit_training
 from recsys_core.runs import zoo
-from recsys_core.runs.catalog import neural_models
+from recsys_core.runs.catalog import SPLIT_TUNED, neural_models, split_of
 from recsys_core.runs.reports import closest_sweep
 from recsys_core.sweeps.registry import all_sweeps
 from recsys_core.training.devices import describe_device, pick_device
@@ -40,7 +40,6 @@ left, right = st.columns([1, 1.35], gap="large")
 
 with left:
     entry = zoo.entry(model)
-    cfg = zoo.config_for(model, dataset=ds.name)  # this dataset's shipped defaults
     st.caption(f"**{model}**: {entry.summary}. Sliders start at the shipped defaults.")
     # a rating model starts on the protocol it is tuned and judged on; its top-10 lists second
     ranking = ["full", "temporal", "loo-uniform", "loo-popularity"]  # full ranking first: the headline
@@ -53,7 +52,17 @@ with left:
     st.caption(describe(protocol))
     actions = st.container()  # Train / Reset, filled in below once the settings are read
 
+    split = split_of([protocol])
+    cfg = zoo.config_for(model, dataset=ds.name, split=split)  # this dataset's and split's shipped defaults
     ov = config_form(model, cfg, ds.has_genres, on_cuda=pick_device().type == "cuda")
+    own = SPLIT_TUNED.get(split or "", {}).get(model, {})
+    if own:  # a split with its own shipped settings: said, never put in the person's sliders unasked
+        shipped = ", ".join(f"{k}={v}" for k, v in own.items())
+        differs = any(ov.get(k) != v for k, v in own.items())
+        st.caption(
+            f":material/info: Under the {split} split the shipped {model} uses {shipped}, picked on that split's own "
+            "validation" + ("; your settings differ (Reset to defaults takes it)." if differs else ".")
+        )
 
     with actions:
         problems = []
@@ -79,7 +88,7 @@ with left:
             except RecsysError as e:
                 st.error(str(e))
         if c2.button("Reset to defaults", key="reset"):
-            reset(model)
+            reset(model, spare=[f"{model}:protocol"])  # the defaults of the protocol chosen
             st.rerun()
 
 

@@ -47,7 +47,7 @@ def _progress(args):
 def cmd_train(args) -> int:
     from recsys_core.config import to_dict
     from recsys_core.data import load_dataset
-    from recsys_core.runs.catalog import MY_RUNS, config_for, describe_changes
+    from recsys_core.runs.catalog import MY_RUNS, config_for, describe_changes, split_of
     from recsys_core.runs.experiment import fit_and_evaluate
     from recsys_core.runs.life import ensure_run
     from recsys_core.runs.store import Store
@@ -55,12 +55,13 @@ def cmd_train(args) -> int:
     check_model(args.model)
     ds = load_dataset(args.dataset)
     protocols = check_protocol(args.model, args.protocol)
-    cfg = config_for(args.model, parse_sets(args.set), ds.name)
+    split = split_of(protocols)  # `--protocol temporal`: that split's shipped settings
+    cfg = config_for(args.model, parse_sets(args.set), ds.name, split)
     progress, run_id = _progress(args), None
     if args.refit:  # a refit model is tested, not stored: the store keeps validated fits
         res = fit_and_evaluate(args.model, ds, protocols, args.k, cfg=cfg, callbacks=[progress], refit=True)
     else:
-        label = describe_changes(args.model, parse_sets(args.set), ds.name)
+        label = describe_changes(args.model, parse_sets(args.set), ds.name, split)
         out = ensure_run(
             Store(),
             ds,

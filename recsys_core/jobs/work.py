@@ -271,7 +271,8 @@ def submit_training(
     overrides = dict(overrides or {})
     catalog.config_for(model, overrides)  # a bad setting is refused before the data is read
     ds = load_dataset(src)
-    cfg = catalog.config_for(model, overrides, ds.name)
+    split = catalog.split_of([protocol])
+    cfg = catalog.config_for(model, overrides, ds.name, split)
     if caller.session and cfg.epochs > manager.limits.epochs:
         raise AccessDenied(
             f"{cfg.epochs} epochs is over this server's cap of {manager.limits.epochs} a training "
@@ -283,7 +284,7 @@ def submit_training(
     if protocol in RATING and catalog.entry(model).task != "rating":
         raise ConfigError(f"{model} does not predict ratings: use a ranking protocol")
     device = pick_device(cfg.device)  # a device that is not there is refused here
-    label = label or describe_changes(model, overrides, ds.name)
+    label = label or describe_changes(model, overrides, ds.name, split)
     resubmittable = {"src": src, "overrides": to_dict(cfg)}
     run_id = RunLife.create(store, ds, model, cfg, [protocol], sweep=MY_RUNS, label=label, meta=resubmittable).id
     params = {

@@ -20,7 +20,7 @@ from recsys_core.evaluation.scoring import evaluate_many, evaluate_temporal
 from recsys_core.evaluation.temporal import temporal_split
 from recsys_core.models.base import Recommender
 from recsys_core.runs import zoo
-from recsys_core.runs.catalog import build_protocols, run_key
+from recsys_core.runs.catalog import build_protocols, run_key, split_of
 from recsys_core.runs.record import Run
 from recsys_core.runs.store import Store
 
@@ -149,7 +149,7 @@ def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu", read: b
     protocols = run.meta.get("protocols") or build_protocols(name)
     train = train_data(ds, protocols)
     feats = ds.genre_matrix if ds.has_genres else None
-    model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
+    model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats, split=split_of(protocols))
     if not zoo.is_neural(name):
         state = store.load_arrays(run.key, "state") if model.keeps_state else None
         if state is not None:
@@ -181,7 +181,7 @@ def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu", read: b
 def _advice(run: Run, ds: Dataset) -> str:
     """What to do about a run whose weights are gone: a shipped model is rebuilt by the build."""
     protocols = run.meta.get("protocols") or build_protocols(run.model)
-    cfg = zoo.config_for(run.model, dataset=ds.name)
+    cfg = zoo.config_for(run.model, dataset=ds.name, split=split_of(protocols))
     if run.sweep is None and run.key == run_key(ds, run.model, cfg, protocols):
         return "it is a shipped model: the app's build (or `python -m recsys_core build`) trains it again by itself"
     return "train it again (the Train page, its Resubmit on the Sweeps page, or the same `train` command)"

@@ -20,7 +20,7 @@ from recsys_core.models.base import History, Recommender
 from recsys_core.models.blend import Blend
 from recsys_core.runs import zoo
 from recsys_core.runs.artifacts import load_model
-from recsys_core.runs.catalog import build_protocols, run_key
+from recsys_core.runs.catalog import build_protocols, run_key, split_of
 from recsys_core.runs.store import Store
 from recsys_core.training.fitting import fit_model
 
@@ -77,7 +77,8 @@ def fit_and_evaluate(
         check_protocol(p)
         if p in RATING and zoo.entry(name).task != "rating":
             raise ConfigError(f"{name} does not predict ratings: use {', '.join(RANKING)}")
-    cfg = cfg if cfg is not None else zoo.config_for(name, overrides, ds.name)
+    split = split_of(protocols)  # a run of the temporal split alone takes that split's shipped settings
+    cfg = cfg if cfg is not None else zoo.config_for(name, overrides, ds.name, split)
     feats = ds.genre_matrix if ds.has_genres else None
     metrics, seconds, ranks = {}, {}, {}
     history, model, lists = History(), None, None
@@ -88,7 +89,7 @@ def fit_and_evaluate(
         )
     if TEMPORAL in protocols:
         m, h, seconds["fit_temporal"], found = _temporal(
-            name, ds, cfg, feats, seed, k, temporal, callbacks, cancel, store
+            name, ds, cfg, feats, seed, k, temporal, callbacks, cancel, store, split
         )
         if found is not None:
             metrics[TEMPORAL], temporal_lists, ranks[TEMPORAL] = found
@@ -147,12 +148,14 @@ def _leave_one_out(
     return model, history, lists, ranks
 
 
-def _temporal(name: str, ds: Dataset, cfg, feats, seed: int, k: int, temporal, callbacks, cancel, store=None):
+def _temporal(
+    name: str, ds: Dataset, cfg, feats, seed: int, k: int, temporal, callbacks, cancel, store=None, split=None
+):
     """The temporal split's own fit and evaluation: (model, history, seconds the fit took, None
     or (figures, its top lists, its per-user ranks)). A sequential model reads the validation window before
-    the test, not retrained."""
+    the test, not retrained. `split`: whose shipped settings a blend's components take (`split_of`)."""
     ts = temporal_split(ds, seed=seed, **(temporal or {}))
-    m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
+    m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats, split=split)
     if not temporal and seed == 0:  # the shipped temporal runs are on the default split
         _stored_parts(m, store, ds, temporal=True)
     t = time.perf_counter()

@@ -25,7 +25,7 @@ from recsys_core.evaluation.protocols import TEMPORAL
 from recsys_core.evaluation.protocols import protocol as protocol_record
 from recsys_core.runs import zoo
 from recsys_core.runs.artifacts import load_ranks, save_artifacts, save_ranks, save_weights
-from recsys_core.runs.catalog import build_protocols, required_files, run_key
+from recsys_core.runs.catalog import build_protocols, required_files, run_key, split_of
 from recsys_core.runs.experiment import Result, fit_and_evaluate
 from recsys_core.runs.record import Run
 from recsys_core.runs.store import Store
@@ -138,8 +138,8 @@ def ensure_run(
     and intact, else trained now (under a lock, so two processes never train it twice).
     `reuse=False` always trains (a run asked for from the Train page); `meta` is stored
     with a new run (its dataset source, for a resubmit)."""
-    cfg = cfg if cfg is not None else zoo.config_for(name, dataset=ds.name)
     protocols = list(protocols or build_protocols(name))
+    cfg = cfg if cfg is not None else zoo.config_for(name, dataset=ds.name, split=split_of(protocols))
     key = run_key(ds, name, cfg, protocols)
     with store.lock(key):
         done = store.latest_done(key) if reuse else None
@@ -199,7 +199,7 @@ def ranks_of(store: Store, ds: Dataset, choice: str, protocol: str, progress=Non
     else:
         zoo.entry(choice)  # ConfigError naming the models
         protocols = [TEMPORAL] if protocol == TEMPORAL else build_protocols(choice)
-        cfg = zoo.config_for(choice, dataset=ds.name)
+        cfg = zoo.config_for(choice, dataset=ds.name, split=split_of(protocols))
         run = store.latest_done(run_key(ds, choice, cfg, protocols))
         if run is None or run.status != "done":
             if progress:

@@ -38,18 +38,26 @@ assert list(CLASSES) == list(ZOO), "every catalog entry has its class, in the sa
 
 
 def make(
-    name: str, n_users: int, n_items: int, overrides: dict | None = None, cfg=None, item_features=None
+    name: str,
+    n_users: int,
+    n_items: int,
+    overrides: dict | None = None,
+    cfg=None,
+    item_features=None,
+    split: str | None = None,
 ) -> Recommender:
-    """A fresh, unfitted model (neural weights initialised from the config's seed)."""
+    """A fresh, unfitted model (neural weights initialised from the config's seed); `split`:
+    the split it will be trained on (`catalog.split_of`), whose shipped settings it and a
+    blend's components take."""
     entry(name)
-    cfg = cfg if cfg is not None else config_for(name, overrides)
+    cfg = cfg if cfg is not None else config_for(name, overrides, split=split)
     cls = CLASSES[name]
     if cls is Blend:  # its components at their shipped defaults, with the blend's seed (or each of its seeds)
         parts, groups = [], []
         for g, c in enumerate(cfg.components):
             for seed in (cfg.seeds or (cfg.seed,)) if is_neural(c) else (None,):
                 over = None if seed is None else {"seed": seed}
-                parts.append(make(c, n_users, n_items, over, item_features=item_features))
+                parts.append(make(c, n_users, n_items, over, item_features=item_features, split=split))
                 groups.append(g)
         return Blend(n_users, n_items, cfg, parts, groups)
     if is_neural(name):

@@ -53,6 +53,7 @@ import numpy as np
 from recsys_core.config import override
 from recsys_core.errors import ConfigError
 from recsys_core.runs import zoo
+from recsys_core.runs.catalog import split_of
 from recsys_core.runs.store import Store
 
 
@@ -85,11 +86,17 @@ class Sweep:
     def varied(self) -> set[str]:
         return {k for _, ov in self.points for k in ov} | set(self.search.get("space", {}))
 
+    @property
+    def start(self):
+        """The config the sweep's points change: the model's shipped settings on the sweep's
+        split (`catalog.split_of`), then the sweep's own base."""
+        return override(zoo.config_for(self.model, split=split_of([self.protocol])), self.base)
+
     def config(self, overrides: dict):
-        return override(override(zoo.entry(self.model).config, self.base), overrides)
+        return override(self.start, overrides)
 
     def configs(self, points=None) -> list[tuple[str, object]]:
-        base = override(zoo.entry(self.model).config, self.base)
+        base = self.start
         return [(label, override(base, ov)) for label, ov in (self.points if points is None else points)]
 
     def points_in(self, store: Store, fingerprint: str) -> tuple[tuple[str, dict], ...]:

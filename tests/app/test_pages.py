@@ -724,6 +724,25 @@ def test_train_page_draws_the_sequential_models_settings(built_store, monkeypatc
     assert at.slider(key="gru4rec:layers").value == zoo.config_for("gru4rec").layers
 
 
+def test_train_page_says_a_splits_own_defaults_and_resets_to_them(built_store, monkeypatch, tmp_path):
+    """Under the temporal split SASRec ships with torch's start: the page says so without
+    changing the person's sliders, and Reset to defaults takes that split's settings and keeps
+    the protocol chosen."""
+    at, _ = train_page(built_store, monkeypatch, tmp_path, "sasrec")
+    assert at.selectbox(key="sasrec:init").value == "normal"
+    assert not any("split the shipped" in c.value for c in at.caption)  # leave-one-out: nothing to say
+    at.selectbox(key="sasrec:protocol").set_value("temporal").run()
+    note = next(c.value for c in at.caption if "Under the temporal split the shipped sasrec" in c.value)
+    assert "init=torch" in note and "your settings differ" in note
+    assert at.selectbox(key="sasrec:init").value == "normal"  # the person's setting, untouched
+    at.button(key="reset").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="sasrec:protocol").value == "temporal"
+    assert at.selectbox(key="sasrec:init").value == "torch"
+    note = next(c.value for c in at.caption if "Under the temporal split the shipped sasrec" in c.value)
+    assert "differ" not in note
+
+
 def test_findings_draw_a_sweeps_table_whose_points_are_named_value(built_store, monkeypatch, tmp_path):
     """A sweep's finding table labels its points "value" (the NCF study's layout): the chart
     of its figures must not collide with that name."""

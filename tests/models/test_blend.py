@@ -273,3 +273,45 @@ def test_fields_added_at_their_defaults_leave_stored_keys_as_they_were():
     before = {"max_len": 50, "loss": "full", "batch_size": 128, "lr": 0.005, "epochs": 200, "patience": 5}
     assert config_hash(SASRecConfig(**before)) == "b8f0424be637"
     assert config_hash(BlendConfig(seeds=(0, 1, 2))) != config_hash(BlendConfig())
+
+
+def test_the_temporal_split_trains_with_its_own_shipped_settings_and_keys_them(monkeypatch, tmp_path):
+    """SASRec's start is picked per split (`SPLIT_TUNED`): a run of the temporal split, alone or
+    as a blend's component there, takes that split's settings; a leave-one-out run keeps the
+    shipped default; what a person sets wins; the run keys follow."""
+    from dataclasses import replace
+
+    from recsys_core.evaluation.protocols import TEMPORAL
+    from recsys_core.runs import artifacts
+    from recsys_core.runs.life import ensure_run
+    from recsys_core.runs.store import Store
+    from recsys_core.sweeps.spec import Sweep
+
+    assert catalog.config_for("sasrec").init == "normal"
+    assert catalog.config_for("sasrec", split=TEMPORAL).init == "torch"
+    assert catalog.config_for("sasrec", {"init": "normal"}, split=TEMPORAL).init == "normal"  # a person's setting
+    assert catalog.config_for("gru4rec", split=TEMPORAL) == catalog.config_for("gru4rec")
+    assert catalog.split_of([TEMPORAL]) == TEMPORAL
+    assert catalog.split_of(["full"]) is None and catalog.split_of(["full", TEMPORAL]) is None  # one config for both
+    assert catalog.describe_changes("sasrec", {"init": "torch"}, split=TEMPORAL) == "defaults"
+    assert catalog.describe_changes("sasrec", {"init": "normal"}, split=TEMPORAL) == "init=normal"
+    sweep = Sweep("t-split", "sasrec", "lr", (("a", {"lr": 0.01}),), {}, protocol=TEMPORAL)
+    assert sweep.config({"lr": 0.01}).init == "torch" and replace(sweep, protocol="full").config({}).init == "normal"
+    ds = planted()
+    blend = catalog.config_for("blend")
+    hashes = {p: catalog.run_key(ds, "blend", blend, [p]).split("-")[2] for p in ("full", TEMPORAL)}
+    assert hashes["full"] != hashes[TEMPORAL]  # its SASRec differs there
+    assert catalog.temporal_key(ds, "sasrec").split("-")[2] != catalog.shipped_key(ds, "sasrec").split("-")[2]
+
+    # trained, with cheap settings put through the same table
+    monkeypatch.setitem(catalog.SPLIT_TUNED, TEMPORAL, {"sasrec": {"init": "torch", "epochs": 2, "patience": 1}})
+    store = Store(tmp_path)
+    run = ensure_run(store, ds, "sasrec", protocols=[TEMPORAL]).run
+    assert run.status == "done" and run.key == catalog.temporal_key(ds, "sasrec")
+    assert (run.config["init"], run.config["epochs"]) == ("torch", 2)
+    cfg = catalog.config_for("blend", {"components": ("sasrec", "ease"), "step": 0.5})
+    out = ensure_run(store, ds, "blend", cfg, [TEMPORAL])
+    assert out.run.status == "done", out.run.error
+    assert out.result.history.best_row()["sasrec_run"] == run.id  # the temporal SASRec, loaded, not trained
+    assert artifacts.load_model(store, out.run, ds).parts[0].cfg.init == "torch"  # reloaded as it was made
+    assert zoo.make("blend", ds.n_users, ds.n_items, cfg=cfg).parts[0].cfg.init == "normal"  # leave-one-out
