@@ -73,10 +73,7 @@ def fit_and_evaluate(
     split's `test_share` / `valid_share` when not the defaults; its model is fitted on its
     own training rows (`temporal.py`). `store`: where a blend finds its networks already
     trained (`_stored_parts`)."""
-    for p in protocols:
-        check_protocol(p)
-        if p in RATING and zoo.entry(name).task != "rating":
-            raise ConfigError(f"{name} does not predict ratings: use {', '.join(RANKING)}")
+    _check(name, protocols)
     split = split_of(protocols)  # a run of the temporal split alone takes that split's shipped settings
     cfg = cfg if cfg is not None else zoo.config_for(name, overrides, ds.name, split)
     feats = ds.genre_matrix if ds.has_genres else None
@@ -112,6 +109,14 @@ def fit_and_evaluate(
             metrics["ratings-5fold"] = found
     refitted = "refit" in seconds  # asked for and run (not after a failed fit, nor without a ranking protocol)
     return Result(name, ds.name, ds.fingerprint, to_dict(cfg), metrics, seconds, history, model, lists, refitted, ranks)
+
+
+def _check(name: str, protocols) -> None:
+    """ConfigError for an unknown protocol, or a ratings protocol asked of a ranking model."""
+    for p in protocols:
+        check_protocol(p)
+        if p in RATING and zoo.entry(name).task != "rating":
+            raise ConfigError(f"{name} does not predict ratings: use {', '.join(RANKING)}")
 
 
 def _leave_one_out(
