@@ -124,6 +124,13 @@ def _hint(model: str, name: str) -> dict:
     return HINTS.get(f"{name}@{model}", HINTS.get(name, {}))
 
 
+def shown(model: str, name: str, value) -> str:
+    """A setting as its widget shows it: "Starting weights: torch's defaults"."""
+    hint = _hint(model, name)
+    label = hint.get("label") or name.replace("_", " ").capitalize()
+    return f"{label}: {hint.get('format_func', str)(value)}"
+
+
 def keep(key: str, default) -> None:
     """Start a widget at its saved value (kept across page switches, when Streamlit drops the
     widget's own state), else at the shipped default."""

@@ -5,7 +5,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages._form import config_form, keep, reset, save
+from app_pages._form import config_form, keep, reset, save, shown
 from app_pages._shared import caller, job_manager, jobs_panel, page_start, refused, results, store
 from app_pages._widgets import page_link
 from recsys_core.errors import RecsysError
@@ -54,14 +54,16 @@ with left:
 
     split = split_of([protocol])
     cfg = zoo.config_for(model, dataset=ds.name, split=split)  # this dataset's and split's shipped defaults
+    split_note = st.container()  # filled once the settings are read
     ov = config_form(model, cfg, ds.has_genres, on_cuda=pick_device().type == "cuda")
     own = SPLIT_TUNED.get(split or "", {}).get(model, {})
     if own:  # a split with its own shipped settings: said, never put in the person's sliders unasked
-        shipped = ", ".join(f"{k}={v}" for k, v in own.items())
+        shipped = "; ".join(shown(model, k, v) for k, v in own.items())
         differs = any(ov.get(k) != v for k, v in own.items())
-        st.caption(
-            f":material/info: Under the {split} split the shipped {model} uses {shipped}, picked on that split's own "
-            "validation" + ("; your settings differ (Reset to defaults takes it)." if differs else ".")
+        split_note.caption(
+            f":material/info: Under the {split} split the shipped {model} differs from its default, as that "
+            f"split's own validation picked: **{shipped}**"
+            + (". Your settings differ: Reset to defaults takes it." if differs else ".")
         )
 
     with actions:

@@ -733,14 +733,14 @@ def test_train_page_says_a_splits_own_defaults_and_resets_to_them(built_store, m
     assert not any("split the shipped" in c.value for c in at.caption)  # leave-one-out: nothing to say
     at.selectbox(key="sasrec:protocol").set_value("temporal").run()
     note = next(c.value for c in at.caption if "Under the temporal split the shipped sasrec" in c.value)
-    assert "init=torch" in note and "your settings differ" in note
+    assert "Starting weights: torch's defaults" in note and "Your settings differ" in note
     assert at.selectbox(key="sasrec:init").value == "normal"  # the person's setting, untouched
     at.button(key="reset").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="sasrec:protocol").value == "temporal"
     assert at.selectbox(key="sasrec:init").value == "torch"
     note = next(c.value for c in at.caption if "Under the temporal split the shipped sasrec" in c.value)
-    assert "differ" not in note
+    assert "Your settings differ" not in note
 
 
 def test_findings_draw_a_sweeps_table_whose_points_are_named_value(built_store, monkeypatch, tmp_path):
