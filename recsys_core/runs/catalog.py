@@ -121,7 +121,7 @@ TUNED: dict[str, dict[str, dict]] = {}
 # settings picked again on one split's own validation, by split: the shipped runs of that split
 # (`temporal_key`, a blend's components there) are trained with them. The temporal split's
 # validation window prefers torch's start for SASRec: NDCG@10 0.117 against 0.107 on ml-1m,
-# 0.111 against 0.106 on ml-100k (docs/results.md, "SASRec's starting weights")
+# 0.109 against 0.106 on ml-100k (docs/results.md, "A start per split")
 SPLIT_TUNED: dict[str, dict[str, dict]] = {TEMPORAL: {"sasrec": {"init": "torch"}}}
 
 ZOO: dict[str, Entry] = {
