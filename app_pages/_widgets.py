@@ -162,6 +162,15 @@ def start_at(key: str, options, default) -> None:
         st.session_state[key] = default
 
 
+def gap_phrase(g: dict | None) -> str:
+    """A board's "gap to next" cell: ✓ (real) or ≈ (within noise), the NDCG@10 difference and
+    the Holm-corrected p ("p<0.001" below that: 3.8e-11 cut the column off)."""
+    if g is None:
+        return "–"
+    p = "p<0.001" if g["p_holm"] < 0.001 else f"p {g['p_holm']:.2g}"
+    return f"{'✓' if g['significant'] else '≈'} {g['test'].diff:+.3f} ({p})"
+
+
 def lead_phrase(kept, gap) -> str:
     """What a shuffled SASRec keeps of its lead over the best order-blind model, in words:
     a share while it stays ahead, how far below once it falls behind ("" when unknown)."""

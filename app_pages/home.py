@@ -21,7 +21,7 @@ from app_pages._shared import (
     show_build_progress,
     store,
 )
-from app_pages._widgets import METRIC_HELP, broken_note, lead_phrase, words
+from app_pages._widgets import METRIC_HELP, broken_note, gap_phrase, lead_phrase, words
 from recsys_core import jobs
 from recsys_core.data import summary
 from recsys_core.errors import RecsysError
@@ -143,21 +143,26 @@ def leaderboard_tab(res: Results, board, p: str, show_rating: bool) -> None:
             " without retraining, as SASRec's own evaluation does; so does EASE, its item-item weights unchanged."
         )
     if "blend" in order:
-        blend_note(res)
+        blend_note(res, p)
     if p == "loo-uniform":
         order_note(res)
 
 
-def blend_note(res) -> None:
-    """What the blend on the board mixes, and that its weights were picked on validation."""
-    found = res.blend_weights()
+def blend_note(res, protocol: str) -> None:
+    """What the blend on this board mixes, and that its weights were picked on validation (the
+    temporal split's blend is a run of its own, weighted on that split's validation window)."""
+    found = res.blend_weights(protocol=protocol)
     if found is None:
         return
     weights, picked = found
     mix = " + ".join(f"{w:.2f} × {name}" for name, w in weights.items())
+    on = (
+        "the validation window (the 10% before the test window, every item ranked)"
+        if protocol == TEMPORAL
+        else f"the validation item ranked against every unseen {words(res.ds)['item']}"
+    )
     how = (
-        f", the best of {picked['tried']} weightings on the validation item ranked against every unseen"
-        f" {words(res.ds)['item']} (NDCG@10 {picked['NDCG@10']:.3f})"
+        f", the best of {picked['tried']} weightings on {on} (NDCG@10 {picked['NDCG@10']:.3f})"
         if "tried" in picked
         else ", fixed"
     )
@@ -200,13 +205,6 @@ def data_charts(src: str, fingerprint: str) -> dict:
     }
 
 
-def gap_phrase(g: dict | None) -> str:
-    if g is None:
-        return "–"
-    t = g["test"]
-    return f"{'✓' if g['significant'] else '≈'} {t.diff:+.3f} (p {g['p_holm']:.2g})"
-
-
 def show_table(sub, cols, category: str = "genre") -> None:
     st.dataframe(
         sub[cols].set_index("model"),
@@ -219,7 +217,7 @@ def show_table(sub, cols, category: str = "genre") -> None:
             "popularity_calibration": st.column_config.NumberColumn(
                 "popularity calib.", format="%.3f", help=METRIC_HELP["popularity_calibration"]
             ),
-            "gap to next": st.column_config.TextColumn("gap to next", help=METRIC_HELP["gap to next"]),
+            "gap to next": st.column_config.TextColumn("gap to next", help=METRIC_HELP["gap to next"], width=125),
             **{
                 c: st.column_config.NumberColumn(c, format="%.3f", help=METRIC_HELP.get(c))
                 for c in cols

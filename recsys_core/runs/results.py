@@ -166,10 +166,11 @@ class Results(RunReports):
             out.append({"test": t, "p_holm": p_holm, "significant": sure})
         return [*out, None]
 
-    def blend_weights(self, model: str = "blend") -> tuple[dict[str, float], dict] | None:
+    def blend_weights(self, model: str = "blend", protocol: str | None = None) -> tuple[dict[str, float], dict] | None:
         """(component -> weight, the validation figures that picked them) of a stored blend's
-        run (its one history row), or None when it has not been built."""
-        run = self.run_of(model)
+        run (its one history row; `protocol="temporal"`: the shipped blend's run of that split,
+        whose weights its own validation window picked), or None when it has not been built."""
+        run = self.temporal.get(model) if protocol == TEMPORAL else self.run_of(model)
         if run is None or run.model != "blend":
             return None
         rows = self.store.epochs(run.id)

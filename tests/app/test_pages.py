@@ -769,6 +769,20 @@ def test_the_embedding_map_offers_every_shipped_model_with_embeddings(built_stor
     assert at.get("plotly_chart")  # its movie map is drawn
 
 
+def test_a_gap_cell_says_real_or_noise_and_keeps_a_tiny_p_short():
+    from types import SimpleNamespace
+
+    from app_pages._widgets import gap_phrase
+
+    assert gap_phrase({"significant": True, "p_holm": 3.8e-11, "test": SimpleNamespace(diff=0.0531)}) == (
+        "✓ +0.053 (p<0.001)"
+    )
+    assert gap_phrase({"significant": False, "p_holm": 0.62, "test": SimpleNamespace(diff=-0.0021)}) == (
+        "≈ -0.002 (p 0.62)"
+    )
+    assert gap_phrase(None) == "–"
+
+
 def test_the_order_note_says_how_far_below_a_shuffled_sasrec_falls():
     from app_pages._widgets import lead_phrase
 
@@ -906,11 +920,15 @@ def test_home_says_what_the_blend_mixes_and_that_validation_picked_its_weights(t
     root = tmp_path_factory.mktemp("blended")
     with own_folders(tmp_path_factory, root):
         build(load_dataset(SYN), ["ease", "blend"], Store(root))
-    run = shipped_runs(Store(root), load_dataset(SYN))["blend"]
-    row = Store(root).epochs(run.id)[-1]
+        build(load_dataset(SYN), ["ease", "blend"], Store(root), protocol="temporal")
     at = run_app(store_root=root, monkeypatch=monkeypatch)
     assert "blend" in set(at.dataframe[0].value.index)
-    note = next(c.value for c in at.caption if c.value.startswith("**blend** = "))
-    mix = " + ".join(f"{row[f'w_{m}']:.2f} × {m}" for m in ("sasrec", "gru4rec", "ease"))
-    assert note.startswith(f"**blend** = {mix}") and f"the best of {row['tried']} weightings" in note
-    assert "never chosen on the test" in note
+    notes = [c.value for c in at.caption if c.value.startswith("**blend** = ")]
+    # the tabs in order: full, temporal (a run of its own), then the sampled protocols (full's blend)
+    assert len(notes) == 4 and notes[0] == notes[2] == notes[3] != notes[1]
+    for protocol, note, on in zip((None, "temporal"), notes, ("validation item", "validation window")):
+        run = shipped_runs(Store(root), load_dataset(SYN), protocol)["blend"]
+        row = Store(root).epochs(run.id)[-1]
+        mix = " + ".join(f"{row[f'w_{m}']:.2f} × {m}" for m in ("sasrec", "gru4rec", "ease"))
+        assert note.startswith(f"**blend** = {mix}") and f"the best of {row['tried']} weightings on the {on}" in note
+        assert f"(NDCG@10 {row['NDCG@10']:.3f})" in note and "never chosen on the test" in note
