@@ -94,7 +94,7 @@ def test_home_leaderboard_shows_store_values(built_store, monkeypatch):
     tests = [res.paired(a, b, "full") for a, b in zip(order, order[1:])]
     adjusted = holm([t.p_value for t in tests])
     for model, t, p in zip(order, tests, adjusted):
-        assert board.loc[model, "gap to next"].endswith(f"{t.diff:+.3f} (p {p:.2g})")
+        assert board.loc[model, "gap to next"].endswith(f"{t.diff:+.3f} ({'p<0.001' if p < 0.001 else f'p {p:.2g}'})")
     assert board.loc[order[-1], "gap to next"] == "–"
     assert any("Holm-corrected" in c.value for c in at.caption)
     assert any("validation item held out" in c.value for c in at.caption)  # which model the figures test
