@@ -20,7 +20,7 @@ from recsys_core.evaluation.scoring import evaluate_many, evaluate_temporal
 from recsys_core.evaluation.temporal import temporal_split
 from recsys_core.models.base import Recommender
 from recsys_core.runs import zoo
-from recsys_core.runs.catalog import build_protocols, run_key, split_of
+from recsys_core.runs.catalog import build_protocols, run_key, shipped_config, split_of
 from recsys_core.runs.record import Run
 from recsys_core.runs.store import Store
 
@@ -181,7 +181,7 @@ def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu", read: b
 def _advice(run: Run, ds: Dataset) -> str:
     """What to do about a run whose weights are gone: a shipped model is rebuilt by the build."""
     protocols = run.meta.get("protocols") or build_protocols(run.model)
-    cfg = zoo.config_for(run.model, dataset=ds.name, split=split_of(protocols))
+    cfg = shipped_config(run.model, ds.name, protocols)
     if run.sweep is None and run.key == run_key(ds, run.model, cfg, protocols):
         return "it is a shipped model: the app's build (or `python -m recsys_core build`) trains it again by itself"
     return "train it again (the Train page, its Resubmit on the Sweeps page, or the same `train` command)"

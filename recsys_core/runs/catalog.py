@@ -181,6 +181,12 @@ def split_of(protocols) -> str | None:
     return TEMPORAL if list(protocols) == [TEMPORAL] else None
 
 
+def shipped_config(name: str, dataset: str | None, protocols):
+    """The shipped config of a run of `protocols` on `dataset` (by name): its split's and
+    dataset's own settings over the default (`split_of`)."""
+    return config_for(name, dataset=dataset, split=split_of(protocols))
+
+
 def is_neural(name: str) -> bool:
     return entry(name).neural
 
@@ -262,12 +268,12 @@ def settings_hash(name: str, cfg, split: str | None = None) -> str:
 
 def shipped_key(ds: Dataset, name: str) -> str:
     """The cache key of a shipped model with its default config (on this dataset)."""
-    return run_key(ds, name, config_for(name, dataset=ds.name), build_protocols(name))
+    return run_key(ds, name, shipped_config(name, ds.name, build_protocols(name)), build_protocols(name))
 
 
 def temporal_key(ds: Dataset, name: str) -> str:
     """The cache key of a shipped model's run under the temporal split (its own training rows)."""
-    return run_key(ds, name, config_for(name, dataset=ds.name, split=TEMPORAL), [TEMPORAL])
+    return run_key(ds, name, shipped_config(name, ds.name, [TEMPORAL]), [TEMPORAL])
 
 
 def shipped_runs(store: Store, ds: Dataset, protocol: str | None = None) -> dict[str, Run]:

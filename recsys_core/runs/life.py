@@ -25,7 +25,7 @@ from recsys_core.evaluation.protocols import TEMPORAL
 from recsys_core.evaluation.protocols import protocol as protocol_record
 from recsys_core.runs import zoo
 from recsys_core.runs.artifacts import load_ranks, save_artifacts, save_ranks, save_weights
-from recsys_core.runs.catalog import build_protocols, required_files, run_key, split_of
+from recsys_core.runs.catalog import build_protocols, required_files, run_key, shipped_config
 from recsys_core.runs.experiment import Result, fit_and_evaluate
 from recsys_core.runs.record import Run
 from recsys_core.runs.store import Store
@@ -139,7 +139,7 @@ def ensure_run(
     `reuse=False` always trains (a run asked for from the Train page); `meta` is stored
     with a new run (its dataset source, for a resubmit)."""
     protocols = list(protocols or build_protocols(name))
-    cfg = cfg if cfg is not None else zoo.config_for(name, dataset=ds.name, split=split_of(protocols))
+    cfg = cfg if cfg is not None else shipped_config(name, ds.name, protocols)
     key = run_key(ds, name, cfg, protocols)
     with store.lock(key):
         done = store.latest_done(key) if reuse else None
@@ -199,7 +199,7 @@ def ranks_of(store: Store, ds: Dataset, choice: str, protocol: str, progress=Non
     else:
         zoo.entry(choice)  # ConfigError naming the models
         protocols = [TEMPORAL] if protocol == TEMPORAL else build_protocols(choice)
-        cfg = zoo.config_for(choice, dataset=ds.name, split=split_of(protocols))
+        cfg = shipped_config(choice, ds.name, protocols)
         run = store.latest_done(run_key(ds, choice, cfg, protocols))
         if run is None or run.status != "done":
             if progress:
