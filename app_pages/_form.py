@@ -114,7 +114,7 @@ HINTS: dict[str, dict] = {
         "label": "Hidden layers",
     },
     "dropouts@embnet": {"kind": "shared", "range": (0.0, 0.9, 0.05), "label": "Hidden dropout"},
-    "amp": {"label": "Mixed precision (CUDA)"},
+    "amp": {"label": "Mixed precision"},
 }
 SKIP = {"seed", "device", "pretrain_epochs", "negatives_per_user", "item_based", "amp"}
 TRAINING = {f.name for f in dataclasses.fields(TrainParams)}
@@ -199,11 +199,12 @@ def field_widget(model: str, f: dataclasses.Field, default, hint_type, disabled:
     return value
 
 
-def config_form(model: str, cfg, has_genres: bool, on_cuda: bool) -> dict:
+def config_form(model: str, cfg, has_genres: bool, mixed: bool) -> dict:
     """(model settings, training settings): the widgets of every field of `cfg` a user sets,
-    in two groups, started at `cfg`'s values. Returns the overrides they make."""
+    in two groups, started at `cfg`'s values (mixed precision only where this machine's device
+    has it, `mixed`). Returns the overrides they make."""
     hints = typing.get_type_hints(type(cfg))
-    fields = [f for f in dataclasses.fields(cfg) if f.name not in SKIP or (f.name == "amp" and on_cuda)]
+    fields = [f for f in dataclasses.fields(cfg) if f.name not in SKIP or (f.name == "amp" and mixed)]
     own = set(type(cfg).__annotations__)  # the model's own settings first, then those it shares
     fields.sort(key=lambda f: f.name not in own)
     out = {}

@@ -3,7 +3,9 @@ softmax) on ml-100k and ml-1m, against the plain version measured in the same ru
 `F.cross_entropy(h @ w.T, t)` over every item and `nn.Dropout`. Ours: the full softmax in
 cache-sized chunks with its gradients in one pass (`losses.full_softmax_loss`) and
 dropout masks drawn as uniform floats (`models.sequential.Dropout`). Same seed, same batches;
-prints ms per step, the epoch it makes and the ratio, then the two parts alone.
+prints ms per step, the epoch it makes and the ratio, then the two parts alone. On a CPU with
+bf16 instructions (AVX512-BF16, AMX) a third arm: ours under the CPU's bf16 autocast, as
+`amp="bf16"` trains (the products in bf16, the softmax in float32).
 
     python benchmarks/bench_sequential.py [--datasets ml-100k,ml-1m] [--steps 30]
 """
@@ -24,7 +26,7 @@ from recsys_core.evaluation.splits import loo_split
 from recsys_core.models import sequential
 from recsys_core.runs import zoo
 from recsys_core.training import objectives, sequences
-from recsys_core.training.devices import use_threads
+from recsys_core.training.devices import cpu_bf16, use_threads
 
 
 @contextmanager
@@ -39,8 +41,9 @@ def plain():
         sequences.full_softmax_loss, sequential.Dropout = loss, drop
 
 
-def step_time(name: str, ds, split, steps: int) -> tuple[float, int]:
-    """Seconds per training step (after three warm-up steps) and the steps of an epoch."""
+def step_time(name: str, ds, split, steps: int, bf16: bool = False) -> tuple[float, int]:
+    """Seconds per training step (after three warm-up steps) and the steps of an epoch; `bf16`:
+    under the CPU's bf16 autocast, as the training loop runs `amp="bf16"` there."""
     cfg = zoo.config_for(name)
     torch.manual_seed(0)
     model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg)
@@ -54,7 +57,9 @@ def step_time(name: str, ds, split, steps: int) -> tuple[float, int]:
     def run(bs):
         for b in bs:
             opt.zero_grad()
-            obj.loss(b).backward()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = obj.loss(b)
+            loss.backward()
             opt.step()
 
     run(batches[:3])
@@ -69,12 +74,24 @@ def compare(what: str, naive, ours) -> dict:
     return {"part": what, "plain ms": f"{a * 1e3:.1f}", "ours ms": f"{b * 1e3:.1f}", "ratio": f"{a / b:.2f}x"}
 
 
-def softmax_part(n_items: int, rows: int = 6400, hidden: int = 64) -> dict:
+def bf16_softmax(h, w, t) -> None:
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = sequences.full_softmax_loss(h, w, t)
+    loss.backward()
+
+
+def softmax_part(n_items: int, rows: int = 6400, hidden: int = 64, bf16: bool = False) -> dict:
     """A batch's loss: 128 users x 50 positions, less the first items and padding."""
     g = torch.Generator().manual_seed(0)
     h = torch.randn(rows, hidden, generator=g, requires_grad=True)
     w = torch.randn(n_items, hidden, generator=g, requires_grad=True)
     t = torch.randint(0, n_items, (rows,), generator=g)
+    if bf16:
+        return compare(
+            f"full softmax, {rows} positions x {n_items} items: ours against ours in bf16",
+            lambda: sequences.full_softmax_loss(h, w, t).backward(),
+            lambda: bf16_softmax(h, w, t),
+        )
     return compare(
         f"full softmax, {rows} positions x {n_items} items, forward + backward",
         lambda: F.cross_entropy(h @ w.T, t).backward(),
@@ -98,6 +115,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     args = ap.parse_args()
     threads = use_threads()
+    low = cpu_bf16()
     rows, sizes = [], []
     for dsname in args.datasets.split(","):
         ds = load_dataset(dsname)
@@ -107,6 +125,7 @@ def main() -> None:
             with plain():
                 a, n = step_time(name, ds, split, args.steps)
             b, _ = step_time(name, ds, split, args.steps)
+            c = step_time(name, ds, split, args.steps, bf16=True)[0] if low else None
             rows.append(
                 {
                     "dataset": dsname,
@@ -117,12 +136,15 @@ def main() -> None:
                     "plain s/epoch": f"{a * n:.1f}",
                     "ours s/epoch": f"{b * n:.1f}",
                     "ratio": f"{a / b:.2f}x",
+                    "ours bf16 ms/step": f"{c * 1e3:.0f}" if c else "no bf16 instructions",
+                    "bf16 ratio": f"{b / c:.2f}x" if c else "",
                 }
             )
     print(f"torch {torch.__version__}, {threads} CPU threads, {args.steps} steps timed after 3 warm-up steps\n")
     print(table(rows))
     print()
-    print(table([softmax_part(n) for n in sizes] + [dropout_part()]))
+    parts = [softmax_part(n) for n in sizes] + [softmax_part(n, bf16=True) for n in sizes if low]
+    print(table(parts + [dropout_part()]))
 
 
 if __name__ == "__main__":

@@ -53,7 +53,12 @@ class TrainParams:
     device: str = param(
         "auto", check=check_device_name, help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"
     )
-    amp: str = param("off", choices=AMP_MODES, help="mixed precision on CUDA (bf16 or fp16); off on the CPU and MPS")
+    amp: str = param(
+        "off",
+        choices=AMP_MODES,
+        help="mixed precision: bf16 or fp16 on CUDA, bf16 on a CPU with bf16 instructions (AVX512-BF16, AMX);"
+        " elsewhere the run trains in full precision and says so",
+    )
     validate_on: str = param(
         "uniform",
         choices=VALIDATION_CANDIDATES,

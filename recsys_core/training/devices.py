@@ -137,10 +137,31 @@ def _threads_rule() -> str:
     return f"{n} torch thread{'s' * (n != 1)}, one per core"
 
 
-def amp_dtype(cfg, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of a run: bf16 or fp16 on CUDA when asked for, else None (mixed
-    precision is off on the CPU and MPS, whatever the config says)."""
+def cpu_bf16() -> bool:
+    """Whether this CPU multiplies bf16 in hardware (x86's AVX512-BF16 or AMX, as torch's
+    oneDNN uses them). Elsewhere bf16 on the CPU is emulated, slower than float32."""
+    cpu = getattr(torch, "cpu", None)
+    try:
+        return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def amp_plan(cfg, device: torch.device) -> tuple[torch.dtype | None, str]:
+    """(the autocast dtype of a run, or None; what the run's device line says of it). bf16 or
+    fp16 on CUDA when asked for; bf16 on a CPU that has bf16 instructions (`cpu_bf16`); what
+    cannot run as asked trains in full precision and says so, never silently."""
     mode = getattr(cfg, "amp", "off")
-    if device.type != "cuda" or mode == "off":
-        return None
-    return torch.bfloat16 if mode == "bf16" else torch.float16
+    if mode == "off":
+        return None, ""
+    if device.type == "cuda":
+        return (torch.bfloat16 if mode == "bf16" else torch.float16), f"{mode} mixed precision"
+    if device.type == "cpu" and mode == "bf16" and cpu_bf16():
+        return torch.bfloat16, "bf16 mixed precision"
+    why = "this CPU has no bf16 instructions" if device.type == "cpu" and mode == "bf16" else "CUDA only"
+    return None, f"{mode} asked, {why}: full precision"
+
+
+def amp_dtype(cfg, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a run (`amp_plan`): None where it trains in full precision."""
+    return amp_plan(cfg, device)[0]

@@ -3,8 +3,8 @@
 Device picked once (`devices.pick_device`: CUDA, then MPS, then CPU, or as asked; a device
 that is not there is a ConfigError); everything seeded (same seed, same history on
 the CPU), every random draw from a generator on the run's device; optional mixed precision
-on CUDA (bf16 or fp16 with a gradient scaler); the objective keeps the data on the device and batches by indexing; Adam or
-SGD with momentum, weight decay, cosine annealing with warm restarts; an optional moving
+on CUDA (bf16 or fp16 with a gradient scaler) and on a CPU with bf16 instructions (bf16);
+the objective keeps the data on the device and batches by indexing; Adam or SGD with momentum, weight decay, cosine annealing with warm restarts; an optional moving
 average of the weights; early stopping on a validation metric with the best weights
 restored; per-epoch history; callbacks for progress; a cancel token checked every few
 batches; status "diverged" when the loss stops being finite; GPU out-of-memory turned into
@@ -28,7 +28,7 @@ from recsys_core.evaluation.scoring import evaluate_full_valid, evaluate_sampled
 from recsys_core.evaluation.splits import LooSplit
 from recsys_core.evaluation.temporal import TemporalSplit
 from recsys_core.models.base import History
-from recsys_core.training.devices import amp_dtype, describe_device, pick_device
+from recsys_core.training.devices import amp_plan, describe_device, pick_device
 from recsys_core.training.objectives import OBJECTIVES
 
 CHECK_EVERY = 8  # batches between cancel checks and progress callbacks
@@ -112,10 +112,10 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
     torch.manual_seed(cfg.seed)
     # every draw (shuffles, negatives, dropout masks, corruption) on the device it fills
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    half = amp_dtype(cfg, device)
-    if half is not None:
-        history.device += f", {cfg.amp} mixed precision"
-    autocast = (lambda: torch.autocast("cuda", dtype=half)) if half is not None else contextlib.nullcontext
+    half, said = amp_plan(cfg, device)
+    if said:
+        history.device += f", {said}"
+    autocast = (lambda: torch.autocast(device.type, dtype=half)) if half is not None else contextlib.nullcontext
     scaler = torch.amp.GradScaler("cuda") if half == torch.float16 else None
     try:
         model.to(device)

@@ -33,9 +33,12 @@ def full_softmax_loss(h: torch.Tensor, w: torch.Tensor, targets: torch.Tensor) -
     """Mean cross-entropy of `targets` under a softmax of `h @ w.T` (every item): on the CPU
     computed a few hundred rows at a time with its gradients in the same pass
     (`_ChunkedSoftmaxCE`), which never holds the [rows, items] logits, nor their gradient,
-    in memory; elsewhere (CUDA, MPS, mixed precision) `F.cross_entropy`."""
-    if h.device.type == "cpu" and h.dtype == w.dtype == torch.float32 and torch.is_grad_enabled():
-        return _ChunkedSoftmaxCE.apply(h, w, targets)
+    in memory; under the CPU's bf16 autocast its three products are taken in bf16 (the
+    softmax and the sums stay in float32); elsewhere (CUDA, MPS) `F.cross_entropy`."""
+    if h.device.type == "cpu" and torch.is_grad_enabled():
+        low = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+        with torch.autocast("cpu", enabled=False):
+            return _ChunkedSoftmaxCE.apply(h.float(), w.float(), targets, torch.bfloat16 if low else None)
     return F.cross_entropy(h @ w.T, targets)
 
 
@@ -44,23 +47,32 @@ class _ChunkedSoftmaxCE(torch.autograd.Function):
     the one-hot target, times the other factor), chunk by chunk, so the logits of a chunk
     stay in the CPU's cache: the same figures as `F.cross_entropy(h @ w.T, t)` to float
     rounding, in under half its time for 6,400 positions over ml-1m's 3,706 items
-    (`python benchmarks/bench_sequential.py`, docs/benchmarks.md "Sequential models")."""
+    (`python benchmarks/bench_sequential.py`, docs/benchmarks.md "Sequential models").
+    One exponential pass a chunk: the softmax, and the target's log-probability from it
+    (`log p_t = l_t - logsumexp`, and `logsumexp = max - log p_max`, p_max >= 1/items, so
+    nothing underflows). With `low` (bf16) the products read bf16 copies of `h` and `w`."""
 
     @staticmethod
-    def forward(ctx, h, w, targets):
+    def forward(ctx, h, w, targets, low=None):
         n = h.shape[0]
         chunk = max(16, min(256, (1 << 20) // max(1, w.shape[0])))  # a chunk's logits: about 4 MB at most
         grad_h, grad_w = torch.empty_like(h), torch.zeros_like(w)
         total = torch.zeros((), dtype=torch.float64)
+        hm, wm = (h.to(low), w.to(low)) if low is not None else (h, w)
         for s in range(0, n, chunk):
-            hc, tc = h[s : s + chunk], targets[s : s + chunk]
+            hc, tc = hm[s : s + chunk], targets[s : s + chunk]
             rows = torch.arange(len(tc))
-            logp = torch.log_softmax(hc @ w.T, 1)
-            total -= logp[rows, tc].sum(dtype=torch.float64)
-            p = logp.exp_()
+            logits = (hc @ wm.T).float()
+            p = torch.softmax(logits, 1)
+            total -= (logits[rows, tc] - logits.amax(1) + p.amax(1).log()).sum(dtype=torch.float64)
             p[rows, tc] -= 1  # d loss / d logits, times n
-            torch.mm(p, w, out=grad_h[s : s + chunk])
-            grad_w.addmm_(p.T, hc)
+            if low is None:
+                torch.mm(p, w, out=grad_h[s : s + chunk])
+                grad_w.addmm_(p.T, hc)
+            else:
+                pl = p.to(low)
+                grad_h[s : s + chunk] = pl @ wm
+                grad_w += pl.T @ hc
         ctx.save_for_backward(grad_h, grad_w)
         ctx.n = max(1, n)
         return (total / ctx.n).to(h.dtype)
@@ -69,7 +81,7 @@ class _ChunkedSoftmaxCE(torch.autograd.Function):
     def backward(ctx, grad):
         grad_h, grad_w = ctx.saved_tensors
         scale = grad / ctx.n
-        return grad_h * scale, grad_w * scale, None
+        return grad_h * scale, grad_w * scale, None, None
 
 
 def candidate_cross_entropy(model, valid) -> float | None:

@@ -230,6 +230,26 @@ def test_the_chunked_full_softmax_gives_cross_entropys_loss_and_gradients():
         assert full_softmax_loss(h, w, t).item() == pytest.approx(ref.item(), rel=1e-6)
 
 
+def test_the_chunked_full_softmax_under_bf16_autocast_takes_bf16_products_and_stays_close():
+    from recsys_core.training.losses import full_softmax_loss
+
+    g = torch.Generator().manual_seed(1)
+    h = torch.randn(600, 32, generator=g, requires_grad=True)
+    w = torch.randn(3000, 32, generator=g, requires_grad=True)
+    t = torch.randint(0, 3000, (600,), generator=g)
+    ref = torch.nn.functional.cross_entropy(h @ w.T, t)
+    ref.backward()
+    gh, gw = h.grad.clone(), w.grad.clone()
+    h.grad = w.grad = None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = full_softmax_loss(h, w, t)
+    loss.backward()
+    assert loss.dtype == torch.float32 and h.grad.dtype == w.grad.dtype == torch.float32
+    assert loss.item() != ref.item() and loss.item() == pytest.approx(ref.item(), rel=2e-3)  # bf16 products
+    for mine, theirs in ((h.grad, gh), (w.grad, gw)):
+        assert 0 < float((mine - theirs).norm() / theirs.norm()) < 0.02
+
+
 def test_bert4rec_reads_both_ways_ignores_padding_and_scores_from_a_mask_slot_after_the_history():
     model = zoo.make("bert4rec", 3, 30, {"hidden": 16, "max_len": 8, "dropout": 0.0, "heads": 2})
     model.eval()

@@ -18,7 +18,8 @@ from recsys_core.jobs.manager import JobManager
 from recsys_core.jobs.work import submit_training
 from recsys_core.runs import catalog, zoo
 from recsys_core.runs.store import Store
-from recsys_core.training.devices import amp_dtype, describe_device, pick_device
+from recsys_core.training import devices
+from recsys_core.training.devices import amp_dtype, amp_plan, describe_device, pick_device
 from recsys_core.training.fitting import fit_model
 from tests.helpers import planted, planted_split
 
@@ -55,17 +56,44 @@ def test_a_training_on_an_absent_device_is_refused_before_it_is_queued(tmp_path)
     assert Store().runs() == []  # refused before a run row was written
 
 
-def test_mixed_precision_is_off_on_the_cpu_and_changes_nothing_there():
+def test_mixed_precision_on_the_cpu_is_bf16_where_the_cpu_has_it_and_says_so_where_not(monkeypatch):
     cpu = torch.device("cpu")
-    assert amp_dtype(catalog.config_for("mf", {"amp": "bf16"}), cpu) is None
     assert amp_dtype(catalog.config_for("mf", {"amp": "fp16"}), torch.device("cuda")) == torch.float16
-    runs = []
-    for amp in ("off", "bf16"):
-        m = zoo.make("mf", syn().n_users, syn().n_items, {**QUICK, "amp": amp, "device": "cpu"})
+    assert amp_plan(catalog.config_for("mf", {"amp": "fp16"}), cpu) == (None, "fp16 asked, CUDA only: full precision")
+
+    def losses(amp: str) -> tuple[list[float], str]:
+        over = {"epochs": 2, "max_len": 10, "hidden": 16, "amp": amp, "device": "cpu"}
+        m = zoo.make("sasrec", syn().n_users, syn().n_items, over)  # linear layers, attention, the full softmax
         h = fit_model(m, syn_split().train, syn_split())
-        assert "mixed precision" not in h.device and h.device == f"CPU, {torch.get_num_threads()} torch thread"
-        runs.append([e["train_loss"] for e in h.epochs])
-    assert runs[0] == runs[1]
+        assert h.status == "done", h.message
+        return [e["train_loss"] for e in h.epochs], h.device
+
+    plain, said = losses("off")
+    assert said.startswith("CPU, ") and "precision" not in said
+    monkeypatch.setattr(devices, "cpu_bf16", lambda: False)  # a CPU without bf16: full precision, said
+    assert amp_dtype(catalog.config_for("mf", {"amp": "bf16"}), cpu) is None
+    same, said = losses("bf16")
+    assert same == plain and said.endswith("bf16 asked, this CPU has no bf16 instructions: full precision")
+    monkeypatch.setattr(devices, "cpu_bf16", lambda: True)  # one with them: bf16 products, close figures
+    assert amp_dtype(catalog.config_for("mf", {"amp": "bf16"}), cpu) == torch.bfloat16
+    low, said = losses("bf16")
+    assert said.endswith("bf16 mixed precision") and low != plain
+    assert np.allclose(low, plain, rtol=0.05), (low, plain)
+
+
+@pytest.mark.parametrize("name", ["ncf", "autorec", "cdae", "embnet", "sasrec", "gru4rec", "bert4rec"])
+def test_every_neural_model_trains_on_the_cpu_in_bf16(name, monkeypatch):
+    monkeypatch.setattr(devices, "cpu_bf16", lambda: True)  # emulated where the CPU lacks it: slow, same maths
+    over = {"epochs": 1, "device": "cpu", "amp": "bf16"}
+    if name == "ncf":
+        over["pretrain_epochs"] = (1,)
+    if name in ("sasrec", "gru4rec", "bert4rec"):
+        over.update(max_len=10, hidden=16)
+    cfg = catalog.config_for(name, over)
+    m = zoo.make(name, syn().n_users, syn().n_items, cfg=cfg, item_features=syn().genre_matrix)
+    h = fit_model(m, syn_split().train, syn_split())
+    assert h.status == "done" and np.isfinite(h.epochs[-1]["train_loss"]), h.message
+    assert h.device.endswith("bf16 mixed precision")
 
 
 def test_devices_command_lists_what_torch_sees_and_checks(capsys):
