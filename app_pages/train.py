@@ -16,7 +16,8 @@ from recsys_core.runs import zoo
 from recsys_core.runs.catalog import SPLIT_TUNED, neural_models, split_of
 from recsys_core.runs.reports import closest_sweep
 from recsys_core.sweeps.registry import all_sweeps
-from recsys_core.training.devices import cpu_bf16, describe_device, pick_device
+from recsys_core.training import devices
+from recsys_core.training.devices import describe_device, pick_device
 
 MODELS = neural_models()
 CURVES_EVERY = 4.0  # seconds between redraws of the live curves (the progress bar: every second)
@@ -55,8 +56,8 @@ with left:
     split = split_of([protocol])
     cfg = zoo.config_for(model, dataset=ds.name, split=split)  # this dataset's and split's shipped defaults
     split_note = st.container()  # filled once the settings are read
-    device = pick_device().type
-    ov = config_form(model, cfg, ds.has_genres, mixed=device == "cuda" or (device == "cpu" and cpu_bf16()))
+    kind = pick_device().type
+    ov = config_form(model, cfg, ds.has_genres, mixed=kind == "cuda" or (kind == "cpu" and devices.cpu_bf16()))
     own = SPLIT_TUNED.get(split or "", {}).get(model, {})
     if own:  # a split with its own shipped settings: said, never put in the person's sliders unasked
         shipped = "; ".join(shown(model, k, v) for k, v in own.items())

@@ -4,8 +4,9 @@ Device picked once (`devices.pick_device`: CUDA, then MPS, then CPU, or as asked
 that is not there is a ConfigError); everything seeded (same seed, same history on
 the CPU), every random draw from a generator on the run's device; optional mixed precision
 on CUDA (bf16 or fp16 with a gradient scaler) and on a CPU with bf16 instructions (bf16);
-the objective keeps the data on the device and batches by indexing; Adam or SGD with momentum, weight decay, cosine annealing with warm restarts; an optional moving
-average of the weights; early stopping on a validation metric with the best weights
+the objective keeps the data on the device and batches by indexing; Adam or SGD with
+momentum, weight decay, cosine annealing with warm restarts; an optional moving average of
+the weights; early stopping on a validation metric with the best weights
 restored; per-epoch history; callbacks for progress; a cancel token checked every few
 batches; status "diverged" when the loss stops being finite; GPU out-of-memory turned into
 a clear message.

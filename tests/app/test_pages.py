@@ -724,6 +724,19 @@ def test_train_page_draws_the_sequential_models_settings(built_store, monkeypatc
     assert at.slider(key="gru4rec:layers").value == zoo.config_for("gru4rec").layers
 
 
+def test_train_page_offers_mixed_precision_only_where_this_machine_has_it(built_store, monkeypatch, tmp_path):
+    """On the CPU the setting appears where the CPU has bf16 instructions, and is kept out of the
+    way where it would only say "full precision"."""
+    from recsys_core.training import devices
+
+    for has, shown in ((False, False), (True, True)):
+        monkeypatch.setattr(devices, "cpu_bf16", lambda has=has: has)
+        at, _ = train_page(built_store, monkeypatch, tmp_path / str(has), "sasrec")
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(s.key == "sasrec:amp" for s in at.selectbox) == shown
+    assert at.selectbox(key="sasrec:amp").label == "Mixed precision"
+
+
 def test_train_page_says_a_splits_own_defaults_and_resets_to_them(built_store, monkeypatch, tmp_path):
     """Under the temporal split SASRec ships with torch's start: the page says so without
     changing the person's sliders, and Reset to defaults takes that split's settings and keeps
