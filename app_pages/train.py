@@ -56,8 +56,7 @@ with left:
     split = split_of([protocol])
     cfg = zoo.config_for(model, dataset=ds.name, split=split)  # this dataset's and split's shipped defaults
     split_note = st.container()  # filled once the settings are read
-    kind = pick_device().type
-    ov = config_form(model, cfg, ds.has_genres, mixed=kind == "cuda" or (kind == "cpu" and devices.cpu_bf16()))
+    ov = config_form(model, cfg, ds.has_genres, mixed=devices.bf16_here(pick_device()))
     own = SPLIT_TUNED.get(split or "", {}).get(model, {})
     if own:  # a split with its own shipped settings: said, never put in the person's sliders unasked
         shipped = "; ".join(shown(model, k, v) for k, v in own.items())

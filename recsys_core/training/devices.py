@@ -147,6 +147,12 @@ def cpu_bf16() -> bool:
         return False
 
 
+def bf16_here(device: torch.device) -> bool:
+    """Whether bf16 mixed precision runs as asked on `device`: CUDA, or a CPU with bf16
+    instructions (`cpu_bf16`)."""
+    return device.type == "cuda" or (device.type == "cpu" and cpu_bf16())
+
+
 def amp_plan(cfg, device: torch.device) -> tuple[torch.dtype | None, str]:
     """(the autocast dtype of a run, or None; what the run's device line says of it). bf16 or
     fp16 on CUDA when asked for; bf16 on a CPU that has bf16 instructions (`cpu_bf16`); what
@@ -156,7 +162,7 @@ def amp_plan(cfg, device: torch.device) -> tuple[torch.dtype | None, str]:
         return None, ""
     if device.type == "cuda":
         return (torch.bfloat16 if mode == "bf16" else torch.float16), f"{mode} mixed precision"
-    if device.type == "cpu" and mode == "bf16" and cpu_bf16():
+    if mode == "bf16" and bf16_here(device):
         return torch.bfloat16, "bf16 mixed precision"
     why = "this CPU has no bf16 instructions" if device.type == "cpu" and mode == "bf16" else "CUDA only"
     return None, f"{mode} asked, {why}: full precision"
