@@ -41,7 +41,7 @@ from recsys_core.training.loop import Callback
 
 PACKAGE = Path(__file__).resolve().parent.parent  # recsys_core: the code a Ray job carries
 # the tasks' OpenMP threads wait as the driver's do (a Ray worker may load torch before this package)
-_WAIT_POLICY = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+_WAIT_POLICY = {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ}
 ADDRESS_ENV = "RECSYS_RAY_ADDRESS"  # where the app's Sweeps page sends a sweep to
 
 

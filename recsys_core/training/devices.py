@@ -49,8 +49,9 @@ def thread_count() -> int:
     the order of torch's sums and so a run's figures (SASRec on ml-100k, 5 epochs, HR@10
     0.638 with one thread, 0.646 with two), so a shipped model gives the same figures on a
     busy machine as on an idle one. Busy cores no longer call for fewer threads: with the
-    OpenMP threads waiting passively (`recsys_core.WAIT_POLICY`), two threads beside a
-    busy-loop process on 2 cores train as fast as one (docs/benchmarks.md, "Under load")."""
+    OpenMP threads sleeping after a short spin (`recsys_core.WAIT_POLICY`), two threads beside a
+    busy-loop process on 2 cores train in about 1.3x their idle time, one thread in about the
+    same time (docs/benchmarks.md, "Under load")."""
     raw = os.environ.get("RECSYS_THREADS", "").strip()
     if raw:
         try:

@@ -169,29 +169,34 @@ def test_threads_are_one_per_core_whatever_the_load_and_can_be_set(monkeypatch):
     for asked in (1, 2, 64):
         pool = PoolExecutor(asked)
         assert pool.workers * pool.threads <= max(cores, 1)
-    # OpenMP's waiting threads sleep: set before torch loads, unless the environment named a policy
-    assert os.environ["OMP_WAIT_POLICY"] and recsys_core.WAIT_POLICY in (
-        "passive",
-        os.environ["OMP_WAIT_POLICY"].lower(),
+    # OpenMP's waiting threads sleep after a short spin: set before torch loads, unless named
+    assert os.environ["OMP_WAIT_POLICY"] and recsys_core.WAIT_POLICY.startswith(
+        ("passive", os.environ["OMP_WAIT_POLICY"].lower(), "unknown")
     )
 
 
-def test_the_wait_policy_is_passive_in_a_fresh_process_and_a_given_one_is_kept():
+def test_the_wait_policy_is_a_short_spin_then_sleep_in_a_fresh_process_and_a_given_one_is_kept():
     import subprocess
     import sys
 
-    code = "import recsys_core, os, torch; print(recsys_core.WAIT_POLICY, os.environ['OMP_WAIT_POLICY'])"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["passive", "PASSIVE"]
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
-        capture_output=True,
-        text=True,
-        check=True,
+    import recsys_core
+
+    code = (
+        "import recsys_core, os, torch; "
+        "print(recsys_core.WAIT_POLICY, '|', os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'))"
     )
-    assert out.stdout.split() == ["active", "ACTIVE"]  # a person's setting is never replaced
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+
+    def said(**more) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", code], env={**env, **more}, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    assert said() == f"passive after {recsys_core.SPIN_COUNT} spins | PASSIVE {recsys_core.SPIN_COUNT}"
+    # a person's setting of either is never replaced, nor overridden by a spin count of ours
+    assert said(OMP_WAIT_POLICY="ACTIVE") == "active | ACTIVE None"
+    assert said(OMP_WAIT_POLICY="PASSIVE") == "passive | PASSIVE None"
+    assert said(GOMP_SPINCOUNT="0") == "unset after 0 spins | None 0"
     first = "import torch, recsys_core; print(recsys_core.WAIT_POLICY)"
     out = subprocess.run([sys.executable, "-c", first], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.startswith("unknown")
