@@ -50,8 +50,8 @@ def thread_count() -> int:
     0.638 with one thread, 0.646 with two), so a shipped model gives the same figures on a
     busy machine as on an idle one. Busy cores no longer call for fewer threads: with the
     OpenMP threads sleeping after a short spin (`recsys_core.WAIT_POLICY`), two threads beside a
-    busy-loop process on 2 cores train in about 1.3x their idle time, one thread in about the
-    same time (docs/benchmarks.md, "Under load")."""
+    busy-loop process on 2 cores train in about 1.6x their idle time, one thread in about its
+    idle time (docs/benchmarks.md, "Under load")."""
     raw = os.environ.get("RECSYS_THREADS", "").strip()
     if raw:
         try:

@@ -52,8 +52,9 @@ class _ChunkedSoftmaxCE(torch.autograd.Function):
     (`log p_t = l_t - logsumexp`, and `logsumexp = max - log p_max`, p_max >= 1/items, so
     nothing underflows). With `low` (bf16) the products read bf16 copies of `h` and `w`, and
     the softmax reads their bf16 logits and writes the bf16 gradient the next two products
-    read (it sums in float32): no copy of a chunk between dtypes, 1.6x faster a chunk than
-    softmax in float32 then a copy (`python benchmarks/bench_sequential.py`, the loss alone).
+    read (it sums in float32): no copy of a chunk between dtypes. Against softmax in float32
+    then a copy: a chunk 1.6x faster on one thread, the whole loss 1.1x on two (`python
+    benchmarks/bench_sequential.py`, docs/benchmarks.md "Mixed precision on the CPU").
     The loss reads p_max rounded to bf16 (a relative error under 2^-8: under 0.004 in a
     row's loss); the gradient is the one the float32 softmax rounded to bf16 gave."""
 
