@@ -1,11 +1,12 @@
 """What made training collapse under load, measured: the same short training (5 epochs of
 SASRec on ml-100k, `train sasrec --set epochs=5`, fixed patience) with torch's OpenMP threads
-spinning while they wait (`OMP_WAIT_POLICY=ACTIVE`, what torch gets by default) or sleeping
-(`PASSIVE`), or spinning for a bounded count first (`GOMP_SPINCOUNT`, which libgomp reads
-over the policy: 300,000, about 3 ms, is its count when no policy is named), on an idle
-machine and beside one busy-loop process, with two threads and with one. Prints wall and CPU seconds (user + system, the
-child's own) and the test HR@10 under full ranking: the wait policy must not change it, the
-thread count may.
+spinning while they wait (`OMP_WAIT_POLICY=ACTIVE`), sleeping at once (`PASSIVE` with
+`GOMP_SPINCOUNT=0`), or spinning for a bounded count first (`GOMP_SPINCOUNT=N`, which
+libgomp reads over the policy; 300,000, about 3 ms, is its own count when no policy is
+named, what torch gets by default), on an idle machine and beside one busy-loop process,
+with two threads and with one. Prints wall and CPU seconds (user + system, the child's own)
+and the test HR@10 under full ranking: the wait policy must not change it, the thread count
+may.
 
     python benchmarks/bench_wait_policy.py [--model sasrec] [--epochs 5] [--dataset ml-100k]
         [--spins 0,300000,30000,10000,3000,1000]
