@@ -74,15 +74,20 @@ class Interactions:
         out[users[keep], length - 1 - back[keep]] = items[keep] + 1
         return out
 
-    def windows(self, length: int, order: str = "time", seed: int = 0, latest: bool = False) -> np.ndarray:
+    def windows(
+        self, length: int, order: str = "time", seed: int = 0, latest: bool = False, times: bool = False
+    ) -> np.ndarray:
         """int64 [n_windows, length]: every user's whole history cut, from the latest back,
         into windows of `length` items that overlap by one, left-padded with 0 (item id + 1),
         so that reading each window's items up to every position and predicting the next
         makes every interaction but a user's first a target exactly once. Users with fewer
         than two interactions give none. Ordered as `sequences`. `latest`: only each user's
-        latest window (their latest `length` items), one a user."""
+        latest window (their latest `length` items), one a user. `times`: the same windows
+        holding each item's timestamp instead of its id (0 in the padding)."""
         step = length - 1
         users, items, counts, back = self._by_user(order, seed)
+        if times:
+            items = self.timestamps[self._ordered(order, seed)].astype(np.int64) - 1  # the + 1 below undoes it
         n_win = np.where(counts >= 2, (counts - 2) // step + 1, 0)
         first = np.concatenate([[0], np.cumsum(n_win)[:-1]])
         out = np.zeros((int(n_win.sum()), length), dtype=np.int64)

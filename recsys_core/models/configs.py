@@ -175,6 +175,10 @@ ORDERS = ("time", "shuffle-ties", "shuffle")
 BATCHINGS = ("random", "by-length")
 # which windows of a user's history train the sequential models: all of it, or the latest only
 WINDOWS = ("every", "latest")
+# what each position of a sequential model learns to predict: the next item, or any item of the
+# next item's run of equal timestamps not yet read, each equally (their order in the log is noise)
+TARGETS = ("next", "ties")
+TIE_TARGETS_MAX = 16  # items of a run of equal timestamps one position's target spreads over at most
 # the attention models' blocks: SASRec's (the residual from the normalised input, a ReLU
 # feed-forward layer), or LiGR's (Borisyuk et al. 2025, arXiv 2502.03417; the layers of
 # eSASRec, arXiv 2508.06450): pre-norm attention and a SwiGLU feed-forward layer, each added
@@ -233,6 +237,19 @@ class SequentialParams(TrainParams):
         " SASRec+ trains, Klenitskiy and Vasilev 2023)",
         added=True,
     )
+    targets: str = param(
+        "next",
+        choices=TARGETS,
+        help="each position predicts the next item, or (full softmax only) spreads its target over the next"
+        f" item's run of equal timestamps not yet read (at most {TIE_TARGETS_MAX}): ratings given in the same"
+        " second have no order",
+        added=True,
+    )
+
+    def problems(self) -> str | None:
+        if self.targets == "ties" and self.loss != "full":
+            return "targets=ties spreads the target of the full softmax: it needs loss=full"
+        return None
 
 
 def _heads_divide(cfg) -> str | None:
@@ -269,7 +286,7 @@ class SASRecConfig(SequentialParams):
     )
 
     def problems(self) -> str | None:
-        return _heads_divide(self)
+        return _heads_divide(self) or super().problems()
 
 
 @dataclass(frozen=True)
@@ -279,7 +296,7 @@ class GRU4RecConfig(SequentialParams):
     def problems(self) -> str | None:
         if self.batching != "random":
             return "GRU4Rec's state runs through the padding before a history: its batches stay random"
-        return None
+        return super().problems()
 
 
 @dataclass(frozen=True)
@@ -295,6 +312,11 @@ class BERT4RecConfig(SASRecConfig):
         max_open=True,
         help="share of a window's items hidden for the model to fill in",
     )
+
+    def problems(self) -> str | None:
+        if self.targets != "next":
+            return "BERT4Rec fills in hidden items, not the next one: targets=ties is for SASRec and GRU4Rec"
+        return super().problems()
 
 
 BLEND_GRID = 1_000  # weightings a blend tries on validation at most (each ranks every item for every user)

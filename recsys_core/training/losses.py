@@ -29,17 +29,24 @@ def gbce_loss(pos: torch.Tensor, neg: torch.Tensor, n_items: int, t: float) -> t
     return (beta * F.softplus(-pos) + F.softplus(neg).sum(1)).mean()
 
 
-def full_softmax_loss(h: torch.Tensor, w: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def full_softmax_loss(
+    h: torch.Tensor, w: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
     """Mean cross-entropy of `targets` under a softmax of `h @ w.T` (every item): on the CPU
     computed a few hundred rows at a time with its gradients in the same pass
     (`_ChunkedSoftmaxCE`), which never holds the [rows, items] logits, nor their gradient,
     in memory; under the CPU's bf16 autocast its three products and the softmax's output are
-    bf16 (the softmax and the loss sum in float32); elsewhere (CUDA, MPS) `F.cross_entropy`."""
+    bf16 (the softmax and the loss sum in float32); elsewhere (CUDA, MPS) `F.cross_entropy`.
+    With `weights` ([rows, k], each row summing to 1) `targets` is [rows, k]: each row's
+    target is that distribution over its k items (a weight of 0 marks an unused slot)."""
     if h.device.type == "cpu" and torch.is_grad_enabled():
         low = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
         with torch.autocast("cpu", enabled=False):
-            return _ChunkedSoftmaxCE.apply(h.float(), w.float(), targets, torch.bfloat16 if low else None)
-    return F.cross_entropy(h @ w.T, targets)
+            return _ChunkedSoftmaxCE.apply(h.float(), w.float(), targets, torch.bfloat16 if low else None, weights)
+    if weights is None:
+        return F.cross_entropy(h @ w.T, targets)
+    logits = (h @ w.T).float()
+    return (torch.logsumexp(logits, 1) - (logits.gather(1, targets) * weights).sum(1)).mean()
 
 
 class _ChunkedSoftmaxCE(torch.autograd.Function):
@@ -59,7 +66,7 @@ class _ChunkedSoftmaxCE(torch.autograd.Function):
     row's loss); the gradient is the one the float32 softmax rounded to bf16 gave."""
 
     @staticmethod
-    def forward(ctx, h, w, targets, low=None):
+    def forward(ctx, h, w, targets, low=None, weights=None):
         n = h.shape[0]
         chunk = max(16, min(256, (1 << 20) // max(1, w.shape[0])))  # a chunk's logits: about 4 MB at most
         grad_h, grad_w = torch.empty_like(h), torch.zeros_like(w)
@@ -67,13 +74,17 @@ class _ChunkedSoftmaxCE(torch.autograd.Function):
         hm, wm = (h.to(low), w.to(low)) if low is not None else (h, w)
         for s in range(0, n, chunk):
             hc, tc = hm[s : s + chunk], targets[s : s + chunk]
-            rows = torch.arange(len(tc))
             logits = hc @ wm.T
             p = torch.softmax(logits, 1)  # bf16 in and out under `low`, float32 inside
-            total -= (logits[rows, tc].float() - logits.amax(1).float() + p.amax(1).float().log()).sum(
-                dtype=torch.float64
-            )
-            p[rows, tc] -= 1  # d loss / d logits, times n
+            log_norm = logits.amax(1).float() - p.amax(1).float().log()  # logsumexp of each row
+            if weights is None:
+                rows = torch.arange(len(tc))
+                total -= (logits[rows, tc].float() - log_norm).sum(dtype=torch.float64)
+                p[rows, tc] -= 1  # d loss / d logits, times n
+            else:
+                wc = weights[s : s + chunk]
+                total -= ((logits.gather(1, tc).float() * wc).sum(1) - log_norm).sum(dtype=torch.float64)
+                p.scatter_add_(1, tc, -wc.to(p.dtype))  # the target distribution subtracted
             if low is None:
                 torch.mm(p, w, out=grad_h[s : s + chunk])
                 grad_w.addmm_(p.T, hc)
@@ -88,7 +99,7 @@ class _ChunkedSoftmaxCE(torch.autograd.Function):
     def backward(ctx, grad):
         grad_h, grad_w = ctx.saved_tensors
         scale = grad / ctx.n
-        return grad_h * scale, grad_w * scale, None, None
+        return grad_h * scale, grad_w * scale, None, None, None
 
 
 def candidate_cross_entropy(model, valid) -> float | None:

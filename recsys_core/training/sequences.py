@@ -5,9 +5,11 @@ over the item catalogue (`NextItem.item_loss`).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
+from recsys_core.models.configs import TIE_TARGETS_MAX
 from recsys_core.training.batches import Batches, Objective
 from recsys_core.training.losses import candidate_cross_entropy, full_softmax_loss, gbce_loss
 
@@ -30,10 +32,15 @@ class NextItem(Objective):
 
     def setup(self, model, train, cfg, generator):
         super().setup(model, train, cfg, generator)
-        windows = train.windows(cfg.max_len + self.window_extra, cfg.order, cfg.seed, cfg.windows == "latest")
+        args = (cfg.max_len + self.window_extra, cfg.order, cfg.seed, cfg.windows == "latest")
+        windows = train.windows(*args)
         self.seqs = torch.as_tensor(windows, device=self.device)
         self.lengths = (self.seqs > 0).sum(1)
         self.n_items = model.n_items
+        ties = getattr(cfg, "targets", "next") == "ties"
+        self.runs = (
+            torch.as_tensor(tie_runs(windows, train.windows(*args, times=True)), device=self.device) if ties else None
+        )
 
     def epoch_batches(self):
         if self.cfg.batching != "by-length":
@@ -54,6 +61,9 @@ class NextItem(Objective):
         inputs, targets = seqs[:, :-1], seqs[:, 1:]
         states = self.model.encode(inputs)
         real = (targets > 0) & (inputs > 0)  # a user's first item has nothing before it: never a target
+        if self.runs is not None:
+            items, weights = tie_targets(seqs, self.runs[batch[0]][:, -seqs.shape[1] :])
+            return full_softmax_loss(states[real], self.model.item_vectors(), items[real] - 1, weights[real])
         return self.item_loss(states, targets - 1, real)
 
     def item_loss(self, states: torch.Tensor, targets: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
@@ -87,6 +97,33 @@ class NextItem(Objective):
 
     def valid_loss(self, valid):
         return candidate_cross_entropy(self.model, valid)
+
+
+def tie_runs(items: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """int16 [windows, length]: for each column of `items` (windows, 0 the padding) how many
+    columns from it on hold items of the same timestamp (`times`, the same windows'), itself
+    included: 1 where the next item is later; 0 in the padding."""
+    runs = np.zeros(items.shape, dtype=np.int16)
+    runs[:, -1] = items[:, -1] > 0
+    for c in range(items.shape[1] - 2, -1, -1):
+        same = (times[:, c] == times[:, c + 1]) & (items[:, c + 1] > 0)
+        runs[:, c] = np.where(items[:, c] > 0, np.where(same, runs[:, c + 1] + 1, 1), 0)
+    return runs
+
+
+def tie_targets(seqs: torch.Tensor, runs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each input position's target spread over the run of equal timestamps its next item
+    starts (`tie_runs`, at most TIE_TARGETS_MAX items), each equally: ([windows, length - 1,
+    k] item ids + 1, [windows, length - 1, k] weights summing to 1 where the next item is real)."""
+    span = runs[:, 1:].long().clamp(max=TIE_TARGETS_MAX)  # the run the target column starts
+    k = max(1, int(span.max()))
+    width = seqs.shape[1]
+    offsets = torch.arange(k, device=seqs.device)
+    cols = (torch.arange(1, width, device=seqs.device)[:, None] + offsets).clamp(max=width - 1)  # [length - 1, k]
+    items = seqs[:, cols]  # [windows, length - 1, k]
+    used = offsets < span[..., None]
+    weights = used / span.clamp(min=1)[..., None]
+    return torch.where(used, items, seqs[:, 1:, None]), weights.float()
 
 
 class MaskedItem(NextItem):

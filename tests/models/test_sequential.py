@@ -250,6 +250,96 @@ def test_the_chunked_full_softmax_under_bf16_autocast_takes_bf16_products_and_st
         assert 0 < float((mine - theirs).norm() / theirs.norm()) < 0.02
 
 
+def test_a_weighted_full_softmax_gives_the_cross_entropy_of_each_rows_target_distribution():
+    from recsys_core.training.losses import full_softmax_loss
+
+    g = torch.Generator().manual_seed(2)
+    n_items = 3000  # 500 rows make several chunks
+    h = torch.randn(500, 16, generator=g, requires_grad=True)
+    w = torch.randn(n_items, 16, generator=g, requires_grad=True)
+    t = torch.randint(0, n_items, (500, 4), generator=g)
+    t[:, 3] = t[:, 0]  # an unused slot repeating a used item must not take its weight
+    weights = torch.rand(500, 4, generator=g)
+    weights[:, 3] = 0
+    weights[:7, 1:] = 0  # some rows a single target
+    weights = weights / weights.sum(1, keepdim=True)
+    logits = h @ w.T
+    ref = (torch.logsumexp(logits, 1) - (logits.gather(1, t) * weights).sum(1)).mean()
+    ref.backward()
+    gh, gw = h.grad.clone(), w.grad.clone()
+    h.grad = w.grad = None
+    loss = full_softmax_loss(h, w, t, weights)
+    loss.backward()
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-6)
+    torch.testing.assert_close(h.grad, gh, rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(w.grad, gw, rtol=1e-4, atol=1e-7)
+    one_hot = torch.zeros(500, 4)
+    one_hot[:, 0] = 1  # one target a row: the plain loss
+    assert full_softmax_loss(h, w, t, one_hot).item() == pytest.approx(
+        full_softmax_loss(h, w, t[:, 0]).item(), rel=1e-6
+    )
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = full_softmax_loss(h, w, t, weights)
+    assert low.item() != ref.item() and low.item() == pytest.approx(ref.item(), rel=2e-3)
+    with torch.no_grad():  # the plain path (CUDA's) computes the same
+        assert full_softmax_loss(h, w, t, weights).item() == pytest.approx(ref.item(), rel=1e-5)
+
+
+def test_tie_targets_spread_a_position_over_the_unread_rest_of_its_next_items_second():
+    from recsys_core.training.sequences import tie_runs, tie_targets
+
+    # user 0 rates 5 at time 1, then 6, 7 and 8 in the same second (time 2), then 9 at time 3
+    inter = _rows([0] * 5 + [1] * 2, [5, 6, 7, 8, 9, 1, 2], [1, 2, 2, 2, 3, 4, 4])
+    items, times = inter.windows(6), inter.windows(6, times=True)
+    assert items.tolist() == [[0, 6, 7, 8, 9, 10], [0, 0, 0, 0, 2, 3]]
+    assert times.tolist() == [[0, 1, 2, 2, 2, 3], [0, 0, 0, 0, 4, 4]]
+    runs = tie_runs(items, times)
+    assert runs.tolist() == [[0, 1, 3, 2, 1, 1], [0, 0, 0, 0, 2, 1]]
+    ids, weights = tie_targets(torch.as_tensor(items), torch.as_tensor(runs))
+    spread = [{int(i) - 1: round(float(p), 3) for i, p in zip(ids[0, j], weights[0, j]) if p > 0} for j in range(1, 5)]
+    # after 5: any of 6, 7, 8 (their order in the log is noise); after 6: 7 or 8, not 6 again; after 8: 9
+    assert spread == [{6: 0.333, 7: 0.333, 8: 0.333}, {7: 0.5, 8: 0.5}, {8: 1.0}, {9: 1.0}]
+    assert [round(float(p), 3) for p in weights[1, 4] if p > 0] == [1.0]  # user 1: 1 then 2, one target
+    assert torch.allclose(weights.sum(-1)[torch.as_tensor(items[:, 1:] > 0)], torch.tensor(1.0))
+
+
+def test_tie_targets_need_the_full_softmax_and_a_next_item_model():
+    with pytest.raises(ConfigError, match="needs loss=full"):
+        zoo.make("sasrec", 3, 10, {"targets": "ties", "loss": "softmax"})
+    with pytest.raises(ConfigError, match="BERT4Rec fills in hidden items"):
+        zoo.make("bert4rec", 3, 10, {"targets": "ties", "loss": "full"})
+    assert zoo.make("gru4rec", 3, 10, {"targets": "ties", "loss": "full"}).cfg.targets == "ties"
+
+
+def test_tie_targets_learn_that_a_seconds_items_come_in_any_order():
+    # every user reads 0, then rates 1 and 2 in the same second, in the row order the log
+    # happened to keep: 1 first for 30 users, 2 first for 10. With the next item as the target
+    # the model after 0 prefers 1 (3:1); with the second's items as the target, neither
+    rows = ([], [], [])
+    for u in range(40):
+        first, second = (1, 2) if u < 30 else (2, 1)
+        for item, ts in ((0, 0), (first, 1), (second, 1), (3 + u % 5, 2)):
+            rows[0].append(u)
+            rows[1].append(item)
+            rows[2].append(ts)
+    inter = _rows(*rows, n_users=40, n_items=8)
+    gaps = {}
+    for targets in ("next", "ties"):
+        torch.manual_seed(0)
+        # an output table of its own: with so few items a tied one also serves as what 1 and 2
+        # read as inputs, and the tiny fit settles off its optimum (float32: 0.6 where 1.0 is best)
+        cfg = {"max_len": 4, "hidden": 16, "epochs": 100, "batch_size": 40, "dropout": 0.0, "tied": False}
+        model = zoo.make("sasrec", 40, 8, {**cfg, "loss": "full", "targets": targets, "lr": 0.01, "amp": "off"})
+        model.prepare(inter)
+        fit_model(model, inter)
+        model.eval()
+        with torch.no_grad():
+            # the state after item 0, where training read it (the causal mask hides what follows)
+            p = torch.softmax(model.encode(torch.tensor([[0, 1, 2, 3]]))[0, 1] @ model.item_vectors().T, 0)
+        gaps[targets] = float(p[1] / p[2])
+    assert 2.5 < gaps["next"] < 3.5 and 0.9 < gaps["ties"] < 1.1, gaps
+
+
 def test_bert4rec_reads_both_ways_ignores_padding_and_scores_from_a_mask_slot_after_the_history():
     model = zoo.make("bert4rec", 3, 30, {"hidden": 16, "max_len": 8, "dropout": 0.0, "heads": 2})
     model.eval()
