@@ -63,7 +63,10 @@ class _ChunkedSoftmaxCE(torch.autograd.Function):
     then a copy: a chunk 1.6x faster on one thread, the whole loss 1.1x on two (`python
     benchmarks/bench_sequential.py`, docs/benchmarks.md "Mixed precision on the CPU").
     The loss reads p_max rounded to bf16 (a relative error under 2^-8: under 0.004 in a
-    row's loss); the gradient is the one the float32 softmax rounded to bf16 gave."""
+    row's loss); the gradient is the one the float32 softmax rounded to bf16 gave. With
+    `weights` each row's target is a distribution over its k `targets`: the loss reads their
+    weighted logits, and the weights are subtracted from the softmax (scatter-added, so an
+    unused slot of weight 0 that repeats an item takes nothing from it)."""
 
     @staticmethod
     def forward(ctx, h, w, targets, low=None, weights=None):
