@@ -175,8 +175,7 @@ ORDERS = ("time", "shuffle-ties", "shuffle")
 BATCHINGS = ("random", "by-length")
 # which windows of a user's history train the sequential models: all of it, or the latest only
 WINDOWS = ("every", "latest")
-# what each position of a sequential model learns to predict: the next item, or any item of the
-# next item's run of equal timestamps not yet read, each equally (their order in the log is noise)
+# what a sequential model's position predicts: the next item, or its second's unread items, each equally
 TARGETS = ("next", "ties")
 TIE_TARGETS_MAX = 16  # items of a run of equal timestamps one position's target spreads over at most
 # the attention models' blocks: SASRec's (the residual from the normalised input, a ReLU
