@@ -26,7 +26,10 @@ class NextItem(Objective):
     softmax over every item; or gSASRec's generalised BCE against `n_negatives` uniform
     negatives of each window, shared by its positions (as gSASRec samples them). A
     batch is a set of windows, in a random order or (`batching="by-length"`) of similar
-    lengths, cut to the longest of them; padded positions carry no loss."""
+    lengths, cut to the longest of them; padded positions carry no loss. With
+    `targets="ties"` (full softmax) a position's target is spread over the next item's run of
+    equal timestamps not yet read (`tie_targets`): in a log whose ties are in no real order,
+    the items of one second are equally the next."""
 
     window_extra = 1  # a window holds max_len inputs and the item after the last
 
