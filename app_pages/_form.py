@@ -90,7 +90,12 @@ HINTS: dict[str, dict] = {
         "label": "Training windows",
         "format_func": {"every": "the whole history", "latest": "the latest window only"}.get,
     },
+    "targets": {
+        "label": "Targets",
+        "format_func": {"next": "the next item", "ties": "the next item's second"}.get,
+    },
     "batching@gru4rec": {"hidden": True},  # its state runs through padding: random batches only
+    "targets@bert4rec": {"hidden": True},  # it fills in hidden items: the next item only
     "positional": {"label": "Positions"},  # a longer label is cut off beside its toggle
     "sampler": {"label": "Negative sampler"},
     "optimizer": {"label": "Optimizer"},
