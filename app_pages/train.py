@@ -13,7 +13,7 @@ from recsys_core.evaluation.splits import describe
 from recsys_core.jobs.access import AccessDenied
 from recsys_core.jobs.work import submit_training
 from recsys_core.runs import zoo
-from recsys_core.runs.catalog import SPLIT_TUNED, neural_models, split_of
+from recsys_core.runs.catalog import SPLIT_TUNED, TUNED, neural_models, split_of
 from recsys_core.runs.reports import closest_sweep
 from recsys_core.sweeps.registry import all_sweeps
 from recsys_core.training import devices
@@ -57,13 +57,14 @@ with left:
     cfg = zoo.config_for(model, dataset=ds.name, split=split)  # this dataset's and split's shipped defaults
     split_note = st.container()  # filled once the settings are read
     ov = config_form(model, cfg, ds.has_genres, mixed=devices.bf16_here(pick_device()))
-    own = SPLIT_TUNED.get(split or "", {}).get(model, {})
-    if own:  # a split with its own shipped settings: said, never put in the person's sliders unasked
+    own = SPLIT_TUNED.get(split or "", {}).get(model, {}) if split else TUNED.get(ds.name, {}).get(model, {})
+    if own:  # a split's or dataset's own shipped settings: said, never put in the person's sliders unasked
         shipped = "; ".join(shown(model, k, v) for k, v in own.items())
         differs = any(ov.get(k) != v for k, v in own.items())
+        where = f"Under the {split} split" if split else f"On {ds.name}"
+        picked = "that split's own validation" if split else "this dataset's leave-one-out validation"
         split_note.caption(
-            f":material/info: Under the {split} split the shipped {model} differs from its default, as that "
-            f"split's own validation picked: **{shipped}**"
+            f":material/info: {where} the shipped {model} differs from its default, as {picked} picked: **{shipped}**"
             + (". Your settings differ: Reset to defaults takes it." if differs else ".")
         )
 

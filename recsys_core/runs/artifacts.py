@@ -149,7 +149,9 @@ def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu", read: b
     protocols = run.meta.get("protocols") or build_protocols(name)
     train = train_data(ds, protocols)
     feats = ds.genre_matrix if ds.has_genres else None
-    model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats, split=split_of(protocols))
+    model = zoo.make(
+        name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats, split=split_of(protocols), dataset=ds.name
+    )
     if not zoo.is_neural(name):
         state = store.load_arrays(run.key, "state") if model.keeps_state else None
         if state is not None:

@@ -126,7 +126,7 @@ def _leave_one_out(
     one scoring pass for every ranking protocol asked: (model, history, top lists, per-user
     ranks); the figures go into `metrics` and the timings into `seconds`."""
     split = splits.loo_split(ds, seed=seed)
-    model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats)
+    model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats, dataset=ds.name)
     if seed == 0:  # the shipped runs are on the default split
         _stored_parts(model, store, ds, temporal=False)
     t = time.perf_counter()
@@ -160,7 +160,7 @@ def _temporal(
     or (figures, its top lists, its per-user ranks)). A sequential model reads the validation window before
     the test, not retrained. `split`: whose shipped settings a blend's components take (`split_of`)."""
     ts = temporal_split(ds, seed=seed, **(temporal or {}))
-    m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats, split=split)
+    m = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats, split=split, dataset=ds.name)
     if not temporal and seed == 0:  # the shipped temporal runs are on the default split
         _stored_parts(m, store, ds, temporal=True)
     t = time.perf_counter()
@@ -225,5 +225,5 @@ def _refit(name: str, ds: Dataset, fitted: Recommender, history: History, cfg, t
     the epochs `fitted`'s validation picked, closed-form ones as they are. The callbacks see
     it as a second training (the run's history stays the validated fit's)."""
     rcfg = fitted.refit_config(history) if zoo.is_neural(name) else cfg
-    m = zoo.make(name, ds.n_users, ds.n_items, cfg=rcfg, item_features=feats)
+    m = zoo.make(name, ds.n_users, ds.n_items, cfg=rcfg, item_features=feats, dataset=ds.name)
     return m, fit_model(m, train, None, callbacks, cancel)

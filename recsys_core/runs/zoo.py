@@ -45,19 +45,20 @@ def make(
     cfg=None,
     item_features=None,
     split: str | None = None,
+    dataset: str | None = None,
 ) -> Recommender:
     """A fresh, unfitted model (neural weights initialised from the config's seed); `split`:
-    the split it will be trained on (`catalog.split_of`), whose shipped settings it and a
-    blend's components take."""
+    the split it will be trained on (`catalog.split_of`), and `dataset` the dataset (by name),
+    whose shipped settings it and a blend's components take."""
     entry(name)
-    cfg = cfg if cfg is not None else config_for(name, overrides, split=split)
+    cfg = cfg if cfg is not None else config_for(name, overrides, dataset, split)
     cls = CLASSES[name]
     if cls is Blend:  # its components at their shipped defaults, with the blend's seed (or each of its seeds)
         parts, groups = [], []
         for g, c in enumerate(cfg.components):
             for seed in (cfg.seeds or (cfg.seed,)) if is_neural(c) else (None,):
                 over = None if seed is None else {"seed": seed}
-                parts.append(make(c, n_users, n_items, over, item_features=item_features, split=split))
+                parts.append(make(c, n_users, n_items, over, item_features=item_features, split=split, dataset=dataset))
                 groups.append(g)
         return Blend(n_users, n_items, cfg, parts, groups)
     if is_neural(name):

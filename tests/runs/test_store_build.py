@@ -327,3 +327,22 @@ def test_a_dataset_tuned_default_keys_its_own_shipped_runs_and_labels_them_defau
     assert catalog.shipped_key(ds, "sasrec") != before  # a new default is a new shipped run
     assert catalog.describe_changes("sasrec", {"max_len": 200}, ds.name) == "defaults"
     assert catalog.describe_changes("sasrec", {"max_len": 50}, ds.name) == "max_len=50"
+
+
+def test_a_dataset_tuned_default_reaches_the_blends_components_on_leave_one_out_only(monkeypatch):
+    from recsys_core.evaluation.protocols import TEMPORAL
+    from recsys_core.runs import catalog
+
+    ds = synthetic(users=30, items=20, seed=1)
+    blend_before, temporal_before = catalog.shipped_key(ds, "blend"), catalog.temporal_key(ds, "blend")
+    monkeypatch.setitem(catalog.TUNED, ds.name, {"sasrec": {"hidden": 24, "lr": 0.002}})
+    blend = zoo.make("blend", ds.n_users, ds.n_items, dataset=ds.name)
+    sasrec = blend.parts[blend.part_names.index("sasrec")]
+    assert (sasrec.cfg.hidden, sasrec.cfg.lr) == (24, 0.002)  # the blend mixes the SASRec shipped on ds
+    elsewhere = zoo.make("blend", ds.n_users, ds.n_items)  # another dataset: the model's own defaults
+    assert elsewhere.parts[elsewhere.part_names.index("sasrec")].cfg.hidden == zoo.entry("sasrec").config.hidden
+    assert catalog.shipped_key(ds, "blend") != blend_before  # its components changed: a new shipped blend
+    # picked on leave-one-out validation: the temporal split keeps its own settings
+    temporal = catalog.config_for("sasrec", dataset=ds.name, split=TEMPORAL)
+    assert temporal.hidden == zoo.entry("sasrec").config.hidden and temporal.init == "torch"
+    assert catalog.temporal_key(ds, "blend") == temporal_before
