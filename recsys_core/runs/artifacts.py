@@ -149,8 +149,9 @@ def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu", read: b
     protocols = run.meta.get("protocols") or build_protocols(name)
     train = train_data(ds, protocols)
     feats = ds.genre_matrix if ds.has_genres else None
+    dataset = _components_dataset(run, ds, cfg, protocols)
     model = zoo.make(
-        name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats, split=split_of(protocols), dataset=ds.name
+        name, ds.n_users, ds.n_items, cfg=cfg, item_features=feats, split=split_of(protocols), dataset=dataset
     )
     if not zoo.is_neural(name):
         state = store.load_arrays(run.key, "state") if model.keeps_state else None
@@ -178,6 +179,15 @@ def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu", read: b
     model.to(torch.device(device))
     model.eval()
     return model
+
+
+def _components_dataset(run: Run, ds: Dataset, cfg, protocols) -> str | None:
+    """The dataset whose own settings a stored run's model takes: `ds.name`, or None for a
+    blend stored before a dataset's own settings (`catalog.TUNED`) reached a blend's
+    components, which then mixed the models' defaults (its key says which)."""
+    if zoo.entry(run.model).family != "blend" or run.key == run_key(ds, run.model, cfg, protocols):
+        return ds.name
+    return None if run.key == run_key(ds, run.model, cfg, protocols, tuned=False) else ds.name
 
 
 def _advice(run: Run, ds: Dataset) -> str:

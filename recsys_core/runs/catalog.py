@@ -266,9 +266,11 @@ def build_protocols(name: str) -> list[str]:
 # ------------------------------------------------------------------ run keys
 
 
-def run_key(ds: Dataset, name: str, cfg, protocols) -> str:
+def run_key(ds: Dataset, name: str, cfg, protocols, tuned: bool = True) -> str:
+    """A run's cache key; `tuned=False`: as it was before a dataset's own settings
+    (`TUNED`) reached a blend's components (how a blend stored then is recognised)."""
     protocol_part = "+".join(sorted(protocols)).replace("loo-", "")
-    settings = settings_hash(name, cfg, split_of(protocols), ds.name)
+    settings = settings_hash(name, cfg, split_of(protocols), ds.name if tuned else None)
     return cache_key(ds.fingerprint, name, settings + "-" + protocol_part)[:120]
 
 

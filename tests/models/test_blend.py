@@ -315,3 +315,26 @@ def test_the_temporal_split_trains_with_its_own_shipped_settings_and_keys_them(m
     assert out.result.history.best_row()["sasrec_run"] == run.id  # the temporal SASRec, loaded, not trained
     assert artifacts.load_model(store, out.run, ds).parts[0].cfg.init == "torch"  # reloaded as it was made
     assert zoo.make("blend", ds.n_users, ds.n_items, cfg=cfg).parts[0].cfg.init == "normal"  # leave-one-out
+
+
+def test_a_blend_stored_before_its_datasets_own_settings_reloads_as_it_was_made(monkeypatch, tmp_path):
+    """A dataset's tuned settings (`TUNED`) reach a blend's components on leave-one-out; a
+    blend stored before them mixed the defaults and still reloads with them (its key says
+    so), while one stored after reloads with the tuned components."""
+    from recsys_core.runs import artifacts
+    from recsys_core.runs.life import ensure_run
+    from recsys_core.runs.store import Store
+
+    ds = planted()
+    store = Store(tmp_path)
+    cfg = catalog.config_for("blend", {"components": ("sasrec", "ease"), "step": 0.5})
+    cheap = {"epochs": 2, "patience": 1, "hidden": 16}
+    monkeypatch.setattr(catalog, "TUNED", {})  # before: no settings of its own for this dataset
+    before = ensure_run(store, ds, "blend", cfg, ["full"])
+    assert before.run.status == "done", before.run.error
+    monkeypatch.setattr(catalog, "TUNED", {ds.name: {"sasrec": cheap}})  # then ds's own, hidden 16
+    after = ensure_run(store, ds, "blend", cfg, ["full"])
+    assert after.run.status == "done" and after.run.id != before.run.id  # a new shipped blend
+    default = zoo.entry("sasrec").config.hidden
+    assert artifacts.load_model(store, before.run, ds).parts[0].cfg.hidden == default  # as it was made
+    assert artifacts.load_model(store, after.run, ds).parts[0].cfg.hidden == 16
