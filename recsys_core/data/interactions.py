@@ -85,9 +85,9 @@ class Interactions:
         latest window (their latest `length` items), one a user. `times`: the same windows
         holding each item's timestamp instead of its id (0 in the padding)."""
         step = length - 1
-        users, items, counts, back = self._by_user(order, seed)
+        users, items, counts, back = self._by_user(order, seed, times)
         if times:
-            items = self.timestamps[self._ordered(order, seed)].astype(np.int64) - 1  # the + 1 below undoes it
+            items = items.astype(np.int64) - 1  # the + 1 below undoes it
         n_win = np.where(counts >= 2, (counts - 2) // step + 1, 0)
         first = np.concatenate([[0], np.cumsum(n_win)[:-1]])
         out = np.zeros((int(n_win.sum()), length), dtype=np.int64)
@@ -98,11 +98,11 @@ class Interactions:
         out[first[users[edge]] + k[edge] - 1, 0] = items[edge] + 1
         return out[first[n_win > 0]] if latest else out
 
-    def _by_user(self, order: str, seed: int):
-        """(users, items) sorted by user then `order`, each user's count, and per row how
-        many of its user's rows come after it (0 for the latest)."""
+    def _by_user(self, order: str, seed: int, times: bool = False):
+        """(users, items; `times`: their timestamps instead) sorted by user then `order`, each
+        user's count, and per row how many of its user's rows come after it (0 for the latest)."""
         rows = self._ordered(order, seed)
-        users, items = self.users[rows], self.items[rows]
+        users, items = self.users[rows], (self.timestamps if times else self.items)[rows]
         counts = np.bincount(users, minlength=self.n_users)
         back = np.cumsum(counts)[users] - 1 - np.arange(len(rows))
         return users, items, counts, back

@@ -40,7 +40,7 @@ class NextItem(Objective):
         self.seqs = torch.as_tensor(windows, device=self.device)
         self.lengths = (self.seqs > 0).sum(1)
         self.n_items = model.n_items
-        ties = getattr(cfg, "targets", "next") == "ties"
+        ties = cfg.targets == "ties"
         self.runs = (
             torch.as_tensor(tie_runs(windows, train.windows(*args, times=True)), device=self.device) if ties else None
         )
