@@ -127,7 +127,7 @@ BERT4REC_DEFAULT = BERT4RecConfig(max_len=50, loss="full", batch_size=128, lr=0.
 # leave-one-out runs on that dataset (a blend's components among them) are trained with them
 # (docs/results.md, "A wider SASRec on ml-1m" and "Weight averaging picked again"):
 # - SASRec, both datasets: validating and keeping a moving average of the weights (half-life one
-#   epoch) validates above the plain weights in every seed tried (ml-1m NDCG@10 0.195 / 0.194
+#   epoch) validates above the plain weights in every seed tried (ml-1m NDCG@10 0.195 / 0.196
 #   against 0.186 / 0.185; ml-100k 0.139 / 0.126 / 0.132 against 0.122 / 0.119 / 0.131);
 # - ml-1m SASRec twice as wide at a lower learning rate (0.186 / 0.185 / 0.187 against 0.180 each;
 #   at the default 0.005 the width stays at popularity; on ml-100k it validates level);
