@@ -14,11 +14,11 @@ import time
 
 import torch
 from _common import table
+from bench_sequential import training_setup
 
 from recsys_core.data import load_dataset
 from recsys_core.evaluation.splits import loo_split
-from recsys_core.runs import catalog, zoo
-from recsys_core.training import objectives
+from recsys_core.runs import catalog
 from recsys_core.training.devices import use_threads
 
 
@@ -27,14 +27,7 @@ def step_times(ds, split, layers: int, steps: int) -> tuple[float, float, int]:
     three warm-up steps, and the steps of an epoch, for GRU4Rec at `ds`'s shipped settings
     with `layers` GRU layers."""
     cfg = catalog.config_for("gru4rec", {"layers": layers}, dataset=ds.name)
-    torch.manual_seed(0)
-    model = zoo.make("gru4rec", ds.n_users, ds.n_items, cfg=cfg)
-    model.prepare(split.train)
-    obj = objectives.OBJECTIVES[model.objective]()
-    obj.setup(model, split.train, cfg, torch.Generator().manual_seed(0))
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    batches = list(obj.epoch_batches())
-    model.train()
+    model, obj, opt, batches = training_setup("gru4rec", ds, split, cfg)
 
     def whole(b):
         opt.zero_grad()

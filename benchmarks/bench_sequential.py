@@ -41,10 +41,10 @@ def plain():
         sequences.full_softmax_loss, sequential.Dropout = loss, drop
 
 
-def step_time(name: str, ds, split, steps: int, bf16: bool = False) -> tuple[float, int]:
-    """Seconds per training step (after three warm-up steps) and the steps of an epoch; `bf16`:
-    under the CPU's bf16 autocast, as the training loop runs `amp="bf16"` there."""
-    cfg = zoo.config_for(name)
+def training_setup(name: str, ds, split, cfg=None):
+    """A seeded model of `name` (at `cfg`, else its shipped default) in training mode on
+    `split`'s training part: the model, its objective, Adam, and one epoch's batches."""
+    cfg = cfg or zoo.config_for(name)
     torch.manual_seed(0)
     model = zoo.make(name, ds.n_users, ds.n_items, cfg=cfg)
     model.prepare(split.train)
@@ -53,6 +53,13 @@ def step_time(name: str, ds, split, steps: int, bf16: bool = False) -> tuple[flo
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     batches = list(obj.epoch_batches())
     model.train()
+    return model, obj, opt, batches
+
+
+def step_time(name: str, ds, split, steps: int, bf16: bool = False) -> tuple[float, int]:
+    """Seconds per training step (after three warm-up steps) and the steps of an epoch; `bf16`:
+    under the CPU's bf16 autocast, as the training loop runs `amp="bf16"` there."""
+    _, obj, opt, batches = training_setup(name, ds, split)
 
     def run(bs):
         for b in bs:
