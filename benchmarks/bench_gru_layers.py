@@ -2,9 +2,10 @@
 and with more: the whole step (embedding, recurrence, output layer, full softmax, Adam) and
 the recurrence alone (the GRU's forward and backward over a batch of embedded sequences).
 Same seed, same batches, measured in one run, so the ratio against one layer is the cost of
-the extra layers.
+the extra layers. `--amp off,bf16` times each in float32 and under the CPU's bf16 autocast (as
+the training loop runs `amp="bf16"`), so the ratio is also what mixed precision gives.
 
-    python benchmarks/bench_gru_layers.py [--dataset ml-1m] [--layers 1,2] [--steps 20]
+    python benchmarks/bench_gru_layers.py [--dataset ml-1m] [--layers 1,2] [--amp off] [--steps 20]
 """
 
 from __future__ import annotations
@@ -19,26 +20,30 @@ from bench_sequential import training_setup
 from recsys_core.data import load_dataset
 from recsys_core.evaluation.splits import loo_split
 from recsys_core.runs import catalog
-from recsys_core.training.devices import use_threads
+from recsys_core.training.devices import cpu_bf16, use_threads
 
 
-def step_times(ds, split, layers: int, steps: int) -> tuple[float, float, int]:
+def step_times(ds, split, layers: int, steps: int, amp: str = "off") -> tuple[float, float, int]:
     """Seconds per whole training step and per recurrence (forward + backward), both after
     three warm-up steps, and the steps of an epoch, for GRU4Rec at `ds`'s shipped settings
-    with `layers` GRU layers."""
-    cfg = catalog.config_for("gru4rec", {"layers": layers}, dataset=ds.name)
+    with `layers` GRU layers, under `amp` (off, or bf16: the CPU's bf16 autocast)."""
+    cfg = catalog.config_for("gru4rec", {"layers": layers, "amp": amp}, dataset=ds.name)
     model, obj, opt, batches = training_setup("gru4rec", ds, split, cfg)
+    half = amp == "bf16"
 
     def whole(b):
         opt.zero_grad()
-        obj.loss(b).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=half):
+            loss = obj.loss(b)
+        loss.backward()
         opt.step()
 
     x = model.item_emb(torch.randint(1, ds.n_items + 1, (cfg.batch_size, cfg.max_len))).detach()
 
     def recurrence(_):
-        states, _ = model.gru(x)
-        states.sum().backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=half):
+            states, _ = model.gru(x)
+        states.float().sum().backward()
 
     out = []
     for fn in (whole, recurrence):
@@ -55,18 +60,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="ml-1m")
     ap.add_argument("--layers", default="1,2")
+    ap.add_argument("--amp", default="off", help="off, bf16 or off,bf16 (bf16 needs a CPU with bf16 instructions)")
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
     threads = use_threads()
+    amps = args.amp.split(",")
+    if "bf16" in amps and not cpu_bf16():
+        raise SystemExit("this CPU has no bf16 instructions (AVX512-BF16 or AMX): --amp off only")
     ds = load_dataset(args.dataset)
     split = loo_split(ds, seed=0)
     rows, first = [], None
-    for layers in (int(v) for v in args.layers.split(",")):
-        whole, rec, n = step_times(ds, split, layers, args.steps)
+    for layers, amp in ((int(v), a) for v in args.layers.split(",") for a in amps):
+        whole, rec, n = step_times(ds, split, layers, args.steps, amp)
         first = first or whole
         rows.append(
             {
                 "layers": layers,
+                "amp": amp,
                 "whole step ms": f"{whole * 1e3:.0f}",
                 "recurrence ms": f"{rec * 1e3:.0f}",
                 "recurrence share": f"{rec / whole:.0%}",

@@ -135,6 +135,13 @@ def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="train, evaluate and cache the shipped models")
     add_dataset_arg(b)
     b.add_argument("--models", help="comma-separated subset (default: all shipped)")
+    b.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="models trained at once, each in its own process on its share of the cores (--threads or"
+        " RECSYS_THREADS: the whole budget); default one after the other in this process",
+    )
     b.add_argument("--with-sweeps", action="store_true", help="then run every shipped sweep")
     b.add_argument(
         "--temporal", action="store_true", help="then the same models under the global temporal split (own runs)"

@@ -158,6 +158,8 @@ def cmd_build(args) -> int:
     device = build_device(ds)
     skipped = not_offered(ds, device)
     models = args.models.split(",") if args.models else models_for(ds, device)
+    if args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: at least one")
     for name in models:
         check_model(name)
         if name in skipped:
@@ -165,6 +167,12 @@ def cmd_build(args) -> int:
     for name, why in skipped.items():
         if not args.models:
             print(f"{name}: not built on {ds.name}: it {why}", file=sys.stderr)
+    if args.workers > 1:
+        from recsys_core.training.devices import share_cores, thread_count
+
+        workers, threads = share_cores(args.workers, thread_count())
+        fewer = f" (of {args.workers} asked: one a core at most)" if workers < args.workers else ""
+        print(f"{workers} models at once{fewer}, {threads} torch thread(s) each", file=sys.stderr)
     for protocol in [None, *(["temporal"] if args.temporal else [])]:
         where = " under the temporal split" if protocol else ""
         if [m for m in missing_models(store, ds, protocol) if m in models]:  # something to train: only now torch
@@ -175,7 +183,7 @@ def cmd_build(args) -> int:
                 secs = "" if out.cached else f" in {out.run.seconds or 0:.1f}s"
                 print(f"[{j}/{n}] {name:<11} {state}{secs}{where}", file=sys.stderr, flush=True)
 
-            build(ds, models, store, progress, protocol=protocol)
+            build(ds, models, store, progress, protocol=protocol, workers=args.workers)
         else:
             print(f"all {len(models)} models cached{where}", file=sys.stderr)
     if args.with_sweeps:

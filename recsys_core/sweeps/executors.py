@@ -12,8 +12,6 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import torch
-
 from recsys_core.data import Dataset, load_dataset
 from recsys_core.errors import RecsysError
 from recsys_core.runs.catalog import run_key
@@ -21,6 +19,7 @@ from recsys_core.runs.life import Outcome, RunLife, ensure_run
 from recsys_core.runs.store import Store
 from recsys_core.sweeps.search import MedianPruner, TpeSearch
 from recsys_core.sweeps.spec import Sweep
+from recsys_core.training.devices import set_process_threads, share_cores
 
 # ------------------------------------------------------------------ running
 
@@ -67,12 +66,11 @@ class PoolExecutor:
     name = "pool"
 
     def __init__(self, workers: int):
-        self.workers = max(1, min(workers, os.cpu_count() or 1))
-        self.threads = max(1, (os.cpu_count() or 1) // self.workers)
+        self.workers, self.threads = share_cores(workers, os.cpu_count() or 1)
 
     def pool(self) -> cf.ProcessPoolExecutor:
         ctx = mp.get_context("spawn")
-        return cf.ProcessPoolExecutor(self.workers, ctx, initializer=_set_threads, initargs=(self.threads,))
+        return cf.ProcessPoolExecutor(self.workers, ctx, initializer=set_process_threads, initargs=(self.threads,))
 
     @contextmanager
     def session(self, run: SweepRun):
@@ -101,11 +99,6 @@ class PoolExecutor:
                         )
 
             yield batch
-
-
-def _set_threads(n: int) -> None:
-    os.environ["RECSYS_THREADS"] = str(n)  # what every fit in this worker uses (train.use_threads)
-    torch.set_num_threads(n)
 
 
 def finished_before(store: Store, ds: Dataset, sweep: Sweep, key: str) -> Outcome | None:

@@ -96,6 +96,21 @@ def return_freed_memory() -> bool:
     return _MALLOC_SET
 
 
+def share_cores(workers: int, cores: int | None = None) -> tuple[int, int]:
+    """(workers, torch threads each) for a pool of worker processes on `cores` (default: the
+    usable cores): at most one worker a core, and workers x threads never more than the cores,
+    so no two trainings fight over a core."""
+    cores = cores or usable_cores()
+    workers = max(1, min(workers, cores))
+    return workers, max(1, cores // workers)
+
+
+def set_process_threads(n: int) -> None:
+    """Every fit in this process (a pool's worker) trains on `n` torch threads."""
+    os.environ["RECSYS_THREADS"] = str(n)  # what `use_threads` reads at each fit
+    torch.set_num_threads(n)
+
+
 def use_threads() -> int:
     """Apply `thread_count()` to torch (process-wide) and return it."""
     n = thread_count()

@@ -23,6 +23,7 @@ from recsys_core.runs.results import Results
 from recsys_core.runs.store import SCHEMA_VERSION, Store
 from recsys_core.sweeps.executors import run_sweep
 from recsys_core.sweeps.spec import Sweep, load_sweep_file
+from recsys_core.training.devices import share_cores, thread_count
 from tests.helpers import failing_middle_sweep
 
 
@@ -125,6 +126,33 @@ def test_two_processes_do_not_both_train(tmp_path):
         cached = pool.map(_train_same, [str(tmp_path), str(tmp_path)])
     assert sorted(cached) == [False, True]
     assert len(Store(tmp_path).runs()) == 1
+
+
+@pytest.mark.slow
+def test_a_build_in_two_processes_trains_each_model_once_and_the_blend_after_its_components(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_THREADS", "2")  # the whole budget: two workers of one thread
+    s = Store(tmp_path)
+    names = ["sasrec", "gru4rec", "ease", "blend"]  # the blend's components, trained by other workers
+    seen = []
+    outcomes = build(syn(), names, s, progress=lambda j, n, name, out: seen.append((j, n, name)), workers=2)
+    assert list(outcomes) == names and sorted(name for _, _, name in seen) == sorted(names)
+    assert [j for j, _, _ in seen] == [1, 2, 3, 4] and {n for _, n, _ in seen} == {4} and seen[-1][2] == "blend"
+    assert all(o.run.status == "done" for o in outcomes.values()) and not outcomes["blend"].cached
+    assert len(s.runs()) == len(names)  # no component trained twice: the blend's worker loaded them
+    assert outcomes["blend"].run.started >= max(outcomes[n].run.finished for n in names[:3])
+    assert share_cores(2, thread_count()) == (2, 1)
+    assert all(o.run.pid != os.getpid() for o in outcomes.values())  # each trained in a worker
+    for name in ("sasrec", "gru4rec"):  # the networks, on their share of the cores
+        assert outcomes[name].run.device.startswith("CPU, 1 torch thread"), outcomes[name].run.device
+    blend = Results(s, syn()).leaderboard()
+    assert "blend" in set(blend["model"])
+    assert all(o.cached for o in build(syn(), names, s, workers=2).values())  # a second build finds them all
+
+
+def test_workers_share_the_cores_out():
+    assert share_cores(1, 16) == (1, 16) and share_cores(4, 16) == (4, 4) and share_cores(3, 16) == (3, 5)
+    assert share_cores(3, 2) == (2, 1)  # one worker a core at most
+    assert share_cores(0, 2) == (1, 2)
 
 
 def _sweep():
