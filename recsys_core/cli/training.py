@@ -144,6 +144,18 @@ def _print_result(args, ds, protocols, res, run_id) -> int:
     return 0
 
 
+def check_workers(asked: int) -> None:
+    """`build --workers`: at least one; more than one says how the cores are shared out."""
+    if asked < 1:
+        raise ConfigError(f"--workers {asked}: at least one")
+    if asked > 1:
+        from recsys_core.training.devices import share_cores, thread_count
+
+        workers, threads = share_cores(asked, thread_count())
+        fewer = f" (of {asked} asked: one a core at most)" if workers < asked else ""
+        print(f"{workers} models at once{fewer}, {threads} torch thread(s) each", file=sys.stderr)
+
+
 def cmd_build(args) -> int:
     import time
 
@@ -152,14 +164,13 @@ def cmd_build(args) -> int:
     from recsys_core.runs.results import Results
     from recsys_core.runs.store import Store
 
+    check_workers(args.workers)
     t = time.perf_counter()
     ds = load_dataset(args.dataset, fetch_missing=args.dataset in ("ml-100k", "ml-1m"))
     store = Store()
     device = build_device(ds)
     skipped = not_offered(ds, device)
     models = args.models.split(",") if args.models else models_for(ds, device)
-    if args.workers < 1:
-        raise ConfigError(f"--workers {args.workers}: at least one")
     for name in models:
         check_model(name)
         if name in skipped:
@@ -167,12 +178,6 @@ def cmd_build(args) -> int:
     for name, why in skipped.items():
         if not args.models:
             print(f"{name}: not built on {ds.name}: it {why}", file=sys.stderr)
-    if args.workers > 1:
-        from recsys_core.training.devices import share_cores, thread_count
-
-        workers, threads = share_cores(args.workers, thread_count())
-        fewer = f" (of {args.workers} asked: one a core at most)" if workers < args.workers else ""
-        print(f"{workers} models at once{fewer}, {threads} torch thread(s) each", file=sys.stderr)
     for protocol in [None, *(["temporal"] if args.temporal else [])]:
         where = " under the temporal split" if protocol else ""
         if [m for m in missing_models(store, ds, protocol) if m in models]:  # something to train: only now torch

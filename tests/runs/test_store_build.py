@@ -149,6 +149,28 @@ def test_a_build_in_two_processes_trains_each_model_once_and_the_blend_after_its
     assert all(o.cached for o in build(syn(), names, s, workers=2).values())  # a second build finds them all
 
 
+@pytest.mark.slow
+def test_the_cli_builds_in_two_processes_and_says_how_the_cores_are_shared(monkeypatch, capsys):
+    from recsys_core.cli import main
+
+    monkeypatch.setenv("RECSYS_THREADS", "2")
+    assert main(["build", "--dataset", SRC, "--models", "popularity,ease", "--workers", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "2 models at once, 1 torch thread(s) each" in err and "popularity" in err and "ease" in err
+    assert {r.model for r in Store().runs()} == {"popularity", "ease"}
+    assert main(["build", "--dataset", SRC, "--models", "popularity,ease", "--workers", "3"]) == 0  # cached now
+    err = capsys.readouterr().err  # more workers than the budget: one a core at most
+    assert "2 models at once (of 3 asked: one a core at most)" in err and "all 2 models cached" in err
+
+
+def test_a_build_with_no_worker_is_refused_before_anything_loads(capsys):
+    from recsys_core.cli import main
+
+    assert main(["build", "--dataset", "ml-nonexistent", "--workers", "0"]) == 2
+    assert "--workers 0: at least one" in capsys.readouterr().err
+    assert Store().runs() == []
+
+
 def test_workers_share_the_cores_out():
     assert share_cores(1, 16) == (1, 16) and share_cores(4, 16) == (4, 4) and share_cores(3, 16) == (3, 5)
     assert share_cores(3, 2) == (2, 1)  # one worker a core at most
