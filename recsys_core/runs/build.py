@@ -45,7 +45,7 @@ def build(
     store.mark_interrupted()
     names = list(models or catalog.models_for(ds, pick_device().type))
     protocols = [TEMPORAL] if protocol == TEMPORAL else None
-    if workers > 1 and len(names) > 1:
+    if workers > 1 and len(names + _blend_parts(ds, names, protocols)) > 1:
         return _build_in_pool(ds, names, store, progress, protocols, workers)
     outcomes: dict[str, Outcome] = {}
     for j, name in enumerate(names):
@@ -67,17 +67,29 @@ def _backfill_ranks(store: Store, ds: Dataset, out: Outcome) -> None:
             load_ranks(store, out.run, ds)
 
 
+def _blend_parts(ds: Dataset, names: list[str], protocols) -> list[str]:
+    """The blend's components not among `names` (a blend asked for alone): in a pool they train
+    side by side before it, as the ones asked for do."""
+    if "blend" not in names:
+        return []
+    parts = catalog.shipped_config("blend", ds.name, protocols or catalog.build_protocols("blend")).components
+    return [c for c in parts if c not in names]
+
+
 def _build_in_pool(ds: Dataset, names: list[str], store: Store, progress, protocols, workers: int) -> dict:
     """`build` with the models in a pool of worker processes (spawned: each imports torch
     anew), each on its share of the cores; `progress` as each model ends, in the order they
-    end. The blend starts once the others have ended, so it finds its components stored
-    (its fit, like any run's, would otherwise count the wait for them)."""
+    end, the blend's components too where they were not asked for. The blend starts once the
+    others have ended, so it finds its components stored (its fit, like any run's, would
+    otherwise count the wait for them, or train them itself on one worker's share)."""
     workers, threads = share_cores(workers, thread_count())  # RECSYS_THREADS, if set, is the whole budget
+    first = [n for n in names if n != "blend"] + _blend_parts(ds, names, protocols)
+    last = [n for n in names if n == "blend"]
     ctx = mp.get_context("spawn")
     init = (threads, ds, str(store.root))
     outcomes: dict[str, Outcome] = {}
     with cf.ProcessPoolExecutor(workers, ctx, initializer=_start_worker, initargs=init) as pool:
-        for phase in ([n for n in names if n != "blend"], [n for n in names if n == "blend"]):
+        for phase in (first, last):
             futures = {pool.submit(_build_one, name, protocols): name for name in phase}
             for f in cf.as_completed(futures):
                 name = futures[f]
@@ -85,7 +97,7 @@ def _build_in_pool(ds: Dataset, names: list[str], store: Store, progress, protoc
                 outcomes[name] = out = Outcome(store.run(got["id"]), got["cached"])
                 _backfill_ranks(store, ds, out)
                 if progress:
-                    progress(len(outcomes), len(names), name, out)
+                    progress(len(outcomes), len(first) + len(last), name, out)
     return {name: outcomes[name] for name in names}
 
 

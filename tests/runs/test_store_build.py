@@ -147,6 +147,13 @@ def test_a_build_in_two_processes_trains_each_model_once_and_the_blend_after_its
     blend = Results(s, syn()).leaderboard()
     assert "blend" in set(blend["model"])
     assert all(o.cached for o in build(syn(), names, s, workers=2).values())  # a second build finds them all
+    alone = Store(tmp_path / "alone")  # the blend asked for alone: its components first, side by side
+    seen.clear()
+    out = build(syn(), ["blend"], alone, progress=lambda j, n, name, out: seen.append((j, n, name)), workers=2)
+    assert list(out) == ["blend"] and out["blend"].run.status == "done"
+    assert sorted(name for _, _, name in seen[:3]) == ["ease", "gru4rec", "sasrec"] and seen[3] == (4, 4, "blend")
+    parts = [r for r in alone.runs() if r.model != "blend"]
+    assert len(parts) == 3 and out["blend"].run.started >= max(r.finished for r in parts)  # not inside its fit
 
 
 @pytest.mark.slow
