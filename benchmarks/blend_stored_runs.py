@@ -10,7 +10,8 @@ validated, their scores standardised per user and mixed with every weighting on 
 blend's rule, `training.fitting`); the best is tested under `full` after the runs read the
 validation item, as the blend's components do. The five best weightings on validation are
 printed beside it, so a component's worth is read off the grid: the best row with its weight
-at 0 is the blend without it, at the same step.
+at 0 is the blend without it, at the same step. `--valid-only` stops before the test, so a
+choice between runs can be made on validation before any test is seen.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def main() -> None:
     ap.add_argument("--dataset", default="ml-1m")
     ap.add_argument("--step", type=float, default=0.1, help="the weights' grid step")
     ap.add_argument("--store", default=str(ROOT / "artifacts"))
+    ap.add_argument(
+        "--valid-only", action="store_true", help="validation only: the pick's test is not read (choose first)"
+    )
     args = ap.parse_args()
     ds, store = load_dataset(args.dataset), Store(args.store)
     runs = [store.run(i) for i in args.runs]
@@ -60,6 +64,9 @@ def main() -> None:
             f"  {' / '.join(f'{w:.2f}' for w in grid[j])}: HR@10 {found[j]['HR@10']:.4f}, NDCG@10 {found[j]['NDCG@10']:.4f}"
         )
     blend.weights = grid[order[0]]
+    if args.valid_only:
+        print(f"picked {' / '.join(f'{w:.2f}' for w in blend.weights)}; test not read (--valid-only)")
+        return
     blend.read(split.valid_rows)
     test = evaluate(blend, split, "full")
     print(
