@@ -138,14 +138,14 @@ BERT4REC_DEFAULT = BERT4RecConfig(max_len=50, loss="full", batch_size=128, lr=0.
 #   at the default 0.005 the width stays at popularity; on ml-100k it validates level);
 # - ml-1m GRU4Rec twice as wide at a lower learning rate, picked on full-ranking validation and
 #   averaged (0.179 / 0.184 / 0.186 wide, against 0.175 / 0.170 / 0.178); on ml-100k averaging
-#   validates GRU4Rec level (0.491 against 0.490 on its sampled candidates), so it keeps the default;
+#   validated GRU4Rec level (0.491 against 0.490 on its sampled candidates), so it kept the default then;
 # - ml-1m GRU4Rec with two GRU layers (twelfth pass): NDCG@10 0.195 / 0.198 / 0.192 in seeds 0-2,
 #   against 0.188 / 0.188 / 0.189 with one
 # - ml-100k GRU4Rec averaged too, once it stopped on full ranking (thirteenth pass): NDCG@10 0.129 /
 #   0.128 / 0.127 in seeds 0-2 against 0.126 / 0.124 / 0.127, the blend on it 0.1530 against 0.1517
 #   (on the sampled candidates it had validated level, eleventh pass)
 # GRU4Rec stays in float32: in bf16 its own validation was level on ml-1m (0.1944 / 0.1972 against
-# 0.1948 / 0.1976) but the blend built on it validated lower (0.2096 against 0.2115), and its epochs
+# 0.1948 / 0.1976) but the blend built on it validated lower (0.2096 against 0.2114), and its epochs
 # were no faster on two threads (docs/results.md, "GRU4Rec in bf16, and a build in parallel")
 _WIDE = {"hidden": 128, "lr": 0.002}
 _AVERAGED = {"average_half_life": 1.0}
