@@ -81,8 +81,12 @@ def _build_in_pool(ds: Dataset, names: list[str], store: Store, progress, protoc
     anew), each on its share of the cores; `progress` as each model ends, in the order they
     end, the blend's components too where they were not asked for. The blend starts once the
     others have ended, so it finds its components stored (its fit, like any run's, would
-    otherwise count the wait for them, or train them itself on one worker's share)."""
-    workers, threads = share_cores(workers, thread_count())  # RECSYS_THREADS, if set, is the whole budget
+    otherwise count the wait for them, or train them itself on one worker's share), and it
+    runs alone, on every core. The others keep their share to the end: a fit handed the idle
+    workers' cores as they come free would sum in another order from a moment that depends on
+    timing, and the same build would give other figures each time."""
+    budget = thread_count()  # RECSYS_THREADS, if set, is the whole budget
+    workers, threads = share_cores(workers, budget)
     first = [n for n in names if n != "blend"] + _blend_parts(ds, names, protocols)
     last = [n for n in names if n == "blend"]
     ctx = mp.get_context("spawn")
@@ -90,7 +94,8 @@ def _build_in_pool(ds: Dataset, names: list[str], store: Store, progress, protoc
     outcomes: dict[str, Outcome] = {}
     with cf.ProcessPoolExecutor(workers, ctx, initializer=_start_worker, initargs=init) as pool:
         for phase in (first, last):
-            futures = {pool.submit(_build_one, name, protocols): name for name in phase}
+            each = threads if phase is first else budget  # the blend, alone: every core
+            futures = {pool.submit(_build_one, name, protocols, each): name for name in phase}
             for f in cf.as_completed(futures):
                 name = futures[f]
                 got = f.result()
@@ -109,8 +114,9 @@ def _start_worker(threads: int, ds: Dataset, root: str) -> None:
     _WORKER.update(ds=ds, store=Store(root))
 
 
-def _build_one(name: str, protocols) -> dict:
-    """One model in a pool worker (top level, so the pool can pickle it): its run's id and
-    whether it was cached."""
+def _build_one(name: str, protocols, threads: int) -> dict:
+    """One model in a pool worker (top level, so the pool can pickle it) on `threads` torch
+    threads: its run's id and whether it was cached."""
+    set_process_threads(threads)
     out = ensure_run(_WORKER["store"], _WORKER["ds"], name, protocols=protocols)
     return {"id": out.run.id, "cached": out.cached}

@@ -111,6 +111,13 @@ def set_process_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
+def cpu_line() -> str:
+    """'CPU, 2 torch threads': the threads a fit in this process really has (`use_threads`
+    picked them)."""
+    n = torch.get_num_threads()
+    return f"CPU, {n} torch thread{'s' * (n != 1)}"
+
+
 def use_threads() -> int:
     """Apply `thread_count()` to torch (process-wide) and return it."""
     n = thread_count()

@@ -85,7 +85,7 @@ def _fit_blend(model: Blend, train: Interactions, valid, callbacks, cancel) -> H
         )
     if valid is not None and not isinstance(valid, (LooSplit, TemporalSplit)):
         return History(status="failed", message="a blend ranks: it is fitted on a leave-one-out or temporal split")
-    row, device = {"epoch": 1}, "cpu"
+    row, device = {"epoch": 1}, devices.cpu_line()  # where its scoring ran, when it trained no component
     for i, (name, part) in enumerate(zip(model.labels, model.parts)):
         if i in model.stored:  # trained already: loaded from its stored run, as it was validated
             row[f"{name}_run"] = model.stored[i]

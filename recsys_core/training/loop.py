@@ -29,7 +29,7 @@ from recsys_core.evaluation.scoring import evaluate_full_valid, evaluate_sampled
 from recsys_core.evaluation.splits import LooSplit
 from recsys_core.evaluation.temporal import TemporalSplit
 from recsys_core.models.base import History
-from recsys_core.training.devices import amp_plan, describe_device, pick_device
+from recsys_core.training.devices import amp_plan, cpu_line, describe_device, pick_device
 from recsys_core.training.objectives import OBJECTIVES
 
 CHECK_EVERY = 8  # batches between cancel checks and progress callbacks
@@ -107,9 +107,8 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
     split, its state (device, generator, scaler, best weights) would travel between pieces."""
     device = pick_device(cfg.device)
     history = History(device=describe_device(device))
-    if device.type == "cpu":  # the threads this fit really has (use_threads picked them)
-        n = torch.get_num_threads()
-        history.device = f"CPU, {n} torch thread{'s' * (n != 1)}"
+    if device.type == "cpu":
+        history.device = cpu_line()
     torch.manual_seed(cfg.seed)
     # every draw (shuffles, negatives, dropout masks, corruption) on the device it fills
     gen = torch.Generator(device=device).manual_seed(cfg.seed)

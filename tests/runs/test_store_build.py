@@ -144,6 +144,7 @@ def test_a_build_in_two_processes_trains_each_model_once_and_the_blend_after_its
     assert all(o.run.pid != os.getpid() for o in outcomes.values())  # each trained in a worker
     for name in ("sasrec", "gru4rec"):  # the networks, on their share of the cores
         assert outcomes[name].run.device.startswith("CPU, 1 torch thread"), outcomes[name].run.device
+    assert outcomes["blend"].run.device == "CPU, 2 torch threads"  # alone at the end: every core
     blend = Results(s, syn()).leaderboard()
     assert "blend" in set(blend["model"])
     assert all(o.cached for o in build(syn(), names, s, workers=2).values())  # a second build finds them all
