@@ -334,7 +334,9 @@ with right:
     )
     fig.update_layout(bargap=0.05)
     fig.update_xaxes(title=f"number of {'interactions' if ds.implicit else 'ratings'}", matches=None)
-    fig.update_yaxes(title="count (log scale)")
+    top = float(act["count"].max()) if len(act) else 1.0
+    ticks = [m * 10**e for e in range(int(np.log10(max(top, 1))) + 1) for m in (1, 2, 5) if m * 10**e <= top]
+    fig.update_yaxes(title="count (log scale)", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks])  # 200, not "2"
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     st.plotly_chart(fig, key="activity_hist")
     st.caption(
