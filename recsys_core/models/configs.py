@@ -24,7 +24,7 @@ def check_device_name(value: str) -> str | None:
     return None
 
 
-SCHEDULES = ("none", "cosine-restarts")
+SCHEDULES = ("none", "cosine-restarts", "cosine")  # restarts: the embedding-network study's; cosine: one, over `epochs`
 # what a leave-one-out validation ranks the held-out item against: the 99 uniform samples of
 # `loo-uniform`, or every item the user has not trained on (as `full` does at test time)
 VALIDATION_CANDIDATES = ("uniform", "full")
@@ -41,9 +41,7 @@ class TrainParams:
     weight_decay: float = param(0.0, min=0, max=1, log=True, help="L2 penalty on the weights")
     optimizer: str = param("adam", choices=OPTIMIZERS)
     momentum: float = param(0.9, min=0, max=1, max_open=True, help="SGD momentum")
-    schedule: str = param(
-        "none", choices=SCHEDULES, help="cosine annealing with warm restarts (the embedding-network study)"
-    )
+    schedule: str = param("none", choices=SCHEDULES, help="lr: constant, warm restarts, or one cosine to 0")
     restart_epochs: int = param(2, min=1, max=100, help="epochs per cosine cycle")
     patience: int = param(3, min=1, max=100, help="validation checks without improvement before stopping")
     average_half_life: float = param(

@@ -126,6 +126,8 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
         sched = None
         if cfg.schedule == "cosine-restarts":
             sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=cfg.restart_epochs * len(batches))
+        elif cfg.schedule == "cosine":  # one half-cosine over the whole fit, a step at a time
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * len(batches))
         regression = isinstance(valid, Interactions)
         watched = protocol("ratings" if regression else "full")  # every ranking protocol watches the same
         stopper = EarlyStopping(watched.mode, cfg.patience)

@@ -223,6 +223,15 @@ def test_early_stopping_restores_best_epoch():
     assert validate(m, syn_split())["NDCG@10"] == pytest.approx(best)
 
 
+def test_one_cosine_takes_the_learning_rate_from_lr_down_to_zero_over_the_fit():
+    _, h = fitted("mf", epochs="4", patience="10", schedule="cosine")
+    lrs = [e["lr"] for e in h.epochs]  # each epoch's at its end
+    assert len(lrs) == 4 and lrs[1] == pytest.approx(0.005)  # half-way through: half of lr 0.01
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] == pytest.approx(0.0, abs=1e-12)
+    _, flat = fitted("mf", epochs="2", patience="10")
+    assert [e["lr"] for e in flat.epochs] == [0.01, 0.01]
+
+
 def test_weight_average_unit():
     lin = torch.nn.Linear(1, 1, bias=False)
     torch.nn.init.zeros_(lin.weight)
