@@ -147,7 +147,7 @@ BERT4REC_DEFAULT = BERT4RecConfig(max_len=50, loss="full", batch_size=128, lr=0.
 # - ml-100k SASRec at lr 0.01 (fourteenth pass), for its speed: its validation is level (NDCG@10
 #   0.138 / 0.133 / 0.133 in seeds 0-2 on one thread against 0.139 / 0.126 / 0.132 at 0.005; seed 0
 #   on two threads 0.125 against 0.133) in fewer epochs (29 / 26 / 19 / 22 against 38 / 24 / 28 /
-#   35), and the build of the ml-100k blend with `--workers 2` fits in 60 s (55-59 s against 73);
+#   35), and the build of the ml-100k blend with `--workers 2` takes 0.8x the time (55-66 s);
 #   the price: the blend on it validates 0.002 lower on average (0.1545 / 0.1504 / 0.1523 / 0.1534
 #   against 0.1551 / 0.1530 / 0.1516 / 0.1586), within its seeds' spread, and its test did not move
 #   (p 0.97); GRU4Rec at 0.01 validated lower in two seeds of three and keeps 0.005
