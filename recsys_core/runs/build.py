@@ -90,7 +90,7 @@ def _build_in_pool(ds: Dataset, names: list[str], store: Store, progress, protoc
     first = [n for n in names if n != "blend"] + _blend_parts(ds, names, protocols)
     last = [n for n in names if n == "blend"]
     ctx = mp.get_context("spawn")
-    init = (threads, ds, str(store.root))
+    init = (ds, str(store.root))
     outcomes: dict[str, Outcome] = {}
     with cf.ProcessPoolExecutor(workers, ctx, initializer=_start_worker, initargs=init) as pool:
         for phase in (first, last):
@@ -106,11 +106,10 @@ def _build_in_pool(ds: Dataset, names: list[str], store: Store, progress, protoc
     return {name: outcomes[name] for name in names}
 
 
-_WORKER: dict = {}  # a pool worker's dataset and store (`_start_worker`)
+_WORKER: dict = {}  # a pool worker's dataset and store (`_start_worker`); its threads are set a job at a time
 
 
-def _start_worker(threads: int, ds: Dataset, root: str) -> None:
-    set_process_threads(threads)
+def _start_worker(ds: Dataset, root: str) -> None:
     _WORKER.update(ds=ds, store=Store(root))
 
 
