@@ -15,16 +15,18 @@ grouped by what they belong to (the full softmax, attention, linear layers, laye
 dropout, embeddings, the optimiser, the rest): where an epoch goes.
 
 `dropout`: the attention weights' dropout drawn as torch draws it inside
-`scaled_dot_product_attention` (Bernoulli) against uniform floats compared with p (what
-ships, `SelfAttention.dropped_weights`): ms per training step of each, on the same batches,
-in one process, the two arms taking turns (best of `--rounds`).
+`scaled_dot_product_attention` (Bernoulli), against every dropout mask drawn as uniform
+floats compared with p (`SelfAttention.dropped_weights`, shipped until 2026-12-04), and as
+16-bit draws, four from each 64-bit one (what ships, `models.dropout.keep_mask`): ms per
+training step of each at a dataset's shipped settings, on the same batches, in one process,
+the arms taking turns (best of `--rounds`).
 
 `scoring`: peak memory of scoring every ml-1m user at max_len 200 and 800 (the states are
 encoded in chunks whose attention fits a fixed budget, `SequentialRecommender.user_states`).
 
     python benchmarks/bench_long_sequences.py steps [--lengths 50,100,200,400] [--models sasrec,bert4rec,gru4rec]
     python benchmarks/bench_long_sequences.py profile [--model sasrec] [--length 200]
-    python benchmarks/bench_long_sequences.py dropout [--lengths 50,200] [--models sasrec,bert4rec]
+    python benchmarks/bench_long_sequences.py dropout [--lengths 50,200] [--models sasrec,bert4rec] [--dataset ml-1m]
     python benchmarks/bench_long_sequences.py scoring
 """
 
@@ -40,7 +42,7 @@ import time
 from _common import ROOT, table
 
 
-def _setup(model_name: str, length: int, threads: int, batching: str = "random"):
+def _setup(model_name: str, length: int, threads: int, batching: str = "random", dataset: str | None = None):
     import torch
 
     from recsys_core.data import load_dataset
@@ -49,9 +51,9 @@ def _setup(model_name: str, length: int, threads: int, batching: str = "random")
     from recsys_core.training import objectives
 
     torch.set_num_threads(threads)
-    ds = load_dataset("ml-1m")
+    ds = load_dataset(dataset or "ml-1m")
     split = loo_split(ds, seed=0)
-    cfg = zoo.config_for(model_name, {"max_len": length, "batching": batching})
+    cfg = zoo.config_for(model_name, {"max_len": length, "batching": batching}, dataset=dataset)
     torch.manual_seed(0)
     model = zoo.make(model_name, ds.n_users, ds.n_items, cfg=cfg)
     model.prepare(split.train)
@@ -114,36 +116,59 @@ def steps(lengths: list[int], models: list[str], threads: int) -> None:
     print(table(rows))
 
 
-def attention_dropout(lengths: list[int], models: list[str], threads: int, rounds: int, n_steps: int = 8) -> None:
+DROPOUT_ARMS = {  # arm: (the attention weights' dropout, how every other mask is drawn)
+    "torch": ("torch", "floats"),  # Bernoulli draws inside scaled_dot_product_attention
+    "floats": ("floats", "floats"),  # uniform floats compared with p (shipped until 2026-12-04)
+    "bits": ("floats", "bits"),  # 16-bit draws, four from each 64-bit draw (what ships)
+}
+
+
+def attention_dropout(
+    lengths: list[int], models: list[str], threads: int, rounds: int, dataset: str = "ml-1m", n_steps: int = 8
+) -> None:
+    """long: ms per training step under each way of drawing dropout (`DROPOUT_ARMS`), the arms
+    taking turns on the same batches, at `dataset`'s shipped settings (its `catalog.TUNED`,
+    under the CPU's bf16 autocast where the config asks for it, as the training loop runs)."""
+    import contextlib
+
+    import torch
+
+    from recsys_core.models import dropout
     from recsys_core.models.sequential import SelfAttention
+    from recsys_core.training.devices import cpu_bf16
 
     rows = []
     for name in models:
         for n in lengths:
-            model, obj, opt, batches = _setup(name, n, threads)
+            model, obj, opt, batches = _setup(name, n, threads, dataset=dataset)
             batches = batches[:n_steps]
+            half = model.cfg.amp == "bf16" and cpu_bf16()
+            autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if half else contextlib.nullcontext
             best = {}
-            for arm in ["torch", "floats"] * rounds:
-                SelfAttention.dropped_weights = arm
-                _step(obj, opt, batches[0])  # warm-up
-                t = time.perf_counter()
-                for b in batches:
-                    _step(obj, opt, b)
+            for arm in list(DROPOUT_ARMS) * rounds:
+                SelfAttention.dropped_weights, dropout.MASK_DRAW = DROPOUT_ARMS[arm]
+                with autocast():
+                    _step(obj, opt, batches[0])  # warm-up
+                    t = time.perf_counter()
+                    for b in batches:
+                        _step(obj, opt, b)
                 best[arm] = min(best.get(arm, float("inf")), (time.perf_counter() - t) / len(batches))
-            SelfAttention.dropped_weights = "floats"
+            SelfAttention.dropped_weights, dropout.MASK_DRAW = DROPOUT_ARMS["bits"]
             rows.append(
                 {
                     "model": name,
                     "max_len": n,
                     "torch's Bernoulli (ms/step)": f"{best['torch'] * 1e3:.0f}",
                     "uniform floats (ms/step)": f"{best['floats'] * 1e3:.0f}",
-                    "speed-up": f"{best['torch'] / best['floats']:.2f}x",
+                    "16-bit draws (ms/step)": f"{best['bits'] * 1e3:.0f}",
+                    "floats / bits": f"{best['floats'] / best['bits']:.2f}x",
+                    "torch / bits": f"{best['torch'] / best['bits']:.2f}x",
                 }
             )
             print(rows[-1], flush=True)
     print(
-        f"\nml-1m, leave-one-out training split, random batches of 128 windows, dropout 0.2, {threads} torch"
-        f" threads; {n_steps} steps an arm, the arms taking turns, best of {rounds}\n"
+        f"\n{dataset} at its shipped settings, leave-one-out training split, random batches of 128 windows,"
+        f" {threads} torch threads; {n_steps} steps an arm, the arms taking turns, best of {rounds}\n"
     )
     print(table(rows))
 
@@ -267,11 +292,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batching", default="random", help="profile: random or by-length")
     ap.add_argument("--rounds", type=int, default=3, help="dropout: turns each arm takes")
+    ap.add_argument("--dataset", help="dropout: the dataset whose shipped settings are timed (ml-1m)")
     args = ap.parse_args()
     if args.what == "steps":
         steps([int(x) for x in args.lengths.split(",")], args.models.split(","), args.threads)
     elif args.what == "dropout":
-        attention_dropout([int(x) for x in args.lengths.split(",")], args.models.split(","), args.threads, args.rounds)
+        lengths, models = [int(x) for x in args.lengths.split(",")], args.models.split(",")
+        attention_dropout(lengths, models, args.threads, args.rounds, args.dataset or "ml-1m")
     elif args.what == "profile":
         profile(args.model, args.length, args.threads, args.batching)
     else:

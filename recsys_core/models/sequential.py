@@ -29,24 +29,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from recsys_core.data.interactions import Interactions
+from recsys_core.models.dropout import Dropout, keep_mask
 from recsys_core.models.neural import NeuralRecommender
 
 ATTENTION_CELLS = 1 << 24  # users x positions x positions encoded at once when scoring (64 MB of float32)
 CHUNK_POSITIONS = 1 << 18  # users x positions encoded at once when scoring
-
-
-class Dropout(nn.Dropout):
-    """`nn.Dropout` with its mask drawn as uniform floats (>= p) from the default generator
-    of the tensor's device: the same distribution, half the time on the CPU, where torch's
-    `bernoulli_` took 2.7 ms of a [128, 50, 64] batch's forward and backward against 1.2 ms
-    (five of them in a SASRec step; `python benchmarks/bench_sequential.py`)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0:
-            return x
-        if self.p == 1:
-            return torch.zeros_like(x)
-        return x * (torch.rand_like(x) >= self.p).to(x.dtype).mul_(1 / (1 - self.p))
 
 
 class SequentialRecommender(NeuralRecommender):
@@ -328,11 +315,11 @@ def _attention_weights(q, k, mask: torch.Tensor) -> torch.Tensor:
 def _attend_with_dropout(q, k, v, mask: torch.Tensor, p: float) -> torch.Tensor:
     """What `scaled_dot_product_attention` computes with a mask and `dropout_p` (its math
     path, which a boolean mask sends it down on the CPU), the weights' dropout mask drawn as
-    uniform floats as `Dropout` draws it, cheaper than torch's Bernoulli draws: a SASRec step
-    1.07x faster at max_len 50, 1.10x at 200 on an idle 2-core machine, level under load
-    (`python benchmarks/bench_long_sequences.py dropout`, docs/benchmarks.md "Long histories")."""
+    `Dropout` draws it (`keep_mask`), cheaper than torch's Bernoulli draws (`python
+    benchmarks/bench_long_sequences.py dropout`, docs/benchmarks.md "Long histories")."""
     weights = _attention_weights(q, k, mask)
-    return (weights * (torch.rand_like(weights) >= p).to(weights.dtype).mul_(1 / (1 - p))) @ v
+    keep, scale = keep_mask(weights, p)
+    return (weights * keep.to(weights.dtype).mul_(scale)) @ v
 
 
 class GRU4Rec(SequentialRecommender):
