@@ -101,6 +101,7 @@ def load_ranks(store: Store, run: Run, ds: Dataset, compute: bool = True) -> dic
     """Protocol -> per-user ranks of a stored run: from its `ranks.npz`, or, for a run stored
     before ranks were kept (or whose file fails its checksum), computed from its reloaded
     model and stored (`compute=False`: {} then). RecsysError when the run cannot be reloaded."""
+    check_own(store, run)
     found = store.load_arrays(run.key, "ranks")
     if found is None and compute:
         model = load_model(store, run, ds)
@@ -166,6 +167,7 @@ def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu", read: b
         if read:
             _read_as_evaluated(model, ds, protocols)
         return model
+    check_own(store, run)
     checkpoint = store.load_weights(run.key)
     if checkpoint is None:
         raise RecsysError(f"run {run.id} ({name}): its weights are missing or fail their checksum; {_advice(run, ds)}")
@@ -179,6 +181,24 @@ def load_model(store: Store, run: Run, ds: Dataset, device: str = "cpu", read: b
     model.to(torch.device(device))
     model.eval()
     return model
+
+
+def check_own(store: Store, run: Run) -> None:
+    """RecsysError when the weights (and lists, ranks) stored under `run`'s key are no longer
+    its own: the store keeps one set per settings, and a later run of the same settings (the
+    Train page's Train again, a run on another device or thread count, another version of the
+    code) replaced them (`RunLife.record_weights` keeps a run's own SHA-256). Runs stored
+    before their weights were recorded are not checked."""
+    own = run.meta.get("weights")
+    if own is None or store.digest(run.key, "weights.pt") in (own, None):
+        return
+    later = store.latest_done(run.key)
+    by = f"run {later.id}" if later is not None and later.id != run.id else "a later run"
+    raise RecsysError(
+        f"run {run.id} ({run.model}): its stored weights were replaced by {by}'s, trained later with the"
+        f" same settings (the store keeps one set of weights per settings). Run {run.id}'s figures are its"
+        f" own, but it can no longer be reloaded or compared: use {by}, or train it again"
+    )
 
 
 def _components_dataset(run: Run, ds: Dataset, cfg, protocols) -> str | None:

@@ -124,6 +124,10 @@ class ArtifactFiles:
         except Exception:  # noqa: BLE001
             return None
 
+    def digest(self, key: str, name: str) -> str | None:
+        """The SHA-256 the manifest holds for an artifact file (None: never written)."""
+        return self._manifest(key).get(name)
+
     def has_artifacts(self, key: str, names: list[str]) -> bool:
         return all(self.intact(key, n) for n in names)
 

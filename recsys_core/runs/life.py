@@ -78,6 +78,13 @@ class RunLife:
     def epoch(self, row: dict) -> None:
         self.store.add_epoch(self.id, row)
 
+    def record_weights(self, key: str) -> None:
+        """Keep in the run's meta the SHA-256 of the weights it stored under `key`, so that a
+        later run of the same settings, which replaces them, is told apart (`artifacts.check_own`)."""
+        digest = self.store.digest(key, "weights.pt")
+        if digest is not None:
+            self.store.update_meta(self.id, weights=digest)
+
     def finish(self, status: str, metrics: dict | None, message: str, best_epoch: int | None, device=None) -> Run:
         """Ended by its fit: done or diverged (with its message), cancelled, with its figures."""
         self.store.finish_run(self.id, status, metrics, message if status != "done" else "", best_epoch, device)
@@ -169,6 +176,7 @@ def ensure_run(
                 save_weights(store, key, res.recommender)  # any finished run can be reloaded
             if res.ranks:
                 save_ranks(store, key, res.ranks)
+            life.record_weights(key)
         run = life.finish(h.status, dict(res.metrics, seconds=res.seconds), h.message, h.best_epoch, h.device)
         return Outcome(run, False, res)
 

@@ -203,6 +203,7 @@ class RayExecutor:
             return Outcome(life.stop(status, prune_reason or "cancelled (Stop pressed)"), False)
         if got.get("weights") is not None:
             store.save_weights(key, got["weights"])
+            life.record_weights(key)
         status = got["status"]
         if cancelled and status == "cancelled":
             got["error"] = got.get("error") or "cancelled (Stop pressed)"

@@ -113,6 +113,45 @@ def test_build_neural_saves_weights_embeddings_and_cold_start(tmp_path):
     assert top.shape[0] == syn().n_users
 
 
+def test_a_run_whose_weights_a_later_run_of_its_settings_replaced_says_so_and_one_left_alone_still_loads(
+    tmp_path, monkeypatch
+):
+    """The store keeps one set of weights per settings: a run trained again with the same
+    settings and the same figures keeps its earlier run reloadable; one whose weights differ
+    (another device, thread count or version of the code) replaces them, and the earlier run
+    then says so, naming the later one, where it used to load the later run's weights as its own."""
+    from recsys_core.errors import RecsysError
+    from recsys_core.runs import life
+    from recsys_core.runs.artifacts import load_model, load_ranks
+
+    s, ds = Store(tmp_path), syn()
+    cfg = zoo.config_for("ncf", QUICK["ncf"])
+    first = ensure_run(s, ds, "ncf", cfg).run
+    same = ensure_run(s, ds, "ncf", cfg, reuse=False).run  # the same seed: the same weights
+    assert same.id != first.id and same.key == first.key
+    assert s.run(first.id).meta["weights"] == s.run(same.id).meta["weights"]
+    assert load_model(s, s.run(first.id), ds) is not None and load_ranks(s, s.run(first.id), ds)
+
+    fit = life.fit_and_evaluate
+
+    def elsewhere(*args, **kwargs):  # the same settings trained where the floats come out otherwise
+        res = fit(*args, **kwargs)
+        with torch.no_grad():
+            for p in res.recommender.parameters():
+                p.add_(1e-3)
+        return res
+
+    monkeypatch.setattr(life, "fit_and_evaluate", elsewhere)
+    later = ensure_run(s, ds, "ncf", cfg, reuse=False).run
+    assert s.run(later.id).meta["weights"] != s.run(first.id).meta["weights"]
+    for old in (first.id, same.id):
+        with pytest.raises(RecsysError, match=f"run {old} .*replaced by run {later.id}'s"):
+            load_model(s, s.run(old), ds)
+        with pytest.raises(RecsysError, match=f"use run {later.id}"):
+            life.ranks_of(s, ds, f"run:{old}", "full")
+    assert load_model(s, s.run(later.id), ds) is not None and "full" in load_ranks(s, s.run(later.id), ds)
+
+
 def _train_same(root):
     s = Store(root)
     out = ensure_run(s, syn(), "ncf", zoo.config_for("ncf", QUICK["ncf"]))
