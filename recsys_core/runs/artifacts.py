@@ -189,8 +189,7 @@ def check_own(store: Store, run: Run) -> None:
     Train page's Train again, a run on another device or thread count, another version of the
     code) replaced them (`RunLife.record_weights` keeps a run's own SHA-256). Runs stored
     before their weights were recorded are not checked."""
-    own = run.meta.get("weights")
-    if own is None or store.digest(run.key, "weights.pt") in (own, None):
+    if not store.replaced(run):
         return
     later = store.latest_done(run.key)
     by = f"run {later.id}" if later is not None and later.id != run.id else "a later run"

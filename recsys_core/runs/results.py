@@ -83,11 +83,13 @@ class Results(RunReports):
     def trained(self) -> dict[str, Run]:
         """ "run:<id>" -> every other finished run on this dataset that can be used on the
         pages (Train page, sweep points, CLI `train`), newest first. A run whose weights turn
-        out missing or corrupt says so when it is picked (`artifacts.load_model`)."""
+        out missing or corrupt says so when it is picked (`artifacts.load_model`); one whose
+        weights a later run of its settings replaced is not offered (`Store.replaced`: its
+        lists and weights are the later run's, which is offered)."""
         shipped_ids = {r.id for r in (*self.shipped.values(), *self.temporal.values())}
         out = {}
         for r in reversed(self.store.runs(fingerprint=self.ds.fingerprint, status="done")):
-            if r.id in shipped_ids or r.model not in ZOO:
+            if r.id in shipped_ids or r.model not in ZOO or self.store.replaced(r):
                 continue
             out[f"run:{r.id}"] = r
         return out

@@ -219,6 +219,13 @@ class Store(ArtifactFiles):
             r = con.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         return Run.from_row(r) if r else None
 
+    def replaced(self, run: Run) -> bool:
+        """Whether the weights stored under `run`'s key are no longer its own: a later run of
+        the same settings stored other ones (the store keeps one set per key). Runs stored
+        before a run's weights were recorded in its meta are taken as their own."""
+        own = run.meta.get("weights")
+        return own is not None and self.digest(run.key, "weights.pt") not in (own, None)
+
     def runs(self, *, fingerprint=None, model=None, sweep=None, status=None, key=None) -> list[Run]:
         clauses, args = [], []
         for col, val in (

@@ -131,6 +131,7 @@ def test_a_run_whose_weights_a_later_run_of_its_settings_replaced_says_so_and_on
     assert same.id != first.id and same.key == first.key
     assert s.run(first.id).meta["weights"] == s.run(same.id).meta["weights"]
     assert load_model(s, s.run(first.id), ds) is not None and load_ranks(s, s.run(first.id), ds)
+    assert {f"run:{first.id}", f"run:{same.id}"} <= set(Results(s, ds).trained)
 
     fit = life.fit_and_evaluate
 
@@ -150,6 +151,9 @@ def test_a_run_whose_weights_a_later_run_of_its_settings_replaced_says_so_and_on
         with pytest.raises(RecsysError, match=f"use run {later.id}"):
             life.ranks_of(s, ds, f"run:{old}", "full")
     assert load_model(s, s.run(later.id), ds) is not None and "full" in load_ranks(s, s.run(later.id), ds)
+    offered = Results(s, ds).trained  # the pages' pickers: the later run, not those it replaced
+    assert f"run:{later.id}" in offered and not {f"run:{first.id}", f"run:{same.id}"} & set(offered)
+    assert s.replaced(s.run(first.id)) and not s.replaced(s.run(later.id))
 
 
 def _train_same(root):
