@@ -19,7 +19,7 @@ dropout, embeddings, the optimiser, the rest): where an epoch goes.
 floats compared with p (`SelfAttention.dropped_weights`, shipped until 2026-12-04), and as
 16-bit draws, four from each 64-bit one (what ships, `models.dropout.keep_mask`): ms per
 training step of each at a dataset's shipped settings, on the same batches, in one process,
-the arms taking turns (best of `--rounds`).
+the arms taking turns (best of `--rounds`); then one mask alone, each way.
 
 `scoring`: peak memory of scoring every ml-1m user at max_len 200 and 800 (the states are
 encoded in chunks whose attention fits a fixed budget, `SequentialRecommender.user_states`).
@@ -123,6 +123,36 @@ DROPOUT_ARMS = {  # arm: (the attention weights' dropout, how every other mask i
 }
 
 
+def mask_alone(threads: int, shape=(128, 50, 128), repeats: int = 50) -> None:
+    """ms to draw one dropout mask of `shape` (a hidden-128 batch of 128 windows of 50) each
+    way: torch's `bernoulli_`, uniform floats compared with p, 16-bit draws (`keep_mask`)."""
+    import torch
+
+    from recsys_core.models import dropout
+
+    torch.set_num_threads(threads)
+    x = torch.ones(shape)
+
+    def timed(draw) -> float:
+        draw()
+        t = time.perf_counter()
+        for _ in range(repeats):
+            draw()
+        return (time.perf_counter() - t) / repeats * 1e3
+
+    def ours(how: str):
+        dropout.MASK_DRAW = how
+        return lambda: dropout.keep_mask(x, 0.2)
+
+    ms = {"bernoulli_": timed(lambda: torch.empty(shape).bernoulli_(0.8))}
+    ms.update({how: timed(ours(how)) for how in ("floats", "bits")})
+    dropout.MASK_DRAW = "bits"
+    print(
+        f"\none mask of {list(shape)}, p 0.2, {threads} torch threads, mean of {repeats}: "
+        + ", ".join(f"{k} {v:.2f} ms" for k, v in ms.items())
+    )
+
+
 def attention_dropout(
     lengths: list[int], models: list[str], threads: int, rounds: int, dataset: str = "ml-1m", n_steps: int = 8
 ) -> None:
@@ -171,13 +201,14 @@ def attention_dropout(
         f" {threads} torch threads; {n_steps} steps an arm, the arms taking turns, best of {rounds}\n"
     )
     print(table(rows))
+    mask_alone(threads)
 
 
 GROUPS = [  # (group, substrings of the operator's name), first match wins
     ("attention", ("scaled_dot_product", "flash_attention", "_efficient_attention", "bmm", "baddbmm")),
     ("linear layers", ("aten::addmm", "aten::mm", "aten::linear", "AddmmBackward", "MmBackward")),
     ("layer norm", ("layer_norm", "LayerNorm")),
-    ("dropout masks", ("rand_like", "uniform_", "aten::ge")),
+    ("dropout masks", ("rand_like", "uniform_", "random_", "aten::ge")),
     ("embeddings, gathers", ("embedding", "index", "gather", "masked")),
     ("optimizer (Adam)", ("Optimizer.step", "_foreach", "adam")),
 ]
