@@ -2,7 +2,7 @@
 softmax) on ml-100k and ml-1m, against the plain version measured in the same run:
 `F.cross_entropy(h @ w.T, t)` over every item and `nn.Dropout`. Ours: the full softmax in
 cache-sized chunks with its gradients in one pass (`losses.full_softmax_loss`) and
-dropout masks drawn as uniform floats (`models.sequential.Dropout`). Same seed, same batches;
+dropout masks drawn as 16-bit integers (`models.dropout.Dropout`, as `models.sequential` uses it). Same seed, same batches;
 prints ms per step, the epoch it makes and the ratio, then the two parts alone. On a CPU with
 bf16 instructions (AVX512-BF16, AMX) a third arm: ours under the CPU's bf16 autocast, as
 `amp="bf16"` trains (the products in bf16, the softmax in float32).
