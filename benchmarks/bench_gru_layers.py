@@ -3,9 +3,10 @@ and with more: the whole step (embedding, recurrence, output layer, full softmax
 the recurrence alone (the GRU's forward and backward over a batch of embedded sequences).
 Same seed, same batches, measured in one run, so the ratio against one layer is the cost of
 the extra layers. `--amp off,bf16` times each in float32 and under the CPU's bf16 autocast (as
-the training loop runs `amp="bf16"`), so the ratio is also what mixed precision gives.
+the training loop runs `amp="bf16"`), so the ratio is also what mixed precision gives;
+`bf16-softmax` runs only the full softmax in bf16 (`amp="bf16-softmax"`, the GRU in float32).
 
-    python benchmarks/bench_gru_layers.py [--dataset ml-1m] [--layers 1,2] [--amp off] [--steps 20]
+    python benchmarks/bench_gru_layers.py [--dataset ml-1m] [--layers 1,2] [--amp off,bf16-softmax] [--steps 20]
 """
 
 from __future__ import annotations
@@ -60,12 +61,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="ml-1m")
     ap.add_argument("--layers", default="1,2")
-    ap.add_argument("--amp", default="off", help="off, bf16 or off,bf16 (bf16 needs a CPU with bf16 instructions)")
+    ap.add_argument(
+        "--amp", default="off", help="off, bf16, bf16-softmax, or several: off,bf16-softmax (bf16 needs a CPU with it)"
+    )
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
     threads = use_threads()
     amps = args.amp.split(",")
-    if "bf16" in amps and not cpu_bf16():
+    if any(a.startswith("bf16") for a in amps) and not cpu_bf16():
         raise SystemExit("this CPU has no bf16 instructions (AVX512-BF16 or AMX): --amp off only")
     ds = load_dataset(args.dataset)
     split = loo_split(ds, seed=0)

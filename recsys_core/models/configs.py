@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from recsys_core.config import param, recency_param
 
 OPTIMIZERS = ("adam", "sgd")
-AMP_MODES = ("off", "bf16", "fp16")
+AMP_MODES = ("off", "bf16", "fp16", "bf16-softmax")
 _DEVICE_NAME = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -55,7 +55,7 @@ class TrainParams:
         "off",
         choices=AMP_MODES,
         help="mixed precision: bf16 or fp16 on CUDA, bf16 on a CPU with bf16 instructions (AVX512-BF16, AMX);"
-        " elsewhere the run trains in full precision and says so",
+        " bf16-softmax: only a sequential model's full softmax in bf16; elsewhere full precision, said so",
     )
     validate_on: str = param(
         "uniform",

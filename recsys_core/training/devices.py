@@ -183,12 +183,27 @@ def amp_plan(cfg, device: torch.device) -> tuple[torch.dtype | None, str]:
     mode = getattr(cfg, "amp", "off")
     if mode == "off":
         return None, ""
+    if mode == "bf16-softmax":  # the model in full precision; the objective runs its softmax in bf16
+        return None, softmax_plan(cfg, device)[1]
     if device.type == "cuda":
         return (torch.bfloat16 if mode == "bf16" else torch.float16), f"{mode} mixed precision"
     if mode == "bf16" and bf16_here(device):
         return torch.bfloat16, "bf16 mixed precision"
     why = "this CPU has no bf16 instructions" if device.type == "cpu" and mode == "bf16" else "CUDA only"
     return None, f"{mode} asked, {why}: full precision"
+
+
+def softmax_plan(cfg, device: torch.device) -> tuple[bool, str]:
+    """(whether the full softmax of a run with `amp="bf16-softmax"` runs in bf16; what its
+    device line says): a sequential model's full softmax, on CUDA or a CPU with bf16
+    instructions; anything else trains in full precision and says so."""
+    if getattr(cfg, "amp", "off") != "bf16-softmax":
+        return False, ""
+    if not (hasattr(cfg, "max_len") and getattr(cfg, "loss", None) == "full"):
+        return False, "bf16-softmax asked, only a sequential model's full softmax has it: full precision"
+    if not bf16_here(device):
+        return False, "bf16-softmax asked, this CPU has no bf16 instructions: full precision"
+    return True, "bf16 softmax"
 
 
 def amp_dtype(cfg, device: torch.device) -> torch.dtype | None:

@@ -81,6 +81,34 @@ def test_mixed_precision_on_the_cpu_is_bf16_where_the_cpu_has_it_and_says_so_whe
     assert np.allclose(low, plain, rtol=0.05), (low, plain)
 
 
+def test_bf16_softmax_runs_only_a_sequential_models_full_softmax_in_bf16_and_says_where_it_cannot(monkeypatch):
+    """`amp="bf16-softmax"`: the model in float32, its full softmax's products in bf16, where the
+    CPU has bf16; another loss, another model or a CPU without bf16 trains in full precision
+    and the run's device line says why."""
+    cpu = torch.device("cpu")
+
+    def fit(amp: str, **over) -> tuple[list[float], str, object]:
+        over = {"epochs": 2, "max_len": 10, "hidden": 16, "amp": amp, "device": "cpu", **over}
+        m = zoo.make("gru4rec", syn().n_users, syn().n_items, over)
+        h = fit_model(m, syn_split().train, syn_split())
+        assert h.status == "done", h.message
+        return [e["train_loss"] for e in h.epochs], h.device, m
+
+    plain, _, _ = fit("off")
+    monkeypatch.setattr(devices, "cpu_bf16", lambda: True)
+    low, said, m = fit("bf16-softmax")
+    assert said.endswith(", bf16 softmax") and low != plain and np.allclose(low, plain, rtol=0.05), (low, plain)
+    assert all(p.dtype == torch.float32 for p in m.parameters())
+    assert amp_plan(catalog.config_for("gru4rec", {"amp": "bf16-softmax"}), cpu) == (None, "bf16 softmax")
+    only = "bf16-softmax asked, only a sequential model's full softmax has it: full precision"
+    assert amp_plan(catalog.config_for("mf", {"amp": "bf16-softmax"}), cpu) == (None, only)
+    same, said, _ = fit("bf16-softmax", loss="softmax")
+    assert said.endswith(only) and same == fit("off", loss="softmax")[0]
+    monkeypatch.setattr(devices, "cpu_bf16", lambda: False)
+    same, said, _ = fit("bf16-softmax")
+    assert same == plain and said.endswith("bf16-softmax asked, this CPU has no bf16 instructions: full precision")
+
+
 @pytest.mark.parametrize("name", ["ncf", "autorec", "cdae", "embnet", "sasrec", "gru4rec", "bert4rec"])
 def test_every_neural_model_trains_on_the_cpu_in_bf16(name, monkeypatch):
     monkeypatch.setattr(devices, "cpu_bf16", lambda: True)  # emulated where the CPU lacks it: slow, same maths
