@@ -154,7 +154,9 @@ BERT4REC_DEFAULT = BERT4RecConfig(max_len=50, loss="full", batch_size=128, lr=0.
 #   (docs/results.md, "A faster SASRec on ml-100k")
 # GRU4Rec stays in float32: in bf16 its own validation was level on ml-1m (0.1944 / 0.1972 against
 # 0.1948 / 0.1976) but the blend built on it validated lower (0.2096 against 0.2114), and its epochs
-# were no faster on two threads (docs/results.md, "GRU4Rec in bf16, and a build in parallel")
+# were no faster on two threads (docs/results.md, "GRU4Rec in bf16, and a build in parallel"); with
+# only its softmax in bf16 (amp="bf16-softmax") the blend on it validated lower too (0.2108 / 0.2091
+# against 0.2115 / 0.2119, docs/results.md, "Only the softmax in bf16")
 _WIDE = {"hidden": 128, "lr": 0.002}
 _AVERAGED = {"average_half_life": 1.0}
 TUNED: dict[str, dict[str, dict]] = {
