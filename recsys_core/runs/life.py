@@ -104,7 +104,10 @@ class RunLife:
         return self.run
 
     def copy_end(self, other: Run) -> Run:
-        """A queued run whose result another run already has (the same key): it ends as that one did."""
+        """A queued run whose result another run already has (the same key): it ends as that one
+        did, its weights that run's (so a later run that replaces them is told apart here too)."""
+        if other.meta.get("weights"):
+            self.store.update_meta(self.id, weights=other.meta["weights"])
         return self.finish(other.status, other.metrics, other.error or "", other.best_epoch)
 
 

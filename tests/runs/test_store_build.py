@@ -132,6 +132,9 @@ def test_a_run_whose_weights_a_later_run_of_its_settings_replaced_says_so_and_on
     assert s.run(first.id).meta["weights"] == s.run(same.id).meta["weights"]
     assert load_model(s, s.run(first.id), ds) is not None and load_ranks(s, s.run(first.id), ds)
     assert {f"run:{first.id}", f"run:{same.id}"} <= set(Results(s, ds).trained)
+    queued = life.RunLife.create(s, ds, "ncf", cfg, first.meta["protocols"])  # a job that finds it done
+    copied = ensure_run(s, ds, "ncf", cfg, run_id=queued.id)
+    assert copied.cached and s.run(queued.id).meta["weights"] == s.run(first.id).meta["weights"]
 
     fit = life.fit_and_evaluate
 
@@ -145,7 +148,7 @@ def test_a_run_whose_weights_a_later_run_of_its_settings_replaced_says_so_and_on
     monkeypatch.setattr(life, "fit_and_evaluate", elsewhere)
     later = ensure_run(s, ds, "ncf", cfg, reuse=False).run
     assert s.run(later.id).meta["weights"] != s.run(first.id).meta["weights"]
-    for old in (first.id, same.id):
+    for old in (first.id, same.id, queued.id):
         with pytest.raises(RecsysError, match=f"run {old} .*replaced by run {later.id}'s"):
             load_model(s, s.run(old), ds)
         with pytest.raises(RecsysError, match=f"use run {later.id}"):
