@@ -179,6 +179,20 @@ def test_every_neural_model_trains_on_cuda_with_and_without_mixed_precision(name
         assert "cuda" in h.device
 
 
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("name", ["sasrec", "gru4rec", "bert4rec"])
+def test_every_sequential_model_trains_on_cuda_in_each_precision_it_offers(name):
+    """The sequential models' CUDA paths: the dropout masks drawn as integers, attention and the
+    GRU under autocast, and the full softmax alone in bf16 where the model has one."""
+    for amp in ("off", "bf16", "fp16", "bf16-softmax"):
+        cfg = catalog.config_for(name, {"epochs": 1, "max_len": 10, "hidden": 16, "device": "cuda", "amp": amp})
+        m = zoo.make(name, syn().n_users, syn().n_items, cfg=cfg)
+        h = fit_model(m, syn_split().train, syn_split())
+        assert h.status == "done" and np.isfinite(h.epochs[-1]["train_loss"]), (amp, h.message)
+        assert "cuda" in h.device and h.device.endswith(amp_plan(cfg, torch.device("cuda"))[1]), (amp, h.device)
+
+
 def test_threads_are_one_per_core_whatever_the_load_and_can_be_set(monkeypatch):
     import recsys_core
     from recsys_core.sweeps.executors import PoolExecutor
