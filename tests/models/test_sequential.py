@@ -446,6 +446,29 @@ def test_a_frozen_model_encodes_every_user_once_for_all_its_validation_reads():
     assert sum(calls) == 40 and b.shape == (30, 5)
 
 
+@pytest.mark.parametrize("name", ["sasrec", "gru4rec", "bert4rec"])
+def test_full_ranking_scores_many_users_a_batch_and_the_batch_moves_no_figure(name):
+    """A sequential model's scores are its users' states times the item table: it scores the
+    whole catalogue for many users a batch (not the 25,000 cells of a model with activations
+    per cell), and how many changes no figure."""
+    from recsys_core.evaluation.scoring import evaluate_full_valid, evaluate_many, user_batch
+
+    ds = chain_dataset(n_users=60, n_items=120, steps=8)
+    split = loo_split(ds)
+    model = zoo.make(name, ds.n_users, ds.n_items, {**SEQ, "epochs": 1})
+    fit_model(model, split.train, split)
+    model.eval()
+    assert user_batch(30_000, model.score_cells) >= 30  # a 30,000-item catalogue: 30 users a batch
+    calls, encode = [], model.encode
+    model.encode = lambda s: calls.append(len(s)) or encode(s)
+    wide = evaluate_full_valid(model, split), evaluate_many(model, split, ["full", "loo-uniform"])[0]
+    assert max(calls) == len(split.eval_users)  # every user in one batch at 120 items
+    model.score_cells = 2 * ds.n_items  # two users a batch
+    calls.clear()
+    narrow = evaluate_full_valid(model, split), evaluate_many(model, split, ["full", "loo-uniform"])[0]
+    assert max(calls) == 2 and repr(wide) == repr(narrow)  # every figure to the bit (repr: nan is nan)
+
+
 @pytest.mark.slow
 def test_bert4rec_learns_a_planted_order():
     ds = chain_dataset()
