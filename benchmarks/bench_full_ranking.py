@@ -6,8 +6,9 @@ from one scoring pass, plus the top-50 lists) and `evaluate_temporal` (every tes
 interaction ranked) for each model, and the process's peak memory over the run. Scoring
 cost does not depend on what a model learned, so neural models are scored untrained (their
 inference state prepared from the training rows, as a fitted model's is); closed-form ones
-are fitted (their fit time is printed apart). Also times the full-ranking validation each epoch
-of a fit pays (`evaluate_full_valid`, the validation item against every unseen item).
+are fitted (their fit time is printed apart). Also times `evaluate_full_valid` (the validation
+item against every unseen item) as it runs outside a fit: a blend's weight search, a reloaded
+run's check. (Inside a fit a sequential model encodes every user once an epoch, `frozen`.)
 
 `--cells N,...`: each model also scored with these score-cell budgets (users a batch = cells
 over the catalogue), beside its own, in the same run: the figures must not move, the times do.
