@@ -32,7 +32,7 @@ from recsys_core.models.blend import Blend
 from recsys_core.runs import zoo
 from recsys_core.runs.experiment import _refit
 from recsys_core.training.devices import use_threads
-from recsys_core.training.fitting import _validate_weightings, fit_model, weight_grid
+from recsys_core.training.fitting import _validate_weightings, best_weighting, fit_model, weight_grid
 
 
 def one_step_earlier(ds):
@@ -51,10 +51,10 @@ def one_step_earlier(ds):
 
 
 def per_user(model, split) -> tuple[dict, np.ndarray, np.ndarray]:
-    """(full-ranking figures, each evaluated user's NDCG@10, each one's hit@10)."""
+    """(full-ranking figures, each evaluated user's NDCG@10, each one's HR@10)."""
     found, _, _, ranks = evaluate_many(model, split, ["full"], 10)
     _, per = ranks["full"].per_user(10)
-    return found["full"], per["NDCG@10"], (per["NDCG@10"] > 0).astype(float)
+    return found["full"], per["NDCG@10"], per["HR@10"]
 
 
 def fitted(name: str, ds, split, seed: int, sets: dict):
@@ -105,7 +105,7 @@ def blend_and_refit(ds, split, seed: int, sets: dict) -> tuple[dict, tuple, tupl
     blend = Blend(ds.n_users, ds.n_items, cfg, [p[0] for p in parts])
     grid = weight_grid(len(blend.names), cfg.step)
     found = _validate_weightings(blend, split, grid)
-    blend.weights = grid[max(range(len(grid)), key=lambda j: (found[j]["NDCG@10"], found[j]["HR@10"], -j))]
+    blend.weights = grid[best_weighting(found)]
     at = list(cfg.components).index("sasrec")
     sasrec, history, scfg, _ = parts[at]
     refitted, refit_split, refit_s = refit_of("sasrec", ds, split, sasrec, history, scfg)

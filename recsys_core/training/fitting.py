@@ -104,7 +104,7 @@ def _fit_blend(model: Blend, train: Interactions, valid, callbacks, cancel) -> H
     if not model.cfg.weights:
         grid = weight_grid(len(model.names), model.cfg.step)
         found = _validate_weightings(model, valid, grid)
-        best = max(range(len(grid)), key=lambda j: (found[j]["NDCG@10"], found[j]["HR@10"], -j))
+        best = best_weighting(found)
         model.weights = grid[best]
         row |= {key: float(found[best][key]) for key in ("HR@10", "NDCG@10")}
         row["tried"] = len(grid)
@@ -113,6 +113,12 @@ def _fit_blend(model: Blend, train: Interactions, valid, callbacks, cancel) -> H
     for cb in callbacks:
         cb.on_epoch_end(row)
     return History(epochs=[row], best_epoch=1, device=device)
+
+
+def best_weighting(found: list[dict]) -> int:
+    """The row of a weight grid a blend keeps: the highest validation NDCG@10, then HR@10,
+    then the earliest row."""
+    return max(range(len(found)), key=lambda j: (found[j]["NDCG@10"], found[j]["HR@10"], -j))
 
 
 def weight_grid(k: int, step: float) -> np.ndarray:
