@@ -47,13 +47,9 @@ from recsys_core.training.fitting import weight_grid  # noqa: E402
 def cross_validate_steps(blend: Blend, split, steps: list[float], repeats: int = 50) -> None:
     """Held-out validation NDCG@10 of the weighting each grid step picks (module docstring)."""
     fine = weight_grid(len(blend.parts), steps[0])
-    t, counts = time.perf_counter(), [[] for _ in fine]
+    t = time.perf_counter()
     with blend.frozen():
-        for u, targets, seen in scoring._valid_batches(split, blend.score_cells):
-            parts = blend.part_scores(u)
-            for j, w in enumerate(fine):
-                counts[j].append(scoring._counts_against_unseen(blend.mix(parts, w).numpy(), targets, seen))
-    ranks = np.stack([scoring._ranks(c, split.seed) for c in counts])  # [weightings, users], 0-based
+        ranks = np.stack(scoring.weighting_ranks(blend, split, fine))  # [weightings, users], 0-based
     ndcg = np.where(ranks < 10, 1 / np.log2(ranks + 2.0), 0.0)
     on = {s: np.flatnonzero([np.allclose(w / s, np.round(w / s)) for w in fine]) for s in steps}
     rng, held = np.random.default_rng(0), {s: [] for s in steps}

@@ -16,6 +16,9 @@ Any metric@k of any user follows from them, so the paired tests and segments
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 import torch
 
@@ -94,12 +97,60 @@ def evaluate_full_valid_blends(blend, split: LooSplit, weights: np.ndarray, k: i
     """`evaluate_full_valid` of a blend (`recsys_core.models.blend.Blend`) at each row of
     `weights`: each component scores a batch of users once, and every weighting mixes those
     scores, so trying a grid costs one scoring pass, not one a weighting."""
+    ranks = weighting_ranks(blend, split, weights)
+    return [M.ranking_metrics(M.hits_from_rank(r, k)) for r in ranks]
+
+
+@torch.no_grad()
+def weighting_ranks(blend, split: LooSplit, weights: np.ndarray, cell_by_cell: bool = False) -> list[np.ndarray]:
+    """Each validation user's 0-based rank of their validation item among their unseen items
+    under each row of `weights`, a [users] array a weighting. Where every component's scores
+    of a batch are finite they are counted in fewer passes (`_finite_counts_against_unseen`,
+    the same counts); `cell_by_cell` forces the general
+    count (`python benchmarks/bench_blend_search.py` times one against the other)."""
     counts = [[] for _ in weights]
     for u, targets, seen in _valid_batches(split, blend.score_cells):
         parts = blend.part_scores(u)
-        for j, w in enumerate(weights):
-            counts[j].append(_counts_against_unseen(blend.mix(parts, w).numpy(), targets, seen))
-    return [M.ranking_metrics(M.hits_from_rank(_ranks(c, split.seed), k)) for c in counts]
+        if cell_by_cell or not all(bool(torch.isfinite(p).all()) for p in parts):
+            for j, w in enumerate(weights):
+                counts[j].append(_counts_against_unseen(blend.mix(parts, w).numpy(), targets, seen))
+            continue
+        r, c = seen.nonzero()
+        with _one_thread():
+            for j, w in enumerate(weights):
+                counts[j].append(_finite_counts_against_unseen(blend.mix(parts, w).numpy(), targets, r, c))
+    return [_ranks(c, split.seed) for c in counts]
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """torch on one thread inside, in this process's main thread (elsewhere, as it was: a
+    server's other threads may be using torch). The weightings' mixes are a few passes over
+    memory each, thousands of them: two threads barely speed them, and beside a busy process
+    each pass waits for the thread that is off its core (ml-1m's search: the mixes 3.7 s
+    idle, 50 s beside a busy loop; `python benchmarks/bench_blend_search.py --hog`). An
+    element-wise sum has the same bits on any number of threads."""
+    n = torch.get_num_threads()
+    if n == 1 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+def _finite_counts_against_unseen(scores: np.ndarray, targets: np.ndarray, r, c) -> tuple[np.ndarray, np.ndarray]:
+    """`_counts_against_unseen` of finite `scores` (overwritten), the seen cells given as
+    their (r, c) indices: the same counts from the same floats in fewer passes (no copy, no
+    mask of finite cells: a seen cell set to -inf is neither above nor level with a finite
+    target's score). On numpy's one thread: these passes are bound by memory, and torch's
+    threads, each waiting for the other, slow them beside a busy process
+    (`python benchmarks/bench_blend_search.py --hog`)."""
+    pos = scores[np.arange(len(targets)), targets][:, None]
+    scores[r, c] = -np.inf
+    return np.count_nonzero(scores > pos, axis=1), np.count_nonzero(scores == pos, axis=1)
 
 
 def _counts_against_unseen(scores: np.ndarray, targets: np.ndarray, seen) -> tuple[np.ndarray, np.ndarray]:

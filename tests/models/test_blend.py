@@ -7,10 +7,16 @@ import math
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 
 from recsys_core.errors import ConfigError, RecsysError
-from recsys_core.evaluation.scoring import evaluate_full_valid
+from recsys_core.evaluation.scoring import (
+    _counts_against_unseen,
+    _finite_counts_against_unseen,
+    evaluate_full_valid,
+    evaluate_full_valid_blends,
+)
 from recsys_core.models.blend import FLOOR, Blend, ensemble, standardise
 from recsys_core.models.configs import BLEND_NETWORKS, BLENDABLE
 from recsys_core.runs import catalog, zoo
@@ -338,3 +344,33 @@ def test_a_blend_stored_before_its_datasets_own_settings_reloads_as_it_was_made(
     default = zoo.entry("sasrec").config.hidden
     assert artifacts.load_model(store, before.run, ds).parts[0].cfg.hidden == default  # as it was made
     assert artifacts.load_model(store, after.run, ds).parts[0].cfg.hidden == 16
+
+
+def test_the_weight_search_counts_as_the_blend_scores_at_each_weighting():
+    """The search's counts (one scoring pass, finite scores counted in fewer passes) give each
+    weighting exactly the figures of the blend scored at that weighting alone."""
+    split = planted_split()
+    m = _blend(components=("popularity", "genre", "ease"), step=0.25)
+    assert fit_model(m, split.train, split).status == "done"
+    grid = weight_grid(3, 0.25)
+    threads = torch.get_num_threads()
+    with m.frozen():
+        found = evaluate_full_valid_blends(m, split, grid)
+    assert torch.get_num_threads() == threads  # the mixes' one thread is given back
+    for w, got in zip(grid, found):
+        m.weights = w
+        assert got == evaluate_full_valid(m, split), w  # every metric, to the bit
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_finite_counts_match_the_cell_by_cell_count_ties_included(seed):
+    gen = np.random.default_rng(seed)
+    scores = gen.integers(0, 4, size=(40, 30)).astype(np.float32)  # few values: many ties
+    targets = gen.integers(0, 30, size=40)
+    seen = gen.random((40, 30)) < 0.3
+    seen[np.arange(40), targets] = True  # the target is among a user's interactions
+    seen = sp.csr_matrix(seen)
+    want = _counts_against_unseen(scores.copy(), targets, seen)
+    got = _finite_counts_against_unseen(scores.copy(), targets, *seen.nonzero())
+    assert all(np.array_equal(a, b) for a, b in zip(want, got))
+    assert want[1].sum() > 0  # ties were there to count
