@@ -24,12 +24,10 @@ from bench_load import HOG
 
 sys.path.insert(0, str(ROOT))
 
-from recsys_core.data import load_dataset  # noqa: E402
-from recsys_core.evaluation import scoring, splits  # noqa: E402
+from blend_stored_runs import stored_blend  # noqa: E402
+
+from recsys_core.evaluation import scoring  # noqa: E402
 from recsys_core.models.blend import Blend  # noqa: E402
-from recsys_core.models.configs import BlendConfig  # noqa: E402
-from recsys_core.runs.artifacts import load_model  # noqa: E402
-from recsys_core.runs.store import Store  # noqa: E402
 from recsys_core.training.fitting import weight_grid  # noqa: E402
 
 
@@ -49,15 +47,8 @@ def main() -> None:
     ap.add_argument("--hog", action="store_true", help="also beside one busy-loop process")
     ap.add_argument("--store", default=str(ROOT / "artifacts"))
     args = ap.parse_args()
-    ds, store = load_dataset(args.dataset), Store(args.store)
-    runs = [store.run(i) for i in args.runs]
-    if any(r is None for r in runs):
-        sys.exit(f"no such run: {[i for i, r in zip(args.runs, runs) if r is None]}")
-    parts = [load_model(store, r, ds, read=False) for r in runs]
-    split = splits.loo_split(ds)
-    blend = Blend(ds.n_users, ds.n_items, BlendConfig(components=tuple(r.model for r in runs)), parts)
-    blend.remember_seen(split.train)
-    grid = weight_grid(len(parts), args.step)
+    blend, split, _ = stored_blend(args.dataset, args.store, args.runs)
+    grid = weight_grid(len(blend.parts), args.step)
     rows = []
     for load in ("idle", "hog") if args.hog else ("idle",):
         hog = subprocess.Popen([sys.executable, "-c", HOG]) if load == "hog" else None

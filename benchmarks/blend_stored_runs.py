@@ -73,6 +73,20 @@ def cross_validate_steps(blend: Blend, split, steps: list[float], repeats: int =
     )
 
 
+def stored_blend(dataset: str, store_path: str, ids: list[int]):
+    """(a blend of the stored runs `ids` as they were validated, the dataset's leave-one-out
+    split, the runs); exits with a message naming any id the store does not hold."""
+    ds, store = load_dataset(dataset), Store(store_path)
+    runs = [store.run(i) for i in ids]
+    if any(r is None for r in runs):
+        sys.exit(f"no such run: {[i for i, r in zip(ids, runs) if r is None]}")
+    parts = [load_model(store, r, ds, read=False) for r in runs]
+    split = splits.loo_split(ds)
+    blend = Blend(ds.n_users, ds.n_items, BlendConfig(components=tuple(r.model for r in runs)), parts)
+    blend.remember_seen(split.train)
+    return blend, split, runs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=int, help="stored run ids")
@@ -84,20 +98,13 @@ def main() -> None:
     )
     ap.add_argument("--cv-steps", help="steps whose picks are scored on held-out validation users (no test)")
     args = ap.parse_args()
-    ds, store = load_dataset(args.dataset), Store(args.store)
-    runs = [store.run(i) for i in args.runs]
-    if any(r is None for r in runs):
-        sys.exit(f"no such run: {[i for i, r in zip(args.runs, runs) if r is None]}")
-    parts = [load_model(store, r, ds, read=False) for r in runs]
+    blend, split, runs = stored_blend(args.dataset, args.store, args.runs)
     labels = [f"{r.model} (run {r.id}{', ' + r.label if r.label else ''})" for r in runs]
-    split = splits.loo_split(ds)
-    blend = Blend(ds.n_users, ds.n_items, BlendConfig(components=tuple(r.model for r in runs)), parts)
-    blend.remember_seen(split.train)
     t = time.perf_counter()
     if args.cv_steps:
         cross_validate_steps(blend, split, sorted(float(v) for v in args.cv_steps.split(",")))
         return
-    grid = weight_grid(len(parts), args.step)
+    grid = weight_grid(len(blend.parts), args.step)
     with blend.frozen():
         found = evaluate_full_valid_blends(blend, split, grid)
     order = sorted(range(len(grid)), key=lambda j: (-found[j]["NDCG@10"], -found[j]["HR@10"], j))
