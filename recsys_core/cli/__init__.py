@@ -79,7 +79,10 @@ def build_parser(detailed_help: bool = False) -> argparse.ArgumentParser:
     e.add_argument("model", nargs="?", help=models)
     e.add_argument("--run", type=int, help="evaluate a stored run (its reloaded weights) instead of training")
     add_dataset_arg(e)
-    e.add_argument("--protocol", default="full", help=f"{protocols} or all (default full: every item ranked)")
+    e.add_argument(
+        "--protocol",
+        help=f"{protocols} or all (default full: every item ranked; with --run, the run's own protocols)",
+    )
     e.add_argument("--k", type=int, default=10)
     e.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (keys below)")
     e.add_argument("--refit", action="store_true", help=REFIT_HELP)

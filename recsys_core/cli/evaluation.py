@@ -18,7 +18,7 @@ def cmd_evaluate(args) -> int:
         raise_config("evaluate needs a model (or --run ID for a stored run)")
     check_model(args.model)
     ds = load_dataset(args.dataset)
-    protocols = check_protocol(args.model, args.protocol)
+    protocols = check_protocol(args.model, args.protocol or "full")
     shares = {k: v for k, v in (("test_share", args.test_share), ("valid_share", args.valid_share)) if v is not None}
     if shares and "temporal" not in protocols:
         raise_config("--test-share and --valid-share set the temporal split: add --protocol temporal")
@@ -127,6 +127,31 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def _run_protocols(args, run, ranking) -> list[str]:
+    """The protocols `evaluate --run` scores: the run's own, or those `--protocol` asks for
+    that test on the split the run was trained on (any leave-one-out ranking protocol when it
+    was trained on that split). Settings that would need a new fit are refused, not ignored."""
+    unused = [f for f, v in (("--set", args.set), ("--refit", args.refit), ("--test-share", args.test_share)) if v]
+    if args.valid_share is not None:
+        unused.append("--valid-share")
+    if unused:
+        raise_config(f"{', '.join(unused)} would need a new fit: a stored run is evaluated as it was trained")
+    own = [p for p in run.meta.get("protocols", []) if p != "ratings-5fold"] or list(ranking)
+    if args.protocol is None:
+        return own
+    split_of_run = set(own) | (set(ranking) if set(own) & set(ranking) else set())
+    asked = check_protocol(run.model, args.protocol)
+    other = [p for p in asked if p not in split_of_run]
+    if other and (args.protocol != "all" or len(other) == len(asked)):
+        raise_config(
+            f"run {run.id} was trained for {', '.join(own)}; {', '.join(other)} tests on another split, so"
+            f" it needs its own fit: python -m recsys_core evaluate {run.model} --protocol {other[0]}"
+        )
+    if other:
+        print(f"(run {run.id} was trained for {', '.join(own)}: left out {', '.join(other)})", file=sys.stderr)
+    return [p for p in asked if p in split_of_run]
+
+
 def _stored_run(args):
     """(run, dataset, store) of `--run ID`: the dataset the run was trained on unless
     --dataset names another source of the same data."""
@@ -149,8 +174,8 @@ def _evaluate_run(args) -> int:
     from recsys_core.runs.artifacts import load_model
 
     run, ds, store = _stored_run(args)
+    protocols = _run_protocols(args, run, RANKING)
     model = load_model(store, run, ds)
-    protocols = [p for p in run.meta.get("protocols", []) if p != "ratings-5fold"] or list(RANKING)
     ranking = [p for p in protocols if p in RANKING]
     metrics, ranks = {}, {}
     if ranking:

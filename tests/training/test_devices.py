@@ -256,3 +256,24 @@ def test_returning_freed_memory_is_off_unless_asked(monkeypatch):
     monkeypatch.setenv("RECSYS_MMAP_THRESHOLD", str(64 * 2**20))  # large: harmless to the rest of the suite
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert devices.return_freed_memory() is glibc
+
+
+def test_evaluate_a_stored_run_under_the_protocol_asked_and_refuses_what_needs_a_new_fit(capsys):
+    src = "synthetic:users=120,items=150,seed=1"
+    assert main(["train", "mf", "--dataset", src, "--json", "--quiet", "--set", "epochs=2", "--set", "dim=8"]) == 0
+    run = str(json.loads(capsys.readouterr().out)["run"])
+    assert main(["evaluate", "--run", run, "--json"]) == 0  # no --protocol: the run's own (full)
+    assert set(json.loads(capsys.readouterr().out)["metrics"]) == {"full"}
+    # another protocol on the split it was trained on: scored, not silently replaced by its own
+    assert main(["evaluate", "--run", run, "--protocol", "loo-uniform", "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)["metrics"]) == {"loo-uniform"}
+    # another split, or settings of a fit: refused with a message, nothing scored
+    assert main(["evaluate", "--run", run, "--protocol", "temporal"]) == 2
+    assert "needs its own fit" in capsys.readouterr().err
+    assert main(["evaluate", "--run", run, "--set", "dim=16"]) == 2
+    assert "would need a new fit" in capsys.readouterr().err
+    # `all`: what the run's split allows, and a line naming what it left out
+    assert main(["evaluate", "--run", run, "--protocol", "all", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "full" in json.loads(captured.out)["metrics"] and "temporal" not in json.loads(captured.out)["metrics"]
+    assert "left out" in captured.err and "temporal" in captured.err
