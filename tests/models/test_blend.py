@@ -346,12 +346,21 @@ def test_a_blend_stored_before_its_datasets_own_settings_reloads_as_it_was_made(
     assert artifacts.load_model(store, after.run, ds).parts[0].cfg.hidden == 16
 
 
-def test_the_weight_search_counts_as_the_blend_scores_at_each_weighting():
-    """The search's counts (one scoring pass, finite scores counted in fewer passes) give each
-    weighting exactly the figures of the blend scored at that weighting alone."""
+@pytest.mark.parametrize("holes", [False, True])
+def test_the_weight_search_counts_as_the_blend_scores_at_each_weighting(holes):
+    """The search's counts (one scoring pass, finite scores counted in fewer passes; with
+    `holes`, items no component scores, -inf, counted the general way) give each weighting
+    exactly the figures of the blend scored at that weighting alone."""
     split = planted_split()
     m = _blend(components=("popularity", "genre", "ease"), step=0.25)
     assert fit_model(m, split.train, split).status == "done"
+    if holes:
+        scores = m.part_scores
+
+        def with_holes(users, which=None):
+            return [p.index_fill(1, torch.tensor([0, 3, 7]), float("-inf")) for p in scores(users, which)]
+
+        m.part_scores = with_holes
     grid = weight_grid(3, 0.25)
     threads = torch.get_num_threads()
     with m.frozen():
