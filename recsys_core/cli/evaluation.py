@@ -131,11 +131,8 @@ def _run_protocols(args, run, ranking) -> list[str]:
     """The protocols `evaluate --run` scores: the run's own, or those `--protocol` asks for
     that test on the split the run was trained on (any leave-one-out ranking protocol when it
     was trained on that split). Settings that would need a new fit are refused, not ignored."""
-    unused = [f for f, v in (("--set", args.set), ("--refit", args.refit), ("--test-share", args.test_share)) if v]
-    if args.valid_share is not None:
-        unused.append("--valid-share")
-    if unused:
-        raise_config(f"{', '.join(unused)} would need a new fit: a stored run is evaluated as it was trained")
+    unused = [f for f, v in (("--refit", args.refit), ("--test-share", args.test_share)) if v]
+    _as_stored(args, run, unused + ["--valid-share"] * (args.valid_share is not None))
     own = [p for p in run.meta.get("protocols", []) if p != "ratings-5fold"] or list(ranking)
     if args.protocol is None:
         return own
@@ -150,6 +147,16 @@ def _run_protocols(args, run, ranking) -> list[str]:
     if other:
         print(f"(run {run.id} was trained for {', '.join(own)}: left out {', '.join(other)})", file=sys.stderr)
     return [p for p in asked if p in split_of_run]
+
+
+def _as_stored(args, run, unused=()) -> None:
+    """Refuse, with a message, what a stored run cannot honour: settings of a new fit
+    (`--set`, and `unused`) or a model name other than the run's. Nothing is ignored."""
+    unused = (["--set"] if args.set else []) + list(unused)
+    if unused:
+        raise_config(f"{', '.join(unused)} would need a new fit: run {run.id} is used as it was trained")
+    if args.model and args.model != run.model:
+        raise_config(f"run {run.id} is a {run.model} run, not {args.model}: give the run or the model, not both")
 
 
 def _stored_run(args):
@@ -248,6 +255,7 @@ def cmd_recommend(args) -> int:
 
     if args.run is not None:
         run, ds, store = _stored_run(args)
+        _as_stored(args, run)
         model, source = load_model(store, run, ds), f"run {run.id} ({run.model}, {run.label or 'defaults'})"
     elif args.model:
         check_model(args.model)

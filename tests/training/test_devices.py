@@ -272,6 +272,12 @@ def test_evaluate_a_stored_run_under_the_protocol_asked_and_refuses_what_needs_a
     assert "needs its own fit" in capsys.readouterr().err
     assert main(["evaluate", "--run", run, "--set", "dim=16"]) == 2
     assert "would need a new fit" in capsys.readouterr().err
+    assert main(["recommend", "--run", run, "--user", "5", "--set", "dim=16"]) == 2
+    assert "would need a new fit" in capsys.readouterr().err
+    assert main(["evaluate", "ease", "--run", run]) == 2  # a model name that is not the run's
+    assert "is a mf run, not ease" in capsys.readouterr().err
+    assert main(["evaluate", "mf", "--run", run, "--json"]) == 0  # the run's own name is no contradiction
+    capsys.readouterr()
     # `all`: what the run's split allows, and a line naming what it left out
     assert main(["evaluate", "--run", run, "--protocol", "all", "--json"]) == 0
     captured = capsys.readouterr()
