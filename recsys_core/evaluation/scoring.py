@@ -106,8 +106,8 @@ def weighting_ranks(blend, split: LooSplit, weights: np.ndarray, cell_by_cell: b
     """Each validation user's 0-based rank of their validation item among their unseen items
     under each row of `weights`, a [users] array a weighting. Where every component's scores
     of a batch are finite they are counted in fewer passes (`_finite_counts_against_unseen`,
-    the same counts); `cell_by_cell` forces the general
-    count (`python benchmarks/bench_blend_search.py` times one against the other)."""
+    the same counts); `cell_by_cell` forces the general count (`python
+    benchmarks/bench_blend_search.py` times one against the other)."""
     counts = [[] for _ in weights]
     for u, targets, seen in _valid_batches(split, blend.score_cells):
         parts = blend.part_scores(u)
