@@ -38,7 +38,7 @@ from recsys_core.data import load_dataset  # noqa: E402
 from recsys_core.evaluation import scoring, splits  # noqa: E402
 from recsys_core.evaluation.scoring import evaluate, evaluate_full_valid_blends  # noqa: E402
 from recsys_core.models.blend import Blend  # noqa: E402
-from recsys_core.models.configs import BlendConfig  # noqa: E402
+from recsys_core.models.blend_config import BlendConfig  # noqa: E402
 from recsys_core.runs.artifacts import load_model  # noqa: E402
 from recsys_core.runs.store import Store  # noqa: E402
 from recsys_core.training.fitting import weight_grid  # noqa: E402

@@ -75,27 +75,38 @@ class Interactions:
         return out
 
     def windows(
-        self, length: int, order: str = "time", seed: int = 0, latest: bool = False, times: bool = False
+        self,
+        length: int,
+        order: str = "time",
+        seed: int = 0,
+        latest: bool = False,
+        times: bool = False,
+        stride: int | None = None,
     ) -> np.ndarray:
         """int64 [n_windows, length]: every user's whole history cut, from the latest back,
-        into windows of `length` items that overlap by one, left-padded with 0 (item id + 1),
-        so that reading each window's items up to every position and predicting the next
-        makes every interaction but a user's first a target exactly once. Users with fewer
-        than two interactions give none. Ordered as `sequences`. `latest`: only each user's
-        latest window (their latest `length` items), one a user. `times`: the same windows
-        holding each item's timestamp instead of its id (0 in the padding)."""
-        step = length - 1
+        into windows of `length` items whose last items lie `stride` apart (default length - 1:
+        windows that overlap by one), left-padded with 0 (item id + 1). Reading each window's
+        items up to every position and predicting the next, with only each window's last
+        `stride` targets counted, makes every interaction but a user's first a target exactly
+        once; a shorter stride reads each of them after more of its history (at least length
+        - 1 - stride items where the user has them). Users with fewer than two interactions
+        give none. Ordered as `sequences`. `latest`: only each user's latest window (their
+        latest `length` items), one a user. `times`: the same windows holding each item's
+        timestamp instead of its id (0 in the padding)."""
+        step = length - 1 if stride is None else stride
+        if not 1 <= step <= length - 1:
+            raise ValueError(f"stride {step} must be between 1 and the window's length - 1 ({length - 1})")
         users, items, counts, back = self._by_user(order, seed, times)
         if times:
             items = items.astype(np.int64) - 1  # the + 1 below undoes it
         n_win = np.where(counts >= 2, (counts - 2) // step + 1, 0)
         first = np.concatenate([[0], np.cumsum(n_win)[:-1]])
         out = np.zeros((int(n_win.sum()), length), dtype=np.int64)
-        k, r = back // step, back % step
-        main = k < n_win[users]  # the window where it sits at column length-1-r
-        out[first[users[main]] + k[main], length - 1 - r[main]] = items[main] + 1
-        edge = (r == 0) & (k >= 1) & (k - 1 < n_win[users])  # also the first input of the window after it
-        out[first[users[edge]] + k[edge] - 1, 0] = items[edge] + 1
+        for o in range(-(-(length - 1) // step) + 1):  # the windows an item sits in: k = back // step - o
+            k = back // step - o
+            col = length - 1 - (back - k * step)
+            inside = (k >= 0) & (col >= 0) & (k < n_win[users])
+            out[first[users[inside]] + k[inside], col[inside]] = items[inside] + 1
         return out[first[n_win > 0]] if latest else out
 
     def _by_user(self, order: str, seed: int, times: bool = False):

@@ -19,7 +19,7 @@ from torch import nn
 
 from recsys_core.data.interactions import Interactions
 from recsys_core.models.base import Recommender
-from recsys_core.models.configs import BlendConfig
+from recsys_core.models.blend_config import BlendConfig
 
 UNSCORED = -1e8  # a score at or below this is an item a component does not score (bounded EASE)
 FLOOR = -10.0  # where an unscored item lands on the standardised scale: below any scored item

@@ -21,10 +21,10 @@ from recsys_core.config import config_hash, override, to_dict
 from recsys_core.data import Dataset
 from recsys_core.errors import ConfigError
 from recsys_core.evaluation.protocols import RANKING, RATING, TEMPORAL
+from recsys_core.models.blend_config import BlendConfig
 from recsys_core.models.configs import (
     AutoRecConfig,
     BERT4RecConfig,
-    BlendConfig,
     CDAEConfig,
     EASEConfig,
     EmbNetConfig,

@@ -37,13 +37,18 @@ class NextItem(Objective):
     def setup(self, model, train, cfg, generator):
         super().setup(model, train, cfg, generator)
         args = (cfg.max_len + self.window_extra, cfg.order, cfg.seed, cfg.windows == "latest")
-        windows = train.windows(*args)
+        self.counted = cfg.stride or None  # targets each window counts, its last ones (None: all)
+        windows = train.windows(*args, stride=self.counted)
         self.seqs = torch.as_tensor(windows, device=self.device)
         self.lengths = (self.seqs > 0).sum(1)
         self.n_items = model.n_items
         ties = cfg.targets == "ties"
         self.runs = (
-            torch.as_tensor(tie_runs(windows, train.windows(*args, times=True)), device=self.device) if ties else None
+            torch.as_tensor(
+                tie_runs(windows, train.windows(*args, times=True, stride=self.counted)), device=self.device
+            )
+            if ties
+            else None
         )
         self.low_softmax = softmax_plan(cfg, self.device)[0]  # amp="bf16-softmax" where it runs
 
@@ -76,6 +81,8 @@ class NextItem(Objective):
         inputs, targets = seqs[:, :-1], seqs[:, 1:]
         states = self.model.encode(inputs)
         real = (targets > 0) & (inputs > 0)  # a user's first item has nothing before it: never a target
+        if self.counted:  # overlapping windows: the earlier targets are counted in the window before
+            real[:, : -self.counted] = False
         if self.runs is not None:
             items, weights = tie_targets(seqs, self.runs[batch[0]][:, -seqs.shape[1] :])
             return self.full_softmax(states[real], self.model.item_vectors(), items[real] - 1, weights[real])

@@ -18,7 +18,7 @@ from recsys_core.evaluation.scoring import (
     evaluate_full_valid_blends,
 )
 from recsys_core.models.blend import FLOOR, Blend, ensemble, standardise
-from recsys_core.models.configs import BLEND_NETWORKS, BLENDABLE
+from recsys_core.models.blend_config import BLEND_NETWORKS, BLENDABLE
 from recsys_core.runs import catalog, zoo
 from recsys_core.training.fitting import fit_model, weight_grid
 from tests.helpers import planted, planted_split
@@ -253,7 +253,7 @@ def test_a_blends_key_follows_its_components_shipped_settings(monkeypatch):
     without that component keeps its key."""
     import dataclasses
 
-    from recsys_core.models.configs import BlendConfig
+    from recsys_core.models.blend_config import BlendConfig
 
     ds = planted()
     with_sasrec, without = BlendConfig(), BlendConfig(components=("gru4rec", "ease"))
@@ -272,10 +272,11 @@ def test_fields_added_at_their_defaults_leave_stored_keys_as_they_were():
     `ffn_factor` came after runs were stored: at their defaults the configs hash as before,
     so the shipped runs keep their keys and are found, not trained again."""
     from recsys_core.config import config_hash
-    from recsys_core.models.configs import BlendConfig, SASRecConfig
+    from recsys_core.models.blend_config import BlendConfig
+    from recsys_core.models.configs import SASRecConfig
 
     assert config_hash(BlendConfig()) == "ac4c7282e94f"  # as before `seeds` existed
-    # SASRec's defaults of before `block`, `ffn_factor`, `windows` and `init`: the stored runs' key
+    # SASRec's defaults of before `block`, `ffn_factor`, `windows`, `init` and `stride`: the stored runs' key
     before = {"max_len": 50, "loss": "full", "batch_size": 128, "lr": 0.005, "epochs": 200, "patience": 5}
     assert config_hash(SASRecConfig(**before)) == "b8f0424be637"
     assert config_hash(BlendConfig(seeds=(0, 1, 2))) != config_hash(BlendConfig())

@@ -16,6 +16,7 @@ from recsys_core.evaluation.scoring import evaluate
 from recsys_core.evaluation.splits import loo_split
 from recsys_core.runs import zoo
 from recsys_core.runs.experiment import fit_and_evaluate
+from recsys_core.training import objectives
 from recsys_core.training.fitting import fit_model
 from tests.helpers import tiny_dataset
 
@@ -170,6 +171,48 @@ def test_windows_make_every_interaction_but_the_first_a_target_once():
             # windows read in order: each one's items are consecutive in the history
             assert all(" ".join(map(str, m)) in " ".join(map(str, history)) for m in mine)
         assert (win[:, -1] > 0).all() and ((win > 0).sum(1) >= 2).all()  # latest on the right; a step each
+
+
+def test_strided_windows_count_every_target_once_each_after_more_of_its_history():
+    rng = np.random.default_rng(0)
+    users = np.repeat(np.arange(4), [1, 2, 7, 12])
+    inter = _rows(users, rng.permutation(len(users)), np.arange(len(users)), n_users=4, n_items=50)  # items unique
+    full = inter.sequences(12)
+    where = {int(i): (u, full[u][full[u] > 0].tolist().index(i)) for u in (1, 2, 3) for i in full[u] if i > 0}
+    for length in (3, 4, 6, 13):
+        np.testing.assert_array_equal(inter.windows(length, stride=length - 1), inter.windows(length))
+        for stride in range(1, length):
+            win = inter.windows(length, stride=stride)
+            real = (win[:, 1:] > 0) & (win[:, :-1] > 0)
+            real[:, : length - 1 - stride] = False  # what the objective counts: each window's last `stride`
+            rows, cols = np.nonzero(real)
+            counted = win[:, 1:][rows, cols]
+            assert sorted(counted.tolist()) == sorted(i for i, (u, t) in where.items() if t >= 1), (length, stride)
+            before = (win[:, :-1] > 0).cumsum(1)[rows, cols]  # the history the model read before the target
+            assert all(b >= min(where[int(i)][1], length - 1 - stride + 1) for i, b in zip(counted, before))
+    with pytest.raises(ValueError, match="stride"):
+        inter.windows(4, stride=4)
+
+
+def test_a_strided_fit_predicts_each_target_once_an_epoch_and_the_config_refuses_what_it_cannot_do():
+    rng = np.random.default_rng(1)
+    users = np.repeat(np.arange(5), [3, 9, 14, 20, 6])
+    inter = _rows(users, rng.integers(0, 30, len(users)), np.arange(len(users)), n_users=5, n_items=30)
+    for stride in (0, 1, 3, 7):
+        model = zoo.make("sasrec", 5, 30, {"max_len": 7, "hidden": 8, "epochs": 1, "batch_size": 4, "stride": stride})
+        model.prepare(inter)
+        obj = objectives.OBJECTIVES[model.objective]()
+        obj.setup(model, inter, model.cfg, torch.Generator().manual_seed(0))
+        obj.item_loss = lambda states, targets, real: real.sum()  # the positions the loss would predict
+        counted = sum(int(obj.loss(batch)) for batch in obj.epoch_batches())
+        assert counted == len(users) - 5, stride  # every interaction but each user's first, once
+    for name, cfg, words in (
+        ("sasrec", {"max_len": 7, "stride": 8}, "longer than max_len"),
+        ("gru4rec", {"stride": 10, "windows": "latest"}, "windows=latest"),
+        ("bert4rec", {"stride": 10}, "SASRec and GRU4Rec"),
+    ):
+        with pytest.raises(ConfigError, match=words):
+            zoo.make(name, 5, 30, cfg)
 
 
 def test_latest_windows_are_each_users_latest_items_one_a_user():
