@@ -242,6 +242,12 @@ class SequentialParams(TrainParams):
         " read once an epoch, after more of its history, for max_len / stride times the model's steps",
         added=True,
     )
+    context_grad: bool = param(
+        True,
+        help="with a stride: train through each window's context, the items before its counted targets"
+        " (off: GRU4Rec reads the context without gradients, a shorter backward pass)",
+        added=True,
+    )
     targets: str = param(
         "next",
         choices=TARGETS,
@@ -258,6 +264,8 @@ class SequentialParams(TrainParams):
             return f"stride {self.stride} is longer than max_len {self.max_len}: windows would skip targets"
         if self.stride and self.windows == "latest":
             return "stride cuts every window of a history; windows=latest keeps one a user: choose one"
+        if not self.context_grad and not self.stride:
+            return "context_grad=off reads a window's context without gradients: it needs a stride"
         return None
 
 
@@ -295,6 +303,8 @@ class SASRecConfig(SequentialParams):
     )
 
     def problems(self) -> str | None:
+        if not self.context_grad:
+            return "attention reads its context with its targets: context_grad=off is GRU4Rec's"
         return _heads_divide(self) or super().problems()
 
 

@@ -97,6 +97,11 @@ class SequentialRecommender(NeuralRecommender):
         """[batch, length] item ids + 1 (0 = padding) -> [batch, length, hidden] states; the
         state at position t has seen positions <= t only."""
 
+    def encode_tail(self, seqs: torch.Tensor, tail: int) -> torch.Tensor:
+        """The states of `seqs`' last `tail` positions, the earlier ones read as their context
+        and trained through (GRU4Rec reads them without gradients)."""
+        return self.encode(seqs)[:, -tail:]
+
     def item_vectors(self) -> torch.Tensor:
         """The vectors items are scored by (and mapped by, on the embedding page)."""
         return self.item_emb.weight[1:] if self.out_emb is None else self.out_emb
@@ -344,6 +349,18 @@ class GRU4Rec(SequentialRecommender):
     def encode(self, seqs: torch.Tensor) -> torch.Tensor:
         x = self.drop(self.item_emb(seqs))
         states, _ = self.gru(x)
+        return self.out(self.drop(states))
+
+    def encode_tail(self, seqs: torch.Tensor, tail: int) -> torch.Tensor:
+        """The GRU's state after the earlier positions, read without gradients (truncated
+        back-propagation through time), carries on over the last `tail`: the same states for
+        a fraction of the backward pass."""
+        if tail >= seqs.shape[1]:
+            return self.encode(seqs)
+        x = self.drop(self.item_emb(seqs))
+        with torch.no_grad():
+            _, carried = self.gru(x[:, :-tail])
+        states, _ = self.gru(x[:, -tail:], carried)
         return self.out(self.drop(states))
 
 

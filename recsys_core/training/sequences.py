@@ -79,12 +79,18 @@ class NextItem(Objective):
     def loss(self, batch):
         seqs = self.windows_of(batch[0])
         inputs, targets = seqs[:, :-1], seqs[:, 1:]
-        states = self.model.encode(inputs)
         real = (targets > 0) & (inputs > 0)  # a user's first item has nothing before it: never a target
-        if self.counted:  # overlapping windows: the earlier targets are counted in the window before
-            real[:, : -self.counted] = False
+        if self.counted and not self.cfg.context_grad:  # only the counted positions' states
+            states = self.model.encode_tail(inputs, self.counted)
+            cols = slice(-states.shape[1], None)
+        else:
+            states, cols = self.model.encode(inputs), slice(None)
+            if self.counted:  # overlapping windows: the earlier targets are counted in the window before
+                real[:, : -self.counted] = False
+        real, targets = real[:, cols], targets[:, cols]
         if self.runs is not None:
             items, weights = tie_targets(seqs, self.runs[batch[0]][:, -seqs.shape[1] :])
+            items, weights = items[:, cols], weights[:, cols]
             return self.full_softmax(states[real], self.model.item_vectors(), items[real] - 1, weights[real])
         return self.item_loss(states, targets - 1, real)
 

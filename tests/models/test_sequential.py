@@ -198,8 +198,9 @@ def test_a_strided_fit_predicts_each_target_once_an_epoch_and_the_config_refuses
     rng = np.random.default_rng(1)
     users = np.repeat(np.arange(5), [3, 9, 14, 20, 6])
     inter = _rows(users, rng.integers(0, 30, len(users)), np.arange(len(users)), n_users=5, n_items=30)
-    for stride in (0, 1, 3, 7):
-        model = zoo.make("sasrec", 5, 30, {"max_len": 7, "hidden": 8, "epochs": 1, "batch_size": 4, "stride": stride})
+    for name, stride, grad in [("sasrec", s, True) for s in (0, 1, 3, 7)] + [("gru4rec", s, False) for s in (1, 3)]:
+        cfg = {"max_len": 7, "hidden": 8, "epochs": 1, "batch_size": 4, "stride": stride, "context_grad": grad}
+        model = zoo.make(name, 5, 30, cfg)
         model.prepare(inter)
         obj = objectives.OBJECTIVES[model.objective]()
         obj.setup(model, inter, model.cfg, torch.Generator().manual_seed(0))
@@ -210,6 +211,25 @@ def test_a_strided_fit_predicts_each_target_once_an_epoch_and_the_config_refuses
         ("sasrec", {"max_len": 7, "stride": 8}, "longer than max_len"),
         ("gru4rec", {"stride": 10, "windows": "latest"}, "windows=latest"),
         ("bert4rec", {"stride": 10}, "SASRec and GRU4Rec"),
+    ):
+        with pytest.raises(ConfigError, match=words):
+            zoo.make(name, 5, 30, cfg)
+
+
+def test_gru4rec_reads_a_windows_context_without_gradients_and_gives_the_same_states():
+    torch.manual_seed(0)
+    model = zoo.make("gru4rec", 3, 40, {"hidden": 16, "layers": 2, "max_len": 12, "stride": 4, "context_grad": False})
+    seqs = torch.tensor([[0, 0, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [1, 2, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22]])
+    model.eval()  # no dropout: the two readings are the same function
+    torch.testing.assert_close(model.encode_tail(seqs, 4), model.encode(seqs)[:, -4:])
+    model.train()
+    model.encode_tail(seqs, 4).sum().backward()
+    grads = model.item_emb.weight.grad.abs().sum(1)
+    assert float(grads[[3, 4, 5, 13, 14, 15]].max()) == 0  # read only in the context: no gradient
+    assert float(grads[[9, 10, 11, 12, 19, 20, 21, 22]].min()) > 0  # the tail's inputs learn
+    for name, cfg, words in (
+        ("gru4rec", {"context_grad": False}, "needs a stride"),
+        ("sasrec", {"max_len": 8, "stride": 4, "context_grad": False}, "GRU4Rec's"),
     ):
         with pytest.raises(ConfigError, match=words):
             zoo.make(name, 5, 30, cfg)
