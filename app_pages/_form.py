@@ -94,6 +94,16 @@ HINTS: dict[str, dict] = {
         "label": "Targets",
         "format_func": {"next": "the next item", "ties": "the next item's second"}.get,
     },
+    "stride": {
+        "kind": "grid",
+        "options": [0, 5, 10, 25],
+        "format_func": lambda v: "none" if v == 0 else f"{v:g}",
+        "label": "Window stride",
+    },
+    "context_grad": {"label": "Train through the context"},
+    "stride@bert4rec": {"hidden": True},  # it fills in hidden items of whole windows
+    "context_grad@sasrec": {"hidden": True},  # attention trains through its context
+    "context_grad@bert4rec": {"hidden": True},
     "batching@gru4rec": {"hidden": True},  # its state runs through padding: random batches only
     "targets@bert4rec": {"hidden": True},  # it fills in hidden items: the next item only
     "positional": {"label": "Positions"},  # a longer label is cut off beside its toggle
@@ -230,6 +240,8 @@ def config_form(model: str, cfg, has_genres: bool, mixed: bool) -> dict:
                     continue  # a sequential model's negatives: the sampled losses' only
                 if f.name == "gbce_t" and out.get("loss") != "gbce":
                     continue
+                if f.name == "context_grad" and not out.get("stride"):
+                    continue  # a window's context is only read apart from its targets with a stride
                 if _hint(model, f.name).get("hidden"):
                     continue
                 if f.name == "validate_on" and catalog.entry(model).task != "ranking":

@@ -720,8 +720,16 @@ def test_train_page_draws_the_sequential_models_settings(built_store, monkeypatc
     assert at.select_slider(key="sasrec:n_negatives").value == cfg.n_negatives
     # the sequential models' `tied` is their output table, not an autoencoder's decoder
     assert at.toggle(key="sasrec:tied").value is True and at.toggle(key="sasrec:tied").label == "Tied output"
+    # a window stride for SASRec, whose attention always trains through the context
+    assert at.select_slider(key="sasrec:stride").value == 0
+    at.select_slider(key="sasrec:stride").set_value(10).run()
+    assert not any(t.key == "sasrec:context_grad" for t in at.toggle)
     at.segmented_control(key="train_model").set_value("gru4rec").run()
     assert at.slider(key="gru4rec:layers").value == zoo.config_for("gru4rec").layers
+    # GRU4Rec's context switch shows once a stride makes a context
+    assert not any(t.key == "gru4rec:context_grad" for t in at.toggle)
+    at.select_slider(key="gru4rec:stride").set_value(5).run()
+    assert at.toggle(key="gru4rec:context_grad").value is True
 
 
 def test_train_page_offers_mixed_precision_only_where_this_machine_has_it(built_store, monkeypatch, tmp_path):
