@@ -100,7 +100,7 @@ HINTS: dict[str, dict] = {
         "format_func": lambda v: "none" if v == 0 else f"{v:g}",
         "label": "Window stride",
     },
-    "context_grad": {"label": "Train through the context"},
+    "context_grad": {"label": "Context gradients"},  # a longer label is cut off beside its toggle
     "stride@bert4rec": {"hidden": True},  # it fills in hidden items of whole windows
     "context_grad@sasrec": {"hidden": True},  # attention trains through its context
     "context_grad@bert4rec": {"hidden": True},
