@@ -42,7 +42,17 @@ import time
 from _common import ROOT, table
 
 
-def _setup(model_name: str, length: int, threads: int, batching: str = "random", dataset: str | None = None):
+def _setup(
+    model_name: str,
+    length: int | None,
+    threads: int,
+    batching: str = "random",
+    dataset: str | None = None,
+    overrides: dict | None = None,
+):
+    """(model, objective, optimiser, an epoch's batches) of `model_name` at `dataset`'s shipped
+    settings (ml-1m's by default), reading `length` items (None: its shipped max_len), with
+    `overrides`, ready to train on the leave-one-out training split."""
     import torch
 
     from recsys_core.data import load_dataset
@@ -53,7 +63,8 @@ def _setup(model_name: str, length: int, threads: int, batching: str = "random",
     torch.set_num_threads(threads)
     ds = load_dataset(dataset or "ml-1m")
     split = loo_split(ds, seed=0)
-    cfg = zoo.config_for(model_name, {"max_len": length, "batching": batching}, dataset=dataset)
+    asked = {"batching": batching, **({"max_len": length} if length else {}), **(overrides or {})}
+    cfg = zoo.config_for(model_name, asked, dataset=dataset)
     torch.manual_seed(0)
     model = zoo.make(model_name, ds.n_users, ds.n_items, cfg=cfg)
     model.prepare(split.train)

@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import time
 
+import bench_long_sequences
 from _common import table
 from bench_long_sequences import _step
 
@@ -34,24 +35,17 @@ def _arm(spec: str) -> dict:
     return {"stride": stride, "context_grad": not no_grad} if stride else {}
 
 
-def _setup(ds, model_name: str, overrides: dict, split):
+def _setup(dataset: str, model_name: str, overrides: dict, threads: int):
     import torch
 
-    from recsys_core.runs import zoo
-    from recsys_core.training import objectives
     from recsys_core.training.devices import cpu_bf16
 
-    cfg = zoo.config_for(model_name, overrides, dataset=ds.name)
-    torch.manual_seed(0)
-    model = zoo.make(model_name, ds.n_users, ds.n_items, cfg=cfg)
-    model.prepare(split.train)
-    obj = objectives.OBJECTIVES[model.objective]()
-    obj.setup(model, split.train, cfg, torch.Generator().manual_seed(0))
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    model.train()
-    half = cfg.amp == "bf16" and cpu_bf16()
+    model, obj, opt, batches = bench_long_sequences._setup(
+        model_name, None, threads, dataset=dataset, overrides=overrides
+    )
+    half = model.cfg.amp == "bf16" and cpu_bf16()
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if half else contextlib.nullcontext
-    return obj, opt, list(obj.epoch_batches()), autocast
+    return obj, opt, batches, autocast
 
 
 def main() -> None:
@@ -64,15 +58,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
 
-    import torch
-
-    from recsys_core.data import load_dataset
-    from recsys_core.evaluation.splits import loo_split
-
-    torch.set_num_threads(args.threads)
-    ds = load_dataset(args.dataset)
-    split = loo_split(ds, seed=0)
-    arms = {a: _setup(ds, args.model, _arm(a), split) for a in args.arms.split(",")}
+    arms = {a: _setup(args.dataset, args.model, _arm(a), args.threads) for a in args.arms.split(",")}
     best: dict[str, float] = {}
     for _ in range(args.rounds):
         for name, (obj, opt, batches, autocast) in arms.items():
