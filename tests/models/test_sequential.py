@@ -197,16 +197,21 @@ def test_strided_windows_count_every_target_once_each_after_more_of_its_history(
 def test_a_strided_fit_predicts_each_target_once_an_epoch_and_the_config_refuses_what_it_cannot_do():
     rng = np.random.default_rng(1)
     users = np.repeat(np.arange(5), [3, 9, 14, 20, 6])
-    inter = _rows(users, rng.integers(0, 30, len(users)), np.arange(len(users)), n_users=5, n_items=30)
-    for name, stride, grad in [("sasrec", s, True) for s in (0, 1, 3, 7)] + [("gru4rec", s, False) for s in (1, 3)]:
+    seconds = np.arange(len(users)) // 2  # pairs of ratings in one second: `targets=ties` spreads over them
+    inter = _rows(users, rng.integers(0, 30, len(users)), seconds, n_users=5, n_items=30)
+    cases = [("sasrec", s, True, "next") for s in (0, 1, 3, 7)] + [("gru4rec", s, False, "next") for s in (1, 3)]
+    cases += [("sasrec", 3, True, "ties"), ("gru4rec", 3, False, "ties")]
+    for name, stride, grad, targets in cases:
         cfg = {"max_len": 7, "hidden": 8, "epochs": 1, "batch_size": 4, "stride": stride, "context_grad": grad}
-        model = zoo.make(name, 5, 30, cfg)
+        model = zoo.make(name, 5, 30, {**cfg, "loss": "full", "targets": targets})
         model.prepare(inter)
         obj = objectives.OBJECTIVES[model.objective]()
         obj.setup(model, inter, model.cfg, torch.Generator().manual_seed(0))
-        obj.item_loss = lambda states, targets, real: real.sum()  # the positions the loss would predict
-        counted = sum(int(obj.loss(batch)) for batch in obj.epoch_batches())
-        assert counted == len(users) - 5, stride  # every interaction but each user's first, once
+        # the positions the loss would predict (a spread target's weights add up to one a position)
+        obj.item_loss = lambda states, targets, real: real.sum()
+        obj.full_softmax = lambda h, w, items, weights=None: weights.sum()
+        counted = sum(round(float(obj.loss(batch))) for batch in obj.epoch_batches())
+        assert counted == len(users) - 5, (name, stride, targets)  # every interaction but each user's first, once
     for name, cfg, words in (
         ("sasrec", {"max_len": 7, "stride": 8}, "longer than max_len"),
         ("gru4rec", {"stride": 10, "windows": "latest"}, "windows=latest"),
