@@ -20,7 +20,9 @@ class NextItem(Objective):
     config's `order`, cut into windows of max_len + 1 items (`Interactions.windows`), is
     read up to every position, and each position predicts the item after it: every
     interaction but a user's first is a target once an epoch (`windows="latest"`: only each
-    user's latest window, as SASRec+ trains). Losses (the config's `loss`,
+    user's latest window, as SASRec+ trains; `stride`: windows that overlap, each counting its
+    last `stride` targets, so each target is read after more of its history, and with
+    `context_grad=False` GRU4Rec reads the rest of a window without gradients). Losses (the config's `loss`,
     `item_loss`): BCE of the next item against one uniform negative per position (SASRec's
     paper); a softmax of the next item against `n_negatives` uniform negatives the batch
     shares (an item that is the position's own target is masked out of its negatives); a
