@@ -48,7 +48,7 @@ run: data
 test: $(DEV) $(EXPORT) $(RAY) data lint
 	$(PY) -m pytest -q
 
-# the suite people run often: everything not marked slow (under a minute on 2 cores)
+# the suite people run often: everything not marked slow (about 75 s on 2 cores)
 test-fast: $(DEV) $(EXPORT) $(RAY) data
 	$(PY) -m pytest -q -m "not slow"
 

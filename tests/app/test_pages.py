@@ -207,6 +207,7 @@ def train_page(built_store, monkeypatch, tmp_path, model: str | None = None):
     return at, root
 
 
+@pytest.mark.slow
 def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_store, monkeypatch, tmp_path):
     from recsys_core.runs import zoo
 
@@ -250,6 +251,7 @@ def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_
     assert figures.loc["shipped defaults", "HR@10"] == pytest.approx(shipped)
 
 
+@pytest.mark.slow
 def test_train_page_names_the_sweep_it_draws_only_once_that_sweep_has_runs(built_store, monkeypatch, tmp_path):
     from recsys_core.runs.store import Store
     from recsys_core.sweeps.executors import run_sweep
@@ -291,6 +293,7 @@ def test_train_page_rejects_invalid_settings_and_explains(built_store, monkeypat
     assert at.toggle(key="ncf:pretrain").disabled  # pre-training needs NeuMF
 
 
+@pytest.mark.slow
 def test_sweeps_page_lists_my_runs_and_parallel_coordinates(built_store, monkeypatch, tmp_path):
     import shutil
 
@@ -314,6 +317,7 @@ def test_sweeps_page_lists_my_runs_and_parallel_coordinates(built_store, monkeyp
     assert "best-epoch valid NDCG@10" in runs and "last-epoch valid NDCG@10" in runs
 
 
+@pytest.mark.slow
 def test_switching_to_a_dataset_builds_what_is_missing_with_progress(monkeypatch):
     """With auto-build on, picking a dataset with nothing built starts the build in the
     background; its progress shows in the sidebar and the leaderboard fills in."""
@@ -355,6 +359,7 @@ def test_deep_links_pick_the_user_or_movie_and_unknown_ids_are_said(built_store,
     assert "no user with id 'no-such-user'" in at.warning[0].value and at.selectbox(key="user").value == 0
 
 
+@pytest.mark.slow
 def test_train_page_cancel_shows_the_cancelled_run(built_store, monkeypatch, tmp_path):
     at, root = train_page(built_store, monkeypatch, tmp_path, "mf")
     at.slider(key="mf:epochs").set_value(100)
@@ -588,6 +593,7 @@ def test_findings_are_computed_from_the_store_and_name_their_protocol(built_stor
     assert seg["users"].sum() == len(res.ranks("popularity", "full").users)
 
 
+@pytest.mark.slow
 def test_a_corrupt_artifact_is_said_everywhere_and_rebuilt_by_itself(built_store, monkeypatch, tmp_path):
     import shutil
 
@@ -610,6 +616,7 @@ def test_a_corrupt_artifact_is_said_everywhere_and_rebuilt_by_itself(built_store
     assert not any("failed its checksum" in w.value for w in at.warning)
 
 
+@pytest.mark.slow
 def test_sweeps_page_starts_a_tpe_search_the_user_describes_and_draws_its_points(built_store, monkeypatch, tmp_path):
     import json
     import shutil
@@ -849,6 +856,7 @@ def test_damage_is_found_when_a_page_reads_again_not_only_at_start(built_store, 
     assert res.broken() == ["mf"]
 
 
+@pytest.mark.slow
 def test_a_viewer_sees_results_but_training_is_refused_until_the_editor_token(tmp_path, monkeypatch):
     from app_pages._shared import job_manager
     from recsys_core.runs.store import Store
@@ -911,6 +919,7 @@ def test_your_data_page_uploads_previews_maps_and_loads_a_log(monkeypatch):
     assert len(own_datasets()) == 1
 
 
+@pytest.mark.slow
 def test_a_large_dataset_lists_its_most_active_users_and_takes_any_typed_id(tmp_path, monkeypatch):
     from recsys_core.runs.build import build
     from recsys_core.runs.store import Store
@@ -933,6 +942,7 @@ def test_a_large_dataset_lists_its_most_active_users_and_takes_any_typed_id(tmp_
     assert any("no user with id 'no-such-user'" in w.value for w in at.warning)
 
 
+@pytest.mark.slow
 def test_home_says_what_the_blend_mixes_and_that_validation_picked_its_weights(tmp_path_factory, monkeypatch):
     from recsys_core.runs.build import build
     from recsys_core.runs.catalog import shipped_runs

@@ -29,6 +29,7 @@ def test_roles_from_the_settings():
     assert loopback("127.0.0.1") and loopback("localhost") and not loopback(None) and not loopback("0.0.0.0")
 
 
+@pytest.mark.slow
 def test_a_viewer_is_refused_by_the_job_layer_and_nothing_is_created(tmp_path):
     store = Store(tmp_path / "store")
     manager = JobManager(store)
@@ -85,6 +86,7 @@ def test_caps_from_the_environment(monkeypatch):
         Limits.from_env()
 
 
+@pytest.mark.slow
 def test_a_user_sweep_is_deleted_with_its_runs_and_names_cannot_escape(tmp_path, monkeypatch):
     monkeypatch.setenv("RECSYS_SWEEPS", str(tmp_path / "sweeps"))
     from recsys_core.sweeps.registry import save_user_sweep

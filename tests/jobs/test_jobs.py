@@ -62,6 +62,7 @@ def test_failure_and_cancel_of_a_queued_job():
     assert jobs.wait(blocker).status == "done" and jobs.find("boom") is boom
 
 
+@pytest.mark.slow
 def test_training_job_records_its_run_and_live_progress(tmp_path):
     store = Store(tmp_path)
     jobs = JobManager(store)
@@ -80,6 +81,7 @@ def test_training_job_records_its_run_and_live_progress(tmp_path):
     assert "mf_dim=4" in run.label and "epochs=2" in run.label
 
 
+@pytest.mark.slow
 def test_two_sessions_submitting_at_once_both_complete_in_order(tmp_path):
     store = Store(tmp_path)
     jobs = JobManager(store)
@@ -101,6 +103,7 @@ def test_two_sessions_submitting_at_once_both_complete_in_order(tmp_path):
     assert len([r for r in store.runs(sweep=MY_RUNS) if r.status == "done"]) == 2
 
 
+@pytest.mark.slow
 def test_cancel_a_running_training_in_its_process(tmp_path):
     store = Store(tmp_path)
     jobs = JobManager(store)
@@ -114,6 +117,7 @@ def test_cancel_a_running_training_in_its_process(tmp_path):
     assert run.status == "cancelled" and len(store.epochs(run.id)) < 500  # stopped, not finished
 
 
+@pytest.mark.slow
 def test_divergence_and_bad_config(tmp_path):
     store = Store(tmp_path)
     jobs = JobManager(store)
@@ -140,6 +144,7 @@ def test_divergence_and_bad_config(tmp_path):
     assert len(store.runs()) == n  # nothing queued for a rejected config
 
 
+@pytest.mark.slow
 def test_runs_of_a_dead_server_become_interrupted_and_can_be_resubmitted(tmp_path):
     store = Store(tmp_path)
     first = JobManager(store)

@@ -142,6 +142,7 @@ def test_a_stored_blend_reloads_without_training_and_says_so_when_its_state_is_g
         artifacts.load_model(store, out.run, ds)
 
 
+@pytest.mark.slow
 def test_a_blend_loads_a_network_the_store_already_trained_instead_of_training_it_again(tmp_path):
     from recsys_core.runs.life import ensure_run
     from recsys_core.runs.store import Store
@@ -225,6 +226,7 @@ def test_a_seed_ensemble_trains_a_network_at_each_seed_and_ranks_by_their_mean()
     assert row["NDCG@10"] == pytest.approx(evaluate_full_valid(m, split)["NDCG@10"])
 
 
+@pytest.mark.slow
 def test_a_blend_of_seed_ensembles_loads_each_seeds_stored_network_and_reloads_whole(tmp_path):
     from recsys_core.runs import artifacts
     from recsys_core.runs.life import ensure_run
@@ -324,6 +326,7 @@ def test_the_temporal_split_trains_with_its_own_shipped_settings_and_keys_them(m
     assert zoo.make("blend", ds.n_users, ds.n_items, cfg=cfg).parts[0].cfg.init == "normal"  # leave-one-out
 
 
+@pytest.mark.slow
 def test_a_blend_stored_before_its_datasets_own_settings_reloads_as_it_was_made(monkeypatch, tmp_path):
     """A dataset's tuned settings (`TUNED`) reach a blend's components on leave-one-out; a
     blend stored before them mixed the defaults and still reloads with them (its key says

@@ -217,6 +217,7 @@ def test_threads_are_one_per_core_whatever_the_load_and_can_be_set(monkeypatch):
     )
 
 
+@pytest.mark.slow
 def test_the_wait_policy_is_a_short_spin_then_sleep_in_a_fresh_process_and_a_given_one_is_kept():
     import subprocess
     import sys
