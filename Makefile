@@ -48,9 +48,10 @@ run: data
 test: $(DEV) $(EXPORT) $(RAY) data lint
 	$(PY) -m pytest -q
 
-# the suite people run often: everything not marked slow (about 75 s on 2 cores)
+# the suite people run often: everything not marked slow, two test workers (pytest-xdist) of
+# one torch thread each: about 50 s on 2 idle cores, 73 s beside a busy core (75 s / 82 s serial)
 test-fast: $(DEV) $(EXPORT) $(RAY) data
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n 2
 
 lint: $(DEV)
 	$(BIN)/ruff check .
