@@ -38,6 +38,12 @@ HINTS: dict[str, dict] = {
     "epochs": {"kind": "slider", "range": (1, 100, 1), "label": "Epochs (at most)"},
     "patience": {"kind": "slider", "range": (1, 20, 1), "label": "Early-stopping patience"},
     "restart_epochs": {"kind": "slider", "range": (1, 10, 1), "label": "Epochs per cosine cycle"},
+    "warmup_epochs": {
+        "kind": "grid",
+        "options": [0.0, 0.5, 1.0, 2.0, 3.0, 5.0],
+        **OFF,
+        "label": "Learning-rate warm-up (epochs)",
+    },
     "momentum": {"kind": "slider", "range": (0.0, 0.99, 0.01), "label": "Momentum"},
     "average_half_life": {
         "kind": "grid",

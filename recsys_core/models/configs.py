@@ -42,6 +42,13 @@ class TrainParams:
     momentum: float = param(0.9, min=0, max=1, max_open=True, help="SGD momentum")
     schedule: str = param("none", choices=SCHEDULES, help="lr: constant, warm restarts, or one cosine to 0")
     restart_epochs: int = param(2, min=1, max=100, help="epochs per cosine cycle")
+    warmup_epochs: float = param(
+        0.0,
+        min=0,
+        max=100,
+        help="lr rises linearly from lr / steps to lr over this many epochs' steps, then follows the schedule (0 = off)",
+        added=True,
+    )
     patience: int = param(3, min=1, max=100, help="validation checks without improvement before stopping")
     average_half_life: float = param(
         0.0, min=0, max=100, help="validate and keep a moving average of the weights, half-life in epochs (0 = off)"

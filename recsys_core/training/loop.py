@@ -123,11 +123,7 @@ def fit(model, train: Interactions, valid, cfg, callbacks=(), cancel=None) -> Hi
         objective.setup(model, train, cfg, gen)
         opt = _optimizer(model, cfg)
         batches = objective.epoch_batches()
-        sched = None
-        if cfg.schedule == "cosine-restarts":
-            sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=cfg.restart_epochs * len(batches))
-        elif cfg.schedule == "cosine":  # one half-cosine over the whole fit, a step at a time
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.epochs * len(batches))
+        sched = lr_schedule(opt, cfg, len(batches))
         regression = isinstance(valid, Interactions)
         watched = protocol("ratings" if regression else "full")  # every ranking protocol watches the same
         stopper = EarlyStopping(watched.mode, cfg.patience)
@@ -258,6 +254,24 @@ class WeightAverage:
             with torch.no_grad():
                 for p, o in zip(self.params, own):
                     p.copy_(o)
+
+
+def lr_schedule(opt, cfg, steps: int):
+    """The learning rate's scheduler, stepped after every batch (None: constant). A warm-up
+    (`warmup_epochs`, n steps) takes the rate from lr / n to lr linearly, one step at a time;
+    the schedule (a cosine over the rest of the fit, or warm restarts) starts once it ends."""
+    lrs = torch.optim.lr_scheduler
+    warm = round(cfg.warmup_epochs * steps)
+    if cfg.schedule == "cosine-restarts":
+        main = lrs.CosineAnnealingWarmRestarts(opt, T_0=cfg.restart_epochs * steps)
+    elif cfg.schedule == "cosine":  # one half-cosine over the whole fit (after the warm-up), a step at a time
+        main = lrs.CosineAnnealingLR(opt, T_max=max(1, cfg.epochs * steps - warm))
+    else:
+        main = None
+    if warm < 2:
+        return main
+    ramp = lrs.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm))
+    return ramp if main is None else lrs.SequentialLR(opt, [ramp, main], milestones=[warm])
 
 
 def _optimizer(model, cfg) -> torch.optim.Optimizer:

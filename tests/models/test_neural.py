@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from recsys_core.cli import main
+from recsys_core.config import config_hash
 from recsys_core.errors import ConfigError
 from recsys_core.evaluation.scoring import evaluate
 from recsys_core.evaluation.splits import ratings_split
@@ -19,7 +20,7 @@ from recsys_core.models.configs import LOSSES, EmbNetConfig
 from recsys_core.models.neural import NeuralRecommender
 from recsys_core.runs import zoo
 from recsys_core.training.fitting import fit_model
-from recsys_core.training.loop import Callback, EarlyStopping, WeightAverage, validate
+from recsys_core.training.loop import Callback, EarlyStopping, WeightAverage, lr_schedule, validate
 from recsys_core.training.objectives import OBJECTIVES
 from tests.helpers import planted, planted_split
 
@@ -230,6 +231,44 @@ def test_one_cosine_takes_the_learning_rate_from_lr_down_to_zero_over_the_fit():
     assert lrs == sorted(lrs, reverse=True) and lrs[-1] == pytest.approx(0.0, abs=1e-12)
     _, flat = fitted("mf", epochs="2", patience="10")
     assert [e["lr"] for e in flat.epochs] == [0.01, 0.01]
+
+
+def _rates(schedule: str, warmup: float, epochs: int = 4, steps: int = 10) -> list[float]:
+    """The learning rate of each of a fit's steps (lr 0.01), as `lr_schedule` sets it."""
+    opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
+    cfg = SimpleNamespace(schedule=schedule, warmup_epochs=warmup, epochs=epochs, restart_epochs=2)
+    sched, out = lr_schedule(opt, cfg, steps), []
+    for _ in range(epochs * steps):
+        out.append(opt.param_groups[0]["lr"])
+        opt.step()
+        if sched is not None:
+            sched.step()
+    return out
+
+
+def test_a_warm_up_raises_the_rate_linearly_then_hands_over_to_the_schedule():
+    flat = _rates("none", 1.5)  # 15 of 40 steps
+    assert flat[:15] == pytest.approx([0.01 * (s + 1) / 15 for s in range(15)])
+    assert flat[15:] == pytest.approx([0.01] * 25)
+    cosine = _rates("cosine", 1.5)
+    assert cosine[:15] == pytest.approx(flat[:15])
+    assert cosine[15] == pytest.approx(0.01) and cosine[-1] < 0.0002  # one cosine over the 25 steps left
+    assert cosine[15:] == sorted(cosine[15:], reverse=True)
+    restarts = _rates("cosine-restarts", 0.5)  # 5 steps, then cycles of 20
+    assert restarts[:5] == pytest.approx([0.002, 0.004, 0.006, 0.008, 0.01])
+    assert restarts[5] == pytest.approx(0.01) and restarts[25] == pytest.approx(0.01) and restarts[24] < 0.0002
+    assert _rates("none", 0.0) == [0.01] * 40 and _rates("cosine", 0.0) == _rates("cosine", 0.05)  # under 2 steps: none
+
+
+def test_a_warmed_up_fit_records_its_rising_rate_and_keeps_an_unwarmed_run_s_config_key():
+    _, h = fitted("mf", epochs="3", patience="10", warmup_epochs="2")
+    lrs = [e["lr"] for e in h.epochs]  # each epoch's at its end
+    assert lrs[0] < lrs[1] == pytest.approx(0.01) == lrs[2]
+    plain = config_hash(zoo.config_for("mf", {}))
+    assert config_hash(zoo.config_for("mf", {"warmup_epochs": "0"})) == plain  # stored runs keep their keys
+    assert config_hash(zoo.config_for("mf", {"warmup_epochs": "1"})) != plain
+    with pytest.raises(ConfigError, match="warmup_epochs"):
+        zoo.config_for("mf", {"warmup_epochs": "-1"})
 
 
 def test_weight_average_unit():
