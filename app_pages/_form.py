@@ -42,7 +42,7 @@ HINTS: dict[str, dict] = {
         "kind": "grid",
         "options": [0.0, 0.5, 1.0, 2.0, 3.0, 5.0],
         **OFF,
-        "label": "Learning-rate warm-up (epochs)",
+        "label": "LR warm-up (epochs)",
     },
     "momentum": {"kind": "slider", "range": (0.0, 0.99, 0.01), "label": "Momentum"},
     "average_half_life": {
