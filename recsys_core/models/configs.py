@@ -46,7 +46,7 @@ class TrainParams:
         0.0,
         min=0,
         max=100,
-        help="lr rises linearly from lr / steps to lr over this many epochs' steps, then follows the schedule (0 = off)",
+        help="lr rises linearly to lr over this many epochs' steps (n: from lr / n), then follows the schedule (0 = off)",
         added=True,
     )
     patience: int = param(3, min=1, max=100, help="validation checks without improvement before stopping")
