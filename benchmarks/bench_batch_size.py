@@ -1,8 +1,9 @@
 """What an epoch of a sequential model costs at other batch sizes, at one dataset's shipped
 settings: the whole training step (embedding, network, full softmax, Adam) timed at each
-batch size on the same seeded batches, times the steps of an epoch at that size, against the
-shipped batch size. Measured in one run, in turns (each size timed `--rounds` times, round
-robin, the best kept), so the host's speed drifts across the sizes alike. What the batch
+batch size on the same seeded batches (`bench_sequential.step_time`), times the steps of an
+epoch at that size, against the shipped batch size. Measured in one run, in turns (each size
+timed `--rounds` times, round robin, the best kept), so the host's speed drifts across the
+sizes alike. What the batch
 size does to learning is a matter for validation (docs/results.md), not for this script.
 
     python benchmarks/bench_batch_size.py [--dataset ml-1m] [--model gru4rec] [--batch 128,256,512]
@@ -12,12 +13,10 @@ size does to learning is a matter for validation (docs/results.md), not for this
 from __future__ import annotations
 
 import argparse
-import contextlib
-import time
 
 import torch
 from _common import table
-from bench_sequential import training_setup
+from bench_sequential import step_time
 
 from recsys_core.data import load_dataset
 from recsys_core.evaluation.splits import loo_split
@@ -26,29 +25,11 @@ from recsys_core.training.devices import amp_dtype, use_threads
 
 
 def step_seconds(model: str, ds, split, batch: int, steps: int) -> tuple[float, int]:
-    """Seconds per whole training step at `batch` (after two warm-up steps) and the steps of an
-    epoch, for `model` at `ds`'s shipped settings but for the batch size, under the autocast the
-    training loop would use on this CPU (SASRec's bf16 where the CPU has it)."""
+    """Seconds per whole training step at `batch` and the steps of an epoch, for `model` at
+    `ds`'s shipped settings but for the batch size, under the autocast the training loop would
+    use on this CPU (SASRec's bf16 where the CPU has it)."""
     cfg = catalog.config_for(model, {"batch_size": batch}, dataset=ds.name)
-    _, obj, opt, batches = training_setup(model, ds, split, cfg)
-    timed = batches[2 : 2 + steps]
-    if len(timed) < steps:
-        raise SystemExit(f"an epoch at batch {batch} has {len(batches)} steps: ask for fewer --steps")
-
-    half = amp_dtype(cfg, torch.device("cpu"))
-
-    def run(bs):
-        for b in bs:
-            opt.zero_grad()
-            with torch.autocast("cpu", dtype=half) if half is not None else contextlib.nullcontext():
-                loss = obj.loss(b)
-            loss.backward()
-            opt.step()
-
-    run(batches[:2])
-    t = time.perf_counter()
-    run(timed)
-    return (time.perf_counter() - t) / len(timed), len(batches)
+    return step_time(model, ds, split, steps, bf16=amp_dtype(cfg, torch.device("cpu")) is not None, cfg=cfg)
 
 
 def main() -> None:
@@ -83,7 +64,7 @@ def main() -> None:
     print(
         f"torch {torch.__version__}, {threads} CPU threads; {args.model} on {args.dataset} at its shipped"
         f" settings (hidden {cfg.hidden}, max_len {cfg.max_len}, loss {cfg.loss}, amp {cfg.amp}) but the batch size;"
-        f" {args.steps} steps timed after 2 warm-up steps, best of {args.rounds} rounds; validation not included\n"
+        f" {args.steps} steps timed after 3 warm-up steps, best of {args.rounds} rounds; validation not included\n"
     )
     print(table(rows))
 

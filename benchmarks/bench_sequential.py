@@ -56,10 +56,11 @@ def training_setup(name: str, ds, split, cfg=None):
     return model, obj, opt, batches
 
 
-def step_time(name: str, ds, split, steps: int, bf16: bool = False) -> tuple[float, int]:
-    """Seconds per training step (after three warm-up steps) and the steps of an epoch; `bf16`:
-    under the CPU's bf16 autocast, as the training loop runs `amp="bf16"` there."""
-    _, obj, opt, batches = training_setup(name, ds, split)
+def step_time(name: str, ds, split, steps: int, bf16: bool = False, cfg=None) -> tuple[float, int]:
+    """Seconds per training step (after three warm-up steps) and the steps of an epoch, at `cfg`
+    (else the shipped default); `bf16`: under the CPU's bf16 autocast, as the training loop runs
+    `amp="bf16"` there."""
+    _, obj, opt, batches = training_setup(name, ds, split, cfg)
 
     def run(bs):
         for b in bs:
