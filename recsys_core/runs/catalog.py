@@ -164,7 +164,7 @@ BERT4REC_DEFAULT = BERT4RecConfig(max_len=50, loss="full", batch_size=128, lr=0.
 #   epoch is 19 steps at 128); NDCG@10 0.1368 / 0.1362 / 0.1358 / 0.1377 / 0.1367 in seeds 0-4
 #   against 0.1235 / 0.1263 / 0.1255 / 0.1366 / 0.1188; the blend on it 0.1574 against 0.1550 on
 #   average; patience 3 stops each of the five fits two epochs sooner at the same best epoch; its
-#   build about 1.1x (docs/results.md, "Smaller batches for GRU4Rec on ml-100k")
+#   build about 1.15x (docs/results.md, "Smaller batches for GRU4Rec on ml-100k")
 _WIDE = {"hidden": 128, "lr": 0.002}
 _AVERAGED = {"average_half_life": 1.0}
 TUNED: dict[str, dict[str, dict]] = {
