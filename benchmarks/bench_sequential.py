@@ -70,8 +70,10 @@ def step_time(name: str, ds, split, steps: int, bf16: bool = False, cfg=None) ->
             loss.backward()
             opt.step()
 
-    run(batches[:3])
     timed = batches[3 : 3 + steps]
+    if len(timed) < steps:
+        raise SystemExit(f"an epoch of {name} has {len(batches)} steps, 3 of them warm-up: ask for fewer --steps")
+    run(batches[:3])
     t = time.perf_counter()
     run(timed)
     return (time.perf_counter() - t) / len(timed), len(batches)
