@@ -1,0 +1,84 @@
+"""Where a sequential model's training step goes, part by part, as the training loop runs it:
+the forward pass with the loss (the chunked full softmax computes both factors' gradients
+here), the backward pass, the optimiser (`loop._optimizer`: Adam, one tensor at a time) and the
+moving average of the weights (`loop.WeightAverage`), at each dataset's shipped settings and
+under the autocast the loop would use on this CPU. It says whether anything besides the
+network's products is worth cutting.
+
+    python benchmarks/bench_step_parts.py [--runs ml-100k:gru4rec,ml-100k:sasrec,ml-1m:sasrec] [--steps 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+
+import torch
+from _common import table
+from bench_sequential import training_setup
+
+from recsys_core.data import load_dataset
+from recsys_core.evaluation.splits import loo_split
+from recsys_core.runs import catalog
+from recsys_core.training.devices import amp_dtype, use_threads
+from recsys_core.training.loop import WeightAverage, _optimizer
+
+PARTS = ("forward and loss", "backward", "optimiser", "weight average")
+
+
+def part_seconds(name: str, ds, split, steps: int) -> tuple[dict[str, float], dict]:
+    """Mean seconds of each of `PARTS` over `steps` steps (after three warm-up ones), and the config."""
+    cfg = catalog.config_for(name, dataset=ds.name)
+    model, obj, _, batches = training_setup(name, ds, split, cfg)
+    opt = _optimizer(model, cfg)
+    average = WeightAverage(model, 1.0, len(batches))
+    half = amp_dtype(cfg, torch.device("cpu"))
+    autocast = (lambda: torch.autocast("cpu", dtype=half)) if half is not None else contextlib.nullcontext
+    spent = dict.fromkeys(PARTS, 0.0)
+    for i in range(3 + steps):  # an epoch's batches over again where it has fewer steps (ml-100k's SASRec: 19)
+        batch = batches[i % len(batches)]
+        marks = [time.perf_counter()]
+        opt.zero_grad(set_to_none=True)
+        with autocast():
+            loss = obj.loss(batch)
+        marks.append(time.perf_counter())
+        loss.backward()
+        marks.append(time.perf_counter())
+        opt.step()
+        marks.append(time.perf_counter())
+        average.update()
+        marks.append(time.perf_counter())
+        if i >= 3:
+            for part, a, b in zip(PARTS, marks, marks[1:]):
+                spent[part] += b - a
+    return {p: s / steps for p, s in spent.items()}, cfg
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", default="ml-100k:gru4rec,ml-100k:sasrec,ml-1m:sasrec,ml-1m:gru4rec")
+    ap.add_argument("--steps", type=int, default=60)
+    args = ap.parse_args()
+    threads = use_threads()
+    rows, loaded = [], {}
+    for run in args.runs.split(","):
+        dataset, name = run.split(":")
+        if dataset not in loaded:
+            ds = load_dataset(dataset)
+            loaded[dataset] = (ds, loo_split(ds, seed=0))
+        parts, cfg = part_seconds(name, *loaded[dataset], args.steps)
+        whole = sum(parts.values())
+        rows.append(
+            {"dataset": dataset, "model": name, "batch": cfg.batch_size, "step ms": f"{whole * 1e3:.1f}"}
+            | {f"{p} ms": f"{s * 1e3:.2f} ({s / whole:.0%})" for p, s in parts.items()}
+        )
+    print(
+        f"torch {torch.__version__}, {threads} CPU threads; each model at the dataset's shipped settings, under the"
+        f" autocast the training loop uses here; {args.steps} steps timed after 3 warm-up steps\n"
+    )
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
