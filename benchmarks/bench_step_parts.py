@@ -1,9 +1,10 @@
-"""Where a sequential model's training step goes, part by part, as the training loop runs it:
-the forward pass with the loss (the chunked full softmax computes both factors' gradients
-here), the backward pass, the optimiser (`loop._optimizer`: Adam, one tensor at a time) and the
-moving average of the weights (`loop.WeightAverage`), at each dataset's shipped settings and
-under the autocast the loop would use on this CPU. It says whether anything besides the
-network's products is worth cutting.
+"""Where a sequential model's training epoch goes, part by part, as the training loop runs it:
+each step's forward pass with the loss (the chunked full softmax computes both factors'
+gradients here), backward pass, optimiser (`loop._optimizer`: Adam, one tensor at a time) and
+moving average of the weights (`loop.WeightAverage`), then the epoch's validation pass (the
+validation loss and the full-ranking figures, `loop.validate`, on the averaged weights), at
+each dataset's shipped settings and under the autocast the loop would use on this CPU. It says
+whether anything besides the network's products is worth cutting.
 
     python benchmarks/bench_step_parts.py [--runs ml-100k:gru4rec,ml-100k:sasrec,ml-1m:sasrec] [--steps 60]
 """
@@ -22,13 +23,14 @@ from recsys_core.data import load_dataset
 from recsys_core.evaluation.splits import loo_split
 from recsys_core.runs import catalog
 from recsys_core.training.devices import amp_dtype, use_threads
-from recsys_core.training.loop import WeightAverage, _optimizer
+from recsys_core.training.loop import WeightAverage, _optimizer, validate
 
 PARTS = ("forward and loss", "backward", "optimiser", "weight average")
 
 
-def part_seconds(name: str, ds, split, steps: int) -> tuple[dict[str, float], dict]:
-    """Mean seconds of each of `PARTS` over `steps` steps (after three warm-up ones), and the config."""
+def part_seconds(name: str, ds, split, steps: int) -> tuple[dict[str, float], float, int, dict]:
+    """Mean seconds of each of `PARTS` over `steps` steps (after three warm-up ones), the
+    seconds of one validation pass after them, the steps of an epoch, and the config."""
     cfg = catalog.config_for(name, dataset=ds.name)
     model, obj, _, batches = training_setup(name, ds, split, cfg)
     opt = _optimizer(model, cfg)
@@ -52,7 +54,12 @@ def part_seconds(name: str, ds, split, steps: int) -> tuple[dict[str, float], di
         if i >= 3:
             for part, a, b in zip(PARTS, marks, marks[1:]):
                 spent[part] += b - a
-    return {p: s / steps for p, s in spent.items()}, cfg
+    model.eval()
+    t = time.perf_counter()
+    with average.applied(), model.frozen():  # as the loop validates: the user states computed once
+        obj.valid_loss(split)
+        validate(model, split, cfg.validate_on)
+    return {p: s / steps for p, s in spent.items()}, time.perf_counter() - t, len(batches), cfg
 
 
 def main() -> None:
@@ -67,15 +74,22 @@ def main() -> None:
         if dataset not in loaded:
             ds = load_dataset(dataset)
             loaded[dataset] = (ds, loo_split(ds, seed=0))
-        parts, cfg = part_seconds(name, *loaded[dataset], args.steps)
+        parts, valid, n, cfg = part_seconds(name, *loaded[dataset], args.steps)
         whole = sum(parts.values())
+        epoch = whole * n + valid
         rows.append(
             {"dataset": dataset, "model": name, "batch": cfg.batch_size, "step ms": f"{whole * 1e3:.1f}"}
             | {f"{p} ms": f"{s * 1e3:.2f} ({s / whole:.0%})" for p, s in parts.items()}
+            | {
+                "steps/epoch": n,
+                "validation s": f"{valid:.2f} ({valid / epoch:.0%} of the epoch)",
+                "epoch s": f"{epoch:.1f}",
+            }
         )
     print(
         f"torch {torch.__version__}, {threads} CPU threads; each model at the dataset's shipped settings, under the"
-        f" autocast the training loop uses here; {args.steps} steps timed after 3 warm-up steps\n"
+        f" autocast the training loop uses here; {args.steps} steps timed after 3 warm-up steps, then one"
+        " validation pass; the epoch: steps/epoch x step + validation\n"
     )
     print(table(rows))
 
