@@ -15,8 +15,12 @@ import argparse
 import contextlib
 import time
 
+# isort: off
+from _common import table  # puts the checkout on sys.path
+import recsys_core  # before torch, so its OpenMP threads wait as the project's trainings do (recsys_core/__init__.py)
 import torch
-from _common import table
+
+# isort: on
 from bench_sequential import training_setup
 
 from recsys_core.data import load_dataset
@@ -87,7 +91,7 @@ def main() -> None:
             }
         )
     print(
-        f"torch {torch.__version__}, {threads} CPU threads; each model at the dataset's shipped settings, under the"
+        f"torch {torch.__version__}, {threads} CPU threads, OpenMP waits: {recsys_core.WAIT_POLICY}; each model at the dataset's shipped settings, under the"
         f" autocast the training loop uses here; {args.steps} steps timed after 3 warm-up steps, then one"
         " validation pass; the epoch: steps/epoch x step + validation\n"
     )
