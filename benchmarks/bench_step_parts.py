@@ -3,10 +3,12 @@ each step's forward pass with the loss (the chunked full softmax computes both f
 gradients here), backward pass, optimiser (`loop._optimizer`: Adam, one tensor at a time) and
 moving average of the weights (`loop.WeightAverage`), then the epoch's validation pass (the
 validation loss and the full-ranking figures, `loop.validate`, on the averaged weights), at
-each dataset's shipped settings and under the autocast the loop would use on this CPU. It says
-whether anything besides the network's products is worth cutting.
+each dataset's shipped settings and under the autocast and the OpenMP wait policy the loop
+would use on this CPU. It says whether anything besides the network's products is worth
+cutting. Threads: `RECSYS_THREADS` (default one a core), as a fit takes them.
 
-    python benchmarks/bench_step_parts.py [--runs ml-100k:gru4rec,ml-100k:sasrec,ml-1m:sasrec] [--steps 60]
+    python benchmarks/bench_step_parts.py [--runs ml-100k:gru4rec,ml-100k:sasrec,ml-1m:sasrec,ml-1m:gru4rec]
+                                          [--steps 60]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 from bench_sequential import training_setup
 
 from recsys_core.data import load_dataset
+from recsys_core.errors import DataError
 from recsys_core.evaluation.splits import loo_split
 from recsys_core.runs import catalog
 from recsys_core.training.devices import amp_dtype, use_threads
@@ -32,7 +35,7 @@ from recsys_core.training.loop import WeightAverage, _optimizer, validate
 PARTS = ("forward and loss", "backward", "optimiser", "weight average")
 
 
-def part_seconds(name: str, ds, split, steps: int) -> tuple[dict[str, float], float, int, dict]:
+def part_seconds(name: str, ds, split, steps: int) -> tuple[dict[str, float], float, int, object]:
     """Mean seconds of each of `PARTS` over `steps` steps (after three warm-up ones), the
     seconds of one validation pass after them, the steps of an epoch, and the config."""
     cfg = catalog.config_for(name, dataset=ds.name)
@@ -71,12 +74,19 @@ def main() -> None:
     ap.add_argument("--runs", default="ml-100k:gru4rec,ml-100k:sasrec,ml-1m:sasrec,ml-1m:gru4rec")
     ap.add_argument("--steps", type=int, default=60)
     args = ap.parse_args()
+    runs = [r.split(":") for r in args.runs.split(",")]
+    if args.steps < 1 or any(len(r) != 2 or r[1] not in ("sasrec", "gru4rec", "bert4rec") for r in runs):
+        ap.error(
+            "--runs: DATASET:MODEL pairs, comma-separated, MODEL one of sasrec, gru4rec, bert4rec; --steps: 1 or more"
+        )
     threads = use_threads()
     rows, loaded = [], {}
-    for run in args.runs.split(","):
-        dataset, name = run.split(":")
+    for dataset, name in runs:
         if dataset not in loaded:
-            ds = load_dataset(dataset)
+            try:
+                ds = load_dataset(dataset)
+            except DataError as e:
+                raise SystemExit(f"bench_step_parts: {e}") from None
             loaded[dataset] = (ds, loo_split(ds, seed=0))
         parts, valid, n, cfg = part_seconds(name, *loaded[dataset], args.steps)
         whole = sum(parts.values())
@@ -91,8 +101,9 @@ def main() -> None:
             }
         )
     print(
-        f"torch {torch.__version__}, {threads} CPU threads, OpenMP waits: {recsys_core.WAIT_POLICY}; each model at the dataset's shipped settings, under the"
-        f" autocast the training loop uses here; {args.steps} steps timed after 3 warm-up steps, then one"
+        f"torch {torch.__version__}, {threads} CPU threads, OpenMP waits: {recsys_core.WAIT_POLICY}; each model at"
+        f" the dataset's shipped settings, under the autocast the training loop uses here; {args.steps} steps timed"
+        " after 3 warm-up steps, then one"
         " validation pass; the epoch: steps/epoch x step + validation\n"
     )
     print(table(rows))
