@@ -113,14 +113,21 @@ def set_process_threads(n: int) -> None:
 
 def cpu_line() -> str:
     """'CPU, 2 torch threads': the threads a fit in this process really has (`use_threads`
-    picked them)."""
+    picked them), and why where a model's small steps took fewer than the rule gives."""
     n = torch.get_num_threads()
-    return f"CPU, {n} torch thread{'s' * (n != 1)}"
+    fewer = ", fewer than the cores: its steps are too small to share" if n < thread_count() else ""
+    return f"CPU, {n} torch thread{'s' * (n != 1)}{fewer}"
 
 
-def use_threads() -> int:
-    """Apply `thread_count()` to torch (process-wide) and return it."""
+def use_threads(cap: int | None = None) -> int:
+    """Apply `thread_count()` to torch (process-wide) and return it. `cap`: the most threads
+    a model's steps keep busy (`fitting.useful_threads`), applied unless `RECSYS_THREADS`
+    names the count (a person's `--threads`, or a pool worker's share, is kept). It follows
+    the model's settings, never the load of the moment, so a run gives the same figures on a
+    busy machine as on an idle one."""
     n = thread_count()
+    if cap is not None and not os.environ.get("RECSYS_THREADS", "").strip():
+        n = max(1, min(n, cap))
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

@@ -217,6 +217,34 @@ def test_threads_are_one_per_core_whatever_the_load_and_can_be_set(monkeypatch):
     )
 
 
+def test_small_steps_train_on_one_thread_unless_the_threads_are_named(monkeypatch):
+    """GRU4Rec in small batches and NeuMF train on one thread (beside other work a second one
+    waits more than it works), and the run says why; larger GRU4Rec steps and SASRec keep one
+    thread a core; a count named in RECSYS_THREADS is kept."""
+    from recsys_core.training.fitting import SMALL_STEP_POSITIONS, useful_threads
+
+    def gru(batch: int):
+        over = {"epochs": 1, "max_len": 10, "hidden": 16, "device": "cpu", "batch_size": batch}
+        return zoo.make("gru4rec", syn().n_users, syn().n_items, over)
+
+    small, large = gru(SMALL_STEP_POSITIONS // 10), gru(SMALL_STEP_POSITIONS // 10 + 1)
+    assert useful_threads(small) == 1 and useful_threads(large) is None
+    assert useful_threads(zoo.make("ncf", syn().n_users, syn().n_items)) == 1
+    assert useful_threads(zoo.make("sasrec", syn().n_users, syn().n_items)) is None
+    cores = devices.usable_cores()
+    monkeypatch.delenv("RECSYS_THREADS", raising=False)
+    h = fit_model(small, syn_split().train, syn_split())
+    assert h.status == "done" and torch.get_num_threads() == 1, h.message
+    if cores > 1:
+        assert h.device.startswith("CPU, 1 torch thread, fewer than the cores: its steps are too small"), h.device
+    h = fit_model(large, syn_split().train, syn_split())
+    assert torch.get_num_threads() == cores and h.device.startswith(f"CPU, {cores} torch thread"), h.device
+    assert "fewer" not in h.device
+    monkeypatch.setenv("RECSYS_THREADS", str(cores))  # named: kept, small steps or not
+    h = fit_model(gru(SMALL_STEP_POSITIONS // 10), syn_split().train, syn_split())
+    assert torch.get_num_threads() == cores and "fewer" not in h.device, h.device
+
+
 @pytest.mark.slow
 def test_the_wait_policy_is_a_short_spin_then_sleep_in_a_fresh_process_and_a_given_one_is_kept():
     import subprocess
