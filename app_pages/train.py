@@ -1,6 +1,8 @@
 """Train: rerun a small training with sliders. The run is a background job (one at a time
 per device, queued otherwise); this page only submits it and polls its progress."""
 
+from dataclasses import asdict
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -29,8 +31,7 @@ st.caption(
     "usable), one job at a time per device; the run is kept in the store and listed on the Sweeps page under "
     "**my runs**."
 )
-device = describe_device()
-st.markdown(f":material/memory: This run will use **{device}**.")
+device_line = st.empty()  # filled once the model and its settings are read: small steps train on one thread
 
 # the model picker spans the page: eight models' buttons do not fit the settings column
 keep("train_model", "ncf")
@@ -57,6 +58,8 @@ with left:
     cfg = zoo.config_for(model, dataset=ds.name, split=split)  # this dataset's and split's shipped defaults
     split_note = st.container()  # filled once the settings are read
     ov = config_form(model, cfg, ds.has_genres, mixed=devices.bf16_here(pick_device()))
+    device = describe_device(cap=devices.useful_threads(model, asdict(cfg) | ov))
+    device_line.markdown(f":material/memory: This run will use **{device}**.")
     own = SPLIT_TUNED.get(split or "", {}).get(model, {}) if split else TUNED.get(ds.name, {}).get(model, {})
     if own:  # a split's or dataset's own shipped settings: said, never put in the person's sliders unasked
         shipped = "; ".join(shown(model, k, v) for k, v in own.items())

@@ -29,7 +29,7 @@ from recsys_core.runs.catalog import build_protocols, required_files, run_key, s
 from recsys_core.runs.experiment import Result, fit_and_evaluate
 from recsys_core.runs.record import Run
 from recsys_core.runs.store import Store
-from recsys_core.training.devices import describe_device
+from recsys_core.training.devices import describe_device, useful_threads
 from recsys_core.training.loop import Callback
 
 
@@ -157,7 +157,8 @@ def ensure_run(
             if run_id is not None:  # a queued job found its result already there
                 RunLife(store, run_id).copy_end(done)
             return Outcome(done, True)
-        device = describe_device(getattr(cfg, "device", "auto"))  # an absent device: ConfigError, no row written
+        # an absent device: ConfigError, no row written; the threads the fit will take (small steps: one)
+        device = describe_device(getattr(cfg, "device", "auto"), cap=useful_threads(name, cfg))
         if run_id is None:
             life = RunLife.create(store, ds, name, cfg, protocols, sweep=sweep, label=label, meta=meta)
         else:

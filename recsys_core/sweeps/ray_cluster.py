@@ -36,7 +36,7 @@ from recsys_core.runs.experiment import fit_and_evaluate
 from recsys_core.runs.life import Outcome, RunLife
 from recsys_core.sweeps.executors import SweepRun, finished_before
 from recsys_core.sweeps.search import MedianPruner
-from recsys_core.training.devices import describe_device
+from recsys_core.training.devices import describe_device, useful_threads
 from recsys_core.training.loop import Callback
 
 PACKAGE = Path(__file__).resolve().parent.parent  # recsys_core: the code a Ray job carries
@@ -244,7 +244,7 @@ def _train_point(ds, model: str, cfg_dict: dict, protocols: list, run_id: int, s
     cfg = from_dict(type(zoo.entry(model).config), cfg_dict)
     ctx = ray.get_runtime_context()
     try:
-        device = describe_device(getattr(cfg, "device", "auto"))
+        device = describe_device(getattr(cfg, "device", "auto"), cap=useful_threads(model, cfg))
     except RecsysError as e:
         return {"status": "failed", "error": str(e), "epochs": []}
     where = {"node": ctx.get_node_id(), "host": ray.util.get_node_ip_address(), "code": str(PACKAGE)}

@@ -111,23 +111,44 @@ def set_process_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
+# the positions a sequential step reads (batch x max_len) at or under which GRU4Rec trains on one
+# thread: ml-100k's GRU4Rec in batches of 16 (800), 5 epochs, beside one busy-loop process took 3.6x
+# its idle time on two threads (48.1 s against 13.3 s, twice the CPU time) and 14.8 s on one thread,
+# which takes 15.5 s idle (docs/benchmarks.md, "Small steps beside a busy process")
+SMALL_STEP_POSITIONS = 1024
+FEWER = ", fewer than the cores: its steps are too small to share"  # what a run's device line says then
+
+
+def useful_threads(name: str, cfg) -> int | None:
+    """The most torch threads a training of model `name` at `cfg` (its config, or a mapping of
+    its settings) keeps busy; None: one a core. Where a step is a few small products, a second
+    thread waits on the first more than it works, and beside other work each wait is a wake-up
+    on a shared core: NeuMF (5 ml-100k epochs: 21.5 s on two threads beside a busy-loop process,
+    9.2 s on one, 8.1 and 8.9 s idle) and GRU4Rec in small batches (`SMALL_STEP_POSITIONS`)
+    train on one."""
+    if name == "ncf":
+        return 1
+    if name == "gru4rec":
+        get = cfg.get if isinstance(cfg, dict) else lambda k: getattr(cfg, k)
+        return 1 if get("batch_size") * get("max_len") <= SMALL_STEP_POSITIONS else None
+    return None
+
+
 def cpu_line() -> str:
     """'CPU, 2 torch threads': the threads a fit in this process really has (`use_threads`
     picked them), and why where a model's small steps took fewer than the rule gives."""
     n = torch.get_num_threads()
-    fewer = ", fewer than the cores: its steps are too small to share" if n < thread_count() else ""
+    fewer = FEWER if n < thread_count() else ""
     return f"CPU, {n} torch thread{'s' * (n != 1)}{fewer}"
 
 
 def use_threads(cap: int | None = None) -> int:
     """Apply `thread_count()` to torch (process-wide) and return it. `cap`: the most threads
-    a model's steps keep busy (`fitting.useful_threads`), applied unless `RECSYS_THREADS`
+    a model's steps keep busy (`useful_threads`), applied unless `RECSYS_THREADS`
     names the count (a person's `--threads`, or a pool worker's share, is kept). It follows
     the model's settings, never the load of the moment, so a run gives the same figures on a
     busy machine as on an idle one."""
-    n = thread_count()
-    if cap is not None and not os.environ.get("RECSYS_THREADS", "").strip():
-        n = max(1, min(n, cap))
+    n = _capped(cap)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
@@ -147,8 +168,17 @@ def seen_devices() -> str:
     return ", ".join(parts)
 
 
-def describe_device(device: torch.device | str | None = None) -> str:
-    """'NVIDIA H100 80GB HBM3 (cuda:0)' or 'CPU, 2 torch threads (no GPU found)'."""
+def _capped(cap: int | None) -> int:
+    """`thread_count()`, at most `cap` unless RECSYS_THREADS names the count."""
+    n = thread_count()
+    if cap is not None and not os.environ.get("RECSYS_THREADS", "").strip():
+        n = max(1, min(n, cap))
+    return n
+
+
+def describe_device(device: torch.device | str | None = None, cap: int | None = None) -> str:
+    """'NVIDIA H100 80GB HBM3 (cuda:0)' or 'CPU, 2 torch threads (no GPU found)'; `cap`: the
+    model's `useful_threads`, for the CPU's line."""
     device = pick_device() if device is None else pick_device(str(device))
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
@@ -156,14 +186,17 @@ def describe_device(device: torch.device | str | None = None) -> str:
     if device.type == "mps":
         return "Apple GPU (mps)"
     gpu = "" if torch.cuda.is_available() or _mps_available() else " (no GPU found)"
-    return f"CPU, {_threads_rule()}{gpu}"
+    return f"CPU, {_threads_rule(cap)}{gpu}"
 
 
-def _threads_rule() -> str:
-    """'2 torch threads (RECSYS_THREADS)' (set), or '2 torch threads, one per core' (the rule)."""
+def _threads_rule(cap: int | None = None) -> str:
+    """'2 torch threads (RECSYS_THREADS)' (set), '2 torch threads, one per core' (the rule), or
+    '1 torch thread, fewer than the cores: ...' (a model's small steps, `useful_threads`)."""
     n = thread_count()
     if os.environ.get("RECSYS_THREADS", "").strip():
         return f"{n} torch thread{'s' * (n != 1)} (RECSYS_THREADS)"
+    if _capped(cap) < n:
+        return f"{_capped(cap)} torch thread{'s' * (_capped(cap) != 1)}{FEWER}"
     return f"{n} torch thread{'s' * (n != 1)}, one per core"
 
 

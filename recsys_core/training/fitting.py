@@ -24,32 +24,13 @@ from recsys_core.models.ncf import NCF
 from recsys_core.models.neural import NeuralRecommender
 from recsys_core.training import devices, loop
 
-# the positions a sequential step reads (batch x max_len) at or under which GRU4Rec trains on one
-# thread: ml-100k's GRU4Rec in batches of 16 (800), 5 epochs, beside one busy-loop process took 3.6x
-# its idle time on two threads (48.1 s against 13.3 s, twice the CPU time) and 14.8 s on one thread,
-# which takes 15.5 s idle (docs/benchmarks.md, "Small steps beside a busy process")
-SMALL_STEP_POSITIONS = 1024
-
-
-def useful_threads(model: Recommender) -> int | None:
-    """The most torch threads `model`'s training steps keep busy (None: one a core). Where
-    a step is a few small products, a second thread waits on the first more than it works, and
-    beside other work each wait is a wake-up on a shared core: NeuMF (5 ml-100k epochs: 21.5 s
-    on two threads beside a busy-loop process, 9.2 s on one, 8.1 and 8.9 s idle) and GRU4Rec in
-    small batches (`SMALL_STEP_POSITIONS`) train on one."""
-    if isinstance(model, NCF):
-        return 1
-    if model.name == "gru4rec" and model.cfg.batch_size * model.cfg.max_len <= SMALL_STEP_POSITIONS:
-        return 1
-    return None
-
 
 def fit_model(model: Recommender, train: Interactions, valid=None, callbacks=(), cancel=None) -> History:
     """Fit `model` on `train`; `valid` (a LooSplit or rating rows) drives early stopping.
     Neural models end on their best-epoch weights. torch's CPU threads are set first
     (`devices.use_threads`: RECSYS_THREADS, else one per core, fewer where the model's steps
-    are too small to share: `useful_threads`)."""
-    devices.use_threads(useful_threads(model))
+    are too small to share: `devices.useful_threads`)."""
+    devices.use_threads(devices.useful_threads(model.name, getattr(model, "cfg", None)))
     devices.return_freed_memory()
     if isinstance(model, Blend):
         return _fit_blend(model, train, valid, callbacks, cancel)

@@ -207,6 +207,34 @@ def train_page(built_store, monkeypatch, tmp_path, model: str | None = None):
     return at, root
 
 
+def test_train_page_says_a_small_step_model_trains_on_one_thread(built_store, monkeypatch, tmp_path):
+    """The device line follows the picked model and its settings: NeuMF and GRU4Rec in small
+    batches train on one thread where the cores are more (`devices.useful_threads`); SASRec on
+    one a core; a count named in RECSYS_THREADS is what every run takes."""
+    from recsys_core.runs import zoo
+    from recsys_core.training.devices import SMALL_STEP_POSITIONS, usable_cores
+
+    monkeypatch.delenv("RECSYS_THREADS", raising=False)
+    at, _ = train_page(built_store, monkeypatch, tmp_path)
+
+    def line() -> str:
+        return next(m.value for m in at.markdown if "This run will use" in m.value)
+
+    cores = usable_cores()
+    fewer = "1 torch thread, fewer than the cores: its steps are too small to share"
+    assert (fewer in line()) == (cores > 1), line()  # ncf, the page's first model
+    at.segmented_control(key="train_model").set_value("sasrec").run()
+    assert f"{cores} torch thread" in line() and "one per core" in line(), line()
+    at.segmented_control(key="train_model").set_value("gru4rec").run()
+    assert "one per core" in line(), line()  # batches of 128 x 50 positions: one thread a core
+    assert 16 * zoo.config_for("gru4rec").max_len <= SMALL_STEP_POSITIONS
+    at.select_slider(key="gru4rec:batch_size").set_value(16).run()
+    assert (fewer in line()) == (cores > 1), line()
+    monkeypatch.setenv("RECSYS_THREADS", "2")
+    at.run()
+    assert "2 torch threads (RECSYS_THREADS)" in line(), line()
+
+
 @pytest.mark.slow
 def test_train_page_sliders_make_the_config_and_the_finished_run_is_shown(built_store, monkeypatch, tmp_path):
     from recsys_core.runs import zoo

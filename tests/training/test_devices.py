@@ -221,16 +221,17 @@ def test_small_steps_train_on_one_thread_unless_the_threads_are_named(monkeypatc
     """GRU4Rec in small batches and NeuMF train on one thread (beside other work a second one
     waits more than it works), and the run says why; larger GRU4Rec steps and SASRec keep one
     thread a core; a count named in RECSYS_THREADS is kept."""
-    from recsys_core.training.fitting import SMALL_STEP_POSITIONS, useful_threads
+    from recsys_core.training.devices import SMALL_STEP_POSITIONS, useful_threads
 
     def gru(batch: int):
         over = {"epochs": 1, "max_len": 10, "hidden": 16, "device": "cpu", "batch_size": batch}
         return zoo.make("gru4rec", syn().n_users, syn().n_items, over)
 
     small, large = gru(SMALL_STEP_POSITIONS // 10), gru(SMALL_STEP_POSITIONS // 10 + 1)
-    assert useful_threads(small) == 1 and useful_threads(large) is None
-    assert useful_threads(zoo.make("ncf", syn().n_users, syn().n_items)) == 1
-    assert useful_threads(zoo.make("sasrec", syn().n_users, syn().n_items)) is None
+    assert useful_threads("gru4rec", small.cfg) == 1 and useful_threads("gru4rec", large.cfg) is None
+    assert useful_threads("gru4rec", {"batch_size": 16, "max_len": 50}) == 1  # a page's settings
+    assert useful_threads("ncf", zoo.config_for("ncf")) == 1
+    assert useful_threads("sasrec", zoo.config_for("sasrec")) is None
     cores = devices.usable_cores()
     monkeypatch.delenv("RECSYS_THREADS", raising=False)
     h = fit_model(small, syn_split().train, syn_split())
