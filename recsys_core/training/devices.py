@@ -138,8 +138,7 @@ def cpu_line() -> str:
     """'CPU, 2 torch threads': the threads a fit in this process really has (`use_threads`
     picked them), and why where a model's small steps took fewer than the rule gives."""
     n = torch.get_num_threads()
-    fewer = FEWER if n < thread_count() else ""
-    return f"CPU, {n} torch thread{'s' * (n != 1)}{fewer}"
+    return f"CPU, {_threads(n)}{FEWER if n < thread_count() else ''}"
 
 
 def use_threads(cap: int | None = None) -> int:
@@ -192,12 +191,14 @@ def describe_device(device: torch.device | str | None = None, cap: int | None = 
 def _threads_rule(cap: int | None = None) -> str:
     """'2 torch threads (RECSYS_THREADS)' (set), '2 torch threads, one per core' (the rule), or
     '1 torch thread, fewer than the cores: ...' (a model's small steps, `useful_threads`)."""
-    n = thread_count()
+    n, taken = thread_count(), _capped(cap)
     if os.environ.get("RECSYS_THREADS", "").strip():
-        return f"{n} torch thread{'s' * (n != 1)} (RECSYS_THREADS)"
-    if _capped(cap) < n:
-        return f"{_capped(cap)} torch thread{'s' * (_capped(cap) != 1)}{FEWER}"
-    return f"{n} torch thread{'s' * (n != 1)}, one per core"
+        return f"{_threads(n)} (RECSYS_THREADS)"
+    return f"{_threads(taken)}{FEWER}" if taken < n else f"{_threads(n)}, one per core"
+
+
+def _threads(n: int) -> str:
+    return f"{n} torch thread{'s' * (n != 1)}"
 
 
 def cpu_bf16() -> bool:
